@@ -1,0 +1,57 @@
+/* app.h - the orchestration layer between main.c and the modules: the run-
+ * level configuration, loading and validating every module's parameters in
+ * one place, and one function per subcommand (stage drivers).  It may use
+ * every module; numeric modules never see MPI, HDF5 or libconfig. */
+#ifndef DDSCAN_APP_H
+#define DDSCAN_APP_H
+
+#include <stdint.h>
+
+#include "ddscan/cfg.h"  /* uses: cfg_doc */
+#include "ddscan/core.h" /* uses: dd_status */
+#include "ddscan/par.h"  /* uses: par_world */
+
+#define APP_PATH_MAX 1024
+
+/* Run-level keys (group `run`). */
+typedef struct app_run_params {
+  char name[128];                /* run.name: label used in file names */
+  uint32_t seed;                 /* run.seed: the global seed of every stream */
+  char output_dir[APP_PATH_MAX]; /* run.output_dir: results, checkpoints, PNGs */
+} app_run_params;
+
+/* Everything a run needs, loaded and validated from one configuration.
+ * Each module adds its parameter struct here and its loader to
+ * app_params_load (src/app/params.c). */
+typedef struct app_params {
+  app_run_params run;
+} app_params;
+
+/* Loads every module's parameters (defaults filled into cfg), then fails on
+ * any key nobody read.  Identical on every rank (same text, same code). */
+dd_status app_params_load(cfg_doc *cfg, app_params *p);
+
+/* Options common to the subcommands, parsed by main. */
+typedef struct app_opts {
+  const char *config_path; /* positional CONFIG (or NULL) */
+  int resume;              /* --resume */
+  int shard_i, shard_n;    /* --shard I/N; -1 when not given */
+  int preview_n;           /* --preview N; 0 when not given */
+  int n_sets;
+  const char *sets[64]; /* --set key=value, in order */
+  int n_args;           /* remaining arguments for the subcommand */
+  char **args;          /* borrowed from argv */
+  int argc_orig;
+  char **argv_orig; /* borrowed: the full command line (provenance) */
+} app_opts;
+
+/* Reads CONFIG on rank 0, broadcasts it, parses it on every rank, applies the
+ * --set overrides and loads every module's parameters.  On success *cfg is
+ * owned by the caller (cfg_free). */
+dd_status app_load_config(const par_world *w, const app_opts *o, cfg_doc **cfg, app_params *p);
+
+/* Subcommands.  Each returns DD_OK or an error recorded in the error context;
+ * DD_ERR_ARG means a usage error (exit code 2). */
+dd_status app_cmd_check_config(const par_world *w, const app_opts *o);
+
+#endif /* DDSCAN_APP_H */

@@ -1,0 +1,263 @@
+/* core.h - ddscan's foundation: status codes with a context chain, rank-aware
+ * logging, timers, hashing, provenance and the Philox4x32-10 counter-based RNG.
+ * Uses nothing but the C standard library; every other module builds on it. */
+#ifndef DDSCAN_CORE_H
+#define DDSCAN_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and the per-process error context (STYLE.md §4)              */
+/* ------------------------------------------------------------------------ */
+
+/* Every function that can fail returns a dd_status; results come back through
+ * out-parameters.  The numeric values are also the process exit codes chosen
+ * by main (after 1 = generic failure, 2 = usage error), so never renumber. */
+typedef enum dd_status {
+  DD_OK = 0,
+  DD_ERR_NOMEM = 10,
+  DD_ERR_IO = 11,
+  DD_ERR_CONFIG = 12,
+  DD_ERR_HDF5 = 13,
+  DD_ERR_MPI = 14,
+  DD_ERR_NUMERIC = 15,
+  DD_ERR_ARG = 16,
+  DD_ERR_INTERNAL = 17
+} dd_status;
+
+/* Name of a status ("DD_ERR_CONFIG"). */
+const char *dd_status_name(dd_status st);
+
+/* Records the first (innermost) failure: "file:line func: message".  Returns
+ * st so that a failing site can write `return DD_FAIL(DD_ERR_IO, "...")`.
+ * Use the macros below rather than calling these directly. */
+dd_status dd_error_set(dd_status st, const char *file, int line, const char *func, const char *fmt,
+                       ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+/* Adds one line of context on the way up ("writing 'out.h5'").  Returns st. */
+dd_status dd_error_push(dd_status st, const char *file, int line, const char *func, const char *fmt,
+                        ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+/* The format string is part of __VA_ARGS__ so the macros stay C11-clean. */
+#define DD_FAIL(st, ...) dd_error_set((st), __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define DD_CONTEXT(st, ...) dd_error_push((st), __FILE__, __LINE__, __func__, __VA_ARGS__)
+/* Evaluate expr; on failure add a context line and return its status. */
+#define DD_TRY(expr, ...)                                                \
+  do {                                                                   \
+    dd_status dd_try_st_ = (expr);                                       \
+    if (dd_try_st_ != DD_OK) return DD_CONTEXT(dd_try_st_, __VA_ARGS__); \
+  } while (0)
+
+/* The status of the recorded failure (DD_OK when none). */
+dd_status dd_error_status(void);
+/* The innermost message without location ("key 'x': expected float"), or "". */
+const char *dd_error_message(void);
+/* The whole chain on one line: "DD_ERR_IO src/io/x.c:12 f: msg <- ctx <- ctx". */
+const char *dd_error_chain(void);
+/* Forget the recorded failure (tests, or after a handled error). */
+void dd_error_clear(void);
+/* Prints "rank R <chain>" (or just the chain when rank < 0) to fp. */
+void dd_error_print(FILE *fp, int rank);
+
+/* ------------------------------------------------------------------------ */
+/* Panic and assertions                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Unrecoverable error on one rank (STYLE.md §4 rule 3): prints with the rank,
+ * flushes and calls the installed handler (main installs one that calls
+ * MPI_Abort).  Never returns. */
+_Noreturn void dd_panic(int code, const char *file, int line, const char *func, const char *fmt,
+                        ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+#define DD_PANIC(code, ...) dd_panic((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
+typedef void (*dd_panic_handler)(int code);
+void dd_set_panic_handler(dd_panic_handler h);
+
+/* Cheap precondition checks in compute kernels; always on. */
+#define DD_ASSERT(cond)                                                    \
+  do {                                                                     \
+    if (!(cond)) DD_PANIC(DD_ERR_INTERNAL, "assertion failed: %s", #cond); \
+  } while (0)
+/* Expensive checks, only in DEBUG builds. */
+#ifdef DD_DEBUG
+#define DD_DEBUG_ASSERT(cond) DD_ASSERT(cond)
+#else
+#define DD_DEBUG_ASSERT(cond) ((void)0)
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Logging: "[rank/size] +elapsed_s message"                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef enum dd_log_level {
+  DD_LOG_QUIET = 0, /* errors and warnings only */
+  DD_LOG_INFO = 1,  /* default: progress and results from rank 0 */
+  DD_LOG_DEBUG = 2  /* -v */
+} dd_log_level;
+
+/* Sets the rank prefix and verbosity; also starts the elapsed-time clock. */
+void dd_log_init(int rank, int size, dd_log_level level);
+dd_log_level dd_log_get_level(void);
+int dd_log_rank(void);
+/* INFO: rank 0 only, stdout.  DEBUG: rank 0 only with -v.  WARN/ERROR: any
+ * rank, stderr.  dd_progress is INFO that is also silenced by --quiet. */
+void dd_info(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+void dd_debug(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+void dd_warn(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+void dd_log_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* Progress meter for a loop over `total` items on rank 0: prints at most every
+ * `interval_s` seconds "label: done/total (pct) rate unit/s ETA". */
+typedef struct dd_progress {
+  const char *label; /* borrowed */
+  const char *unit;  /* borrowed, e.g. "images" */
+  double total;
+  double t_start;
+  double t_last;
+  double interval_s;
+} dd_progress;
+void dd_progress_start(dd_progress *p, const char *label, const char *unit, double total);
+void dd_progress_update(dd_progress *p, double done);
+void dd_progress_end(dd_progress *p, double done);
+
+/* ------------------------------------------------------------------------ */
+/* Timers, hashing, memory                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Monotonic wall clock in seconds. */
+double dd_time_now(void);
+/* Seconds since dd_log_init (or process start). */
+double dd_time_elapsed(void);
+
+/* 64-bit FNV-1a hash, used for config and tensor-table hashes.  Chain calls by
+ * passing the previous hash as h (start with DD_HASH_INIT). */
+#define DD_HASH_INIT UINT64_C(0xcbf29ce484222325)
+uint64_t dd_hash_bytes(uint64_t h, const void *data, size_t n);
+uint64_t dd_hash_str(uint64_t h, const char *s);
+
+/* Allocation helpers that record DD_ERR_NOMEM with the object's name.
+ * *out is NULL on failure.  Memory is zeroed (calloc). */
+dd_status dd_calloc(void **out, size_t n, size_t size, const char *what);
+/* 64-byte aligned, zeroed; free with dd_free_aligned. */
+dd_status dd_alloc_aligned(void **out, size_t bytes, const char *what);
+void dd_free_aligned(void *p);
+
+/* Writes a whole file through name.tmp + fsync + rename so that a file with
+ * the final name is always complete. */
+dd_status dd_write_file_atomic(const char *path, const void *data, size_t n);
+/* Reads a whole file into a NUL-terminated malloc'ed buffer (caller frees). */
+dd_status dd_read_file(const char *path, char **out, size_t *n_out);
+/* mkdir -p. */
+dd_status dd_mkdir_p(const char *path);
+/* 1 if path exists (any type). */
+int dd_path_exists(const char *path);
+
+/* ------------------------------------------------------------------------ */
+/* Provenance                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Version ("0.1.0-12-gabcdef" from git describe at build time), compiler and
+ * flags, and the OpenBLAS build and kernel (core name) this process uses.
+ * Strings are static; the MPI/HDF5 versions are added by io. */
+typedef struct dd_provenance {
+  const char *version;
+  const char *git_rev;
+  const char *compiler;
+  const char *cflags;
+  const char *build_date;
+  const char *blas_config;   /* openblas_get_config() */
+  const char *blas_corename; /* openblas_get_corename(): the kernel in use */
+  char host[128];
+} dd_provenance;
+void dd_provenance_get(dd_provenance *p);
+/* "ddscan 0.1.0-12-gabcdef (git abcdef, gcc 12.2.0, OpenBLAS 0.3.21 ... core Haswell)" */
+const char *dd_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Philox4x32-10 counter-based RNG (Salmon et al., SC11)                     */
+/* ------------------------------------------------------------------------ */
+
+/* Raw block function: 10 rounds of Philox4x32 on ctr with key. */
+void dd_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/* Streams: one enum whose values are never reused or renumbered.  Each says
+ * what the counter words a, b, c mean.  Add new streams at the end. */
+typedef enum dd_stream {
+  DD_STREAM_TEST = 1,       /* tests only: a, b, c free */
+  DD_STREAM_EVENT_ER = 2,   /* ER event: a = event index, b = retry, c = 0 */
+  DD_STREAM_EVENT_NR = 3,   /* NR event: a = event index, b = retry, c = 0 */
+  DD_STREAM_DETECTOR = 4,   /* fixed detector randomness (PMT QE, dead
+                               PMTs): a = PMT index, b = purpose, c = 0 */
+  DD_STREAM_CEILING = 5,    /* information-ceiling sample: a = event,
+                               b = class, c = retry */
+  DD_STREAM_NN_INIT = 6,    /* weight init: a = tensor index, b = element
+                               block, c = model id */
+  DD_STREAM_SHUFFLE = 7,    /* epoch shuffle: a = epoch, b = model id */
+  DD_STREAM_VAE_EPS = 8,    /* training VAE noise: a = epoch, b = sample */
+  DD_STREAM_SCORE_EPS = 9,  /* scoring VAE noise: a = bank, b = event */
+  DD_STREAM_TOYS = 10,      /* pseudo-experiments: a = grid point,
+                               b = toy, c = 0 */
+  DD_STREAM_SPLIT = 11,     /* bank split assignment: a = bank, b = event */
+  DD_STREAM_NN_DROPOUT = 12 /* dropout masks: a = step, b = layer */
+} dd_stream;
+
+/* A small value-type generator: the key is (seed, stream), the counter is
+ * (a, b, c, k) where k counts 128-bit blocks within the entity.  Copy it,
+ * keep it on the stack; a draw depends only on the inputs of dd_rng_for and
+ * the number of draws before it. */
+typedef struct dd_rng {
+  uint32_t key[2];
+  uint32_t ctr[4];
+  uint32_t buf[4];
+  int pos;       /* next unused word in buf (4 = empty) */
+  int has_spare; /* Box-Muller second normal available */
+  double spare;
+} dd_rng;
+
+dd_rng dd_rng_for(uint32_t seed, dd_stream stream, uint32_t a, uint32_t b, uint32_t c);
+/* Next raw 32-bit word. */
+uint32_t dd_rng_u32(dd_rng *r);
+/* Uniform on the open interval (0, 1), 53 random bits. */
+double dd_rng_uniform(dd_rng *r);
+/* Standard normal (Box-Muller, both values used). */
+double dd_rng_normal(dd_rng *r);
+/* Exponential with the given mean (mean > 0). */
+double dd_rng_exponential(dd_rng *r, double mean);
+/* Poisson(lambda), lambda >= 0: inversion for lambda < 30, PTRS
+ * (Hörmann 1993, transformed rejection with squeeze) above. */
+uint64_t dd_rng_poisson(dd_rng *r, double lambda);
+/* Binomial(n, p): inversion for small n·min(p,1-p), BTPE-free normal-free
+ * exact method otherwise (see rng.c). */
+uint64_t dd_rng_binomial(dd_rng *r, uint64_t n, double p);
+/* Uniform integer in [0, n), n > 0, unbiased (rejection). */
+uint32_t dd_rng_below(dd_rng *r, uint32_t n);
+
+#endif /* DDSCAN_CORE_H */

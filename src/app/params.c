@@ -1,0 +1,54 @@
+/* params.c - run-level keys and the one place that loads every module's
+ * parameters, so that unknown keys can be detected after all have read. */
+#include "ddscan/app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static dd_status run_params_load(cfg_doc *cfg, app_run_params *r) {
+  long long seed;
+  DD_TRY(cfg_get_string(cfg, "run.name", "ddscan", r->name, sizeof r->name), "run");
+  for (const char *c = r->name; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+          *c == '-' || *c == '_' || *c == '.'))
+      return cfg_error(cfg, "run.name",
+                       "\"%s\": use letters, digits, '-', '_' and '.' only (it "
+                       "becomes part of file names)",
+                       r->name);
+  DD_TRY(cfg_get_int(cfg, "run.seed", 20211022, &seed), "run");
+  if (seed < 0 || seed > (long long)UINT32_MAX)
+    return cfg_error(cfg, "run.seed", "must be in [0, 4294967295], got %lld", seed);
+  r->seed = (uint32_t)seed;
+  char def_dir[APP_PATH_MAX];
+  snprintf(def_dir, sizeof def_dir, "runs/%s", r->name);
+  DD_TRY(cfg_get_string(cfg, "run.output_dir", def_dir, r->output_dir, sizeof r->output_dir),
+         "run");
+  if (r->output_dir[0] == '\0') return cfg_error(cfg, "run.output_dir", "must not be empty");
+  return DD_OK;
+}
+
+dd_status app_params_load(cfg_doc *cfg, app_params *p) {
+  memset(p, 0, sizeof *p);
+  DD_TRY(run_params_load(cfg, &p->run), "loading run parameters");
+  DD_TRY(cfg_check_unused(cfg), "checking for unknown keys");
+  return DD_OK;
+}
+
+dd_status app_load_config(const par_world *w, const app_opts *o, cfg_doc **cfg, app_params *p) {
+  *cfg = NULL;
+  if (!o->config_path) return DD_FAIL(DD_ERR_ARG, "missing CONFIG argument");
+  char *text = NULL;
+  DD_TRY(par_read_and_bcast_file(w, o->config_path, &text), "reading configuration");
+  dd_status st = cfg_parse(cfg, text, o->config_path);
+  free(text);
+  if (st != DD_OK) return DD_CONTEXT(st, "parsing configuration");
+  for (int i = 0; i < o->n_sets && st == DD_OK; i++) st = cfg_set_override(*cfg, o->sets[i]);
+  if (st == DD_OK) st = app_params_load(*cfg, p);
+  if (st != DD_OK) {
+    cfg_free(*cfg);
+    *cfg = NULL;
+    return DD_CONTEXT(st, "configuration '%s'", o->config_path);
+  }
+  return DD_OK;
+}

@@ -1,0 +1,754 @@
+/* cfg.c - the libconfig 1.5 wrapper (the only file that includes libconfig.h):
+ * strict typed getters, defaults written back into the tree, --set overrides,
+ * unknown-key detection with file:line, resolved-config text and hashes. */
+#define _POSIX_C_SOURCE 200809L
+#include "ddscan/cfg.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h> /* uses: config_t, config_setting_t and their API */
+
+#define CFG_MAX_OVERRIDES 64
+#define CFG_MSG_LEN 1024
+
+struct cfg_doc {
+  config_t cfg;   /* owned tree */
+  char *filename; /* owned */
+  int n_over;
+  char *over_path[CFG_MAX_OVERRIDES]; /* owned: keys set by --set */
+  char *over_text[CFG_MAX_OVERRIDES]; /* owned: "key=value" as typed */
+  char *defaulted;                    /* owned: '\n'-joined key names */
+  size_t defaulted_len, defaulted_cap;
+  int n_defaulted;
+};
+
+/* Settings that were read carry this address in their libconfig hook. */
+static char g_used_mark;
+
+static void mark(config_setting_t *s) {
+  config_setting_set_hook(s, &g_used_mark);
+}
+static int is_marked(const config_setting_t *s) {
+  return config_setting_get_hook(s) == &g_used_mark;
+}
+
+const char *cfg_filename(const cfg_doc *doc) {
+  return doc->filename;
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static int override_index(const cfg_doc *doc, const char *path) {
+  for (int i = doc->n_over - 1; i >= 0; i--)
+    if (strcmp(doc->over_path[i], path) == 0) return i;
+  return -1;
+}
+
+/* "file:line" of the key, of its --set, or of its closest existing parent. */
+static void locate(const cfg_doc *doc, const char *path, char *buf, size_t cap) {
+  int oi = override_index(doc, path);
+  if (oi >= 0) {
+    snprintf(buf, cap, "--set %s", doc->over_text[oi]);
+    return;
+  }
+  char tmp[512];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (;;) {
+    config_setting_t *s = config_lookup(&doc->cfg, tmp);
+    if (s && config_setting_source_line(s) > 0) {
+      snprintf(buf, cap, "%s:%d", doc->filename, (int)config_setting_source_line(s));
+      return;
+    }
+    char *dot = strrchr(tmp, '.');
+    if (!dot) break;
+    *dot = '\0';
+  }
+  snprintf(buf, cap, "%s", doc->filename);
+}
+
+static dd_status verror(const cfg_doc *doc, const char *path, const char *fmt, va_list ap) {
+  char where[600], msg[CFG_MSG_LEN];
+  locate(doc, path, where, sizeof where);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  return DD_FAIL(DD_ERR_CONFIG, "%s: %s: %s", where, path, msg);
+}
+
+dd_status cfg_error(const cfg_doc *doc, const char *path, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  dd_status st = verror(doc, path, fmt, ap);
+  va_end(ap);
+  return st;
+}
+
+static const char *type_name(int type) {
+  switch (type) {
+    case CONFIG_TYPE_GROUP:
+      return "a group { ... }";
+    case CONFIG_TYPE_INT:
+      return "an integer";
+    case CONFIG_TYPE_INT64:
+      return "an integer";
+    case CONFIG_TYPE_FLOAT:
+      return "a float";
+    case CONFIG_TYPE_STRING:
+      return "a string";
+    case CONFIG_TYPE_BOOL:
+      return "a boolean";
+    case CONFIG_TYPE_ARRAY:
+      return "an array [ ... ]";
+    case CONFIG_TYPE_LIST:
+      return "a list ( ... )";
+    default:
+      return "nothing";
+  }
+}
+
+/* ---------------------------------------------------------------- parse */
+
+static dd_status reject_include(const char *text, const char *filename) {
+  int line = 1;
+  const char *p = text;
+  while (*p) {
+    const char *q = p;
+    while (*q == ' ' || *q == '\t') q++;
+    if (strncmp(q, "@include", 8) == 0)
+      return DD_FAIL(DD_ERR_CONFIG,
+                     "%s:%d: @include is not supported: one file describes a "
+                     "run (copy the included settings into it)",
+                     filename, line);
+    const char *nl = strchr(p, '\n');
+    if (!nl) break;
+    p = nl + 1;
+    line++;
+  }
+  return DD_OK;
+}
+
+dd_status cfg_parse(cfg_doc **out, const char *text, const char *filename) {
+  *out = NULL;
+  DD_TRY(reject_include(text, filename), "parsing configuration");
+  cfg_doc *doc = calloc(1, sizeof *doc);
+  if (!doc) return DD_FAIL(DD_ERR_NOMEM, "configuration document");
+  config_init(&doc->cfg);
+  doc->filename = strdup(filename ? filename : "(config)");
+  if (!doc->filename) {
+    cfg_free(doc);
+    return DD_FAIL(DD_ERR_NOMEM, "configuration file name");
+  }
+  if (!config_read_string(&doc->cfg, text)) {
+    dd_status st = DD_FAIL(DD_ERR_CONFIG, "%s:%d: %s", doc->filename, config_error_line(&doc->cfg),
+                           config_error_text(&doc->cfg));
+    cfg_free(doc);
+    return st;
+  }
+  *out = doc;
+  return DD_OK;
+}
+
+void cfg_free(cfg_doc *doc) {
+  if (!doc) return;
+  config_destroy(&doc->cfg);
+  free(doc->filename);
+  for (int i = 0; i < doc->n_over; i++) {
+    free(doc->over_path[i]);
+    free(doc->over_text[i]);
+  }
+  free(doc->defaulted);
+  free(doc);
+}
+
+/* ------------------------------------------------------- tree editing */
+
+/* Finds or creates the group at `path` (creating missing groups). */
+static config_setting_t *ensure_group(config_t *cfg, const char *path) {
+  if (!path || !*path) return config_root_setting(cfg);
+  config_setting_t *s = config_lookup(cfg, path);
+  if (s) return config_setting_is_group(s) || config_setting_is_list(s) ? s : NULL;
+  char tmp[512];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  char *dot = strrchr(tmp, '.');
+  const char *name = tmp;
+  config_setting_t *parent;
+  if (dot) {
+    *dot = '\0';
+    name = dot + 1;
+    parent = ensure_group(cfg, tmp);
+  } else {
+    parent = config_root_setting(cfg);
+  }
+  if (!parent || name[0] == '[' || !config_setting_is_group(parent)) return NULL;
+  return config_setting_add(parent, name, CONFIG_TYPE_GROUP);
+}
+
+/* Adds a new setting at path (parents created); NULL if impossible. */
+static config_setting_t *add_at(config_t *cfg, const char *path, int type) {
+  char tmp[512];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  char *dot = strrchr(tmp, '.');
+  const char *name = tmp;
+  config_setting_t *parent;
+  if (dot) {
+    *dot = '\0';
+    name = dot + 1;
+    parent = ensure_group(cfg, tmp);
+  } else {
+    parent = config_root_setting(cfg);
+  }
+  if (!parent || !config_setting_is_group(parent)) return NULL;
+  return config_setting_add(parent, name, type);
+}
+
+static void record_default(cfg_doc *doc, const char *path) {
+  size_t need = strlen(path) + 2;
+  if (doc->defaulted_len + need > doc->defaulted_cap) {
+    size_t cap = doc->defaulted_cap ? doc->defaulted_cap * 2 : 1024;
+    while (cap < doc->defaulted_len + need) cap *= 2;
+    char *nb = realloc(doc->defaulted, cap);
+    if (!nb) return; /* bookkeeping only: losing it is harmless */
+    doc->defaulted = nb;
+    doc->defaulted_cap = cap;
+  }
+  memcpy(doc->defaulted + doc->defaulted_len, path, need - 2);
+  doc->defaulted_len += need - 2;
+  doc->defaulted[doc->defaulted_len++] = '\n';
+  doc->defaulted[doc->defaulted_len] = '\0';
+  doc->n_defaulted++;
+}
+
+const char *cfg_defaulted_keys(const cfg_doc *doc, int *count) {
+  if (count) *count = doc->n_defaulted;
+  return doc->defaulted ? doc->defaulted : "";
+}
+
+static dd_status insert_default(cfg_doc *doc, const char *path, int type, config_setting_t **out) {
+  *out = add_at(&doc->cfg, path, type);
+  if (!*out) {
+    /* A parent exists but is not a group ("run = 3;" and we need run.seed). */
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *dot = strrchr(tmp, '.'); dot; dot = strrchr(tmp, '.')) {
+      *dot = '\0';
+      config_setting_t *s = config_lookup(&doc->cfg, tmp);
+      if (s && !config_setting_is_group(s))
+        return cfg_error(doc, tmp, "expected a group { ... }, got %s",
+                         type_name(config_setting_type(s)));
+    }
+    return DD_FAIL(DD_ERR_INTERNAL, "cannot insert default for '%s'", path);
+  }
+  mark(*out);
+  record_default(doc, path);
+  return DD_OK;
+}
+
+/* Deep copy of src as a new child `name` of parent (name NULL in lists). */
+static int copy_setting(config_setting_t *parent, const char *name, const config_setting_t *src) {
+  int type = config_setting_type(src);
+  config_setting_t *dst = config_setting_add(parent, name, type);
+  if (!dst) return 0;
+  switch (type) {
+    case CONFIG_TYPE_INT:
+      return config_setting_set_int(dst, config_setting_get_int(src));
+    case CONFIG_TYPE_INT64:
+      return config_setting_set_int64(dst, config_setting_get_int64(src));
+    case CONFIG_TYPE_FLOAT:
+      return config_setting_set_float(dst, config_setting_get_float(src));
+    case CONFIG_TYPE_BOOL:
+      return config_setting_set_bool(dst, config_setting_get_bool(src));
+    case CONFIG_TYPE_STRING:
+      return config_setting_set_string(dst, config_setting_get_string(src));
+    default:
+      break;
+  }
+  int n = config_setting_length(src);
+  for (int i = 0; i < n; i++) {
+    const config_setting_t *e = config_setting_get_elem(src, (unsigned)i);
+    if (!copy_setting(dst, type == CONFIG_TYPE_GROUP ? config_setting_name(e) : NULL, e)) return 0;
+  }
+  return 1;
+}
+
+dd_status cfg_set_override(cfg_doc *doc, const char *assignment) {
+  const char *eq = strchr(assignment, '=');
+  if (!eq || eq == assignment)
+    return DD_FAIL(DD_ERR_CONFIG, "--set %s: expected key=value", assignment);
+  if (doc->n_over >= CFG_MAX_OVERRIDES)
+    return DD_FAIL(DD_ERR_CONFIG, "--set %s: more than %d overrides", assignment,
+                   CFG_MAX_OVERRIDES);
+  char key[512];
+  size_t klen = (size_t)(eq - assignment);
+  while (klen > 0 && (assignment[klen - 1] == ' ')) klen--;
+  if (klen >= sizeof key) return DD_FAIL(DD_ERR_CONFIG, "--set %s: key too long", assignment);
+  memcpy(key, assignment, klen);
+  key[klen] = '\0';
+  for (const char *c = key; *c; c++)
+    if (!(*c == '.' || *c == '_' || *c == '-' || *c == '*' || *c == '[' || *c == ']' ||
+          (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
+      return DD_FAIL(DD_ERR_CONFIG, "--set %s: invalid character '%c' in key", assignment, *c);
+
+  /* Parse the value with libconfig itself so its syntax and types apply. */
+  size_t vlen = strlen(eq + 1);
+  char *snippet = malloc(vlen + 16);
+  if (!snippet) return DD_FAIL(DD_ERR_NOMEM, "--set buffer");
+  snprintf(snippet, vlen + 16, "v = %s;", eq + 1);
+  config_t scratch;
+  config_init(&scratch);
+  dd_status st = DD_OK;
+  if (!config_read_string(&scratch, snippet)) {
+    st = DD_FAIL(DD_ERR_CONFIG, "--set %s: cannot parse value '%s': %s", assignment, eq + 1,
+                 config_error_text(&scratch));
+    goto cleanup;
+  }
+  config_setting_t *val = config_lookup(&scratch, "v");
+
+  /* Replace any existing setting at key. */
+  char parent_path[512];
+  snprintf(parent_path, sizeof parent_path, "%s", key);
+  char *dot = strrchr(parent_path, '.');
+  const char *name = key;
+  config_setting_t *parent;
+  if (dot) {
+    *dot = '\0';
+    name = key + (dot - parent_path) + 1;
+    parent = ensure_group(&doc->cfg, parent_path);
+  } else {
+    parent = config_root_setting(&doc->cfg);
+  }
+  if (!parent || !config_setting_is_group(parent)) {
+    st = DD_FAIL(DD_ERR_CONFIG, "--set %s: '%s' is not a group", assignment,
+                 dot ? parent_path : "(root)");
+    goto cleanup;
+  }
+  if (config_setting_get_member(parent, name)) config_setting_remove(parent, name);
+  if (!copy_setting(parent, name, val)) {
+    st = DD_FAIL(DD_ERR_CONFIG, "--set %s: cannot store the value", assignment);
+    goto cleanup;
+  }
+  doc->over_path[doc->n_over] = strdup(key);
+  doc->over_text[doc->n_over] = strdup(assignment);
+  if (!doc->over_path[doc->n_over] || !doc->over_text[doc->n_over]) {
+    st = DD_FAIL(DD_ERR_NOMEM, "--set bookkeeping");
+    goto cleanup;
+  }
+  doc->n_over++;
+cleanup:
+  config_destroy(&scratch);
+  free(snippet);
+  return st;
+}
+
+/* --------------------------------------------------------------- getters */
+
+static config_setting_t *find(const cfg_doc *doc, const char *path) {
+  return config_lookup(&doc->cfg, path);
+}
+
+static int is_number(int type) {
+  return type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64 || type == CONFIG_TYPE_FLOAT;
+}
+
+static double number_of(const config_setting_t *s) {
+  int t = config_setting_type(s);
+  if (t == CONFIG_TYPE_FLOAT) return config_setting_get_float(s);
+  return (double)config_setting_get_int64(s);
+}
+
+static dd_status read_double(cfg_doc *doc, const char *path, config_setting_t *s, double *out) {
+  int t = config_setting_type(s);
+  if (!is_number(t)) return cfg_error(doc, path, "expected a number, got %s", type_name(t));
+  mark(s);
+  *out = number_of(s);
+  if (!isfinite(*out)) return cfg_error(doc, path, "value is not finite");
+  return DD_OK;
+}
+
+dd_status cfg_get_double(cfg_doc *doc, const char *path, double def, double *out) {
+  config_setting_t *s = find(doc, path);
+  if (s) return read_double(doc, path, s, out);
+  DD_TRY(insert_default(doc, path, CONFIG_TYPE_FLOAT, &s), "default for %s", path);
+  config_setting_set_float(s, def);
+  *out = def;
+  return DD_OK;
+}
+
+dd_status cfg_need_double(cfg_doc *doc, const char *path, double *out) {
+  config_setting_t *s = find(doc, path);
+  if (!s) return cfg_error(doc, path, "missing required key (a number)");
+  return read_double(doc, path, s, out);
+}
+
+static dd_status read_int(cfg_doc *doc, const char *path, config_setting_t *s, long long *out) {
+  int t = config_setting_type(s);
+  if (t == CONFIG_TYPE_FLOAT)
+    return cfg_error(doc, path, "expected an integer, got a float (%g)",
+                     config_setting_get_float(s));
+  if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+    return cfg_error(doc, path, "expected an integer, got %s", type_name(t));
+  mark(s);
+  *out = config_setting_get_int64(s);
+  return DD_OK;
+}
+
+dd_status cfg_get_int(cfg_doc *doc, const char *path, long long def, long long *out) {
+  config_setting_t *s = find(doc, path);
+  if (s) return read_int(doc, path, s, out);
+  int fits = def >= INT32_MIN && def <= INT32_MAX;
+  DD_TRY(insert_default(doc, path, fits ? CONFIG_TYPE_INT : CONFIG_TYPE_INT64, &s),
+         "default for %s", path);
+  if (fits)
+    config_setting_set_int(s, (int)def);
+  else
+    config_setting_set_int64(s, def);
+  *out = def;
+  return DD_OK;
+}
+
+dd_status cfg_need_int(cfg_doc *doc, const char *path, long long *out) {
+  config_setting_t *s = find(doc, path);
+  if (!s) return cfg_error(doc, path, "missing required key (an integer)");
+  return read_int(doc, path, s, out);
+}
+
+dd_status cfg_get_bool(cfg_doc *doc, const char *path, int def, int *out) {
+  config_setting_t *s = find(doc, path);
+  if (s) {
+    int t = config_setting_type(s);
+    if (t != CONFIG_TYPE_BOOL)
+      return cfg_error(doc, path, "expected true or false, got %s", type_name(t));
+    mark(s);
+    *out = config_setting_get_bool(s);
+    return DD_OK;
+  }
+  DD_TRY(insert_default(doc, path, CONFIG_TYPE_BOOL, &s), "default for %s", path);
+  config_setting_set_bool(s, def);
+  *out = def;
+  return DD_OK;
+}
+
+static dd_status copy_string(cfg_doc *doc, const char *path, const char *v, char *buf, size_t cap) {
+  size_t n = strlen(v);
+  if (n + 1 > cap) return cfg_error(doc, path, "string longer than %zu characters", cap - 1);
+  memcpy(buf, v, n + 1);
+  return DD_OK;
+}
+
+static dd_status read_string(cfg_doc *doc, const char *path, config_setting_t *s, char *buf,
+                             size_t cap) {
+  int t = config_setting_type(s);
+  if (t != CONFIG_TYPE_STRING)
+    return cfg_error(doc, path, "expected a string \"...\", got %s", type_name(t));
+  mark(s);
+  return copy_string(doc, path, config_setting_get_string(s), buf, cap);
+}
+
+dd_status cfg_get_string(cfg_doc *doc, const char *path, const char *def, char *buf, size_t cap) {
+  config_setting_t *s = find(doc, path);
+  if (s) return read_string(doc, path, s, buf, cap);
+  DD_TRY(insert_default(doc, path, CONFIG_TYPE_STRING, &s), "default for %s", path);
+  config_setting_set_string(s, def);
+  return copy_string(doc, path, def, buf, cap);
+}
+
+dd_status cfg_need_string(cfg_doc *doc, const char *path, char *buf, size_t cap) {
+  config_setting_t *s = find(doc, path);
+  if (!s) return cfg_error(doc, path, "missing required key (a string)");
+  return read_string(doc, path, s, buf, cap);
+}
+
+dd_status cfg_get_choice(cfg_doc *doc, const char *path, const char *def,
+                         const char *const *choices, int n, int *index) {
+  char buf[256];
+  DD_TRY(cfg_get_string(doc, path, def, buf, sizeof buf), "reading %s", path);
+  for (int i = 0; i < n; i++)
+    if (strcmp(buf, choices[i]) == 0) {
+      *index = i;
+      return DD_OK;
+    }
+  char list[1024];
+  size_t off = 0;
+  list[0] = '\0';
+  for (int i = 0; i < n && off < sizeof list; i++)
+    off += (size_t)snprintf(list + off, sizeof list - off, "%s\"%s\"", i ? ", " : "", choices[i]);
+  return cfg_error(doc, path, "\"%s\" is not one of %s", buf, list);
+}
+
+/* ----------------------------------------------------------------- lists */
+
+static dd_status read_range(cfg_doc *doc, const char *path, config_setting_t *g, double *out,
+                            int cap, int *n) {
+  int len = config_setting_length(g);
+  int has_lin = 0, has_log = 0, has_pts = 0;
+  double from = 0, to = 0;
+  long long pts = 0;
+  char sub[600];
+  for (int i = 0; i < len; i++) {
+    config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
+    const char *nm = config_setting_name(e);
+    snprintf(sub, sizeof sub, "%s.%s", path, nm);
+    if (strcmp(nm, "from") == 0 || strcmp(nm, "to") == 0) {
+      has_lin = 1;
+      DD_TRY(read_double(doc, sub, e, strcmp(nm, "from") == 0 ? &from : &to), "range");
+    } else if (strcmp(nm, "log_from") == 0 || strcmp(nm, "log_to") == 0) {
+      has_log = 1;
+      DD_TRY(read_double(doc, sub, e, strcmp(nm, "log_from") == 0 ? &from : &to), "range");
+    } else if (strcmp(nm, "points") == 0) {
+      has_pts = 1;
+      DD_TRY(read_int(doc, sub, e, &pts), "range");
+    } else {
+      return cfg_error(doc, sub,
+                       "unknown key in a range (use from/to/points or "
+                       "log_from/log_to/points)");
+    }
+  }
+  mark(g);
+  if (has_lin == has_log || !has_pts)
+    return cfg_error(doc, path,
+                     "a range needs either {from, to, points} or {log_from, "
+                     "log_to, points}");
+  if (pts < 1) return cfg_error(doc, path, "points must be >= 1, got %lld", pts);
+  if (pts > cap) return cfg_error(doc, path, "%lld points, at most %d allowed", pts, cap);
+  if (has_log && !(from > 0 && to > 0))
+    return cfg_error(doc, path, "log_from and log_to must be > 0 (got %g, %g)", from, to);
+  for (long long i = 0; i < pts; i++) {
+    double f = pts == 1 ? 0.0 : (double)i / (double)(pts - 1);
+    out[i] = has_log ? exp(log(from) + f * (log(to) - log(from))) : from + f * (to - from);
+  }
+  out[0] = from;
+  if (pts > 1) out[pts - 1] = to; /* endpoints exact, as written */
+  *n = (int)pts;
+  return DD_OK;
+}
+
+dd_status cfg_get_double_list(cfg_doc *doc, const char *path, const double *def, int n_def,
+                              double *out, int cap, int *n) {
+  *n = 0;
+  config_setting_t *s = find(doc, path);
+  if (!s) {
+    if (!def || n_def == 0) return cfg_error(doc, path, "missing required key (a list of numbers)");
+    if (n_def > cap) return cfg_error(doc, path, "default longer than %d", cap);
+    DD_TRY(insert_default(doc, path, CONFIG_TYPE_ARRAY, &s), "default for %s", path);
+    for (int i = 0; i < n_def; i++) {
+      config_setting_set_float_elem(s, -1, def[i]);
+      out[i] = def[i];
+    }
+    *n = n_def;
+    return DD_OK;
+  }
+  int t = config_setting_type(s);
+  if (is_number(t)) {
+    if (cap < 1) return cfg_error(doc, path, "no room for values");
+    DD_TRY(read_double(doc, path, s, &out[0]), "list");
+    *n = 1;
+    return DD_OK;
+  }
+  if (t == CONFIG_TYPE_GROUP) return read_range(doc, path, s, out, cap, n);
+  if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+    return cfg_error(doc, path, "expected a list of numbers or a range, got %s", type_name(t));
+  int len = config_setting_length(s);
+  if (len == 0) return cfg_error(doc, path, "empty list");
+  if (len > cap) return cfg_error(doc, path, "%d values, at most %d allowed", len, cap);
+  for (int i = 0; i < len; i++) {
+    config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+    if (!is_number(config_setting_type(e)))
+      return cfg_error(doc, path, "element %d: expected a number, got %s", i,
+                       type_name(config_setting_type(e)));
+    out[i] = number_of(e);
+    if (!isfinite(out[i])) return cfg_error(doc, path, "element %d is not finite", i);
+    mark(e);
+  }
+  mark(s);
+  *n = len;
+  return DD_OK;
+}
+
+dd_status cfg_get_string_list(cfg_doc *doc, const char *path, const char *const *def, int n_def,
+                              char *buf, size_t cap_each, int cap, int *n) {
+  *n = 0;
+  config_setting_t *s = find(doc, path);
+  if (!s) {
+    if (!def || n_def == 0) return cfg_error(doc, path, "missing required key (a list of strings)");
+    if (n_def > cap) return cfg_error(doc, path, "default longer than %d", cap);
+    DD_TRY(insert_default(doc, path, CONFIG_TYPE_ARRAY, &s), "default for %s", path);
+    for (int i = 0; i < n_def; i++) {
+      config_setting_set_string_elem(s, -1, def[i]);
+      DD_TRY(copy_string(doc, path, def[i], buf + (size_t)i * cap_each, cap_each), "list");
+    }
+    *n = n_def;
+    return DD_OK;
+  }
+  int t = config_setting_type(s);
+  if (t == CONFIG_TYPE_STRING) {
+    DD_TRY(read_string(doc, path, s, buf, cap_each), "list");
+    *n = 1;
+    return DD_OK;
+  }
+  if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+    return cfg_error(doc, path, "expected a list of strings, got %s", type_name(t));
+  int len = config_setting_length(s);
+  if (len == 0) return cfg_error(doc, path, "empty list");
+  if (len > cap) return cfg_error(doc, path, "%d values, at most %d allowed", len, cap);
+  for (int i = 0; i < len; i++) {
+    config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+    if (config_setting_type(e) != CONFIG_TYPE_STRING)
+      return cfg_error(doc, path, "element %d: expected a string, got %s", i,
+                       type_name(config_setting_type(e)));
+    DD_TRY(
+        copy_string(doc, path, config_setting_get_string(e), buf + (size_t)i * cap_each, cap_each),
+        "list");
+    mark(e);
+  }
+  mark(s);
+  *n = len;
+  return DD_OK;
+}
+
+/* ------------------------------------------------------------- structure */
+
+int cfg_exists(const cfg_doc *doc, const char *path) {
+  return find(doc, path) != NULL;
+}
+
+int cfg_length(const cfg_doc *doc, const char *path) {
+  config_setting_t *s = find(doc, path);
+  if (!s) return 0;
+  int t = config_setting_type(s);
+  if (t == CONFIG_TYPE_GROUP || t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST)
+    return config_setting_length(s);
+  return 1;
+}
+
+void cfg_mark_used(cfg_doc *doc, const char *path) {
+  config_setting_t *s = find(doc, path);
+  if (s) mark(s);
+}
+
+/* Levenshtein distance, capped: enough for "did you mean" hints. */
+static int edit_distance(const char *a, const char *b) {
+  int la = (int)strlen(a), lb = (int)strlen(b);
+  if (la > 63 || lb > 63) return 99;
+  int d[64][64];
+  for (int i = 0; i <= la; i++) d[i][0] = i;
+  for (int j = 0; j <= lb; j++) d[0][j] = j;
+  for (int i = 1; i <= la; i++)
+    for (int j = 1; j <= lb; j++) {
+      int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+      d[i][j] = c;
+    }
+  return d[la][lb];
+}
+
+static int subtree_used(const config_setting_t *s) {
+  if (is_marked(s)) return 1;
+  if (config_setting_is_aggregate(s)) {
+    int n = config_setting_length(s);
+    for (int i = 0; i < n; i++)
+      if (subtree_used(config_setting_get_elem(s, (unsigned)i))) return 1;
+  }
+  return 0;
+}
+
+/* Depth-first: the first setting in document order that nothing read. */
+static const config_setting_t *first_unused(const config_setting_t *s, char *path, size_t cap) {
+  if (is_marked(s)) return NULL;
+  int t = config_setting_type(s);
+  int is_root = config_setting_parent(s) == NULL;
+  /* A group nothing under which was read is reported as a whole (a
+   * misspelt group name), otherwise descend to the first unread key. */
+  if ((t == CONFIG_TYPE_GROUP || t == CONFIG_TYPE_LIST) &&
+      (is_root || (config_setting_length(s) > 0 && subtree_used(s)))) {
+    size_t base = strlen(path);
+    int n = config_setting_length(s);
+    for (int i = 0; i < n; i++) {
+      const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+      if (t == CONFIG_TYPE_LIST)
+        snprintf(path + base, cap - base, "%s[%d]", base ? "." : "", i);
+      else
+        snprintf(path + base, cap - base, "%s%s", base ? "." : "", config_setting_name(e));
+      const config_setting_t *u = first_unused(e, path, cap);
+      if (u) return u;
+      path[base] = '\0';
+    }
+    return NULL;
+  }
+  return s;
+}
+
+dd_status cfg_check_unused(const cfg_doc *doc) {
+  char path[1024] = "";
+  const config_setting_t *root = config_root_setting(&doc->cfg);
+  const config_setting_t *u = first_unused(root, path, sizeof path);
+  if (!u) return DD_OK;
+  /* Hint: the closest sibling that was read. */
+  const config_setting_t *parent = config_setting_parent(u);
+  const char *best = NULL;
+  int best_d = 4;
+  if (parent && config_setting_is_group(parent) && config_setting_name(u)) {
+    int n = config_setting_length(parent);
+    for (int i = 0; i < n; i++) {
+      const config_setting_t *e = config_setting_get_elem(parent, (unsigned)i);
+      if (e == u || !subtree_used(e)) continue;
+      int d = edit_distance(config_setting_name(u), config_setting_name(e));
+      if (d < best_d) {
+        best_d = d;
+        best = config_setting_name(e);
+      }
+    }
+  }
+  if (best) return cfg_error(doc, path, "unknown key (did you mean '%s'?)", best);
+  return cfg_error(doc, path, "unknown key (see configs/example.cfg for every key)");
+}
+
+/* ------------------------------------------------------ resolved / hash */
+
+dd_status cfg_resolved_text(const cfg_doc *doc, char **out) {
+  *out = NULL;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *fp = open_memstream(&buf, &len);
+  if (!fp) return DD_FAIL(DD_ERR_NOMEM, "resolved configuration buffer");
+  config_write(&doc->cfg, fp);
+  if (fclose(fp) != 0) {
+    free(buf);
+    return DD_FAIL(DD_ERR_NOMEM, "resolved configuration buffer");
+  }
+  *out = buf;
+  return DD_OK;
+}
+
+static uint64_t hash_setting(uint64_t h, const config_setting_t *s) {
+  int t = config_setting_type(s);
+  const char *nm = config_setting_name(s);
+  h = dd_hash_str(h, nm ? nm : "");
+  if (is_number(t)) {
+    double v = number_of(s); /* 1 and 1.0 mean the same: hash them alike */
+    h = dd_hash_bytes(h, "n", 1);
+    return dd_hash_bytes(h, &v, sizeof v);
+  }
+  if (t == CONFIG_TYPE_STRING)
+    return dd_hash_str(dd_hash_bytes(h, "s", 1), config_setting_get_string(s));
+  if (t == CONFIG_TYPE_BOOL) {
+    int b = config_setting_get_bool(s);
+    return dd_hash_bytes(dd_hash_bytes(h, "b", 1), &b, sizeof b);
+  }
+  int n = config_setting_length(s);
+  h = dd_hash_bytes(h, &t, sizeof t);
+  h = dd_hash_bytes(h, &n, sizeof n);
+  for (int i = 0; i < n; i++) h = hash_setting(h, config_setting_get_elem(s, (unsigned)i));
+  return h;
+}
+
+uint64_t cfg_hash(const cfg_doc *doc, const char *const *paths, int n) {
+  uint64_t h = DD_HASH_INIT;
+  for (int i = 0; i < n; i++) {
+    h = dd_hash_str(h, paths[i]);
+    const config_setting_t *s = find(doc, paths[i]);
+    h = s ? hash_setting(h, s) : dd_hash_str(h, "(absent)");
+  }
+  return h;
+}

@@ -1,0 +1,134 @@
+/* par.c - MPI helpers: world info, config-text broadcast, status agreement
+ * and the rank-0 dispatcher (see include/ddscan/par.h). */
+#include "ddscan/par.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAR_TAG_REQUEST 101 /* worker -> 0: int status of the last item */
+#define PAR_TAG_ASSIGN 102  /* 0 -> worker: long long item, -1 = stop */
+
+static int g_peer_failure; /* the recorded error came from par_agree */
+
+dd_status par_world_init(par_world *w, MPI_Comm comm) {
+  w->comm = comm;
+  MPI_Comm_rank(comm, &w->rank);
+  MPI_Comm_size(comm, &w->size);
+  return DD_OK;
+}
+
+dd_status par_bcast_string(const par_world *w, char **s) {
+  long long n = 0;
+  if (w->rank == 0) n = *s ? (long long)strlen(*s) : -1;
+  MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, w->comm);
+  if (n < 0) {
+    if (w->rank != 0) *s = NULL;
+    return DD_OK;
+  }
+  char *buf = w->rank == 0 ? *s : malloc((size_t)n + 1);
+  if (!buf) return DD_FAIL(DD_ERR_NOMEM, "broadcast buffer (%lld bytes)", n);
+  /* MPI counts are int: send in chunks so any size works. */
+  for (long long off = 0; off < n; off += INT_MAX / 2) {
+    long long chunk = n - off < INT_MAX / 2 ? n - off : INT_MAX / 2;
+    MPI_Bcast(buf + off, (int)chunk, MPI_CHAR, 0, w->comm);
+  }
+  buf[n] = '\0';
+  if (w->rank != 0) *s = buf;
+  return DD_OK;
+}
+
+dd_status par_read_and_bcast_file(const par_world *w, const char *path, char **text) {
+  *text = NULL;
+  int ok = 1;
+  char *buf = NULL;
+  if (w->rank == 0) ok = dd_read_file(path, &buf, NULL) == DD_OK;
+  MPI_Bcast(&ok, 1, MPI_INT, 0, w->comm);
+  if (!ok) {
+    /* Rank 0 recorded the reason; the others say the same thing. */
+    if (w->rank != 0) {
+      dd_error_clear();
+      return DD_FAIL(DD_ERR_IO, "cannot read '%s' (on rank 0)", path);
+    }
+    return DD_ERR_IO;
+  }
+  DD_TRY(par_bcast_string(w, &buf), "broadcasting '%s'", path);
+  *text = buf;
+  return DD_OK;
+}
+
+dd_status par_agree(const par_world *w, dd_status local) {
+  int mine = (int)local, worst = 0;
+  MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, w->comm);
+  if (worst != DD_OK && local == DD_OK) {
+    int who = local != DD_OK ? w->rank : w->size, first = w->size;
+    MPI_Allreduce(&who, &first, 1, MPI_INT, MPI_MIN, w->comm);
+    g_peer_failure = 1;
+    return DD_FAIL((dd_status)worst, "rank %d failed (its message says why)", first);
+  }
+  if (worst != DD_OK) {
+    int who = w->rank, first = w->size;
+    MPI_Allreduce(&who, &first, 1, MPI_INT, MPI_MIN, w->comm);
+    g_peer_failure = 0;
+  }
+  return (dd_status)worst;
+}
+
+int par_error_is_local(void) {
+  return dd_error_status() != DD_OK && !g_peer_failure;
+}
+
+int par_first_failing_rank(const par_world *w) {
+  int who = par_error_is_local() ? w->rank : w->size, first = w->size;
+  MPI_Allreduce(&who, &first, 1, MPI_INT, MPI_MIN, w->comm);
+  return first;
+}
+
+static long long item_at(const long long *items, long long i) {
+  return items ? items[i] : i;
+}
+
+dd_status par_dispatch(const par_world *w, long long n_items, const long long *items,
+                       par_work_fn fn, void *ctx) {
+  dd_status local = DD_OK;
+  if (w->size == 1) {
+    for (long long i = 0; i < n_items && local == DD_OK; i++) local = fn(ctx, item_at(items, i));
+    return local;
+  }
+  if (w->rank == 0) {
+    long long next = 0;
+    int workers_left = w->size - 1, failed = 0;
+    while (workers_left > 0) {
+      int flag = 1;
+      MPI_Status ms;
+      /* Serve waiting workers first; compute only when there is more work
+       * than workers and nobody is asking. */
+      if (!failed && local == DD_OK && next < n_items &&
+          n_items - next > (long long)(w->size - 1)) {
+        MPI_Iprobe(MPI_ANY_SOURCE, PAR_TAG_REQUEST, w->comm, &flag, &ms);
+        if (!flag) {
+          local = fn(ctx, item_at(items, next++));
+          if (local != DD_OK) failed = 1;
+          continue;
+        }
+      }
+      int their = 0;
+      MPI_Recv(&their, 1, MPI_INT, MPI_ANY_SOURCE, PAR_TAG_REQUEST, w->comm, &ms);
+      if (their != DD_OK) failed = 1;
+      long long assign = -1;
+      if (!failed && next < n_items) assign = item_at(items, next++);
+      if (assign < 0) workers_left--;
+      MPI_Send(&assign, 1, MPI_LONG_LONG, ms.MPI_SOURCE, PAR_TAG_ASSIGN, w->comm);
+    }
+  } else {
+    for (;;) {
+      int mine = (int)local;
+      MPI_Send(&mine, 1, MPI_INT, 0, PAR_TAG_REQUEST, w->comm);
+      long long item = -1;
+      MPI_Recv(&item, 1, MPI_LONG_LONG, 0, PAR_TAG_ASSIGN, w->comm, MPI_STATUS_IGNORE);
+      if (item < 0) break;
+      local = fn(ctx, item);
+    }
+  }
+  return par_agree(w, local);
+}
