@@ -4,6 +4,7 @@
 #                   Debian packages first, through tools/deps.sh)
 #   make check      build and run every test (unit, MPI np 1..4, end-to-end)
 #   make asan       the same tests in an ASan+UBSan build (build-asan/)
+#   make bench      throughput figures, measured side by side (docs/performance.md)
 #   make deps       install missing Debian packages now
 #   make install PREFIX=/opt/ddscan
 #   make format     clang-format every C file; `make format-check` fails on a diff
@@ -52,8 +53,10 @@ LIB := $(BUILD)/libddscan.a
 TEST_SRCS := $(sort $(wildcard tests/test_*.c tests/mpi_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_UTIL := $(BUILD)/obj/tests/testutil.o
+BENCH_SRCS := $(sort $(wildcard tools/bench/bench_*.c))
+BENCH_BINS := $(BENCH_SRCS:tools/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check check-run asan install clean format format-check help tests
+.PHONY: all deps check asan bench install clean format format-check help tests
 .DEFAULT_GOAL := all
 # Keep objects make would otherwise treat as intermediate (testutil.o).
 .SECONDARY:
@@ -101,6 +104,15 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_UTIL) $(LIB)
 
 tests: $(TEST_BINS)
 
+$(BUILD)/bench/%: $(BUILD)/obj/tools/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# Timings live here, never in tests: every bench prints ratios measured side by
+# side in one run (tools/bench.sh collects them in $(BUILD)/bench/report.txt).
+bench: all $(BENCH_BINS)
+	@tools/bench.sh $(BUILD) $(BIN)
+
 check: all tests
 	@tests/run.sh $(BUILD) $(BIN)
 
@@ -131,4 +143,5 @@ clean:
 help:
 	@sed -n '2,16p' Makefile
 
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_SRCS:tests/%.c=$(BUILD)/obj/tests/%.d)
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_SRCS:tests/%.c=$(BUILD)/obj/tests/%.d) \
+  $(BENCH_SRCS:%.c=$(BUILD)/obj/%.d)
