@@ -22,19 +22,19 @@
  *   rates are per TONNE (1000 kg) of target per YEAR (365.25 d by default,
  *     physics.year) per keV: "events/(t y keV)"; integrated rates are
  *     events/(t y). */
-#define PHYS_C_KM_S 299792.458     /* speed of light [km/s] (exact, SI) */
-#define PHYS_C_M_S 299792458.0     /* speed of light [m/s] (exact, SI) */
-#define PHYS_CM_PER_KM 1.0e5       /* [cm/km] */
-#define PHYS_J_PER_GEV 1.602176634e-10 /* exact (SI 2019): 1 GeV in joule */
-#define PHYS_AMU_GEV 0.93149410    /* atomic mass unit u [GeV/c^2] (specs/physics.md §2) */
-#define PHYS_PROTON_GEV 0.93827208816 /* proton mass [GeV/c^2] (CODATA 2018) */
-#define PHYS_HBARC_MEV_FM 197.327  /* hbar c [MeV fm] (specs/physics.md §4) */
-#define PHYS_KEV_PER_GEV 1.0e6     /* [keV/GeV] */
-#define PHYS_KG_PER_TONNE 1000.0   /* [kg/t] */
-#define PHYS_S_PER_DAY 86400.0     /* [s/d] */
-#define PHYS_YEAR_JULIAN_D 365.25  /* Julian year [d] (default) */
+#define PHYS_C_KM_S 299792.458          /* speed of light [km/s] (exact, SI) */
+#define PHYS_C_M_S 299792458.0          /* speed of light [m/s] (exact, SI) */
+#define PHYS_CM_PER_KM 1.0e5            /* [cm/km] */
+#define PHYS_J_PER_GEV 1.602176634e-10  /* exact (SI 2019): 1 GeV in joule */
+#define PHYS_AMU_GEV 0.93149410         /* atomic mass unit u [GeV/c^2] (specs/physics.md §2) */
+#define PHYS_PROTON_GEV 0.93827208816   /* proton mass [GeV/c^2] (CODATA 2018) */
+#define PHYS_HBARC_MEV_FM 197.327       /* hbar c [MeV fm] (specs/physics.md §4) */
+#define PHYS_KEV_PER_GEV 1.0e6          /* [keV/GeV] */
+#define PHYS_KG_PER_TONNE 1000.0        /* [kg/t] */
+#define PHYS_S_PER_DAY 86400.0          /* [s/d] */
+#define PHYS_YEAR_JULIAN_D 365.25       /* Julian year [d] (default) */
 #define PHYS_YEAR_SIDEREAL_D 365.256363 /* sidereal year [d] (used by wimprates) */
-#define PHYS_XE_MASS_NUMBER 131.293 /* natural xenon, one effective nucleus for SI */
+#define PHYS_XE_MASS_NUMBER 131.293     /* natural xenon, one effective nucleus for SI */
 
 #define PHYS_MAX_REF_MASSES 32       /* nr_reference.mass_gev entries */
 #define PHYS_MAX_SPECTRA_POINTS 4096 /* spectra_e_kev entries */
@@ -68,9 +68,9 @@ typedef struct phys_er_bg {
 /* Optional NR backgrounds (XENON1T laidbax model, specs/physics.md §6),
  * keVnr, zero outside [e_min_kev, e_max_kev]. */
 typedef struct phys_nr_bg {
-  int cevns_on;        /* coherent neutrino scattering (solar 8B) included */
-  double cevns_scale;  /* multiplies the laidbax normalisation */
-  int neutrons_on;     /* radiogenic neutrons included */
+  int cevns_on;       /* coherent neutrino scattering (solar 8B) included */
+  double cevns_scale; /* multiplies the laidbax normalisation */
+  int neutrons_on;    /* radiogenic neutrons included */
   double neutrons_scale;
   double e_min_kev, e_max_kev;
 } phys_nr_bg;
@@ -105,7 +105,7 @@ typedef struct phys_params {
   double window_kev[2];    /* analysis window (keVnr) for /spectra counts */
   int n_spectra;
   double spectra_e_kev[PHYS_MAX_SPECTRA_POINTS]; /* (n_spectra) grid of /spectra */
-  int sampler_points;      /* grid points of the bank samplers (>= 2000) */
+  int sampler_points;                            /* grid points of the bank samplers (>= 2000) */
   phys_er_bg er;
   phys_nr_bg nr_bg;
   phys_nr_ref nr_ref;
@@ -210,9 +210,9 @@ dd_status phys_integrate(phys_density_fn f, const void *ctx, double e1_kev, doub
  * eff(E) when eff is not NULL: int dR/dE eff dE, split at the eta kink and
  * the endpoint.  Errors: DD_ERR_ARG for mass <= 0, sigma < 0, e1 < 0 or
  * e1 > e2 (message names the values). */
-dd_status phys_rate_integral(const phys_params *p, double mass_gev, double sigma_cm2,
-                             double e1_kev, double e2_kev, const phys_curve *eff,
-                             phys_quad method, double *out_per_ty);
+dd_status phys_rate_integral(const phys_params *p, double mass_gev, double sigma_cm2, double e1_kev,
+                             double e2_kev, const phys_curve *eff, phys_quad method,
+                             double *out_per_ty);
 
 /* ------------------------------------------------------------------------ */
 /* Backgrounds (background.c)                                                */
@@ -260,8 +260,8 @@ typedef struct phys_sampler {
 dd_status phys_sampler_init(phys_sampler *s, const double *e_kev /* (n) */,
                             const double *density /* (n) */, size_t n);
 /* The same from a function evaluated on n uniform points in [e_lo, e_hi]. */
-dd_status phys_sampler_init_fn(phys_sampler *s, phys_density_fn f, const void *ctx,
-                               double e_lo_kev, double e_hi_kev, size_t n);
+dd_status phys_sampler_init_fn(phys_sampler *s, phys_density_fn f, const void *ctx, double e_lo_kev,
+                               double e_hi_kev, size_t n);
 /* Frees the arrays; accepts a zeroed or half-built sampler; zeroes it. */
 void phys_sampler_free(phys_sampler *s);
 /* Maps a uniform u in (0, 1) to an energy [keV] (monotone in u; u <= 0 gives
@@ -304,9 +304,8 @@ dd_status phys_sampler_init_wimp(phys_sampler *s, const phys_params *p, double m
 double phys_weight_nr(const phys_params *p, const phys_sampler *q, double mass_gev,
                       double sigma_cm2, double e_kev);
 /* w[i] = phys_weight_nr(..., e_kev[i]) for i < n. */
-void phys_weights_nr(const phys_params *p, const phys_sampler *q, double mass_gev,
-                     double sigma_cm2, const double *e_kev /* (n) */, size_t n,
-                     double *w /* (n) */);
+void phys_weights_nr(const phys_params *p, const phys_sampler *q, double mass_gev, double sigma_cm2,
+                     const double *e_kev /* (n) */, size_t n, double *w /* (n) */);
 /* ER background density / q_er(E) [events/(t y) per draw] (keVee). */
 double phys_weight_er(const phys_params *p, const phys_sampler *q_er, double e_kev);
 /* Enabled NR background density / q(E) [events/(t y) per draw] (keVnr). */
@@ -321,16 +320,16 @@ double phys_effective_sample_size(const double *w /* (n) */, size_t n);
 /* Plain arrays; io/scan write them (units in the comments).  Owns them. */
 typedef struct phys_spectra {
   size_t n_mass, n_energy;
-  double sigma_cm2;         /* cross-section of dRdE and counts (sigma_ref) */
-  double window_kev[2];     /* analysis window (keVnr) of the counts */
-  double *mass_gev;         /* (n_mass) owned */
-  double *e_kev;            /* (n_energy) owned, physics.spectra_e_kev */
-  double *dRdE;             /* (n_mass, n_energy) owned, events/(t y keVnr) */
-  double *endpoint_kev;     /* (n_mass) owned, kinematic endpoint */
-  double *counts_window;    /* (n_mass) owned, events/(t y) in window_kev */
-  double *er_dRdE;          /* (n_energy) owned, ER bg, events/(t y keVee) */
-  double *nr_bg_dRdE;       /* (n_energy) owned, enabled NR bg, events/(t y keVnr) */
-  double er_counts_window;  /* ER bg events/(t y) in window_kev read as keVee */
+  double sigma_cm2;           /* cross-section of dRdE and counts (sigma_ref) */
+  double window_kev[2];       /* analysis window (keVnr) of the counts */
+  double *mass_gev;           /* (n_mass) owned */
+  double *e_kev;              /* (n_energy) owned, physics.spectra_e_kev */
+  double *dRdE;               /* (n_mass, n_energy) owned, events/(t y keVnr) */
+  double *endpoint_kev;       /* (n_mass) owned, kinematic endpoint */
+  double *counts_window;      /* (n_mass) owned, events/(t y) in window_kev */
+  double *er_dRdE;            /* (n_energy) owned, ER bg, events/(t y keVee) */
+  double *nr_bg_dRdE;         /* (n_energy) owned, enabled NR bg, events/(t y keVnr) */
+  double er_counts_window;    /* ER bg events/(t y) in window_kev read as keVee */
   double nr_bg_counts_window; /* NR bg events/(t y) in window_kev */
 } phys_spectra;
 

@@ -12,8 +12,7 @@
 
 double phys_helm_rn_fm(double mass_number) {
   double c = 1.23 * cbrt(mass_number) - 0.60;
-  return sqrt(c * c + (7.0 / 3.0) * PI * PI * HELM_A_FM * HELM_A_FM -
-              5.0 * HELM_S_FM * HELM_S_FM);
+  return sqrt(c * c + (7.0 / 3.0) * PI * PI * HELM_A_FM * HELM_A_FM - 5.0 * HELM_S_FM * HELM_S_FM);
 }
 
 /* 3 j1(x)/x = 3 (sin x - x cos x)/x^3.  The difference cancels for small x
@@ -22,8 +21,8 @@ double phys_helm_rn_fm(double mass_number) {
 static double three_j1_over_x(double x) {
   if (fabs(x) < 0.1) {
     double x2 = x * x;
-    return 1.0 + x2 * (-1.0 / 10.0 +
-                       x2 * (1.0 / 280.0 + x2 * (-1.0 / 15120.0 + x2 * (1.0 / 1330560.0))));
+    return 1.0 +
+           x2 * (-1.0 / 10.0 + x2 * (1.0 / 280.0 + x2 * (-1.0 / 15120.0 + x2 * (1.0 / 1330560.0))));
   }
   return 3.0 * (sin(x) - x * cos(x)) / (x * x * x);
 }

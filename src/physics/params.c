@@ -46,7 +46,8 @@ static dd_status get_pos(cfg_doc *cfg, const char *key, double def, double *out,
 static dd_status get_nonneg(cfg_doc *cfg, const char *key, double def, double *out,
                             const char *unit) {
   DD_TRY(cfg_get_double(cfg, key, def, out), "physics");
-  if (!isfinite(*out) || *out < 0) return cfg_error(cfg, key, "must be >= 0 %s, got %g", unit, *out);
+  if (!isfinite(*out) || *out < 0)
+    return cfg_error(cfg, key, "must be >= 0 %s, got %g", unit, *out);
   return DD_OK;
 }
 
@@ -146,9 +147,9 @@ static dd_status load_nr_ref(cfg_doc *cfg, phys_nr_ref *r) {
                      r->floor_fraction);
   DD_TRY(get_pos(cfg, "physics.nr_reference.exp_scale_kev", 25.0, &r->exp_scale_kev, "keV"),
          "NR reference");
-  DD_TRY(get_range(cfg, "physics.nr_reference.e_range_kev", 0.5, 120.0, &r->e_min_kev,
-                   &r->e_max_kev),
-         "NR reference");
+  DD_TRY(
+      get_range(cfg, "physics.nr_reference.e_range_kev", 0.5, 120.0, &r->e_min_kev, &r->e_max_kev),
+      "NR reference");
   return DD_OK;
 }
 
@@ -207,11 +208,12 @@ void phys_params_print(const phys_params *p) {
           k_nucleon_names[p->nucleon], p->year_days);
   dd_info("physics: sigma_ref %g cm2, window [%g, %g] keVnr, %d spectra points, sampler %d points",
           p->sigma_ref_cm2, p->window_kev[0], p->window_kev[1], p->n_spectra, p->sampler_points);
-  dd_info("physics: ER bg %g events/(t y keVee) on [%g, %g]; NR bg: CEvNS %s (x%g), neutrons %s "
-          "(x%g) on [%g, %g] keVnr",
-          p->er.rate_per_ty_kev, p->er.e_min_kev, p->er.e_max_kev, p->nr_bg.cevns_on ? "on" : "off",
-          p->nr_bg.cevns_scale, p->nr_bg.neutrons_on ? "on" : "off", p->nr_bg.neutrons_scale,
-          p->nr_bg.e_min_kev, p->nr_bg.e_max_kev);
+  dd_info(
+      "physics: ER bg %g events/(t y keVee) on [%g, %g]; NR bg: CEvNS %s (x%g), neutrons %s "
+      "(x%g) on [%g, %g] keVnr",
+      p->er.rate_per_ty_kev, p->er.e_min_kev, p->er.e_max_kev, p->nr_bg.cevns_on ? "on" : "off",
+      p->nr_bg.cevns_scale, p->nr_bg.neutrons_on ? "on" : "off", p->nr_bg.neutrons_scale,
+      p->nr_bg.e_min_kev, p->nr_bg.e_max_kev);
   char masses[512];
   size_t off = 0;
   masses[0] = '\0';

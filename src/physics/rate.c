@@ -29,8 +29,7 @@ double phys_dRdE(const phys_params *p, double mass_gev, double sigma_cm2, double
   if (!(e_kev >= 0) || e_kev >= phys_endpoint_kev(p, mass_gev)) return 0.0;
   double eta_s_cm = phys_eta(&p->halo, phys_vmin_km_s(p, mass_gev, e_kev)) / PHYS_CM_PER_KM;
   if (eta_s_cm == 0.0) return 0.0;
-  return rate_prefactor(p, mass_gev) * sigma_cm2 * phys_helm_ff2(p->mass_number, e_kev) *
-         eta_s_cm;
+  return rate_prefactor(p, mass_gev) * sigma_cm2 * phys_helm_ff2(p->mass_number, e_kev) * eta_s_cm;
 }
 
 void phys_dRdE_fill(const phys_params *p, double mass_gev, double sigma_cm2, const double *e_kev,
@@ -56,9 +55,9 @@ static double energy_at_vmin(const phys_params *p, double mass_gev, double v_km_
   return 2.0 * mu * mu * beta * beta / m_n * PHYS_KEV_PER_GEV;
 }
 
-dd_status phys_rate_integral(const phys_params *p, double mass_gev, double sigma_cm2,
-                             double e1_kev, double e2_kev, const phys_curve *eff,
-                             phys_quad method, double *out_per_ty) {
+dd_status phys_rate_integral(const phys_params *p, double mass_gev, double sigma_cm2, double e1_kev,
+                             double e2_kev, const phys_curve *eff, phys_quad method,
+                             double *out_per_ty) {
   *out_per_ty = 0.0;
   DD_TRY(phys_wimp_check(mass_gev, sigma_cm2), "integrated rate");
   if (!(e1_kev >= 0) || !isfinite(e2_kev))

@@ -17,8 +17,7 @@ void phys_sampler_free(phys_sampler *s) {
   memset(s, 0, sizeof *s);
 }
 
-dd_status phys_sampler_init(phys_sampler *s, const double *e_kev, const double *density,
-                            size_t n) {
+dd_status phys_sampler_init(phys_sampler *s, const double *e_kev, const double *density, size_t n) {
   memset(s, 0, sizeof *s);
   if (n < 2) return DD_FAIL(DD_ERR_ARG, "a sampler needs at least 2 grid points, got %zu", n);
   for (size_t i = 0; i < n; i++) {
@@ -49,8 +48,8 @@ dd_status phys_sampler_init(phys_sampler *s, const double *e_kev, const double *
   }
   if (!(total > 0) || !isfinite(total)) {
     phys_sampler_free(s);
-    return DD_FAIL(DD_ERR_ARG, "sampler density integrates to %g on [%g, %g] keV (need > 0)",
-                   total, e_kev[0], e_kev[n - 1]);
+    return DD_FAIL(DD_ERR_ARG, "sampler density integrates to %g on [%g, %g] keV (need > 0)", total,
+                   e_kev[0], e_kev[n - 1]);
   }
   for (size_t i = 0; i < n; i++) {
     s->pdf[i] = density[i] / total;
@@ -61,8 +60,8 @@ dd_status phys_sampler_init(phys_sampler *s, const double *e_kev, const double *
   return DD_OK;
 }
 
-dd_status phys_sampler_init_fn(phys_sampler *s, phys_density_fn f, const void *ctx,
-                               double e_lo_kev, double e_hi_kev, size_t n) {
+dd_status phys_sampler_init_fn(phys_sampler *s, phys_density_fn f, const void *ctx, double e_lo_kev,
+                               double e_hi_kev, size_t n) {
   memset(s, 0, sizeof *s);
   if (n < 2) return DD_FAIL(DD_ERR_ARG, "a sampler needs at least 2 grid points, got %zu", n);
   if (!isfinite(e_lo_kev) || !isfinite(e_hi_kev) || !(e_lo_kev < e_hi_kev))

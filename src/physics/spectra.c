@@ -24,8 +24,7 @@ static dd_status alloc_all(phys_spectra *t, size_t nm, size_t ne) {
   DD_TRY(dd_calloc((void **)&t->e_kev, ne, sizeof(double), "/spectra energies"), "spectra");
   if (nm > 0 && ne > (size_t)-1 / nm) return DD_FAIL(DD_ERR_NOMEM, "/spectra table too large");
   DD_TRY(dd_calloc((void **)&t->dRdE, nm * ne, sizeof(double), "/spectra dR/dE"), "spectra");
-  DD_TRY(dd_calloc((void **)&t->endpoint_kev, nm, sizeof(double), "/spectra endpoints"),
-         "spectra");
+  DD_TRY(dd_calloc((void **)&t->endpoint_kev, nm, sizeof(double), "/spectra endpoints"), "spectra");
   DD_TRY(dd_calloc((void **)&t->counts_window, nm, sizeof(double), "/spectra counts"), "spectra");
   DD_TRY(dd_calloc((void **)&t->er_dRdE, ne, sizeof(double), "/spectra ER"), "spectra");
   DD_TRY(dd_calloc((void **)&t->nr_bg_dRdE, ne, sizeof(double), "/spectra NR bg"), "spectra");

@@ -14,8 +14,8 @@ double phys_weight_nr(const phys_params *p, const phys_sampler *q, double mass_g
   return ratio(phys_dRdE(p, mass_gev, sigma_cm2, e_kev), phys_sampler_pdf(q, e_kev));
 }
 
-void phys_weights_nr(const phys_params *p, const phys_sampler *q, double mass_gev,
-                     double sigma_cm2, const double *e_kev, size_t n, double *w) {
+void phys_weights_nr(const phys_params *p, const phys_sampler *q, double mass_gev, double sigma_cm2,
+                     const double *e_kev, size_t n, double *w) {
   for (size_t i = 0; i < n; i++) w[i] = phys_weight_nr(p, q, mass_gev, sigma_cm2, e_kev[i]);
 }
 
