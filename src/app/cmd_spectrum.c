@@ -121,9 +121,10 @@ static void print_header(const phys_params *p, const spectrum_args *a, double si
   printf("# halo %s: rho = %.10g GeV/cm3, v0 = %.10g km/s, v_esc = %.10g km/s, v_E = %.10g km/s\n",
          phys_halo_preset_name(h->preset), h->rho_gev_cm3, h->v0_km_s, h->v_esc_km_s,
          h->v_earth_km_s);
-  printf("# target A = %.10g (m_N = %.10g GeV), mu_n with m_n = %.10g GeV, Helm F^2 "
-         "(Lewin & Smith 1996)\n",
-         p->mass_number, phys_nucleus_mass_gev(p), p->nucleon_mass_gev);
+  printf(
+      "# target A = %.10g (m_N = %.10g GeV), mu_n with m_n = %.10g GeV, Helm F^2 "
+      "(Lewin & Smith 1996)\n",
+      p->mass_number, phys_nucleus_mass_gev(p), p->nucleon_mass_gev);
   printf("# rates per tonne (1000 kg) per year (%.10g d) per keVnr; endpoint E_end = %.10g keVnr\n",
          p->year_days, phys_endpoint_kev(p, a->mass_gev));
 }
