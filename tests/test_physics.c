@@ -125,9 +125,8 @@ static void test_eta_brute_force(void **state) {
       double vmin = frac[i] * vmax;
       char what[96];
       snprintf(what, sizeof what, "eta halo %d v_min %.1f km/s", h, vmin);
-      assert_near(what, phys_eta(H, vmin), eta_brute(H->v0_km_s, H->v_esc_km_s, H->v_earth_km_s,
-                                                     vmin),
-                  1e-12, 2e-7);
+      assert_near(what, phys_eta(H, vmin),
+                  eta_brute(H->v0_km_s, H->v_esc_km_s, H->v_earth_km_s, vmin), 1e-12, 2e-7);
     }
     assert_true(phys_eta(H, vmax) == 0.0);
     assert_true(phys_eta(H, vmax * 1.5) == 0.0);
@@ -225,8 +224,7 @@ static void test_endpoint(void **state) {
     double m_n = 131.293 * 0.93149410, mu = m * m_n / (m + m_n);
     double beta = (544 + 252.13) / 299792.458;
     assert_near("E_end formula", e_end, 2 * mu * mu * beta * beta / m_n * 1e6, 0, 1e-13);
-    assert_near("v_min(E_end) = v_esc + v_E", phys_vmin_km_s(&p, m, e_end), 544 + 252.13, 0,
-                1e-12);
+    assert_near("v_min(E_end) = v_esc + v_E", phys_vmin_km_s(&p, m, e_end), 544 + 252.13, 0, 1e-12);
     assert_true(phys_dRdE(&p, m, 1e-45, e_end) == 0.0);
     assert_true(phys_dRdE(&p, m, 1e-45, e_end * (1 + 1e-12)) == 0.0);
     assert_true(phys_dRdE(&p, m, 1e-45, e_end * 2) == 0.0);
@@ -355,8 +353,8 @@ static void test_backgrounds(void **state) {
     assert_int_equal(phys_nr_bg_integral(&p, 0, 200, NULL, (phys_quad)m, &v), DD_OK);
     assert_near("NR bg integral (analytic)", v, cev + neu, 0, 1e-9);
   }
-  assert_near("NR bg sum", phys_nr_bg_dRdE(&p, 3), phys_cevns_dRdE(&p, 3) + phys_neutron_dRdE(&p, 3),
-              0, 1e-15);
+  assert_near("NR bg sum", phys_nr_bg_dRdE(&p, 3),
+              phys_cevns_dRdE(&p, 3) + phys_neutron_dRdE(&p, 3), 0, 1e-15);
 }
 
 /* ------------------------------------------------------------------ sampler */
@@ -597,7 +595,8 @@ static void test_config(void **state) {
   static const struct {
     const char *text, *want;
   } bad[] = {
-      {"physics = {\n halo = { v0_km_s = -1.0; };\n};", "t.cfg:2: physics.halo.v0_km_s: must be > 0"},
+      {"physics = {\n halo = { v0_km_s = -1.0; };\n};",
+       "t.cfg:2: physics.halo.v0_km_s: must be > 0"},
       {"physics = {\n halo = { preset = \"shm_2024\"; };\n};",
        "physics.halo.preset: \"shm_2024\" is not one of"},
       {"physics = {\n halo = { rho_gev_cm3 = 0; };\n};", "physics.halo.rho_gev_cm3: must be > 0"},
@@ -706,13 +705,20 @@ static void test_wrong_inputs(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_helm_values),      cmocka_unit_test(test_eta_brute_force),
-      cmocka_unit_test(test_eta_limits),       cmocka_unit_test(test_rate_by_hand),
-      cmocka_unit_test(test_endpoint),         cmocka_unit_test(test_heavy_scaling),
-      cmocka_unit_test(test_quadratures_agree), cmocka_unit_test(test_backgrounds),
-      cmocka_unit_test(test_sampler_chi2),     cmocka_unit_test(test_reweighting_identity),
-      cmocka_unit_test(test_nr_reference),     cmocka_unit_test(test_spectra_table),
-      cmocka_unit_test(test_config),           cmocka_unit_test(test_wrong_inputs),
+      cmocka_unit_test(test_helm_values),
+      cmocka_unit_test(test_eta_brute_force),
+      cmocka_unit_test(test_eta_limits),
+      cmocka_unit_test(test_rate_by_hand),
+      cmocka_unit_test(test_endpoint),
+      cmocka_unit_test(test_heavy_scaling),
+      cmocka_unit_test(test_quadratures_agree),
+      cmocka_unit_test(test_backgrounds),
+      cmocka_unit_test(test_sampler_chi2),
+      cmocka_unit_test(test_reweighting_identity),
+      cmocka_unit_test(test_nr_reference),
+      cmocka_unit_test(test_spectra_table),
+      cmocka_unit_test(test_config),
+      cmocka_unit_test(test_wrong_inputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
