@@ -30,6 +30,8 @@ typedef struct command {
 static const command k_commands[] = {
     {"check-config", "CONFIG", "validate CONFIG and print the resolved configuration",
      app_cmd_check_config, CMD_MPI | CMD_NEEDS_CONFIG},
+    {"spectrum", "--mass GEV [...]", "print dR/dE or integrated WIMP rates (no MPI needed)",
+     app_cmd_spectrum, 0},
 };
 static const int k_n_commands = (int)(sizeof k_commands / sizeof k_commands[0]);
 

@@ -11,6 +11,8 @@
 #include "ddscan/core.h" /* uses: dd_status */
 #include "ddscan/par.h"  /* uses: par_world */
 
+#include "ddscan/physics.h" /* uses: phys_params */
+
 #define APP_PATH_MAX 1024
 
 /* Run-level keys (group `run`). */
@@ -25,6 +27,7 @@ typedef struct app_run_params {
  * app_params_load (src/app/params.c). */
 typedef struct app_params {
   app_run_params run;
+  phys_params phys; /* group physics */
 } app_params;
 
 /* Loads every module's parameters (defaults filled into cfg), then fails on
@@ -53,5 +56,7 @@ dd_status app_load_config(const par_world *w, const app_opts *o, cfg_doc **cfg, 
 /* Subcommands.  Each returns DD_OK or an error recorded in the error context;
  * DD_ERR_ARG means a usage error (exit code 2). */
 dd_status app_cmd_check_config(const par_world *w, const app_opts *o);
+/* `ddscan spectrum --mass GEV [...]`: dR/dE table or integrated rate (no MPI). */
+dd_status app_cmd_spectrum(const par_world *w, const app_opts *o);
 
 #endif /* DDSCAN_APP_H */
