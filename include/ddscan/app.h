@@ -7,9 +7,10 @@
 
 #include <stdint.h>
 
-#include "ddscan/cfg.h"  /* uses: cfg_doc */
-#include "ddscan/core.h" /* uses: dd_status */
-#include "ddscan/par.h"  /* uses: par_world */
+#include "ddscan/cfg.h"   /* uses: cfg_doc */
+#include "ddscan/core.h"  /* uses: dd_status */
+#include "ddscan/par.h"   /* uses: par_world */
+#include "ddscan/stats.h" /* uses: stats_params */
 
 #define APP_PATH_MAX 1024
 
@@ -25,6 +26,7 @@ typedef struct app_run_params {
  * app_params_load (src/app/params.c). */
 typedef struct app_params {
   app_run_params run;
+  stats_params stats;
 } app_params;
 
 /* Loads every module's parameters (defaults filled into cfg), then fails on
