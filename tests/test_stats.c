@@ -727,6 +727,56 @@ static void test_contour_nuisances(void **state) {
   free_template(&t);
 }
 
+/* The toys contour: the lower median of q0 under H1 reaches the IS-
+ * calibrated 5-sigma threshold; close to the Asimov contour at these counts,
+ * deterministic, and the threshold close to 25. */
+static void test_contour_toys(void **state) {
+  (void)state;
+  const double a[2] = {5, 10}, b[2] = {100, 10};
+  stats_template t;
+  make_template(&t, 2, a, b, NULL);
+  stats_params p;
+  default_params(&p);
+  p.nuis.er_norm = p.nuis.mc_stat = 0;
+  p.toys = 2000;
+  stats_work w;
+  assert_int_equal(stats_work_init(&w, 8, p.toys), DD_OK);
+  const double e[2] = {1, 10}, asimov[2] = {1.9167, 0.53196};
+  double mu5[2], again[2];
+  unsigned fl[2];
+  assert_int_equal(stats_contour(&t, &p, STATS_METHOD_TOYS, e, 2, 42, 9, &w, mu5, fl), DD_OK);
+  for (int j = 0; j < 2; j++) {
+    assert_near("toy contour ~ Asimov", mu5[j], asimov[j], 0, 0.15);
+    assert_int_equal(fl[j] & (STATS_FLAG_NO_ROOT | STATS_FLAG_AT_ZERO | STATS_FLAG_NONMONOTONE), 0);
+  }
+  assert_int_equal(stats_contour(&t, &p, STATS_METHOD_TOYS, e, 2, 42, 9, &w, again, fl), DD_OK);
+  assert_memory_equal(mu5, again, sizeof mu5);
+  stats_model m;
+  assert_int_equal(stats_model_at(&t, &p, STATS_METHOD_TOYS, 1.0, 1.0, &w, &m, NULL), DD_OK);
+  double thr;
+  assert_int_equal(stats_toys_is_threshold(&m, 5.0, 42, 9, p.toys, &w, &thr), DD_OK);
+  assert_true(thr > 20.0 && thr < 28.0);
+  /* without IS the asymptotic 25 is the threshold */
+  p.toys_importance = 0;
+  assert_int_equal(stats_contour(&t, &p, STATS_METHOD_TOYS, e, 1, 42, 9, &w, mu5, fl), DD_OK);
+  assert_near("toy contour, threshold 25", mu5[0], asimov[0], 0, 0.15);
+  stats_work_free(&w);
+  free_template(&t);
+}
+
+static void test_flags_describe(void **state) {
+  (void)state;
+  char buf[128];
+  assert_string_equal(stats_flags_describe(0, buf, sizeof buf), "");
+  assert_string_equal(
+      stats_flags_describe(STATS_FLAG_FLOORED | STATS_FLAG_LOW_COUNT, buf, sizeof buf),
+      "floored-background, low-count");
+  assert_string_equal(stats_flags_describe(STATS_FLAG_LOW_MC, buf, sizeof buf), "low-mc");
+  char small[8];
+  stats_flags_describe(STATS_FLAG_FLOORED | STATS_FLAG_LOW_COUNT, small, sizeof small);
+  assert_true(strlen(small) < sizeof small);
+}
+
 /* Fig. 8: p(E) from the fast path equals a full evaluation at every E */
 static void test_p_vs_exposure(void **state) {
   (void)state;
@@ -851,6 +901,8 @@ int main(void) {
       cmocka_unit_test(test_toy_determinism),
       cmocka_unit_test(test_contour_solver),
       cmocka_unit_test(test_contour_nuisances),
+      cmocka_unit_test(test_contour_toys),
+      cmocka_unit_test(test_flags_describe),
       cmocka_unit_test(test_p_vs_exposure),
       cmocka_unit_test(test_rband),
       cmocka_unit_test(test_scores),

@@ -6,6 +6,7 @@
 #ifndef DDSCAN_STATS_H
 #define DDSCAN_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ddscan/cfg.h"  /* uses: cfg_doc */
@@ -313,6 +314,11 @@ enum {
   STATS_FLAG_LOW_MC = 1u << 10      /* a bin with signal has fewer than min_mc background MC */
 };
 
+/* Comma-separated names of the set flags ("floored, low-count"), "" for
+ * none, written into buf (cap bytes, truncated); returns buf.  For warnings
+ * and summaries: every flag is a documented condition, never silent. */
+const char *stats_flags_describe(unsigned flags, char *buf, size_t cap);
+
 /* Workspace for evaluations, toys and contours of templates with up to k_max
  * bins and up to n_toys toys per hypothesis.  One per worker; reuse it. */
 typedef struct stats_work {
@@ -453,8 +459,12 @@ dd_status stats_contour_solve(stats_stat_fn fn, void *ctx, int homogeneous, doub
  * mu5 (n_e).  Asimov methods use the homogeneity fast path when no
  * constrained nuisance is active (§6.1) and the root finder at each E
  * otherwise; TOYS finds where the lower median of q0 under H1 (p->toys toys,
- * common random numbers keyed by (seed, point)) reaches 25.  flags (n_e) gets
- * the low-count check at the solution and the root-finder flags. */
+ * common random numbers keyed by (seed, point)) reaches the 5-sigma
+ * threshold: importance-sampled per E when p->toys_importance, else 25
+ * (bracket + Brent to |d ln mu| < 1e-6; the toy median is a noisy step
+ * function, so it gets no monotonicity check).  Cost: ~40 x p->toys fits
+ * per E.  flags (n_e) gets the low-count check at the solution and the
+ * root-finder flags. */
 dd_status stats_contour(const stats_template *t, const stats_params *p, stats_method method,
                         const double *exposure_ty, int n_e, uint32_t seed, uint32_t point,
                         stats_work *w, double *mu5, unsigned *flags);

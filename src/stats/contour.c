@@ -142,8 +142,9 @@ static dd_status dense_root(root_fn *r, double tol, double *mu, unsigned *fl) {
   return DD_OK;
 }
 
-/* One root: bracket from mu = 1 by x2 / /2, Brent, monotonicity check. */
-static dd_status solve_one(root_fn *r, double tol, double *mu, unsigned *fl) {
+/* One root: bracket from mu = 1 by x2 / /2, Brent, then (check != 0) the
+ * monotonicity check with the dense-grid fallback. */
+static dd_status solve_one(root_fn *r, double tol, int check, double *mu, unsigned *fl) {
   eval_log *lg = r->log;
   lg->n = 0;
   double x = 0.0, v;
@@ -175,7 +176,7 @@ static dd_status solve_one(root_fn *r, double tol, double *mu, unsigned *fl) {
       if (x < log(MU_MIN)) {
         *mu = 0.0;
         *fl |= STATS_FLAG_AT_ZERO;
-        return log_monotone(lg, r->target) ? DD_OK : dense_root(r, tol, mu, fl);
+        return !check || log_monotone(lg, r->target) ? DD_OK : dense_root(r, tol, mu, fl);
       }
       DD_TRY(root_eval(r, x, &v), "bracketing down");
       if (v < 0.0) break;
@@ -187,7 +188,7 @@ static dd_status solve_one(root_fn *r, double tol, double *mu, unsigned *fl) {
   }
   double root = b;
   DD_TRY(brent(r, a, fa, b, fb, tol, &root), "root finding");
-  if (!log_monotone(lg, r->target)) {
+  if (check && !log_monotone(lg, r->target)) {
     *fl |= STATS_FLAG_NONMONOTONE;
     return dense_root(r, tol, mu, fl);
   }
@@ -195,9 +196,9 @@ static dd_status solve_one(root_fn *r, double tol, double *mu, unsigned *fl) {
   return DD_OK;
 }
 
-dd_status stats_contour_solve(stats_stat_fn fn, void *ctx, int homogeneous, double t_thr,
-                              double tol_ln, const double *exposure_ty, int n_e, double *mu5,
-                              unsigned *flags) {
+static dd_status contour_solve(stats_stat_fn fn, void *ctx, int homogeneous, double t_thr,
+                               double tol_ln, int check, const double *exposure_ty, int n_e,
+                               double *mu5, unsigned *flags) {
   if (!(t_thr > 0.0)) return DD_FAIL(DD_ERR_ARG, "contour threshold %g must be > 0", t_thr);
   if (!(tol_ln > 0.0)) tol_ln = 1e-12;
   eval_log *lg = malloc(sizeof *lg);
@@ -211,11 +212,17 @@ dd_status stats_contour_solve(stats_stat_fn fn, void *ctx, int homogeneous, doub
       break;
     }
     root_fn r = {fn, ctx, homogeneous ? 1.0 : e, homogeneous ? t_thr / e : t_thr, lg};
-    st = solve_one(&r, tol_ln, &mu5[j], &flags[j]);
+    st = solve_one(&r, tol_ln, check, &mu5[j], &flags[j]);
     if (st != DD_OK) st = DD_CONTEXT(st, "5-sigma contour at E = %g t.y", e);
   }
   free(lg);
   return st;
+}
+
+dd_status stats_contour_solve(stats_stat_fn fn, void *ctx, int homogeneous, double t_thr,
+                              double tol_ln, const double *exposure_ty, int n_e, double *mu5,
+                              unsigned *flags) {
+  return contour_solve(fn, ctx, homogeneous, t_thr, tol_ln, 1, exposure_ty, n_e, mu5, flags);
 }
 
 /* ----------------------------------------------------- template callbacks */
@@ -275,8 +282,12 @@ dd_status stats_contour(const stats_template *t, const stats_params *p, stats_me
         DD_TRY(stats_toys_is_threshold(&m, 5.0, seed, point, p->toys, w, &thr),
                "toy contour threshold at E = %g t.y", exposure_ty[j]);
       }
-      DD_TRY(stats_contour_solve(toy_median_stat, &c, 0, thr, 1e-6, exposure_ty + j, 1, mu5 + j,
-                                 flags + j),
+      /* the toy median is a noisy step function of sigma (Poisson draws for
+       * lambda >= 30 are not monotone in lambda even with common random
+       * numbers): any crossing inside the bracket is within toy precision,
+       * so no monotonicity check (it would always fall back to the grid) */
+      DD_TRY(contour_solve(toy_median_stat, &c, 0, thr, 1e-6, 0, exposure_ty + j, 1, mu5 + j,
+                           flags + j),
              "toy contour");
     }
   } else {

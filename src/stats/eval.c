@@ -6,6 +6,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,22 @@ const char *stats_method_name(stats_method m) {
     default:
       return "unknown";
   }
+}
+
+const char *stats_flags_describe(unsigned flags, char *buf, size_t cap) {
+  static const char *const names[] = {
+      "floored-background", "low-count", "p-underflow",    "non-monotone", "no-root", "at-zero",
+      "paper-independent",  "chi2-25",   "toy-importance", "toy-limited",  "low-mc"};
+  size_t off = 0;
+  if (cap == 0) return buf;
+  buf[0] = '\0';
+  for (unsigned j = 0; j < sizeof names / sizeof names[0]; j++) {
+    if (!(flags & (1u << j))) continue;
+    int n = snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", names[j]);
+    if (n < 0 || (size_t)n >= cap - off) break;
+    off += (size_t)n;
+  }
+  return buf;
 }
 
 dd_status stats_work_init(stats_work *w, int k_max, long n_toys) {
