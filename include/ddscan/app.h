@@ -7,9 +7,10 @@
 
 #include <stdint.h>
 
-#include "ddscan/cfg.h"  /* uses: cfg_doc */
-#include "ddscan/core.h" /* uses: dd_status */
-#include "ddscan/par.h"  /* uses: par_world */
+#include "ddscan/cfg.h"   /* uses: cfg_doc */
+#include "ddscan/core.h"  /* uses: dd_status */
+#include "ddscan/par.h"   /* uses: par_world */
+#include "ddscan/stats.h" /* uses: stats_params */
 
 #include "ddscan/physics.h" /* uses: phys_params */
 
@@ -28,6 +29,7 @@ typedef struct app_run_params {
 typedef struct app_params {
   app_run_params run;
   phys_params phys; /* group physics */
+  stats_params stats;
 } app_params;
 
 /* Loads every module's parameters (defaults filled into cfg), then fails on

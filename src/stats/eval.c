@@ -1,0 +1,239 @@
+/* eval.c - one grid point (sigma, E) of one template: expected counts with the
+ * zero-background guard and the nuisance configuration, then the `paper`
+ * Pearson chi^2 (arXiv:2110.12248 Eqs. 12-13; spec §3) or the asymptotic
+ * discovery q0,A with its one-sided p, median Z, band and power (spec §2). */
+#include "ddscan/stats.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats_internal.h" /* uses: STATS_Q0_5SIGMA */
+
+const char *stats_method_name(stats_method m) {
+  switch (m) {
+    case STATS_METHOD_PAPER:
+      return "paper";
+    case STATS_METHOD_SOUND:
+      return "sound";
+    case STATS_METHOD_TOYS:
+      return "toys";
+    case STATS_METHOD_CLASSICAL:
+      return "classical";
+    default:
+      return "unknown";
+  }
+}
+
+const char *stats_flags_describe(unsigned flags, char *buf, size_t cap) {
+  static const char *const names[] = {
+      "floored-background", "low-count", "p-underflow",    "non-monotone", "no-root", "at-zero",
+      "paper-independent",  "chi2-25",   "toy-importance", "toy-limited",  "low-mc"};
+  size_t off = 0;
+  if (cap == 0) return buf;
+  buf[0] = '\0';
+  for (unsigned j = 0; j < sizeof names / sizeof names[0]; j++) {
+    if (!(flags & (1u << j))) continue;
+    int n = snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", names[j]);
+    if (n < 0 || (size_t)n >= cap - off) break;
+    off += (size_t)n;
+  }
+  return buf;
+}
+
+dd_status stats_work_init(stats_work *w, int k_max, long n_toys) {
+  memset(w, 0, sizeof *w);
+  if (k_max < 1 || n_toys < 0)
+    return DD_FAIL(DD_ERR_ARG, "stats workspace: k_max %d, n_toys %ld", k_max, n_toys);
+  w->k_max = k_max;
+  w->n_toys = n_toys;
+  double **bins[] = {&w->s, &w->b, &w->c, &w->tau, &w->n, &w->gmc, &w->bh};
+  for (size_t j = 0; j < sizeof bins / sizeof bins[0]; j++) {
+    dd_status st = dd_calloc((void **)bins[j], (size_t)k_max, sizeof(double), "stats workspace");
+    if (st != DD_OK) {
+      stats_work_free(w);
+      return st;
+    }
+  }
+  if (n_toys > 0) {
+    dd_status st = dd_calloc((void **)&w->t, (size_t)n_toys, sizeof(double), "toy statistics");
+    if (st == DD_OK) st = dd_calloc((void **)&w->w, (size_t)n_toys, sizeof(double), "toy weights");
+    if (st == DD_OK)
+      st = dd_calloc((void **)&w->pair, 2 * (size_t)n_toys, sizeof(double), "toy pairs");
+    if (st != DD_OK) {
+      stats_work_free(w);
+      return st;
+    }
+  }
+  return DD_OK;
+}
+
+void stats_work_free(stats_work *w) {
+  if (!w) return;
+  free(w->s);
+  free(w->b);
+  free(w->c);
+  free(w->tau);
+  free(w->n);
+  free(w->gmc);
+  free(w->bh);
+  free(w->t);
+  free(w->w);
+  free(w->pair);
+  memset(w, 0, sizeof *w);
+}
+
+/* Low-count rule of §7.6 on s and b + c (c may be NULL). */
+static unsigned lowcount_c(const stats_params *p, int k, const double *s, const double *b,
+                           const double *c) {
+  double btot = 0.0;
+  unsigned fl = 0;
+  for (int i = 0; i < k; i++) {
+    double bi = b[i] + (c ? c[i] : 0.0);
+    btot += bi;
+    if (s[i] > p->low_sb_ratio * bi && bi < p->low_bkg_min) fl |= STATS_FLAG_LOW_COUNT;
+  }
+  if (btot < p->low_total_bkg_min) fl |= STATS_FLAG_LOW_COUNT;
+  return fl;
+}
+
+unsigned stats_lowcount(const stats_params *p, int k, const double *s, const double *b) {
+  return lowcount_c(p, k, s, b, NULL);
+}
+
+dd_status stats_model_at(const stats_template *t, const stats_params *p, stats_method method,
+                         double mu, double exposure_ty, stats_work *w, stats_model *m,
+                         unsigned *flags) {
+  if (t->k > w->k_max)
+    return DD_FAIL(DD_ERR_ARG, "template has %d bins, workspace only %d", t->k, w->k_max);
+  if (!(mu >= 0.0) || !(exposure_ty > 0.0) || isinf(mu) || isinf(exposure_ty))
+    return DD_FAIL(DD_ERR_ARG,
+                   "sigma/sigma_ref = %g and exposure %g t.y must be finite, >= 0 / > 0", mu,
+                   exposure_ty);
+  int paper = method == STATS_METHOD_PAPER;
+  int use_nr = p->nuis.nr_bkg;
+  if (use_nr && !t->nrb)
+    return DD_FAIL(DD_ERR_ARG,
+                   "stats.sound.nr_bkg is on but the template has no NR-background events");
+  int bb = !paper && p->nuis.mc_stat;
+  int k = t->k;
+  unsigned fl = 0;
+  for (int i = 0; i < k; i++) {
+    double ci = use_nr ? exposure_ty * t->nrb[i] : 0.0;
+    w->s[i] = exposure_ty * mu * t->alpha[i];
+    w->b[i] = exposure_ty * t->beta[i];
+    w->c[i] = ci;
+    w->bh[i] = exposure_ty * t->beta_half[i] + ci;
+    double bw2 = t->beta_w2[i] + (use_nr ? t->nrb_w2[i] : 0.0);
+    double bsum = t->beta[i] + (use_nr ? t->nrb[i] : 0.0);
+    w->tau[i] = bsum > 0.0 ? sqrt(bw2) / bsum : 0.0;
+    if (t->alpha[i] > 0.0 && t->beta_n[i] < t->min_mc && !paper) fl |= STATS_FLAG_LOW_MC;
+    if (!paper && t->alpha[i] > 0.0 && !(bsum > 0.0)) {
+      /* spec §1.4: a bin with signal and no background makes q0 infinite */
+      if (p->zero_bkg == STATS_ZERO_BKG_ERROR) {
+        if (t->ny == 1)
+          return DD_FAIL(DD_ERR_NUMERIC,
+                         "TS bin %d [%g, %g) at R = %g has signal (%g events/t.y at sigma_ref) "
+                         "but no background MC: q0 would be infinite (use stats.binning.rule = "
+                         "\"quantile\" or stats.zero_bkg = \"floor\")",
+                         i, t->edges[i], t->edges[i + 1], t->r, t->alpha[i]);
+        return DD_FAIL(DD_ERR_NUMERIC,
+                       "classical bin %d (cS1 slice %d) has signal but no background MC: q0 "
+                       "would be infinite (use stats.zero_bkg = \"floor\" or fewer bins)",
+                       i, i / t->ny);
+      }
+      w->b[i] = exposure_ty * t->w_bkg_mean; /* one MC event's worth, 100 % uncertain */
+      w->tau[i] = 1.0;
+      fl |= STATS_FLAG_FLOORED;
+    }
+  }
+  *m = stats_model_simple(k, w->s, w->b);
+  if (!paper) {
+    m->c = use_nr ? w->c : NULL;
+    m->tau = bb ? w->tau : NULL;
+    m->sigma_er = p->nuis.er_norm ? p->nuis.er_norm_width : 0.0;
+    m->sigma_nr = use_nr ? p->nuis.nr_bkg_width : 0.0;
+  } else if (use_nr) {
+    m->c = w->c; /* part of the background histogram, no constraint */
+  }
+  if (flags) *flags |= fl;
+  return DD_OK;
+}
+
+double stats_threshold5(const stats_params *p, stats_method method) {
+  if (method == STATS_METHOD_PAPER)
+    return p->five_sigma == STATS_FIVE_CHI2_25 ? 25.0 : stats_chi2_isf(stats_norm_sf(5.0), 1);
+  return STATS_Q0_5SIGMA;
+}
+
+int stats_is_homogeneous(const stats_params *p, stats_method method) {
+  if (method == STATS_METHOD_PAPER) return 1;
+  if (method == STATS_METHOD_TOYS) return 0;
+  return !p->nuis.er_norm && !p->nuis.nr_bkg && !p->nuis.mc_stat;
+}
+
+dd_status stats_eval(const stats_template *t, const stats_params *p, stats_method method, double mu,
+                     double exposure_ty, stats_work *w, stats_result *out) {
+  memset(out, 0, sizeof *out);
+  out->method = method;
+  out->mu = mu;
+  out->exposure_ty = exposure_ty;
+  out->theta_er_0 = out->theta_nr_0 = 1.0;
+  stats_model m;
+  unsigned fl = 0;
+  DD_TRY(stats_model_at(t, p, method, mu, exposure_ty, w, &m, &fl), "evaluating %s at E = %g t.y",
+         stats_method_name(method), exposure_ty);
+  int k = t->k;
+  for (int i = 0; i < k; i++) {
+    out->s_tot += m.s[i];
+    out->b_tot += m.b[i] + (m.c ? m.c[i] : 0.0);
+  }
+  if (method == STATS_METHOD_PAPER) {
+    double chi2 = 0.0;
+    if (p->paper_bkg == STATS_PAPER_INDEPENDENT) {
+      fl |= STATS_FLAG_INDEPENDENT;
+      for (int i = 0; i < k; i++) {
+        double bi = w->bh[i];
+        double ni = exposure_ty * t->beta_half[k + i] + (m.c ? m.c[i] : 0.0) + m.s[i];
+        double den = bi + ni;
+        if (den > 0.0) chi2 += (bi - ni) * (bi - ni) / den;
+      }
+    } else {
+      for (int i = 0; i < k; i++) {
+        double bi = m.b[i] + (m.c ? m.c[i] : 0.0), si = m.s[i];
+        /* n = b + s exactly: (b - n)^2/(b + n) = s^2/(2b + s), no cancellation */
+        if (bi + si > 0.0) chi2 += si * si / (2.0 * bi + si);
+      }
+    }
+    if (p->five_sigma == STATS_FIVE_CHI2_25) fl |= STATS_FLAG_CHI2_25;
+    out->stat = chi2;
+    out->sqrt_stat = sqrt(chi2);
+    out->log_p = stats_chi2_logsf(chi2, 1);
+    out->p = stats_chi2_sf(chi2, 1);
+    out->z = stats_norm_isf_log(out->log_p); /* one-sided label of a two-sided p */
+    for (int j = 0; j < 4; j++) out->z_band[j] = NAN;
+    out->power3 = out->power5 = NAN;
+  } else {
+    stats_fit fit;
+    DD_TRY(stats_q0(&m, NULL, &fit), "q0,A of %s at E = %g t.y, sigma/sigma_ref = %g",
+           stats_method_name(method), exposure_ty, mu);
+    double z = sqrt(fit.q0);
+    out->stat = fit.q0;
+    out->sqrt_stat = z;
+    out->z = z;
+    out->p = stats_norm_sf(z);
+    out->log_p = stats_norm_logsf(z);
+    const double shift[4] = {-2.0, -1.0, 1.0, 2.0};
+    for (int j = 0; j < 4; j++) out->z_band[j] = fmax(0.0, z + shift[j]);
+    out->power3 = stats_norm_sf(3.0 - z); /* Phi(Z_A - 3) */
+    out->power5 = stats_norm_sf(5.0 - z);
+    out->theta_er_0 = fit.theta_er_0;
+    out->theta_nr_0 = fit.theta_nr_0;
+  }
+  if (out->p < DBL_MIN) fl |= STATS_FLAG_P_UNDERFLOW;
+  fl |= lowcount_c(p, k, m.s, m.b, m.c);
+  out->flags = fl;
+  return DD_OK;
+}

@@ -1,0 +1,424 @@
+/* likelihood.c - the binned Poisson likelihood engine shared by Asimov
+ * evaluations, toys and enumeration: q0 (Cowan et al. 2011, arXiv:1007.1727,
+ * eqs. 12, 97), the ER-normalisation closed form (spec §2.6), Barlow-Beeston-
+ * lite gammas profiled per bin in closed form (§5.3), a bounded
+ * Newton/Levenberg-Marquardt fit for the general case, the Pearson chi^2 of
+ * the paper (arXiv:2110.12248 Eq. 12) and Cowan's counting Z with sigma_b. */
+#include "ddscan/stats.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "stats_internal.h" /* uses: stats_ge */
+
+/* Threshold tolerance of every "T >= x" comparison (spec §8). */
+#define GE_TOL 1e-12
+
+stats_model stats_model_simple(int k, const double *s, const double *b) {
+  stats_model m;
+  memset(&m, 0, sizeof m);
+  m.k = k;
+  m.s = s;
+  m.b = b;
+  m.g_er = 1.0;
+  m.g_nr = 1.0;
+  return m;
+}
+
+double stats_q0_asimov_simple(int k, const double *s, const double *b) {
+  double q = 0.0;
+  for (int i = 0; i < k; i++) q += stats_qa_term(s[i], b[i]);
+  return 2.0 * q;
+}
+
+double stats_pearson(int k, const double *b, const double *n) {
+  double chi2 = 0.0;
+  for (int i = 0; i < k; i++) {
+    double den = b[i] + n[i];
+    if (den > 0.0) chi2 += (b[i] - n[i]) * (b[i] - n[i]) / den;
+  }
+  return chi2;
+}
+
+double stats_z_count_syst(double s, double b, double sigma_b) {
+  if (s <= 0.0) return 0.0;
+  if (sigma_b <= 0.0) return sqrt(2.0 * stats_qa_term(s, b));
+  double v = sigma_b * sigma_b;
+  /* (s+b) ln[(s+b)(b+v)/(b^2+(s+b)v)] = (s+b) log1p(s b/(b^2 + (s+b) v)) and
+   * (b^2/v) ln(1 + v s/(b(b+v))) = b s/(b+v) + (b^2/v) log1pmx(u): no
+   * cancellation as sigma_b -> 0. */
+  double t1 = (s + b) * log1p(s * b / (b * b + (s + b) * v));
+  double u = v * s / (b * (b + v));
+  double t2 = b * s / (b + v) + (b * b / v) * stats_log1pmx(u);
+  double q = 2.0 * (t1 - t2);
+  return q > 0.0 ? sqrt(q) : 0.0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* §2.6: Asimov q0,A with one normalisation nuisance                        */
+/* ---------------------------------------------------------------------- */
+
+/* theta = 1 + delta solves a theta^2 + (B - a g) theta - N = 0 (g = 1 on
+ * Asimov data); with theta = 1 + delta:  a delta^2 + (a + B) delta + B - N = 0,
+ * whose root delta = 2 (N - B) / ((a + B) + sqrt((a - B)^2 + 4 a N)) has no
+ * cancellation for either sign of N - B (the form of spec §2.6). */
+static double norm_delta(double a, double nsum, double bsum) {
+  return 2.0 * (nsum - bsum) / ((a + bsum) + sqrt((a - bsum) * (a - bsum) + 4.0 * a * nsum));
+}
+
+/* Conditional theta for data N with background B scaling with theta and a
+ * Gaussian constraint of precision a around g: the positive root of
+ * a theta^2 + (B - a g) theta - N = 0 in its cancellation-free form. */
+static double norm_theta(double a, double g, double nsum, double bsum) {
+  if (!(a > 0.0)) return nsum / bsum;
+  double h = bsum - a * g, d = sqrt(h * h + 4.0 * a * fmax(nsum, 0.0));
+  return h >= 0.0 ? 2.0 * fmax(nsum, 0.0) / (h + d) : (-h + d) / (2.0 * a);
+}
+
+double stats_q0_asimov_norm(int k, const double *s, const double *b, double sigma_theta,
+                            double *theta0) {
+  double a = isinf(sigma_theta) ? 0.0 : 1.0 / (sigma_theta * sigma_theta);
+  double ssum = 0.0, bsum = 0.0, qa = 0.0;
+  for (int i = 0; i < k; i++) {
+    ssum += s[i];
+    bsum += b[i];
+    qa += stats_qa_term(s[i], b[i]);
+  }
+  if (sigma_theta <= 0.0) {
+    if (theta0) *theta0 = 1.0;
+    return 2.0 * qa;
+  }
+  double nsum = ssum + bsum;
+  double delta = norm_delta(a, nsum, bsum);
+  if (theta0) *theta0 = 1.0 + delta;
+  /* ln L(1,1) - ln L(0, 1+delta) = sum qa_term - N log1pmx(delta) - S delta + a delta^2/2 */
+  double q = 2.0 * (qa - nsum * stats_log1pmx(delta) - ssum * delta + 0.5 * a * delta * delta);
+  return q > 0.0 ? q : 0.0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Known background: the monotone 1-D score equation                        */
+/* ---------------------------------------------------------------------- */
+
+/* mu_hat >= 0 and q0 for data n with known background bk (k).  The score
+ * h(mu) = sum n s/(mu s + bk) - S is convex and decreasing, so Newton from
+ * mu = 0 (where h > 0) approaches the root from below without overshoot; the
+ * bracket [0, sum_{s>0} n / S] guards against rounding. */
+static dd_status q0_known_bkg(int k, const double *s, const double *bk, const double *n, double *q0,
+                              double *mu_hat) {
+  double ssum = 0.0, ns = 0.0, h0 = 0.0;
+  for (int i = 0; i < k; i++) {
+    if (n[i] > 0.0 && !(bk[i] > 0.0))
+      return DD_FAIL(DD_ERR_NUMERIC,
+                     "bin %d has %g observed events but no expected background: q0 is infinite "
+                     "(floor or merge empty background bins)",
+                     i, n[i]);
+    if (s[i] > 0.0) {
+      ssum += s[i];
+      ns += n[i];
+      h0 += n[i] * s[i] / bk[i];
+    }
+  }
+  *q0 = 0.0;
+  *mu_hat = 0.0;
+  if (!(ssum > 0.0) || h0 <= ssum) return DD_OK; /* one-sided: mu_hat = 0 */
+  double mu = 0.0, hi = ns / ssum;
+  for (int it = 0; it < 200; it++) {
+    double h = -ssum, dh = 0.0;
+    for (int i = 0; i < k; i++) {
+      if (!(s[i] > 0.0) || n[i] == 0.0) continue;
+      double den = mu * s[i] + bk[i];
+      h += n[i] * s[i] / den;
+      dh -= n[i] * s[i] * s[i] / (den * den);
+    }
+    if (h <= 0.0) {
+      hi = mu;
+      break;
+    }
+    double next = mu - h / dh;
+    if (!(next < hi)) next = 0.5 * (mu + hi);
+    if (next - mu <= 1e-15 * next) {
+      mu = next;
+      break;
+    }
+    mu = next;
+  }
+  double q = 0.0;
+  for (int i = 0; i < k; i++)
+    if (n[i] > 0.0 && s[i] > 0.0) q += n[i] * log1p(mu * s[i] / bk[i]);
+  q = 2.0 * (q - mu * ssum);
+  *q0 = q > 0.0 ? q : 0.0;
+  *mu_hat = mu;
+  return DD_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* General case: profiled log-likelihood in (mu, theta_ER, theta_NR)       */
+/* ---------------------------------------------------------------------- */
+
+/* Per-bin profiled deviance f(nu) = max_gamma [n ln(gamma nu/n) - gamma nu + n
+ * - (gamma - g)^2/(2 tau^2)] (0 at a perfect fit) with its first two
+ * derivatives in nu.  gamma solves gamma^2 + (nu tau^2 - g) gamma - n tau^2
+ * = 0; dgamma/dnu = -1/(n/gamma^2 + 1/tau^2).  tau = 0: plain Poisson. */
+static double bin_f(double n, double nu, double tau, double g, double *d1, double *d2) {
+  if (tau <= 0.0) {
+    if (n > 0.0) {
+      if (!(nu > 0.0)) return -INFINITY;
+      *d1 = n / nu - 1.0;
+      *d2 = -n / (nu * nu);
+      return n * stats_log1pmx((nu - n) / n);
+    }
+    *d1 = -1.0;
+    *d2 = 0.0;
+    return -nu;
+  }
+  double t2 = tau * tau, bq = nu * t2 - g, disc = bq * bq + 4.0 * n * t2;
+  double gam = bq >= 0.0 ? 2.0 * n * t2 / (bq + sqrt(disc)) : 0.5 * (-bq + sqrt(disc));
+  double lam = gam * nu, pen = (gam - g) * (gam - g) / (2.0 * t2);
+  if (n > 0.0) {
+    if (!(lam > 0.0)) return -INFINITY;
+    *d1 = n / nu - gam;
+    *d2 = -n / (nu * nu) + 1.0 / (n / (gam * gam) + 1.0 / t2);
+    return n * stats_log1pmx((lam - n) / n) - pen;
+  }
+  *d1 = -gam;
+  *d2 = gam > 0.0 ? t2 : 0.0;
+  return -lam - pen;
+}
+
+typedef struct fit_ctx {
+  const stats_model *m;
+  const double *n; /* (k) data, or NULL: Asimov s + b + c */
+  int free_[3];    /* mu, theta_ER, theta_NR */
+  double a[3];     /* constraint precisions 1/sigma^2 (0: free) for the thetas */
+  double g[3];     /* constraint centres */
+} fit_ctx;
+
+static double data_n(const fit_ctx *f, int i) {
+  const stats_model *m = f->m;
+  if (f->n) return f->n[i];
+  return m->s[i] + m->b[i] + (m->c ? m->c[i] : 0.0);
+}
+
+/* ell(p) and, when grad != NULL, its gradient and Hessian. */
+static double fit_eval(const fit_ctx *f, const double p[3], double grad[3], double hess[3][3]) {
+  const stats_model *m = f->m;
+  double ell = 0.0;
+  if (grad) {
+    memset(grad, 0, 3 * sizeof(double));
+    memset(hess, 0, 9 * sizeof(double));
+  }
+  for (int i = 0; i < m->k; i++) {
+    double ci = m->c ? m->c[i] : 0.0;
+    double nu = p[0] * m->s[i] + p[1] * m->b[i] + p[2] * ci;
+    double n = data_n(f, i);
+    if (n == 0.0 && nu == 0.0) continue;
+    double tau = m->tau ? m->tau[i] : 0.0, g = m->g_mc ? m->g_mc[i] : 1.0, d1 = 0.0, d2 = 0.0;
+    double fi = bin_f(n, nu, tau, g, &d1, &d2);
+    if (fi == -INFINITY) return -INFINITY;
+    ell += fi;
+    if (grad) {
+      double dv[3] = {m->s[i], m->b[i], ci};
+      for (int j = 0; j < 3; j++) {
+        grad[j] += d1 * dv[j];
+        for (int l = 0; l < 3; l++) hess[j][l] += d2 * dv[j] * dv[l];
+      }
+    }
+  }
+  for (int j = 1; j < 3; j++) {
+    if (!f->free_[j]) continue;
+    double d = p[j] - f->g[j];
+    ell -= 0.5 * f->a[j] * d * d;
+    if (grad) {
+      grad[j] -= f->a[j] * d;
+      hess[j][j] -= f->a[j];
+    }
+  }
+  return ell;
+}
+
+/* Solves A x = y for the n x n leading block (n <= 3) by Gaussian
+ * elimination with partial pivoting; returns 0 when singular. */
+static int solve_small(int n, double A[3][3], double y[3], double x[3]) {
+  for (int c = 0; c < n; c++) {
+    int piv = c;
+    for (int r = c + 1; r < n; r++)
+      if (fabs(A[r][c]) > fabs(A[piv][c])) piv = r;
+    if (!(fabs(A[piv][c]) > 0.0)) return 0;
+    if (piv != c) {
+      for (int j = 0; j < n; j++) {
+        double tmp = A[c][j];
+        A[c][j] = A[piv][j];
+        A[piv][j] = tmp;
+      }
+      double tmp = y[c];
+      y[c] = y[piv];
+      y[piv] = tmp;
+    }
+    for (int r = c + 1; r < n; r++) {
+      double fct = A[r][c] / A[c][c];
+      for (int j = c; j < n; j++) A[r][j] -= fct * A[c][j];
+      y[r] -= fct * y[c];
+    }
+  }
+  for (int r = n - 1; r >= 0; r--) {
+    double acc = y[r];
+    for (int j = r + 1; j < n; j++) acc -= A[r][j] * x[j];
+    x[r] = acc / A[r][r];
+  }
+  return 1;
+}
+
+/* Maximises ell over the free parameters with p_j >= 0: projected Newton with
+ * Levenberg-Marquardt damping (the profiled BB terms are not concave
+ * everywhere).  p: start in, estimate out. */
+static dd_status fit_max(const fit_ctx *f, double p[3], double *ell_out, int *iters) {
+  double grad[3], hess[3][3];
+  double ell = fit_eval(f, p, grad, hess);
+  if (ell == -INFINITY || isnan(ell))
+    return DD_FAIL(DD_ERR_NUMERIC, "likelihood is zero at the fit start (mu %g, theta %g, %g)",
+                   p[0], p[1], p[2]);
+  double lambda = 0.0;
+  int it;
+  for (it = 0; it < 500; it++) {
+    int act[3], na = 0;
+    for (int j = 0; j < 3; j++)
+      if (f->free_[j] && !(p[j] <= 0.0 && grad[j] <= 0.0)) act[na++] = j;
+    if (na == 0) break;
+    double A[3][3], y[3], x[3] = {0.0, 0.0, 0.0};
+    for (int r = 0; r < na; r++) {
+      y[r] = grad[act[r]];
+      for (int c = 0; c < na; c++) A[r][c] = -hess[act[r]][act[c]];
+      A[r][r] += lambda * fmax(fabs(hess[act[r]][act[r]]), 1e-300);
+    }
+    int ok = solve_small(na, A, y, x);
+    double pn[3] = {p[0], p[1], p[2]}, step = 0.0;
+    if (ok) {
+      for (int r = 0; r < na; r++) {
+        int j = act[r];
+        pn[j] = fmax(p[j] + x[r], 0.0);
+        step = fmax(step, fabs(pn[j] - p[j]) / (1.0 + fabs(p[j])));
+      }
+    }
+    double gn[3], hn[3][3];
+    double elln = ok ? fit_eval(f, pn, gn, hn) : -INFINITY;
+    if (ok && elln >= ell) {
+      memcpy(p, pn, sizeof pn);
+      memcpy(grad, gn, sizeof gn);
+      memcpy(hess, hn, sizeof hn);
+      ell = elln;
+      lambda *= 0.1;
+      if (lambda < 1e-12) lambda = 0.0;
+      if (step < 1e-12) break;
+    } else {
+      lambda = lambda == 0.0 ? 1e-4 : lambda * 10.0;
+      if (lambda > 1e16) break; /* no ascent direction left within rounding */
+    }
+  }
+  if (it == 500)
+    return DD_FAIL(DD_ERR_NUMERIC, "likelihood fit did not converge in 500 iterations");
+  *ell_out = ell;
+  *iters += it + 1;
+  return DD_OK;
+}
+
+dd_status stats_q0(const stats_model *m, const double *n, stats_fit *fit) {
+  memset(fit, 0, sizeof *fit);
+  fit->theta_er_hat = fit->theta_er_0 = m->g_er;
+  fit->theta_nr_hat = fit->theta_nr_0 = m->g_nr;
+  int k = m->k;
+  int er_free = m->sigma_er > 0.0;
+  int nr_free = m->c && m->sigma_nr > 0.0;
+  int centred = m->g_er == 1.0 && m->g_nr == 1.0 && !m->g_mc;
+  if (!er_free && !nr_free && !m->tau) {
+    /* known background: b_eff = g_er b + g_nr c */
+    int plain = !m->c && m->g_er == 1.0;
+    if (n == NULL && centred) {
+      for (int i = 0; i < k; i++)
+        if (m->s[i] > 0.0 && !(m->b[i] + (m->c ? m->c[i] : 0.0) > 0.0))
+          return DD_FAIL(DD_ERR_NUMERIC, "bin %d has signal %g but no background: q0,A is infinite",
+                         i, m->s[i]);
+      if (plain) {
+        fit->q0 = stats_q0_asimov_simple(k, m->s, m->b);
+      } else {
+        double q = 0.0;
+        for (int i = 0; i < k; i++) q += stats_qa_term(m->s[i], m->b[i] + (m->c ? m->c[i] : 0.0));
+        fit->q0 = 2.0 * q;
+      }
+      fit->mu_hat = 1.0;
+      return DD_OK;
+    }
+    if (n != NULL && plain) return q0_known_bkg(k, m->s, m->b, n, &fit->q0, &fit->mu_hat);
+  }
+  if (n == NULL && centred && er_free && !m->c && !m->tau) {
+    for (int i = 0; i < k; i++)
+      if (m->s[i] > 0.0 && !(m->b[i] > 0.0))
+        return DD_FAIL(DD_ERR_NUMERIC, "bin %d has signal %g but no background", i, m->s[i]);
+    fit->q0 = stats_q0_asimov_norm(k, m->s, m->b, m->sigma_er, &fit->theta_er_0);
+    fit->mu_hat = 1.0;
+    fit->theta_er_hat = 1.0;
+    return DD_OK;
+  }
+
+  /* general: conditional fit at mu = 0, then the unconditional one */
+  fit_ctx f;
+  memset(&f, 0, sizeof f);
+  f.m = m;
+  f.n = n;
+  f.free_[1] = er_free;
+  f.free_[2] = nr_free;
+  f.a[1] = er_free && !isinf(m->sigma_er) ? 1.0 / (m->sigma_er * m->sigma_er) : 0.0;
+  f.a[2] = nr_free && !isinf(m->sigma_nr) ? 1.0 / (m->sigma_nr * m->sigma_nr) : 0.0;
+  f.g[1] = m->g_er;
+  f.g[2] = m->g_nr;
+  double nsum = 0.0, bsum = 0.0, csum = 0.0, ssum = 0.0;
+  for (int i = 0; i < k; i++) {
+    double ni = data_n(&f, i), ci = m->c ? m->c[i] : 0.0;
+    if (ni > 0.0 && !(m->b[i] > 0.0) && !(ci > 0.0))
+      return DD_FAIL(DD_ERR_NUMERIC,
+                     "bin %d has %g observed events but no expected background: q0 is infinite", i,
+                     ni);
+    nsum += ni;
+    bsum += m->b[i];
+    csum += ci;
+    ssum += m->s[i];
+  }
+  double p0[3] = {0.0, m->g_er, m->g_nr};
+  if (er_free) /* start at the closed form, exact without gammas and c */
+    p0[1] = fmax(1e-3, norm_theta(f.a[1], m->g_er, nsum - m->g_nr * csum, bsum));
+  double ell0 = 0.0;
+  DD_TRY(fit_max(&f, p0, &ell0, &fit->iterations), "conditional fit (mu = 0)");
+  fit->theta_er_0 = p0[1];
+  fit->theta_nr_0 = p0[2];
+  /* one-sided: if the score in mu at (0, theta_hat_hat) is <= 0, mu_hat = 0 */
+  double grad[3], hess[3][3];
+  f.free_[0] = 1;
+  fit_eval(&f, p0, grad, hess);
+  if (!(ssum > 0.0) || grad[0] <= 0.0) {
+    fit->q0 = 0.0;
+    fit->mu_hat = 0.0;
+    fit->theta_er_hat = p0[1];
+    fit->theta_nr_hat = p0[2];
+    return DD_OK;
+  }
+  double p1[3] = {fmax(0.0, (nsum - p0[1] * bsum - p0[2] * csum) / ssum), p0[1], p0[2]};
+  double ell1 = 0.0;
+  if (n == NULL && centred) {
+    p1[0] = 1.0; /* Asimov: the nominal point is the exact maximum (ell = 0) */
+    p1[1] = 1.0;
+    p1[2] = 1.0;
+    ell1 = fit_eval(&f, p1, NULL, NULL);
+  } else {
+    DD_TRY(fit_max(&f, p1, &ell1, &fit->iterations), "unconditional fit");
+  }
+  fit->mu_hat = p1[0];
+  fit->theta_er_hat = p1[1];
+  fit->theta_nr_hat = p1[2];
+  double q = 2.0 * (ell1 - ell0);
+  fit->q0 = q > 0.0 ? q : 0.0;
+  return DD_OK;
+}
+
+int stats_ge(double t, double x) {
+  return t >= x - GE_TOL;
+}

@@ -1,0 +1,165 @@
+/* params.c - configuration group `stats`: methods, the TS and classical
+ * binnings, the paper-mode convention flags, the nuisances of `sound`, toys
+ * and the low-count thresholds, with the defaults of spec §10. */
+#include "ddscan/stats.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *const RULES[] = {"uniform", "quantile"};
+
+static dd_status binning_load(cfg_doc *cfg, stats_binning *b) {
+  int rule = 0;
+  long long bins, min_mc;
+  const double q_def[2] = {0.001, 0.999};
+  int n = 0;
+  /* spec §10: 50 uniform bins between the 0.1 % and 99.9 % background
+   * quantiles plus under/overflow (the paper's binning is unknown) */
+  DD_TRY(cfg_get_choice(cfg, "stats.binning.rule", "uniform", RULES, 2, &rule), "stats");
+  DD_TRY(cfg_get_int(cfg, "stats.binning.bins", 50, &bins), "stats");
+  DD_TRY(cfg_get_double_list(cfg, "stats.binning.range_quantiles", q_def, 2, b->range_q, 2, &n),
+         "stats");
+  DD_TRY(cfg_get_int(cfg, "stats.binning.min_mc_per_bin", 10, &min_mc), "stats");
+  DD_TRY(cfg_get_bool(cfg, "stats.binning.underflow", 1, &b->underflow), "stats");
+  DD_TRY(cfg_get_bool(cfg, "stats.binning.overflow", 1, &b->overflow), "stats");
+  b->rule = (stats_bin_rule)rule;
+  if (bins < 1 || bins > 100000)
+    return cfg_error(cfg, "stats.binning.bins", "must be in [1, 100000], got %lld", bins);
+  b->bins = (int)bins;
+  if (n != 2 || !(b->range_q[0] >= 0.0 && b->range_q[0] < b->range_q[1] && b->range_q[1] <= 1.0))
+    return cfg_error(cfg, "stats.binning.range_quantiles",
+                     "must be two quantiles 0 <= lo < hi <= 1");
+  if (min_mc < 1 || min_mc > 1000000000LL)
+    return cfg_error(cfg, "stats.binning.min_mc_per_bin", "must be >= 1, got %lld", min_mc);
+  b->min_mc = (int)min_mc;
+  return DD_OK;
+}
+
+static dd_status classical_load(cfg_doc *cfg, stats_binning2d *b) {
+  const double cs1_def[2] = {3.0, 100.0}, y_def[2] = {1.0, 3.0};
+  int n1 = 0, n2 = 0, rule = 1;
+  long long nx, ny, min_mc;
+  DD_TRY(
+      cfg_get_double_list(cfg, "stats.classical.cs1_range_pe", cs1_def, 2, b->cs1_range_pe, 2, &n1),
+      "stats");
+  DD_TRY(cfg_get_int(cfg, "stats.classical.cs1_bins", 20, &nx), "stats");
+  DD_TRY(cfg_get_choice(cfg, "stats.classical.y_rule", "quantile", RULES, 2, &rule), "stats");
+  DD_TRY(cfg_get_int(cfg, "stats.classical.y_bins", 10, &ny), "stats");
+  DD_TRY(cfg_get_double_list(cfg, "stats.classical.y_range", y_def, 2, b->y_range, 2, &n2),
+         "stats");
+  DD_TRY(cfg_get_int(cfg, "stats.classical.min_mc_per_bin", 10, &min_mc), "stats");
+  if (n1 != 2 || !(b->cs1_range_pe[0] >= 0.0 && b->cs1_range_pe[1] > b->cs1_range_pe[0]) ||
+      isinf(b->cs1_range_pe[1]))
+    return cfg_error(cfg, "stats.classical.cs1_range_pe", "must be [lo, hi] with 0 <= lo < hi");
+  if (nx < 1 || nx > 10000)
+    return cfg_error(cfg, "stats.classical.cs1_bins", "must be in [1, 10000], got %lld", nx);
+  if (ny < 1 || ny > 10000)
+    return cfg_error(cfg, "stats.classical.y_bins", "must be in [1, 10000], got %lld", ny);
+  if (n2 != 2 || !(b->y_range[1] > b->y_range[0]) || !isfinite(b->y_range[0]) ||
+      !isfinite(b->y_range[1]))
+    return cfg_error(cfg, "stats.classical.y_range", "must be [lo, hi] with lo < hi");
+  if (min_mc < 1 || min_mc > 1000000000LL)
+    return cfg_error(cfg, "stats.classical.min_mc_per_bin", "must be >= 1, got %lld", min_mc);
+  b->cs1_bins = (int)nx;
+  b->y_bins = (int)ny;
+  b->y_rule = (stats_bin_rule)rule;
+  b->min_mc = (int)min_mc;
+  return DD_OK;
+}
+
+static dd_status width_check(cfg_doc *cfg, const char *key, double v) {
+  if (!(v > 0.0) || isinf(v)) return cfg_error(cfg, key, "must be a finite width > 0, got %g", v);
+  return DD_OK;
+}
+
+dd_status stats_params_load(cfg_doc *cfg, stats_params *p) {
+  memset(p, 0, sizeof *p);
+  static const char *const method_def[] = {"paper", "sound", "classical"};
+  char names[STATS_N_METHODS * 2][32];
+  int nm = 0;
+  DD_TRY(cfg_get_string_list(cfg, "stats.methods", method_def, 3, &names[0][0], sizeof names[0],
+                             STATS_N_METHODS * 2, &nm),
+         "stats");
+  for (int i = 0; i < nm; i++) {
+    int found = -1;
+    for (int m = 0; m < STATS_N_METHODS; m++)
+      if (strcmp(names[i], stats_method_name((stats_method)m)) == 0) found = m;
+    if (found < 0)
+      return cfg_error(cfg, "stats.methods",
+                       "\"%s\" is not one of \"paper\", \"sound\", \"toys\", \"classical\"",
+                       names[i]);
+    if (p->methods & (1u << found))
+      return cfg_error(cfg, "stats.methods", "\"%s\" is listed twice", names[i]);
+    p->methods |= 1u << found;
+  }
+  DD_TRY(binning_load(cfg, &p->binning), "stats");
+  DD_TRY(classical_load(cfg, &p->classical), "stats");
+
+  static const char *const bkg_ch[] = {"shared", "independent"};
+  static const char *const five_ch[] = {"p_one_sided", "chi2_25"};
+  static const char *const zero_ch[] = {"floor", "error"};
+  int ch = 0;
+  DD_TRY(cfg_get_choice(cfg, "stats.paper_bkg", "shared", bkg_ch, 2, &ch), "stats");
+  p->paper_bkg = (stats_paper_bkg)ch;
+  DD_TRY(cfg_get_choice(cfg, "stats.five_sigma", "p_one_sided", five_ch, 2, &ch), "stats");
+  p->five_sigma = (stats_five_sigma)ch;
+  DD_TRY(cfg_get_choice(cfg, "stats.zero_bkg", "floor", zero_ch, 2, &ch), "stats");
+  p->zero_bkg = (stats_zero_bkg)ch;
+
+  /* spec §10: ER normalisation (0.6/12.3 = 4.9 %) and MC stat on, NR off */
+  stats_nuisances *nu = &p->nuis;
+  DD_TRY(cfg_get_bool(cfg, "stats.sound.er_norm", 1, &nu->er_norm), "stats");
+  DD_TRY(cfg_get_double(cfg, "stats.sound.er_norm_width", 0.049, &nu->er_norm_width), "stats");
+  DD_TRY(cfg_get_bool(cfg, "stats.sound.nr_bkg", 0, &nu->nr_bkg), "stats");
+  DD_TRY(cfg_get_double(cfg, "stats.sound.nr_bkg_width", 0.23, &nu->nr_bkg_width), "stats");
+  DD_TRY(cfg_get_bool(cfg, "stats.sound.mc_stat", 1, &nu->mc_stat), "stats");
+  DD_TRY(width_check(cfg, "stats.sound.er_norm_width", nu->er_norm_width), "stats");
+  DD_TRY(width_check(cfg, "stats.sound.nr_bkg_width", nu->nr_bkg_width), "stats");
+
+  long long toys;
+  DD_TRY(cfg_get_int(cfg, "stats.toys.count", 10000, &toys), "stats");
+  DD_TRY(cfg_get_bool(cfg, "stats.toys.importance", 1, &p->toys_importance), "stats");
+  if (toys < 1 || toys > 1000000000LL)
+    return cfg_error(cfg, "stats.toys.count", "must be in [1, 1e9], got %lld", toys);
+  p->toys = (long)toys;
+
+  DD_TRY(cfg_get_double(cfg, "stats.low_count.bkg_min", 5.0, &p->low_bkg_min), "stats");
+  DD_TRY(cfg_get_double(cfg, "stats.low_count.sb_ratio", 0.1, &p->low_sb_ratio), "stats");
+  DD_TRY(cfg_get_double(cfg, "stats.low_count.total_bkg_min", 10.0, &p->low_total_bkg_min),
+         "stats");
+  if (!(p->low_bkg_min >= 0.0) || !(p->low_sb_ratio >= 0.0) || !(p->low_total_bkg_min >= 0.0))
+    return cfg_error(cfg, "stats.low_count", "thresholds must be >= 0");
+
+  const double band_def[2] = {100.0, 250.0};
+  int nb = 0;
+  DD_TRY(cfg_get_double_list(cfg, "stats.r_band", band_def, 2, p->r_band, 2, &nb), "stats");
+  if (nb != 2 || !(p->r_band[0] >= 0.0 && p->r_band[1] >= p->r_band[0]))
+    return cfg_error(cfg, "stats.r_band", "must be [lo, hi] with 0 <= lo <= hi");
+  return DD_OK;
+}
+
+void stats_params_print(const stats_params *p) {
+  char list[128] = "";
+  for (int m = 0; m < STATS_N_METHODS; m++)
+    if (p->methods & (1u << m)) {
+      strcat(list, list[0] ? ", " : "");
+      strcat(list, stats_method_name((stats_method)m));
+    }
+  dd_info("stats: methods %s", list);
+  dd_info(
+      "stats: TS binning %s, %d bins, range quantiles [%g, %g], min %d MC/bin, under %d over %d",
+      RULES[p->binning.rule], p->binning.bins, p->binning.range_q[0], p->binning.range_q[1],
+      p->binning.min_mc, p->binning.underflow, p->binning.overflow);
+  dd_info("stats: classical cS1 [%g, %g] PE x %d, log10(cS2/cS1) %s x %d",
+          p->classical.cs1_range_pe[0], p->classical.cs1_range_pe[1], p->classical.cs1_bins,
+          RULES[p->classical.y_rule], p->classical.y_bins);
+  dd_info("stats: paper bkg %s, five_sigma %s; zero-background bins: %s",
+          p->paper_bkg == STATS_PAPER_SHARED ? "shared" : "independent",
+          p->five_sigma == STATS_FIVE_P_ONE_SIDED ? "p_one_sided (chi2 26.3376)" : "chi2_25",
+          p->zero_bkg == STATS_ZERO_BKG_FLOOR ? "floor" : "error");
+  dd_info("stats: sound nuisances: ER norm %s (%g), NR bkg %s (%g), MC stat %s",
+          p->nuis.er_norm ? "on" : "off", p->nuis.er_norm_width, p->nuis.nr_bkg ? "on" : "off",
+          p->nuis.nr_bkg_width, p->nuis.mc_stat ? "on" : "off");
+  dd_info("stats: %ld toys per hypothesis, importance sampling %s; R band [%g, %g]", p->toys,
+          p->toys_importance ? "on" : "off", p->r_band[0], p->r_band[1]);
+}

@@ -1,0 +1,469 @@
+/* template.c - binned templates of one work unit (spec §1.3-1.4): TS(R) bin
+ * edges from the background (uniform between two weighted quantiles with
+ * under/overflow, or equal-background quantile bins with a minimum number of
+ * MC events), the classical (cS1, log10 cS2/cS1) binning, and the weighted
+ * histograms beta_i, alpha_i with sums of squared weights and MC counts. */
+#include "ddscan/stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A background event on the sorted TS axis; idx breaks ties so that the
+ * order (and hence every edge) is independent of qsort's algorithm. */
+typedef struct ts_item {
+  double ts;
+  double w;
+  long idx;
+} ts_item;
+
+static int ts_item_cmp(const void *pa, const void *pb) {
+  const ts_item *a = pa, *b = pb;
+  if (a->ts < b->ts) return -1;
+  if (a->ts > b->ts) return 1;
+  return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+void stats_template_free(stats_template *t) {
+  if (!t) return;
+  free(t->edges);
+  free(t->y_edges);
+  free(t->beta);
+  free(t->beta_w2);
+  free(t->beta_n);
+  free(t->beta_half);
+  free(t->alpha);
+  free(t->alpha_w2);
+  free(t->alpha_n);
+  free(t->nrb);
+  free(t->nrb_w2);
+  memset(t, 0, sizeof *t);
+}
+
+/* Largest j with e[j] <= x among e[0..m-1] (e ascending, e[0] <= x < e[m-1]
+ * assumed by the caller); duplicate edges resolve to the last one, so a
+ * zero-width bin never receives events. */
+static int edge_search(const double *e, int m, double x) {
+  int lo = 0, hi = m - 1; /* invariant: e[lo] <= x < e[hi] */
+  while (hi - lo > 1) {
+    int mid = lo + (hi - lo) / 2;
+    if (e[mid] <= x)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+int stats_template_bin(const stats_template *t, double ts) {
+  if (t->ny != 1 || !t->edges || !(ts == ts)) return -1;
+  if (ts < t->edges[0] || ts >= t->edges[t->k]) {
+    /* +inf belongs to an open overflow bin */
+    if (ts == INFINITY && t->edges[t->k] == INFINITY) return t->k - 1;
+    return -1;
+  }
+  return edge_search(t->edges, t->k + 1, ts);
+}
+
+/* ------------------------------------------------------------ validation */
+
+static dd_status check_weights(const char *bank, long n, const double *w) {
+  for (long i = 0; i < n; i++)
+    if (!(w[i] >= 0.0) || isinf(w[i]))
+      return DD_FAIL(DD_ERR_ARG,
+                     "%s bank: weight[%ld] = %g (weights are expected events per t.y and must be "
+                     "finite and >= 0)",
+                     bank, i, w[i]);
+  return DD_OK;
+}
+
+static dd_status check_events(const char *bank, const stats_events *ev, double r) {
+  if (!ev || ev->n <= 0)
+    return DD_FAIL(DD_ERR_ARG, "%s bank is empty: a template needs events", bank);
+  if (!ev->l_rec || !ev->h_b || !ev->weight)
+    return DD_FAIL(DD_ERR_ARG, "%s bank: missing l_rec, h_b or weight array", bank);
+  for (long i = 0; i < ev->n; i++) {
+    double ts = stats_ts(ev->l_rec[i], ev->h_b[i], r);
+    if (!isfinite(ts))
+      return DD_FAIL(DD_ERR_ARG, "%s bank: TS of event %ld is %g (l_rec %g, h_b %g, R %g)", bank, i,
+                     ts, ev->l_rec[i], ev->h_b[i], r);
+  }
+  return check_weights(bank, ev->n, ev->weight);
+}
+
+static dd_status alloc_hist(stats_template *t, int k, int with_nrb) {
+  dd_status st = DD_OK;
+  if (st == DD_OK) st = dd_calloc((void **)&t->beta, (size_t)k, sizeof(double), "beta");
+  if (st == DD_OK) st = dd_calloc((void **)&t->beta_w2, (size_t)k, sizeof(double), "beta_w2");
+  if (st == DD_OK) st = dd_calloc((void **)&t->beta_n, (size_t)k, sizeof(long), "beta_n");
+  if (st == DD_OK)
+    st = dd_calloc((void **)&t->beta_half, 2 * (size_t)k, sizeof(double), "beta_half");
+  if (st == DD_OK) st = dd_calloc((void **)&t->alpha, (size_t)k, sizeof(double), "alpha");
+  if (st == DD_OK) st = dd_calloc((void **)&t->alpha_w2, (size_t)k, sizeof(double), "alpha_w2");
+  if (st == DD_OK) st = dd_calloc((void **)&t->alpha_n, (size_t)k, sizeof(long), "alpha_n");
+  if (st == DD_OK && with_nrb) st = dd_calloc((void **)&t->nrb, (size_t)k, sizeof(double), "nrb");
+  if (st == DD_OK && with_nrb)
+    st = dd_calloc((void **)&t->nrb_w2, (size_t)k, sizeof(double), "nrb_w2");
+  return st;
+}
+
+static double sum_bins(const double *x, int k) {
+  double s = 0.0;
+  for (int i = 0; i < k; i++) s += x[i];
+  return s;
+}
+
+/* ------------------------------------------------------------- 1-D edges */
+
+/* Weighted quantile of sorted items: the first TS whose cumulative weight
+ * reaches q * W. */
+static double weighted_quantile(const ts_item *it, long n, double wtot, double q) {
+  double target = q * wtot, cum = 0.0;
+  for (long i = 0; i < n; i++) {
+    cum += it[i].w;
+    if (cum >= target && it[i].w > 0.0) return it[i].ts;
+  }
+  return it[n - 1].ts;
+}
+
+/* Equal-background edges with >= min_mc MC events per bin; the open ends make
+ * every background event (and every signal event) fall in a bin, so b_i > 0
+ * wherever the bin holds background MC.  edges: (bins + 1) capacity. */
+static int quantile_edges(const ts_item *it, long n, double wtot, int bins, int min_mc,
+                          double *edges, int *merged) {
+  /* pos[j] = number of sorted events below edge j */
+  long *pos = malloc(((size_t)bins + 1) * sizeof *pos);
+  if (!pos) return -1;
+  int k = 0;
+  pos[0] = 0;
+  edges[0] = -INFINITY;
+  double cum = 0.0;
+  int j = 1;
+  for (long i = 0; i < n - 1 && j < bins; i++) {
+    cum += it[i].w;
+    if (cum < wtot * j / bins) continue;
+    /* never split tied TS values: the edge goes where the value changes */
+    if (it[i + 1].ts == it[i].ts) continue;
+    k++;
+    pos[k] = i + 1;
+    edges[k] = it[i].ts + 0.5 * (it[i + 1].ts - it[i].ts);
+    while (j < bins && cum >= wtot * j / bins) j++;
+  }
+  k++;
+  pos[k] = n;
+  edges[k] = INFINITY;
+  /* merge from the top (the critical high-TS bins) down, then the bottom up */
+  int m = 0;
+  for (int b = k - 1; b >= 1; b--) {
+    if (pos[b + 1] - pos[b] >= min_mc) continue;
+    /* remove edge b: bin b joins bin b-1 */
+    for (int e = b; e < k; e++) {
+      edges[e] = edges[e + 1];
+      pos[e] = pos[e + 1];
+    }
+    k--;
+    m++;
+  }
+  if (k > 1 && pos[1] - pos[0] < min_mc) {
+    for (int e = 1; e < k; e++) {
+      edges[e] = edges[e + 1];
+      pos[e] = pos[e + 1];
+    }
+    k--;
+    m++;
+  }
+  free(pos);
+  *merged = m;
+  return k;
+}
+
+static void fill_1d(const stats_template *t, const stats_events *ev, double r, double *sum,
+                    double *sum_w2, long *count, double *half, long *n_out) {
+  long out = 0;
+  for (long i = 0; i < ev->n; i++) {
+    int bin = stats_template_bin(t, stats_ts(ev->l_rec[i], ev->h_b[i], r));
+    if (bin < 0) {
+      out++;
+      continue;
+    }
+    double w = ev->weight[i];
+    sum[bin] += w;
+    if (sum_w2) sum_w2[bin] += w * w;
+    if (count) count[bin]++;
+    /* the two statistically independent halves of paper-independent mode */
+    if (half) half[(i & 1) * t->k + bin] += 2.0 * w;
+  }
+  if (n_out) *n_out = out;
+}
+
+dd_status stats_template_build(stats_template *t, const stats_binning *bin, const stats_events *bkg,
+                               const stats_events *sig, const stats_events *nrbkg, double r,
+                               double sigma_ref_cm2) {
+  memset(t, 0, sizeof *t);
+  if (!isfinite(r) || r < 0.0) return DD_FAIL(DD_ERR_ARG, "R = %g must be finite and >= 0", r);
+  if (!(sigma_ref_cm2 > 0.0))
+    return DD_FAIL(DD_ERR_ARG, "sigma_ref = %g cm^2 must be > 0", sigma_ref_cm2);
+  if (bin->bins < 1) return DD_FAIL(DD_ERR_ARG, "binning needs >= 1 bin, got %d", bin->bins);
+  DD_TRY(check_events("background", bkg, r), "TS template at R = %g", r);
+  DD_TRY(check_events("signal", sig, r), "TS template at R = %g", r);
+  if (nrbkg) DD_TRY(check_events("NR-background", nrbkg, r), "TS template at R = %g", r);
+
+  ts_item *it = malloc((size_t)bkg->n * sizeof *it);
+  if (!it) return DD_FAIL(DD_ERR_NOMEM, "sorting %ld background TS values", bkg->n);
+  double wtot = 0.0;
+  for (long i = 0; i < bkg->n; i++) {
+    it[i].ts = stats_ts(bkg->l_rec[i], bkg->h_b[i], r);
+    it[i].w = bkg->weight[i];
+    it[i].idx = i;
+    wtot += bkg->weight[i];
+  }
+  if (!(wtot > 0.0)) {
+    free(it);
+    return DD_FAIL(DD_ERR_ARG, "background bank: total weight is 0 (empty background histogram)");
+  }
+  qsort(it, (size_t)bkg->n, sizeof *it, ts_item_cmp);
+
+  int cap = bin->bins + 2;
+  dd_status st = dd_calloc((void **)&t->edges, (size_t)cap + 1, sizeof(double), "TS edges");
+  if (st != DD_OK) {
+    free(it);
+    return st;
+  }
+  int k = 0;
+  if (bin->rule == STATS_BIN_QUANTILE) {
+    k = quantile_edges(it, bkg->n, wtot, bin->bins, bin->min_mc, t->edges, &t->merged_bins);
+    if (k < 0) st = DD_FAIL(DD_ERR_NOMEM, "quantile edges");
+  } else {
+    double lo = weighted_quantile(it, bkg->n, wtot, bin->range_q[0]);
+    double hi = weighted_quantile(it, bkg->n, wtot, bin->range_q[1]);
+    if (!(hi > lo)) {
+      st = DD_FAIL(DD_ERR_ARG,
+                   "background TS quantiles %g and %g at R = %g coincide (%g): the uniform "
+                   "range is empty",
+                   bin->range_q[0], bin->range_q[1], r, lo);
+    } else {
+      if (bin->underflow) t->edges[k++] = -INFINITY;
+      for (int j = 0; j <= bin->bins; j++)
+        t->edges[k++] = j == bin->bins ? hi : lo + (hi - lo) * j / bin->bins;
+      if (bin->overflow) t->edges[k++] = INFINITY;
+      k--; /* k edges written -> k - 1 bins */
+    }
+  }
+  free(it);
+  if (st != DD_OK) {
+    stats_template_free(t);
+    return st;
+  }
+  t->k = k;
+  t->nx = k;
+  t->ny = 1;
+  t->r = r;
+  t->min_mc = bin->min_mc;
+  t->n_bkg = bkg->n;
+  t->w_bkg_mean = wtot / bkg->n;
+  st = alloc_hist(t, k, nrbkg != NULL);
+  if (st != DD_OK) {
+    stats_template_free(t);
+    return DD_CONTEXT(st, "TS template at R = %g", r);
+  }
+  fill_1d(t, bkg, r, t->beta, t->beta_w2, t->beta_n, t->beta_half, &t->n_bkg_out);
+  t->beta_tot = sum_bins(t->beta, k);
+  if (!(t->beta_tot > 0.0)) {
+    stats_template_free(t);
+    return DD_FAIL(DD_ERR_ARG, "no background weight inside the TS bins at R = %g", r);
+  }
+  if (nrbkg) {
+    fill_1d(t, nrbkg, r, t->nrb, t->nrb_w2, NULL, NULL, NULL);
+    t->nrb_tot = sum_bins(t->nrb, k);
+  }
+  return stats_template_set_signal(t, sig, sigma_ref_cm2);
+}
+
+dd_status stats_template_set_signal(stats_template *t, const stats_events *sig,
+                                    double sigma_ref_cm2) {
+  if (t->ny != 1 || !t->alpha) return DD_FAIL(DD_ERR_ARG, "not a built 1-D template");
+  if (!(sigma_ref_cm2 > 0.0))
+    return DD_FAIL(DD_ERR_ARG, "sigma_ref = %g cm^2 must be > 0", sigma_ref_cm2);
+  DD_TRY(check_events("signal", sig, t->r), "TS template at R = %g", t->r);
+  memset(t->alpha, 0, (size_t)t->k * sizeof(double));
+  memset(t->alpha_w2, 0, (size_t)t->k * sizeof(double));
+  memset(t->alpha_n, 0, (size_t)t->k * sizeof(long));
+  fill_1d(t, sig, t->r, t->alpha, t->alpha_w2, t->alpha_n, NULL, &t->n_sig_out);
+  t->n_sig = sig->n;
+  t->alpha_tot = sum_bins(t->alpha, t->k);
+  t->sigma_ref_cm2 = sigma_ref_cm2;
+  return DD_OK;
+}
+
+/* ------------------------------------------------------------------- 2-D */
+
+static dd_status check_events2d(const char *bank, const stats_events2d *ev) {
+  if (!ev || ev->n <= 0)
+    return DD_FAIL(DD_ERR_ARG, "%s bank (cS1, cS2) is empty: a template needs events", bank);
+  if (!ev->cs1 || !ev->cs2 || !ev->weight)
+    return DD_FAIL(DD_ERR_ARG, "%s bank: missing cs1, cs2 or weight array", bank);
+  for (long i = 0; i < ev->n; i++)
+    if (!isfinite(ev->cs1[i]) || !isfinite(ev->cs2[i]))
+      return DD_FAIL(DD_ERR_ARG, "%s bank: event %ld has cS1 = %g, cS2 = %g", bank, i, ev->cs1[i],
+                     ev->cs2[i]);
+  return check_weights(bank, ev->n, ev->weight);
+}
+
+/* 2-D bin of an event, or -1 outside the ROI. */
+static int bin_2d(const stats_template *t, double cs1, double cs2) {
+  if (!(cs1 > 0.0) || !(cs2 > 0.0)) return -1;
+  if (cs1 < t->edges[0] || cs1 >= t->edges[t->nx]) return -1;
+  int ix = edge_search(t->edges, t->nx + 1, cs1);
+  const double *ye = t->y_edges + (size_t)ix * (t->ny + 1);
+  double y = log10(cs2 / cs1);
+  if (y < ye[0] || y >= ye[t->ny]) return -1;
+  return ix * t->ny + edge_search(ye, t->ny + 1, y);
+}
+
+static void fill_2d(const stats_template *t, const stats_events2d *ev, double *sum, double *sum_w2,
+                    long *count, double *half, long *n_out) {
+  long out = 0;
+  for (long i = 0; i < ev->n; i++) {
+    int b = bin_2d(t, ev->cs1[i], ev->cs2[i]);
+    if (b < 0) {
+      out++;
+      continue;
+    }
+    double w = ev->weight[i];
+    sum[b] += w;
+    if (sum_w2) sum_w2[b] += w * w;
+    if (count) count[b]++;
+    if (half) half[(i & 1) * t->k + b] += 2.0 * w;
+  }
+  if (n_out) *n_out = out;
+}
+
+/* Per-slice equal-background y edges; slices with fewer background events
+ * than bins take the edges of the whole ROI. */
+static dd_status y_quantile_edges(stats_template *t, const stats_events2d *bkg, int ny) {
+  ts_item *it = malloc((size_t)bkg->n * sizeof *it);
+  if (!it) return DD_FAIL(DD_ERR_NOMEM, "sorting %ld background (cS1, cS2) events", bkg->n);
+  /* slice -1 collects the whole ROI (fallback) */
+  for (int ix = -1; ix < t->nx; ix++) {
+    long m = 0;
+    double wtot = 0.0;
+    for (long i = 0; i < bkg->n; i++) {
+      double cs1 = bkg->cs1[i], cs2 = bkg->cs2[i];
+      if (!(cs1 > 0.0) || !(cs2 > 0.0) || cs1 < t->edges[0] || cs1 >= t->edges[t->nx]) continue;
+      if (ix >= 0 && edge_search(t->edges, t->nx + 1, cs1) != ix) continue;
+      it[m].ts = log10(cs2 / cs1);
+      it[m].w = bkg->weight[i];
+      it[m].idx = i;
+      wtot += it[m].w;
+      m++;
+    }
+    double *ye = t->y_edges + (size_t)(ix < 0 ? t->nx : ix) * (ny + 1);
+    if (ix >= 0 && (m < ny || !(wtot > 0.0))) {
+      memcpy(ye, t->y_edges + (size_t)t->nx * (ny + 1), (size_t)(ny + 1) * sizeof(double));
+      continue;
+    }
+    if (m == 0 || !(wtot > 0.0)) {
+      free(it);
+      return DD_FAIL(DD_ERR_ARG, "no background events with weight inside the cS1 ROI");
+    }
+    qsort(it, (size_t)m, sizeof *it, ts_item_cmp);
+    ye[0] = -INFINITY;
+    ye[ny] = INFINITY;
+    for (int j = 1; j < ny; j++) {
+      /* first event reaching the j-th fraction; edge halfway to the next value */
+      double target = wtot * j / ny, cum = 0.0;
+      long i = 0;
+      while (i < m - 1 && (cum += it[i].w) < target) i++;
+      double e = i + 1 < m ? it[i].ts + 0.5 * (it[i + 1].ts - it[i].ts) : it[i].ts;
+      ye[j] = fmax(e, ye[j - 1]);
+    }
+  }
+  free(it);
+  return DD_OK;
+}
+
+dd_status stats_template_build_2d(stats_template *t, const stats_binning2d *bin,
+                                  const stats_events2d *bkg, const stats_events2d *sig,
+                                  const stats_events2d *nrbkg, double sigma_ref_cm2) {
+  memset(t, 0, sizeof *t);
+  if (!(bin->cs1_range_pe[1] > bin->cs1_range_pe[0]) || bin->cs1_bins < 1 || bin->y_bins < 1)
+    return DD_FAIL(DD_ERR_ARG, "classical binning: cS1 range [%g, %g] with %d x %d bins",
+                   bin->cs1_range_pe[0], bin->cs1_range_pe[1], bin->cs1_bins, bin->y_bins);
+  if (!(sigma_ref_cm2 > 0.0))
+    return DD_FAIL(DD_ERR_ARG, "sigma_ref = %g cm^2 must be > 0", sigma_ref_cm2);
+  DD_TRY(check_events2d("background", bkg), "classical template");
+  DD_TRY(check_events2d("signal", sig), "classical template");
+  if (nrbkg) DD_TRY(check_events2d("NR-background", nrbkg), "classical template");
+  int nx = bin->cs1_bins;
+  int ny = bin->y_rule == STATS_BIN_QUANTILE ? bin->y_bins : bin->y_bins + 2;
+  t->nx = nx;
+  t->ny = ny;
+  t->k = nx * ny;
+  t->r = NAN;
+  t->min_mc = bin->min_mc;
+  dd_status st = dd_calloc((void **)&t->edges, (size_t)nx + 1, sizeof(double), "cS1 edges");
+  /* one extra row holds the whole-ROI edges used as fallback */
+  if (st == DD_OK)
+    st = dd_calloc((void **)&t->y_edges, ((size_t)nx + 1) * ((size_t)ny + 1), sizeof(double),
+                   "y edges");
+  if (st != DD_OK) {
+    stats_template_free(t);
+    return st;
+  }
+  for (int j = 0; j <= nx; j++)
+    t->edges[j] =
+        j == nx ? bin->cs1_range_pe[1]
+                : bin->cs1_range_pe[0] + (bin->cs1_range_pe[1] - bin->cs1_range_pe[0]) * j / nx;
+  if (bin->y_rule == STATS_BIN_QUANTILE) {
+    st = y_quantile_edges(t, bkg, ny);
+  } else if (!(bin->y_range[1] > bin->y_range[0])) {
+    st = DD_FAIL(DD_ERR_ARG, "classical y range [%g, %g] is empty", bin->y_range[0],
+                 bin->y_range[1]);
+  } else {
+    for (int ix = 0; ix < nx; ix++) {
+      double *ye = t->y_edges + (size_t)ix * (ny + 1);
+      ye[0] = -INFINITY;
+      ye[ny] = INFINITY;
+      for (int j = 0; j <= bin->y_bins; j++)
+        ye[j + 1] = j == bin->y_bins
+                        ? bin->y_range[1]
+                        : bin->y_range[0] + (bin->y_range[1] - bin->y_range[0]) * j / bin->y_bins;
+    }
+  }
+  if (st == DD_OK) st = alloc_hist(t, t->k, nrbkg != NULL);
+  if (st != DD_OK) {
+    stats_template_free(t);
+    return DD_CONTEXT(st, "classical template");
+  }
+  double wtot = 0.0;
+  for (long i = 0; i < bkg->n; i++) wtot += bkg->weight[i];
+  t->n_bkg = bkg->n;
+  t->w_bkg_mean = wtot / bkg->n;
+  fill_2d(t, bkg, t->beta, t->beta_w2, t->beta_n, t->beta_half, &t->n_bkg_out);
+  t->beta_tot = sum_bins(t->beta, t->k);
+  if (!(t->beta_tot > 0.0)) {
+    stats_template_free(t);
+    return DD_FAIL(DD_ERR_ARG, "no background weight inside the classical cS1 ROI");
+  }
+  if (nrbkg) {
+    fill_2d(t, nrbkg, t->nrb, t->nrb_w2, NULL, NULL, NULL);
+    t->nrb_tot = sum_bins(t->nrb, t->k);
+  }
+  return stats_template_set_signal_2d(t, sig, sigma_ref_cm2);
+}
+
+dd_status stats_template_set_signal_2d(stats_template *t, const stats_events2d *sig,
+                                       double sigma_ref_cm2) {
+  if (!t->y_edges || !t->alpha) return DD_FAIL(DD_ERR_ARG, "not a built 2-D template");
+  if (!(sigma_ref_cm2 > 0.0))
+    return DD_FAIL(DD_ERR_ARG, "sigma_ref = %g cm^2 must be > 0", sigma_ref_cm2);
+  DD_TRY(check_events2d("signal", sig), "classical template");
+  memset(t->alpha, 0, (size_t)t->k * sizeof(double));
+  memset(t->alpha_w2, 0, (size_t)t->k * sizeof(double));
+  memset(t->alpha_n, 0, (size_t)t->k * sizeof(long));
+  fill_2d(t, sig, t->alpha, t->alpha_w2, t->alpha_n, NULL, &t->n_sig_out);
+  t->n_sig = sig->n;
+  t->alpha_tot = sum_bins(t->alpha, t->k);
+  t->sigma_ref_cm2 = sigma_ref_cm2;
+  return DD_OK;
+}

@@ -1,0 +1,311 @@
+/* toys.c - Poisson pseudo-experiments keyed by (seed, grid point, toy) through
+ * the Philox stream DD_STREAM_TOYS, so results never depend on who ran which
+ * toy; toy summaries (direct and importance-sampled null tails, discovery
+ * power, median Z; spec §5.4, §7.1-7.5), importance sampling of 5-sigma tails
+ * (§7.4) and the exact enumeration oracle for <= 3 bins (§7.2). */
+#include "ddscan/stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats_internal.h" /* uses: stats_ge, STATS_Q0_* */
+
+static int cmp_double(const void *pa, const void *pb) {
+  double a = *(const double *)pa, b = *(const double *)pb;
+  return (a > b) - (a < b);
+}
+
+/* Lower median of n values (sorts v in place): the smallest value whose
+ * empirical CDF reaches 1/2. */
+static double lower_median(double *v, long n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return v[(n - 1) / 2];
+}
+
+dd_status stats_toys_run(const stats_model *m, stats_toy_stat stat, double mu_gen, uint32_t seed,
+                         uint32_t point, long toy0, long n, stats_work *w, double *t_out,
+                         double *w_out) {
+  int k = m->k;
+  if (k > w->k_max) return DD_FAIL(DD_ERR_ARG, "toys: %d bins, workspace %d", k, w->k_max);
+  if (toy0 < 0 || n < 0 || toy0 + n > (long)UINT32_MAX + 1)
+    return DD_FAIL(DD_ERR_ARG, "toys [%ld, %ld) outside the 32-bit toy index", toy0, toy0 + n);
+  if (m->s == w->n || m->b == w->n || m->c == w->n || m->g_mc == w->gmc)
+    return DD_FAIL(DD_ERR_ARG, "toys: the model must not live in w->n or w->gmc (scratch)");
+  int q0 = stat == STATS_TOY_Q0;
+  /* global observables of the constraints that are on (finite width > 0) */
+  int d_er = q0 && m->sigma_er > 0.0 && !isinf(m->sigma_er);
+  int d_nr = q0 && m->c && m->sigma_nr > 0.0 && !isinf(m->sigma_nr);
+  int d_mc = q0 && m->tau;
+  stats_model mt = *m;
+  if (d_mc) mt.g_mc = w->gmc;
+  for (long j = 0; j < n; j++) {
+    long toy = toy0 + j;
+    dd_rng rng = dd_rng_for(seed, DD_STREAM_TOYS, point, (uint32_t)toy, 0);
+    /* unconditional ensemble: the auxiliary measurements fluctuate too */
+    mt.g_er = d_er ? m->g_er + m->sigma_er * dd_rng_normal(&rng) : m->g_er;
+    mt.g_nr = d_nr ? m->g_nr + m->sigma_nr * dd_rng_normal(&rng) : m->g_nr;
+    if (d_mc)
+      for (int i = 0; i < k; i++) {
+        double g = m->g_mc ? m->g_mc[i] : 1.0;
+        w->gmc[i] = m->tau[i] > 0.0 ? g + m->tau[i] * dd_rng_normal(&rng) : g;
+      }
+    double logw = 0.0;
+    for (int i = 0; i < k; i++) {
+      double bi = m->b[i] + (m->c ? m->c[i] : 0.0), si = mu_gen * m->s[i];
+      double ni = (double)dd_rng_poisson(&rng, si + bi);
+      w->n[i] = ni;
+      if (si > 0.0) logw += ni > 0.0 && !(bi > 0.0) ? -INFINITY : si - ni * log1p(si / bi);
+    }
+    if (w_out) w_out[j] = exp(logw);
+    if (q0) {
+      stats_fit fit;
+      DD_TRY(stats_q0(&mt, w->n, &fit), "toy %ld of point %u (seed %u)", toy, point, seed);
+      t_out[j] = fit.q0;
+    } else {
+      double chi2 = 0.0;
+      for (int i = 0; i < k; i++) {
+        double bi = m->b[i] + (m->c ? m->c[i] : 0.0), den = bi + w->n[i];
+        if (den > 0.0) chi2 += (bi - w->n[i]) * (bi - w->n[i]) / den;
+      }
+      t_out[j] = chi2;
+    }
+  }
+  return DD_OK;
+}
+
+/* Asymptotic p of a statistic value: half chi^2_1 for q0, chi^2_1 for chi^2_P. */
+static double asym_p(stats_toy_stat stat, double t) {
+  return stat == STATS_TOY_Q0 ? stats_norm_sf(sqrt(t)) : stats_chi2_sf(t, 1);
+}
+
+dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_toy_stat stat,
+                          double mu, double exposure_ty, uint32_t seed, uint32_t point,
+                          stats_work *w, stats_toy_result *out) {
+  memset(out, 0, sizeof *out);
+  long nt = p->toys;
+  if (nt < 1 || w->n_toys < nt)
+    return DD_FAIL(DD_ERR_ARG, "toys: %ld toys requested, workspace holds %ld", nt, w->n_toys);
+  stats_method meth = stat == STATS_TOY_Q0 ? STATS_METHOD_TOYS : STATS_METHOD_PAPER;
+  stats_model m;
+  unsigned fl = 0;
+  DD_TRY(stats_model_at(t, p, meth, mu, exposure_ty, w, &m, &fl), "toys at E = %g t.y",
+         exposure_ty);
+  int k = m.k;
+  double thr5, thr3;
+  if (stat == STATS_TOY_Q0) {
+    stats_fit fit;
+    DD_TRY(stats_q0(&m, NULL, &fit), "toys: Asimov q0");
+    out->t_obs = fit.q0;
+    thr5 = STATS_Q0_5SIGMA;
+    thr3 = STATS_Q0_3SIGMA;
+  } else {
+    double chi2 = 0.0;
+    for (int i = 0; i < k; i++) {
+      double bi = m.b[i] + (m.c ? m.c[i] : 0.0), si = m.s[i];
+      if (bi + si > 0.0) chi2 += si * si / (2.0 * bi + si);
+    }
+    out->t_obs = chi2;
+    thr5 = stats_threshold5(p, STATS_METHOD_PAPER);
+    thr3 = stats_chi2_isf(stats_norm_sf(3.0), 1);
+  }
+  out->n_toys = nt;
+  out->p_asym = asym_p(stat, out->t_obs);
+
+  /* H0: toys 0 .. nt-1 */
+  DD_TRY(stats_toys_run(&m, stat, 0.0, seed, point, 0, nt, w, w->t, NULL), "H0 toys");
+  long c_obs = 0, c5 = 0;
+  for (long j = 0; j < nt; j++) {
+    c_obs += stats_ge(w->t[j], out->t_obs);
+    c5 += stats_ge(w->t[j], thr5);
+  }
+  out->p_direct = (double)c_obs / nt;
+  out->p5_h0 = (double)c5 / nt;
+
+  /* H1: toys nt .. 2nt-1, with importance weights P(n|H0)/P(n|H1) */
+  DD_TRY(stats_toys_run(&m, stat, 1.0, seed, point, nt, nt, w, w->t, w->w), "H1 toys");
+  double sw = 0.0, sw2 = 0.0;
+  long c5_h1 = 0, c3_h1 = 0;
+  for (long j = 0; j < nt; j++) {
+    if (stats_ge(w->t[j], out->t_obs)) {
+      sw += w->w[j];
+      sw2 += w->w[j] * w->w[j];
+    }
+    c5_h1 += stats_ge(w->t[j], thr5);
+    c3_h1 += stats_ge(w->t[j], thr3);
+  }
+  out->power5 = (double)c5_h1 / nt;
+  out->power3 = (double)c3_h1 / nt;
+  out->p_is = p->toys_importance ? sw / nt : NAN;
+  out->median_h1 = lower_median(w->t, nt);
+  out->z_med_h1 =
+      stat == STATS_TOY_Q0 ? sqrt(out->median_h1) : stats_norm_isf(asym_p(stat, out->median_h1));
+
+  /* direct estimate while it has >= 25 counts (<= 20 % error), else IS */
+  if (c_obs >= 25 || !p->toys_importance || !(sw > 0.0)) {
+    out->p_h0 = out->p_direct;
+    out->p_h0_err = sqrt(out->p_direct * (1.0 - out->p_direct) / nt);
+    if (c_obs == 0) {
+      /* p < 1/N: report the bound, flagged */
+      out->p_h0 = 1.0 / nt;
+      fl |= STATS_FLAG_TOY_LIMITED;
+    }
+  } else {
+    out->p_h0 = out->p_is;
+    out->p_h0_err = sqrt(fmax(sw2 / nt - out->p_is * out->p_is, 0.0) / nt);
+    fl |= STATS_FLAG_TOY_IS;
+  }
+  out->z_h0 = stats_norm_isf(out->p_h0);
+  out->flags = fl;
+  return DD_OK;
+}
+
+/* The signal strength mu_p whose known-background Asimov q0,A equals x
+ * (q0,A increases strictly in mu): doubling, then bisection in ln mu. */
+static double mu_for_q0a(const stats_model *m, double x) {
+  double lo = 0.0, hi = 1.0;
+  for (int it = 0; it < 400; it++) {
+    double q = 0.0;
+    for (int i = 0; i < m->k; i++)
+      q += 2.0 * stats_qa_term(hi * m->s[i], m->b[i] + (m->c ? m->c[i] : 0.0));
+    if (q >= x) break;
+    lo = hi;
+    hi *= 2.0;
+  }
+  if (lo == 0.0) lo = hi * 1e-30;
+  for (int it = 0; it < 400 && hi - lo > 1e-14 * hi; it++) {
+    double mid = sqrt(lo * hi), q = 0.0;
+    for (int i = 0; i < m->k; i++)
+      q += 2.0 * stats_qa_term(mid * m->s[i], m->b[i] + (m->c ? m->c[i] : 0.0));
+    if (q >= x)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  return hi;
+}
+
+dd_status stats_toys_is_tail(const stats_model *m, double x, uint32_t seed, uint32_t point,
+                             long n_toys, stats_work *w, double *p, double *err) {
+  if (n_toys < 1 || n_toys > w->n_toys)
+    return DD_FAIL(DD_ERR_ARG, "IS tail: %ld toys, workspace holds %ld", n_toys, w->n_toys);
+  if (!(x > 0.0)) return DD_FAIL(DD_ERR_ARG, "IS tail: threshold %g must be > 0", x);
+  double mu_p = mu_for_q0a(m, x);
+  DD_TRY(stats_toys_run(m, STATS_TOY_Q0, mu_p, seed, point, 0, n_toys, w, w->t, w->w),
+         "importance-sampled toys at mu_p = %g", mu_p);
+  double sw = 0.0, sw2 = 0.0;
+  for (long j = 0; j < n_toys; j++)
+    if (stats_ge(w->t[j], x)) {
+      sw += w->w[j];
+      sw2 += w->w[j] * w->w[j];
+    }
+  *p = sw / n_toys;
+  *err = sqrt(fmax(sw2 / n_toys - (*p) * (*p), 0.0) / n_toys);
+  return DD_OK;
+}
+
+typedef struct q_item {
+  double q;
+  double pr;
+} q_item;
+
+static int cmp_q_item(const void *pa, const void *pb) {
+  const q_item *a = pa, *b = pb;
+  if (a->q != b->q) return (a->q > b->q) - (a->q < b->q);
+  return (a->pr > b->pr) - (a->pr < b->pr);
+}
+
+dd_status stats_toys_is_threshold(const stats_model *m, double z, uint32_t seed, uint32_t point,
+                                  long n_toys, stats_work *w, double *t_crit) {
+  if (n_toys < 1 || n_toys > w->n_toys)
+    return DD_FAIL(DD_ERR_ARG, "IS threshold: %ld toys, workspace holds %ld", n_toys, w->n_toys);
+  if (!(z > 0.0)) return DD_FAIL(DD_ERR_ARG, "IS threshold: Z = %g must be > 0", z);
+  double p_target = stats_norm_sf(z);
+  double mu_p = mu_for_q0a(m, z * z);
+  DD_TRY(stats_toys_run(m, STATS_TOY_Q0, mu_p, seed, point, 0, n_toys, w, w->t, w->w),
+         "importance-sampled toys at mu_p = %g", mu_p);
+  q_item *pr = (q_item *)w->pair;
+  for (long j = 0; j < n_toys; j++) {
+    pr[j].q = w->t[j];
+    pr[j].pr = w->w[j];
+  }
+  qsort(pr, (size_t)n_toys, sizeof *pr, cmp_q_item);
+  /* weighted survival from the top: P0(q0 >= q_j) = sum_{l >= j} w_l / N */
+  double cum = 0.0;
+  *t_crit = pr[0].q;
+  for (long j = n_toys - 1; j >= 0; j--) {
+    cum += pr[j].pr / n_toys;
+    if (cum >= p_target) {
+      *t_crit = pr[j].q;
+      return DD_OK;
+    }
+  }
+  return DD_FAIL(DD_ERR_NUMERIC,
+                 "IS threshold: the %ld toys at mu_p = %g hold only P0 = %g < %g; use more toys",
+                 n_toys, mu_p, cum, p_target);
+}
+
+dd_status stats_enumerate_q0(int k, const double *s, const double *b, double mu_true,
+                             const double *x, int nx, double *prob, double *median_q0) {
+  if (k < 1 || k > 3) return DD_FAIL(DD_ERR_ARG, "enumeration supports 1-3 bins, got %d", k);
+  long nmax[3] = {0, 0, 0}, total = 1;
+  for (int i = 0; i < k; i++) {
+    double lam = mu_true * s[i] + b[i];
+    if (!(lam >= 0.0) || !(b[i] > 0.0))
+      return DD_FAIL(DD_ERR_ARG, "enumeration: bin %d has b = %g, lambda = %g", i, b[i], lam);
+    nmax[i] = (long)ceil(lam + 12.0 * sqrt(lam) + 30.0);
+    total *= nmax[i] + 1;
+    if (total > 50000000L) return DD_FAIL(DD_ERR_ARG, "enumeration grid too large (> 5e7 points)");
+  }
+  q_item *tab = malloc((size_t)total * sizeof *tab);
+  double *lp = malloc((size_t)(nmax[0] + nmax[1] + nmax[2] + 3) * sizeof *lp);
+  if (!tab || !lp) {
+    free(tab);
+    free(lp);
+    return DD_FAIL(DD_ERR_NOMEM, "enumeration table of %ld points", total);
+  }
+  /* log Poisson pmf per bin, lp[off[i] + n] */
+  long off[3] = {0, nmax[0] + 1, nmax[0] + nmax[1] + 2};
+  for (int i = 0; i < k; i++) {
+    double lam = mu_true * s[i] + b[i];
+    for (long n = 0; n <= nmax[i]; n++)
+      lp[off[i] + n] = (n == 0 ? -lam : n * log(lam) - lam - lgamma(n + 1.0));
+  }
+  for (int j = 0; j < nx; j++) prob[j] = 0.0;
+  stats_model m = stats_model_simple(k, s, b);
+  long idx[3] = {0, 0, 0};
+  dd_status st = DD_OK;
+  for (long e = 0; e < total; e++) {
+    double n[3], lpr = 0.0;
+    for (int i = 0; i < k; i++) {
+      n[i] = (double)idx[i];
+      lpr += lp[off[i] + idx[i]];
+    }
+    stats_fit fit;
+    st = stats_q0(&m, n, &fit);
+    if (st != DD_OK) break;
+    tab[e].q = fit.q0;
+    tab[e].pr = exp(lpr);
+    for (int j = 0; j < nx; j++)
+      if (stats_ge(fit.q0, x[j])) prob[j] += tab[e].pr;
+    for (int i = k - 1; i >= 0; i--) { /* odometer, last bin fastest */
+      if (++idx[i] <= nmax[i]) break;
+      idx[i] = 0;
+    }
+  }
+  if (st == DD_OK && median_q0) {
+    qsort(tab, (size_t)total, sizeof *tab, cmp_q_item);
+    double cum = 0.0;
+    *median_q0 = tab[total - 1].q;
+    for (long e = 0; e < total; e++) {
+      cum += tab[e].pr;
+      if (cum >= 0.5) {
+        *median_q0 = tab[e].q;
+        break;
+      }
+    }
+  }
+  free(tab);
+  free(lp);
+  return st == DD_OK ? DD_OK : DD_CONTEXT(st, "enumeration");
+}
