@@ -10,6 +10,7 @@
 #include "ddscan/cfg.h"  /* uses: cfg_doc */
 #include "ddscan/core.h" /* uses: dd_status */
 #include "ddscan/par.h"  /* uses: par_world */
+#include "ddscan/scan.h" /* uses: scan_params */
 
 #define APP_PATH_MAX 1024
 
@@ -25,6 +26,7 @@ typedef struct app_run_params {
  * app_params_load (src/app/params.c). */
 typedef struct app_params {
   app_run_params run;
+  scan_params scan; /* group `scan`: grid and methods */
 } app_params;
 
 /* Loads every module's parameters (defaults filled into cfg), then fails on
