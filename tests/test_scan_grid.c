@@ -35,8 +35,7 @@ static void test_lists_and_ranges(void **state) {
   assert_int_equal(p->n_mass, 3);
   assert_true(p->mass_gev[0] == 10.0 && p->mass_gev[2] == 1000.0);
   assert_int_equal(p->n_sigma, 5);
-  for (int i = 0; i < 5; i++)
-    assert_near("sigma", p->sigma_cm2[i], pow(10.0, -48.0 + i), 0, 1e-12);
+  for (int i = 0; i < 5; i++) assert_near("sigma", p->sigma_cm2[i], pow(10.0, -48.0 + i), 0, 1e-12);
   assert_int_equal(p->n_exposure, 1);
   assert_true(p->exposure_ty[0] == 5.0);
   assert_int_equal(p->n_r, 16);
@@ -91,9 +90,11 @@ static void test_errors_name_the_key(void **state) {
   struct {
     const char *text, *want;
   } cases[] = {
-      {"scan = { exposure_ty = [0.5, 0.0]; };", "grid.cfg:1: scan.exposure_ty: element 1 must be > 0"},
+      {"scan = { exposure_ty = [0.5, 0.0]; };",
+       "grid.cfg:1: scan.exposure_ty: element 1 must be > 0"},
       {"scan = { sigma_cm2 = [1e-45, 1e-45]; };", "value 1e-45 appears twice (elements 0 and 1)"},
-      {"scan = { r = { from = -10.0; to = 10.0; points = 3; }; };", "scan.r: element 0 must be >= 0"},
+      {"scan = { r = { from = -10.0; to = 10.0; points = 3; }; };",
+       "scan.r: element 0 must be >= 0"},
       {"scan = { mass_gev = [500.0, 50.0]; };", "must be in increasing order"},
       {"scan = { methods = [\"sound\", \"sound\"]; };", "\"sound\" appears twice"},
       {"scan = { methods = []; };", "scan.methods: empty list"},

@@ -17,9 +17,9 @@ const char *scan_method_name(scan_method m) {
 
 /* One grid axis: read, then check sign, repeats and order. */
 typedef struct axis_rule {
-  const char *key;   /* "scan.mass_gev" */
-  const char *unit;  /* for messages: "GeV" */
-  int zero_ok;       /* r may be 0; the physical axes must be > 0 */
+  const char *key;  /* "scan.mass_gev" */
+  const char *unit; /* for messages: "GeV" */
+  int zero_ok;      /* r may be 0; the physical axes must be > 0 */
 } axis_rule;
 
 static dd_status axis_load(cfg_doc *cfg, const axis_rule *rule, const double *def, int n_def,
@@ -33,8 +33,7 @@ static dd_status axis_load(cfg_doc *cfg, const axis_rule *rule, const double *de
   for (int i = 0; i < *n; i++)
     for (int j = i + 1; j < *n; j++)
       if (v[i] == v[j])
-        return cfg_error(cfg, rule->key, "value %g appears twice (elements %d and %d)", v[i], i,
-                         j);
+        return cfg_error(cfg, rule->key, "value %g appears twice (elements %d and %d)", v[i], i, j);
   for (int i = 1; i < *n; i++)
     if (!(v[i] > v[i - 1]))
       return cfg_error(cfg, rule->key,
@@ -48,8 +47,8 @@ static dd_status methods_load(cfg_doc *cfg, scan_params *p) {
   enum { CAP = 8, LEN = 32 };
   char names[CAP][LEN];
   int n = 0;
-  DD_TRY(cfg_get_string_list(cfg, "scan.methods", k_method_names, SCAN_N_METHODS, &names[0][0],
-                             LEN, CAP, &n),
+  DD_TRY(cfg_get_string_list(cfg, "scan.methods", k_method_names, SCAN_N_METHODS, &names[0][0], LEN,
+                             CAP, &n),
          "scan methods");
   p->n_methods = 0;
   for (int i = 0; i < n; i++) {
@@ -97,12 +96,13 @@ void scan_params_print(const scan_params *p) {
     snprintf(methods + len, sizeof methods - len, "%s%s", i ? ", " : "",
              scan_method_name(p->methods[i]));
   }
-  dd_info("scan grid: %d mass(es) [%g .. %g] GeV, %d sigma [%g .. %g] cm^2, %d exposure(s) "
-          "[%g .. %g] t*y, %d R [%g .. %g]; %lld work units; methods %s",
-          p->n_mass, p->mass_gev[0], p->mass_gev[p->n_mass - 1], p->n_sigma, p->sigma_cm2[0],
-          p->sigma_cm2[p->n_sigma - 1], p->n_exposure, p->exposure_ty[0],
-          p->exposure_ty[p->n_exposure - 1], p->n_r, p->r[0], p->r[p->n_r - 1], scan_n_units(p),
-          methods);
+  dd_info(
+      "scan grid: %d mass(es) [%g .. %g] GeV, %d sigma [%g .. %g] cm^2, %d exposure(s) "
+      "[%g .. %g] t*y, %d R [%g .. %g]; %lld work units; methods %s",
+      p->n_mass, p->mass_gev[0], p->mass_gev[p->n_mass - 1], p->n_sigma, p->sigma_cm2[0],
+      p->sigma_cm2[p->n_sigma - 1], p->n_exposure, p->exposure_ty[0],
+      p->exposure_ty[p->n_exposure - 1], p->n_r, p->r[0], p->r[p->n_r - 1], scan_n_units(p),
+      methods);
 }
 
 long long scan_n_units(const scan_params *p) {
