@@ -439,39 +439,160 @@ static dd_status dim_scales(hid_t d, const char *path, unsigned dim, str_list *o
   return DD_OK;
 }
 
-static dd_status reattach(io_file *dst, io_file *src, const char *path) {
+/* One dimension-scale attachment to recreate: dataset, dimension, scale. */
+typedef struct attach {
+  char *ds, *scale; /* owned */
+  int dim;
+  int done;
+} attach;
+
+typedef struct attach_list {
+  attach *v;
+  int n, cap;
+} attach_list;
+
+static void attach_list_free(attach_list *l) {
+  for (int i = 0; i < l->n; i++) {
+    free(l->v[i].ds);
+    free(l->v[i].scale);
+  }
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+static dd_status attach_push(attach_list *l, const char *ds, int dim, const char *scale) {
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 16;
+    attach *v = realloc(l->v, (size_t)cap * sizeof *v);
+    if (!v) return DD_FAIL(DD_ERR_NOMEM, "attachment list");
+    l->v = v;
+    l->cap = cap;
+  }
+  attach *a = &l->v[l->n];
+  a->ds = strdup(ds);
+  a->scale = strdup(scale);
+  a->dim = dim;
+  a->done = 0;
+  if (!a->ds || !a->scale) {
+    free(a->ds);
+    free(a->scale);
+    return DD_FAIL(DD_ERR_NOMEM, "attachment list");
+  }
+  l->n++;
+  return DD_OK;
+}
+
+/* The attachments of copied dataset `path` in src. */
+static dd_status collect_attachments(io_file *src, const char *path, attach_list *out) {
   hid_t sd = H5Dopen2(src->fid, path, H5P_DEFAULT);
   if (sd < 0) return IO_H5FAIL("opening '%s' in '%s'", path, src->disk_path);
   dd_status st = DD_OK;
-  if (H5DSis_scale(sd) > 0) {
-    H5Dclose(sd);
+  if (H5DSis_scale(sd) <= 0) {
+    hid_t sp = H5Dget_space(sd);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    H5Sclose(sp);
+    for (int dim = 0; dim < rank && st == DD_OK; dim++) {
+      str_list sc;
+      st = dim_scales(sd, path, (unsigned)dim, &sc);
+      for (int i = 0; i < sc.n && st == DD_OK; i++) st = attach_push(out, path, dim, sc.v[i]);
+      io_list_free(sc.v, sc.n);
+    }
+  }
+  H5Dclose(sd);
+  return st;
+}
+
+/* The (dataset, dimension) pairs of a scale's REFERENCE_LIST in src, in the
+ * order they were attached: re-attaching in this order gives the copy the
+ * same REFERENCE_LIST, which h5diff compares entry by entry. */
+typedef struct ref_entry {
+  hobj_ref_t ref;
+  int dim;
+} ref_entry;
+
+static dd_status scale_order(io_file *src, const char *scale, str_list *ds, int **dims) {
+  memset(ds, 0, sizeof *ds);
+  *dims = NULL;
+  if (H5Aexists_by_name(src->fid, scale, "REFERENCE_LIST", H5P_DEFAULT) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
     return DD_OK;
   }
-  hid_t sp = H5Dget_space(sd);
-  int rank = H5Sget_simple_extent_ndims(sp);
-  H5Sclose(sp);
-  hid_t dd = H5Dopen2(dst->fid, path, H5P_DEFAULT);
-  if (dd < 0) st = IO_H5FAIL("opening '%s' in '%s'", path, dst->disk_path);
-  for (int dim = 0; dim < rank && st == DD_OK; dim++) {
-    str_list sc;
-    st = dim_scales(sd, path, (unsigned)dim, &sc);
-    for (int i = 0; i < sc.n && st == DD_OK; i++) {
-      if (!io_exists(dst, sc.v[i])) {
-        st = DD_FAIL(DD_ERR_HDF5,
-                     "dimension scale '%s' of '%s' (dimension %d) is missing in '%s' (was it "
-                     "skipped?)",
-                     sc.v[i], path, dim, dst->disk_path);
-        break;
-      }
-      hid_t s = H5Dopen2(dst->fid, sc.v[i], H5P_DEFAULT);
-      if (s < 0 || H5DSattach_scale(dd, s, (unsigned)dim) < 0)
-        st = IO_H5FAIL("attaching '%s' to '%s' in '%s'", sc.v[i], path, dst->disk_path);
-      if (s >= 0) H5Dclose(s);
+  hid_t a = H5Aopen_by_name(src->fid, scale, "REFERENCE_LIST", H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0) return IO_H5FAIL("REFERENCE_LIST of '%s'", scale);
+  hid_t sp = H5Aget_space(a);
+  hssize_t n = H5Sget_simple_extent_npoints(sp);
+  hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(ref_entry));
+  H5Tinsert(mt, "dataset", HOFFSET(ref_entry, ref), H5T_STD_REF_OBJ);
+  H5Tinsert(mt, "dimension", HOFFSET(ref_entry, dim), H5T_NATIVE_INT);
+  ref_entry *e = calloc((size_t)(n > 0 ? n : 1), sizeof *e);
+  int *d = calloc((size_t)(n > 0 ? n : 1), sizeof *d);
+  dd_status st = DD_OK;
+  if (!e || !d) st = DD_FAIL(DD_ERR_NOMEM, "REFERENCE_LIST");
+  if (st == DD_OK && H5Aread(a, mt, e) < 0) st = IO_H5FAIL("reading REFERENCE_LIST of '%s'", scale);
+  char name[IO_PATH_MAX];
+  for (hssize_t i = 0; st == DD_OK && i < n; i++) {
+    if (H5Rget_name(src->fid, H5R_OBJECT, &e[i].ref, name, sizeof name) <= 0) {
+      st = IO_H5FAIL("resolving REFERENCE_LIST entry %lld of '%s'", (long long)i, scale);
+      break;
     }
-    io_list_free(sc.v, sc.n);
+    d[ds->n] = e[i].dim;
+    st = list_push(ds, name);
   }
-  if (dd >= 0) H5Dclose(dd);
-  H5Dclose(sd);
+  free(e);
+  H5Tclose(mt);
+  H5Sclose(sp);
+  H5Aclose(a);
+  if (st != DD_OK) {
+    io_list_free(ds->v, ds->n);
+    memset(ds, 0, sizeof *ds);
+    free(d);
+    return st;
+  }
+  *dims = d;
+  return DD_OK;
+}
+
+static dd_status attach_one(io_file *dst, attach *a) {
+  if (!io_exists(dst, a->scale))
+    return DD_FAIL(DD_ERR_HDF5,
+                   "dimension scale '%s' of '%s' (dimension %d) is missing in '%s' (was it "
+                   "skipped?)",
+                   a->scale, a->ds, a->dim, dst->disk_path);
+  hid_t d = H5Dopen2(dst->fid, a->ds, H5P_DEFAULT);
+  hid_t s = H5Dopen2(dst->fid, a->scale, H5P_DEFAULT);
+  dd_status st = DD_OK;
+  if (d < 0 || s < 0 || H5DSattach_scale(d, s, (unsigned)a->dim) < 0)
+    st = IO_H5FAIL("attaching '%s' to '%s' in '%s'", a->scale, a->ds, dst->disk_path);
+  if (s >= 0) H5Dclose(s);
+  if (d >= 0) H5Dclose(d);
+  a->done = 1;
+  return st;
+}
+
+static dd_status reattach_all(io_file *dst, io_file *src, const str_list *copied) {
+  attach_list l;
+  memset(&l, 0, sizeof l);
+  dd_status st = DD_OK;
+  for (int i = 0; i < copied->n && st == DD_OK; i++)
+    st = collect_attachments(src, copied->v[i], &l);
+  for (int i = 0; i < l.n && st == DD_OK; i++) {
+    if (l.v[i].done) continue;
+    const char *scale = l.v[i].scale;
+    str_list order;
+    int *dims = NULL;
+    st = scale_order(src, scale, &order, &dims);
+    for (int k = 0; k < order.n && st == DD_OK; k++)
+      for (int j = i; j < l.n && st == DD_OK; j++)
+        if (!l.v[j].done && l.v[j].dim == dims[k] && strcmp(l.v[j].scale, scale) == 0 &&
+            strcmp(l.v[j].ds, order.v[k]) == 0)
+          st = attach_one(dst, &l.v[j]);
+    io_list_free(order.v, order.n);
+    free(dims);
+    /* anything the list did not mention, in dataset order */
+    for (int j = i; j < l.n && st == DD_OK; j++)
+      if (!l.v[j].done && strcmp(l.v[j].scale, scale) == 0) st = attach_one(dst, &l.v[j]);
+  }
+  attach_list_free(&l);
   return st;
 }
 
@@ -484,7 +605,7 @@ dd_status io_copy(io_file *dst, io_file *src, const char *path, const char *cons
   dd_status st = copy_rec(dst, src, path, skip, n_skip, &copied);
   /* Scales are attached once everything exists, so the order of the copy
    * does not matter. */
-  for (int i = 0; i < copied.n && st == DD_OK; i++) st = reattach(dst, src, copied.v[i]);
+  if (st == DD_OK) st = reattach_all(dst, src, &copied);
   io_list_free(copied.v, copied.n);
   if (st != DD_OK) return DD_CONTEXT(st, "copying '%s' from '%s'", path, src->disk_path);
   return DD_OK;
