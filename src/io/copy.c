@@ -62,7 +62,7 @@ static dd_status children(io_file *f, const char *path, str_list *out) {
     memset(out, 0, sizeof *out);
     return IO_H5FAIL("listing group '%s' in '%s'", path, f->disk_path);
   }
-  qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+  if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
   return DD_OK;
 }
 
@@ -84,7 +84,7 @@ static dd_status attr_names(io_file *f, const char *obj, str_list *out) {
     memset(out, 0, sizeof *out);
     return IO_H5FAIL("listing attributes of '%s' in '%s'", obj, f->disk_path);
   }
-  qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+  if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
   return DD_OK;
 }
 
@@ -130,7 +130,7 @@ dd_status io_list_datasets(io_file *f, const char *group, char ***paths, int *n)
     io_list_free(l.v, l.n);
     return st;
   }
-  qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_str);
+  if (l.n > 1) qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_str);
   *paths = l.v;
   *n = l.n;
   return DD_OK;
