@@ -28,6 +28,12 @@ def dims_of(ds):
     return "".join(out) if out else "scalar"
 
 
+def type_name(ds):
+    if ds.dtype.kind == "S":
+        return f"string({ds.dtype.itemsize})"
+    return str(ds.dtype)
+
+
 def text(v):
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
@@ -48,7 +54,7 @@ def layout(path, with_attrs=False, out=sys.stdout):
                 rows.append((
                     "/" + name,
                     dims_of(obj),
-                    str(obj.dtype),
+                    type_name(obj),
                     text(obj.attrs.get("units", "(missing)")),
                     text(obj.attrs.get("description", "(missing)")),
                     kind,
@@ -61,6 +67,7 @@ def layout(path, with_attrs=False, out=sys.stdout):
         out.write("|---|---|---|---|---|\n")
         for p, shape, dtype, units, desc, kind in rows:
             tag = " (dimension scale)" if kind == "axis" else ""
+            desc = desc.replace("|", "\\|").replace("\n", " ")
             out.write(f"| `{p}` | {shape} | {dtype} | {units or '-'} | {desc}{tag} |\n")
         if with_attrs:
             out.write("\n| group | attributes |\n|---|---|\n")
