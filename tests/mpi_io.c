@@ -509,6 +509,12 @@ static void test_table_roundtrip(void **state) {
   ASSERT_OK(io_attr_read_string(f, "/bank/er/pos_cm", "units", &s));
   assert_string_equal(s, "cm");
   free(s);
+  /* a table with no rows at all */
+  ASSERT_OK(io_table_write(f, "/bank/empty", k_event_fields, N_FIELDS, "event index", NULL,
+                           sizeof ev[0], 0));
+  ASSERT_OK(io_table_length(f, "/bank/empty", k_event_fields, N_FIELDS, &len));
+  assert_int_equal(len, 0);
+  ASSERT_OK(io_table_read(f, "/bank/empty", k_event_fields, N_FIELDS, 0, 0, NULL, sizeof ev[0]));
   /* bad tables */
   io_field dup[2] = {k_event_fields[0], k_event_fields[0]};
   dd_error_clear();

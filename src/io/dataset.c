@@ -272,7 +272,7 @@ static dd_status axis_make(io_file *f, const char *path, hid_t ftype, hid_t mtyp
     H5Sselect_none(ms);
   }
   static const double dummy = 0; /* HDF5 wants a non-NULL buffer even for nothing */
-  if (H5Dwrite(d, mtype, ms, fs, f->dxpl_coll, n > 0 ? values : &dummy) < 0)
+  if (n > 0 && H5Dwrite(d, mtype, ms, fs, f->dxpl_coll, f->w.rank == 0 ? values : &dummy) < 0)
     st = IO_H5FAIL("writing axis '%s'", path);
   H5Sclose(ms);
   H5Sclose(fs);
@@ -419,7 +419,11 @@ static dd_status transfer_box(io_file *f, const char *path, int write, hid_t mty
   hsize_t dims[IO_MAX_RANK];
   dd_status st = dset_shape(d, path, &rank, dims);
   if (st == DD_OK) st = box_check(f, path, rank, dims, start, count, buf);
-  if (st != DD_OK) {
+  hsize_t total = 1;
+  for (int i = 0; i < rank; i++) total *= dims[i];
+  /* An empty dataset has no storage: parallel HDF5 1.10 fails even a
+   * transfer that selects nothing ("addr overflow"), so there is none. */
+  if (st != DD_OK || total == 0) {
     H5Dclose(d);
     return st;
   }
@@ -510,8 +514,7 @@ dd_status io_read_raw(io_file *f, const char *path, void **buf, size_t *elem_siz
   for (int i = 0; i < rank; i++) n *= (long long)dims[i];
   size_t es = H5Tget_size(t);
   if (st == DD_OK) st = dd_calloc(buf, (size_t)(n > 0 ? n : 1), es, "dataset bytes");
-  static double dummy;
-  if (st == DD_OK && H5Dread(d, t, H5S_ALL, H5S_ALL, f->dxpl_coll, n > 0 ? *buf : &dummy) < 0)
+  if (st == DD_OK && n > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, f->dxpl_coll, *buf) < 0)
     st = IO_H5FAIL("reading '%s' in '%s'", path, f->disk_path);
   H5Tclose(t);
   H5Dclose(d);
@@ -543,8 +546,8 @@ dd_status io_write_raw_root(io_file *f, const char *path, const void *buf) {
   hid_t ms = H5Screate_simple(1, &hn, NULL);
   if (f->w.rank != 0 || n == 0) H5Sselect_none(ms);
   static double dummy;
-  if (st == DD_OK &&
-      H5Dwrite(d, t, ms, fs, f->dxpl_coll, f->w.rank == 0 && n > 0 ? buf : &dummy) < 0)
+  if (st == DD_OK && n > 0 &&
+      H5Dwrite(d, t, ms, fs, f->dxpl_coll, f->w.rank == 0 ? buf : &dummy) < 0)
     st = IO_H5FAIL("writing '%s' in '%s'", path, f->disk_path);
   H5Sclose(ms);
   H5Sclose(fs);

@@ -52,7 +52,7 @@ done
 d="$TMP/killed"
 $MPIRUN -n 3 "$MPI_IO" demo "$d" --slow 150 >"$TMP/kill.log" 2>&1 &
 mpirun_pid=$!
-for _ in $(seq 1 300); do
+for _ in $(seq 1 1200); do
   [ "$(grep -c ' done on rank' "$TMP/kill.log")" -ge 4 ] && break
   kill -0 "$mpirun_pid" 2>/dev/null || break
   sleep 0.05
