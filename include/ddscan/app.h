@@ -7,12 +7,12 @@
 
 #include <stdint.h>
 
-#include "ddscan/cfg.h"   /* uses: cfg_doc */
-#include "ddscan/core.h"  /* uses: dd_status */
-#include "ddscan/par.h"   /* uses: par_world */
-#include "ddscan/stats.h" /* uses: stats_params */
-
+#include "ddscan/cfg.h"     /* uses: cfg_doc */
+#include "ddscan/core.h"    /* uses: dd_status */
+#include "ddscan/par.h"     /* uses: par_world */
 #include "ddscan/physics.h" /* uses: phys_params */
+#include "ddscan/scan.h"    /* uses: scan_params */
+#include "ddscan/stats.h"   /* uses: stats_params */
 
 #define APP_PATH_MAX 1024
 
@@ -28,8 +28,9 @@ typedef struct app_run_params {
  * app_params_load (src/app/params.c). */
 typedef struct app_params {
   app_run_params run;
-  phys_params phys; /* group physics */
-  stats_params stats;
+  phys_params phys;   /* group physics */
+  stats_params stats; /* group stats */
+  scan_params scan;   /* group `scan`: grid and methods */
 } app_params;
 
 /* Loads every module's parameters (defaults filled into cfg), then fails on

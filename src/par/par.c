@@ -33,8 +33,10 @@ dd_status par_bcast_string(const par_world *w, char **s) {
     long long chunk = n - off < INT_MAX / 2 ? n - off : INT_MAX / 2;
     MPI_Bcast(buf + off, (int)chunk, MPI_CHAR, 0, w->comm);
   }
-  buf[n] = '\0';
-  if (w->rank != 0) *s = buf;
+  if (w->rank != 0) { /* rank 0's string may be read-only */
+    buf[n] = '\0';
+    *s = buf;
+  }
   return DD_OK;
 }
 

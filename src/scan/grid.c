@@ -1,0 +1,115 @@
+/* grid.c - the scan grid from group `scan`: masses, cross-sections,
+ * exposures and R values (lists or linear/log ranges), the statistical
+ * methods, their validation with file:line errors, and the (mass, R) work
+ * units.  Defaults follow the paper's benchmarks (arXiv:2110.12248: masses
+ * 10, 500, 1000 GeV, Fig. 9 at 50 GeV; R scanned over [0, 300], Fig. 7). */
+#include "ddscan/scan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const k_method_names[SCAN_N_METHODS] = {"paper", "sound", "classical"};
+
+const char *scan_method_name(scan_method m) {
+  return m >= 0 && m < SCAN_N_METHODS ? k_method_names[m] : "?";
+}
+
+/* One grid axis: read, then check sign, repeats and order. */
+typedef struct axis_rule {
+  const char *key;  /* "scan.mass_gev" */
+  const char *unit; /* for messages: "GeV" */
+  int zero_ok;      /* r may be 0; the physical axes must be > 0 */
+} axis_rule;
+
+static dd_status axis_load(cfg_doc *cfg, const axis_rule *rule, const double *def, int n_def,
+                           double *v, int *n) {
+  DD_TRY(cfg_get_double_list(cfg, rule->key, def, n_def, v, SCAN_MAX_AXIS, n), "scan grid");
+  for (int i = 0; i < *n; i++) {
+    if (rule->zero_ok ? v[i] < 0.0 : v[i] <= 0.0)
+      return cfg_error(cfg, rule->key, "element %d must be %s 0%s%s, got %g", i,
+                       rule->zero_ok ? ">=" : ">", rule->unit[0] ? " " : "", rule->unit, v[i]);
+  }
+  for (int i = 0; i < *n; i++)
+    for (int j = i + 1; j < *n; j++)
+      if (v[i] == v[j])
+        return cfg_error(cfg, rule->key, "value %g appears twice (elements %d and %d)", v[i], i, j);
+  for (int i = 1; i < *n; i++)
+    if (!(v[i] > v[i - 1]))
+      return cfg_error(cfg, rule->key,
+                       "must be in increasing order (element %d = %g follows %g); axes are "
+                       "dimension scales of the results",
+                       i, v[i], v[i - 1]);
+  return DD_OK;
+}
+
+static dd_status methods_load(cfg_doc *cfg, scan_params *p) {
+  enum { CAP = 8, LEN = 32 };
+  char names[CAP][LEN];
+  int n = 0;
+  DD_TRY(cfg_get_string_list(cfg, "scan.methods", k_method_names, SCAN_N_METHODS, &names[0][0], LEN,
+                             CAP, &n),
+         "scan methods");
+  p->n_methods = 0;
+  for (int i = 0; i < n; i++) {
+    int m = -1;
+    for (int k = 0; k < SCAN_N_METHODS; k++)
+      if (strcmp(names[i], k_method_names[k]) == 0) m = k;
+    if (m < 0)
+      return cfg_error(cfg, "scan.methods",
+                       "element %d: \"%s\" is not one of \"paper\", \"sound\", \"classical\"", i,
+                       names[i]);
+    for (int j = 0; j < p->n_methods; j++)
+      if (p->methods[j] == (scan_method)m)
+        return cfg_error(cfg, "scan.methods", "\"%s\" appears twice", names[i]);
+    p->methods[p->n_methods++] = (scan_method)m;
+  }
+  return DD_OK;
+}
+
+dd_status scan_params_load(cfg_doc *cfg, scan_params *p) {
+  memset(p, 0, sizeof *p);
+  /* Defaults: the paper's masses plus Fig. 9's 50 GeV; sigma 1e-49..1e-44 in
+   * 41 log steps and exposure 0.1..100 t*y in 31 log steps (Fig. 8/9 planes);
+   * R = 0..300 in steps of 10 (Fig. 7, and the band R in [100, 250]). */
+  static const double mass_def[] = {10.0, 50.0, 500.0, 1000.0};
+  double sigma_def[41], exposure_def[31], r_def[31];
+  for (int i = 0; i < 41; i++) sigma_def[i] = pow(10.0, -49.0 + 5.0 * i / 40.0);
+  for (int i = 0; i < 31; i++) exposure_def[i] = pow(10.0, -1.0 + 3.0 * i / 30.0);
+  for (int i = 0; i < 31; i++) r_def[i] = 10.0 * i;
+  static const axis_rule mass = {"scan.mass_gev", "GeV", 0};
+  static const axis_rule sigma = {"scan.sigma_cm2", "cm^2", 0};
+  static const axis_rule exposure = {"scan.exposure_ty", "t*y", 0};
+  static const axis_rule r = {"scan.r", "", 1};
+  DD_TRY(axis_load(cfg, &mass, mass_def, 4, p->mass_gev, &p->n_mass), "scan");
+  DD_TRY(axis_load(cfg, &sigma, sigma_def, 41, p->sigma_cm2, &p->n_sigma), "scan");
+  DD_TRY(axis_load(cfg, &exposure, exposure_def, 31, p->exposure_ty, &p->n_exposure), "scan");
+  DD_TRY(axis_load(cfg, &r, r_def, 31, p->r, &p->n_r), "scan");
+  DD_TRY(methods_load(cfg, p), "scan");
+  return DD_OK;
+}
+
+void scan_params_print(const scan_params *p) {
+  char methods[64] = "";
+  for (int i = 0; i < p->n_methods; i++) {
+    size_t len = strlen(methods);
+    snprintf(methods + len, sizeof methods - len, "%s%s", i ? ", " : "",
+             scan_method_name(p->methods[i]));
+  }
+  dd_info(
+      "scan grid: %d mass(es) [%g .. %g] GeV, %d sigma [%g .. %g] cm^2, %d exposure(s) "
+      "[%g .. %g] t*y, %d R [%g .. %g]; %lld work units; methods %s",
+      p->n_mass, p->mass_gev[0], p->mass_gev[p->n_mass - 1], p->n_sigma, p->sigma_cm2[0],
+      p->sigma_cm2[p->n_sigma - 1], p->n_exposure, p->exposure_ty[0],
+      p->exposure_ty[p->n_exposure - 1], p->n_r, p->r[0], p->r[p->n_r - 1], scan_n_units(p),
+      methods);
+}
+
+long long scan_n_units(const scan_params *p) {
+  return (long long)p->n_mass * p->n_r;
+}
+
+void scan_unit_decode(const scan_params *p, long long unit, int *i_mass, int *i_r) {
+  *i_mass = (int)(unit / p->n_r);
+  *i_r = (int)(unit % p->n_r);
+}
