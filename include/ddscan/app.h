@@ -14,6 +14,9 @@
 #include "ddscan/scan.h"    /* uses: scan_params */
 #include "ddscan/stats.h"   /* uses: stats_params */
 
+#include "ddscan/detector.h" /* uses: det_params */
+#include "ddscan/image.h"    /* uses: img_params */
+
 #define APP_PATH_MAX 1024
 
 /* Run-level keys (group `run`). */
@@ -31,6 +34,9 @@ typedef struct app_params {
   phys_params phys;   /* group physics */
   stats_params stats; /* group stats */
   scan_params scan;   /* group `scan`: grid and methods */
+
+  det_params detector; /* group `detector` */
+  img_params image;    /* group `image` */
 } app_params;
 
 /* Loads every module's parameters (defaults filled into cfg), then fails on

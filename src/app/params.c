@@ -34,6 +34,8 @@ dd_status app_params_load(cfg_doc *cfg, app_params *p) {
   DD_TRY(phys_params_load(cfg, &p->phys), "loading physics parameters");
   DD_TRY(stats_params_load(cfg, &p->stats), "loading stats parameters");
   DD_TRY(scan_params_load(cfg, &p->scan), "loading scan parameters");
+  DD_TRY(det_params_load(cfg, &p->detector), "loading detector parameters");
+  DD_TRY(img_params_load(cfg, &p->image), "loading image parameters");
   DD_TRY(cfg_check_unused(cfg), "checking for unknown keys");
   return DD_OK;
 }

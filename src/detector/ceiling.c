@@ -1,0 +1,260 @@
+/* ceiling.c - what any classifier can reach from the corrected signals (spec
+ * §7): an independent sample of accepted (cS1, cS2) per class from
+ * DD_STREAM_CEILING, the Bayes-optimal likelihood-ratio classifier on
+ * (cS1, log10 cS2/cS1) with class densities histogrammed from one half of the
+ * sample and accuracy / ROC area measured on the other half, the cS1-only
+ * classifier, and the band statistics of spec §8.4-8.5 (median and width of
+ * log10(cS2/cS1) per cS1 bin, ER leakage below the NR median). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "det_internal.h"
+
+const double det_band_edges_pe[DET_BAND_BINS + 1] = {3.0,  5.0,  7.0,  10.0, 15.0, 20.0,
+                                                     30.0, 40.0, 50.0, 70.0, 100.0};
+
+dd_status det_ceiling_simulate(const det_model *m, int cls, uint32_t seed, uint64_t first,
+                               uint64_t count, det_energy_fn draw_energy, void *ctx, float *cs1,
+                               float *cs2) {
+  if (cls != DET_ER && cls != DET_NR)
+    return DD_FAIL(DD_ERR_ARG, "class %d is neither ER nor NR", cls);
+  if (first + count > (uint64_t)UINT32_MAX + 1)
+    return DD_FAIL(DD_ERR_ARG, "ceiling events beyond 2^32");
+  det_event ev;
+  for (uint64_t i = 0; i < count; i++) {
+    uint32_t a = (uint32_t)(first + i);
+    int c = 0;
+    while (!det_event_simulate(m, cls, seed, DD_STREAM_CEILING, a, (uint32_t)cls, (uint32_t)c,
+                               draw_energy, ctx, &ev)) {
+      if (++c >= m->p.max_attempts)
+        return DD_FAIL(DD_ERR_NUMERIC, "ceiling event %u (%s): no accepted draw in %d attempts", a,
+                       cls == DET_ER ? "ER" : "NR", m->p.max_attempts);
+    }
+    cs1[i] = (float)ev.cs1_pe;
+    cs2[i] = (float)(m->p.cs2_bottom ? ev.cs2_bottom_pe : ev.cs2_pe);
+  }
+  return DD_OK;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* log10(cS2/cS1), or NaN for an unusable pair */
+static double band_y(float s1, float s2) {
+  return s1 > 0.0f && s2 > 0.0f ? log10((double)s2 / (double)s1) : NAN;
+}
+
+static int band_bin(const double *edges, int nb, double x) {
+  if (!(x >= edges[0]) || !(x < edges[nb])) return -1;
+  int b = 0;
+  while (b + 1 < nb && x >= edges[b + 1]) b++;
+  return b;
+}
+
+/* median of sorted v (n > 0) */
+static double median_sorted(const double *v, size_t n) {
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void det_band_stats(const float *cs1, const float *cs2, size_t n, const double *edges, int nb,
+                    double *median, double *sigma, uint64_t *count) {
+  size_t *cnt = calloc((size_t)nb + 1, sizeof *cnt);
+  double *v = malloc((n ? n : 1) * sizeof *v);
+  size_t *pos = calloc((size_t)nb + 1, sizeof *pos);
+  if (!cnt || !v || !pos) DD_PANIC(DD_ERR_NOMEM, "band statistics of %zu events", n);
+  for (size_t i = 0; i < n; i++) {
+    int b = band_bin(edges, nb, cs1[i]);
+    if (b >= 0 && !isnan(band_y(cs1[i], cs2[i]))) cnt[b + 1]++;
+  }
+  for (int b = 0; b < nb; b++) cnt[b + 1] += cnt[b];
+  memcpy(pos, cnt, ((size_t)nb + 1) * sizeof *pos);
+  for (size_t i = 0; i < n; i++) {
+    int b = band_bin(edges, nb, cs1[i]);
+    double y = band_y(cs1[i], cs2[i]);
+    if (b >= 0 && !isnan(y)) v[pos[b]++] = y;
+  }
+  for (int b = 0; b < nb; b++) {
+    size_t lo = cnt[b], k = cnt[b + 1] - cnt[b];
+    if (count) count[b] = k;
+    if (k == 0) {
+      median[b] = sigma[b] = NAN;
+      continue;
+    }
+    qsort(v + lo, k, sizeof *v, cmp_double);
+    median[b] = median_sorted(v + lo, k);
+    double mean = 0.0, var = 0.0;
+    for (size_t j = 0; j < k; j++) mean += v[lo + j];
+    mean /= (double)k;
+    for (size_t j = 0; j < k; j++) var += (v[lo + j] - mean) * (v[lo + j] - mean);
+    sigma[b] = k > 1 ? sqrt(var / (double)(k - 1)) : NAN;
+  }
+  free(cnt);
+  free(v);
+  free(pos);
+}
+
+/* Histogram geometry of the classifier. */
+#define CX 48 /* cS1 bins */
+#define CY 48 /* log10(cS2/cS1) bins */
+
+typedef struct ceil_grid {
+  double x0, dx, y0, dy;
+} ceil_grid;
+
+static int grid_cell(const ceil_grid *g, double x, double y, int use_y) {
+  int ix = (int)floor((x - g->x0) / g->dx);
+  if (ix < 0) ix = 0;
+  if (ix >= CX) ix = CX - 1;
+  if (!use_y) return ix;
+  int iy = (int)floor((y - g->y0) / g->dy);
+  if (iy < 0) iy = 0;
+  if (iy >= CY) iy = CY - 1;
+  return iy * CX + ix;
+}
+
+/* Smooths a CX x ny histogram with the 3x3 binomial kernel (1 2 1), edges
+ * renormalised, so that sparse cells borrow from their neighbours. */
+static void smooth(const double *h, double *out, int ny) {
+  for (int iy = 0; iy < ny; iy++)
+    for (int ix = 0; ix < CX; ix++) {
+      double s = 0.0, w = 0.0;
+      for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+          int jx = ix + dx, jy = iy + dy;
+          if (jx < 0 || jx >= CX || jy < 0 || jy >= ny) continue;
+          double k = (dx ? 1.0 : 2.0) * (dy ? 1.0 : 2.0);
+          s += k * h[jy * CX + jx];
+          w += k;
+        }
+      out[iy * CX + ix] = s / w;
+    }
+}
+
+typedef struct score_cell {
+  double score;
+  double n_er, n_nr; /* test events in the cell */
+} score_cell;
+
+static int cmp_cell(const void *a, const void *b) {
+  double x = ((const score_cell *)a)->score, y = ((const score_cell *)b)->score;
+  return (x > y) - (x < y);
+}
+
+/* Accuracy and AUC of the binned likelihood-ratio classifier: densities from
+ * the even events, evaluated on the odd ones (classes weighted equally). */
+static void classify(const ceil_grid *g, int use_y, const float *cs1_er, const float *cs2_er,
+                     size_t n_er, const float *cs1_nr, const float *cs2_nr, size_t n_nr, double lo,
+                     double hi, double *accuracy, double *auc) {
+  int ny = use_y ? CY : 1, nc = CX * ny;
+  double h[2][CX * CY], d[2][CX * CY], tot[2] = {0.0, 0.0};
+  score_cell cells[CX * CY];
+  memset(h, 0, sizeof h);
+  memset(cells, 0, sizeof cells);
+  const float *s1[2] = {cs1_er, cs1_nr}, *s2[2] = {cs2_er, cs2_nr};
+  size_t n[2] = {n_er, n_nr};
+  for (int c = 0; c < 2; c++)
+    for (size_t i = 0; i < n[c]; i += 2) {
+      double x = s1[c][i], y = band_y(s1[c][i], s2[c][i]);
+      if (!(x >= lo && x <= hi) || isnan(y)) continue;
+      h[c][grid_cell(g, x, y, use_y)] += 1.0;
+      tot[c] += 1.0;
+    }
+  for (int c = 0; c < 2; c++) {
+    smooth(h[c], d[c], ny);
+    for (int k = 0; k < nc; k++) d[c][k] = (d[c][k] + 1e-3) / (tot[c] + 1e-3 * nc);
+  }
+  for (int k = 0; k < nc; k++) cells[k].score = log(d[1][k] / d[0][k]);
+  double test[2] = {0.0, 0.0};
+  for (int c = 0; c < 2; c++)
+    for (size_t i = 1; i < n[c]; i += 2) {
+      double x = s1[c][i], y = band_y(s1[c][i], s2[c][i]);
+      if (!(x >= lo && x <= hi) || isnan(y)) continue;
+      score_cell *cell = &cells[grid_cell(g, x, y, use_y)];
+      if (c == DET_ER)
+        cell->n_er += 1.0;
+      else
+        cell->n_nr += 1.0;
+      test[c] += 1.0;
+    }
+  /* accuracy with equal priors: NR where the likelihood ratio exceeds 1 */
+  double ok_er = 0.0, ok_nr = 0.0;
+  for (int k = 0; k < nc; k++) {
+    double sc = cells[k].score;
+    ok_er += sc < 0.0 ? cells[k].n_er : (sc == 0.0 ? 0.5 * cells[k].n_er : 0.0);
+    ok_nr += sc > 0.0 ? cells[k].n_nr : (sc == 0.0 ? 0.5 * cells[k].n_nr : 0.0);
+  }
+  *accuracy = test[0] > 0.0 && test[1] > 0.0 ? 0.5 * (ok_er / test[0] + ok_nr / test[1]) : NAN;
+  /* AUC: P(score_NR > score_ER) + P(tie)/2, cells sorted by score */
+  qsort(cells, (size_t)nc, sizeof *cells, cmp_cell);
+  double below_er = 0.0, a = 0.0;
+  for (int k = 0; k < nc;) {
+    int j = k;
+    double er = 0.0, nr = 0.0;
+    while (j < nc && cells[j].score == cells[k].score) {
+      er += cells[j].n_er;
+      nr += cells[j].n_nr;
+      j++;
+    }
+    a += nr * (below_er + 0.5 * er);
+    below_er += er;
+    k = j;
+  }
+  *auc = test[0] > 0.0 && test[1] > 0.0 ? a / (test[0] * test[1]) : NAN;
+}
+
+dd_status det_ceiling_compute(const float *cs1_er, const float *cs2_er, size_t n_er,
+                              const float *cs1_nr, const float *cs2_nr, size_t n_nr, double cs1_min,
+                              double cs1_max, det_ceiling *out) {
+  memset(out, 0, sizeof *out);
+  if (!(cs1_max > cs1_min))
+    return DD_FAIL(DD_ERR_ARG, "empty cS1 window [%g, %g]", cs1_min, cs1_max);
+  /* y range from the training halves of both classes */
+  double ymin = INFINITY, ymax = -INFINITY;
+  const float *s1[2] = {cs1_er, cs1_nr}, *s2[2] = {cs2_er, cs2_nr};
+  size_t n[2] = {n_er, n_nr};
+  uint64_t inside[2] = {0, 0};
+  for (int c = 0; c < 2; c++)
+    for (size_t i = 0; i < n[c]; i++) {
+      double x = s1[c][i], y = band_y(s1[c][i], s2[c][i]);
+      if (!(x >= cs1_min && x <= cs1_max) || isnan(y)) continue;
+      inside[c]++;
+      if (i % 2 == 0) {
+        if (y < ymin) ymin = y;
+        if (y > ymax) ymax = y;
+      }
+    }
+  out->n_er = inside[0];
+  out->n_nr = inside[1];
+  if (inside[0] < 100 || inside[1] < 100)
+    return DD_FAIL(DD_ERR_NUMERIC, "ceiling: too few events in the cS1 window (%llu ER, %llu NR)",
+                   (unsigned long long)inside[0], (unsigned long long)inside[1]);
+  ceil_grid g = {cs1_min, (cs1_max - cs1_min) / CX, ymin, (ymax - ymin) / CY * (1.0 + 1e-9)};
+  classify(&g, 1, cs1_er, cs2_er, n_er, cs1_nr, cs2_nr, n_nr, cs1_min, cs1_max, &out->accuracy,
+           &out->auc);
+  double auc1;
+  classify(&g, 0, cs1_er, cs2_er, n_er, cs1_nr, cs2_nr, n_nr, cs1_min, cs1_max,
+           &out->accuracy_cs1_only, &auc1);
+  /* bands and leakage (all events) */
+  det_band_stats(cs1_er, cs2_er, n_er, det_band_edges_pe, DET_BAND_BINS, out->er_median,
+                 out->er_sigma, NULL);
+  det_band_stats(cs1_nr, cs2_nr, n_nr, det_band_edges_pe, DET_BAND_BINS, out->nr_median,
+                 out->nr_sigma, NULL);
+  double below[DET_BAND_BINS] = {0}, all[DET_BAND_BINS] = {0}, tb = 0.0, ta = 0.0;
+  for (size_t i = 0; i < n_er; i++) {
+    double x = cs1_er[i], y = band_y(cs1_er[i], cs2_er[i]);
+    int b = band_bin(det_band_edges_pe, DET_BAND_BINS, x);
+    if (b < 0 || isnan(y) || isnan(out->nr_median[b]) || !(x >= cs1_min && x <= cs1_max)) continue;
+    all[b] += 1.0;
+    if (y < out->nr_median[b]) below[b] += 1.0;
+  }
+  for (int b = 0; b < DET_BAND_BINS; b++) {
+    out->leak_bin[b] = all[b] > 0.0 ? below[b] / all[b] : NAN;
+    tb += below[b];
+    ta += all[b];
+  }
+  out->leakage = ta > 0.0 ? tb / ta : NAN;
+  return DD_OK;
+}
