@@ -198,6 +198,42 @@ static void test_samplers(void **state) {
   assert_near("log 5000!", det_logfact(m, 5000), lgamma(5001.0), 1e-9, 0);
 }
 
+/* the inlined Philox refill is core's block function, word for word */
+static void test_philox_copy(void **state) {
+  (void)state;
+  dd_rng r = dd_rng_for(1, DD_STREAM_TEST, 3, 0, 0);
+  for (int i = 0; i < 20000; i++) {
+    uint32_t key[2] = {dd_rng_u32(&r), dd_rng_u32(&r)};
+    dd_rng a =
+        dd_rng_for(key[0], (dd_stream)key[1], dd_rng_u32(&r), dd_rng_u32(&r), dd_rng_u32(&r));
+    dd_rng b = a;
+    a.ctr[3] = b.ctr[3] = dd_rng_u32(&r); /* any block counter */
+    for (int k = 0; k < 8; k++) assert_true(dd_rng_u32(&a) == det_u32(&b));
+  }
+}
+
+/* the tabulated area distributions have the moments of their definition */
+static void test_area_tables(void **state) {
+  (void)state;
+  const det_model *m = &g_m[0];
+  for (int n = 1; n < DET_AREA_EXACT; n++) {
+    double s = 0.0, s2 = 0.0;
+    for (int j = 0; j < DET_AREA_Q; j++) {
+      s += m->photon_area_q[n][j];
+      s2 += (double)m->photon_area_q[n][j] * m->photon_area_q[n][j];
+    }
+    double mean = s / DET_AREA_Q, var = s2 / DET_AREA_Q - mean * mean;
+    assert_near("n-photon area mean", mean, n * m->s2_photon_mean, 0, 0.003);
+    assert_near("n-photon area variance", var, n * m->s2_photon_var, 0, 0.02);
+  }
+  double s = 0.0;
+  for (int j = 0; j < DET_AREA_Q; j++) s += m->pe_area_q[1][j];
+  assert_near("SPE area mean 1", s / DET_AREA_Q, 1.0, 0, 0.003);
+  s = 0.0;
+  for (int j = 0; j < DET_AREA_Q; j++) s += m->pe_area_q[2][j];
+  assert_near("two-PE area mean 2", s / DET_AREA_Q, 2.0, 0, 0.003);
+}
+
 static void test_energy_maps(void **state) {
   (void)state;
   det_energy_flat_ctx f = {2.0, 12.0};
@@ -652,6 +688,8 @@ int main(void) {
       cmocka_unit_test(test_layouts),
       cmocka_unit_test(test_nest_means),
       cmocka_unit_test(test_samplers),
+      cmocka_unit_test(test_philox_copy),
+      cmocka_unit_test(test_area_tables),
       cmocka_unit_test(test_energy_maps),
       cmocka_unit_test(test_mean_signals),
       cmocka_unit_test(test_bands_and_leakage),

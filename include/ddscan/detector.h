@@ -189,12 +189,15 @@ typedef struct det_zig {
   double we[256], fe[256];
 } det_zig;
 
-#define DET_LOGFACT_N 1024
+#define DET_LOGFACT_N 8192
+#define DET_AREA_Q 2048  /* quantiles of the tabulated area distributions */
+#define DET_AREA_EXACT 8 /* S2 photons per PMT with a tabulated area (n < 8) */
 
 typedef struct det_model {
   det_params p;
   det_zig zig;
   double logfact[DET_LOGFACT_N]; /* log(k!) */
+  double inv_int[DET_LOGFACT_N]; /* 1/k (k > 0) */
   det_array arr[2];              /* [DET_TOP], [DET_BOTTOM] */
   uint32_t seed;                 /* detector seed (per-PMT QE, dead PMTs) */
   /* derived constants */
@@ -206,7 +209,11 @@ typedef struct det_model {
   double spe_sigma_eff;  /* std of the normalised truncated SPE area */
   double s2_photon_mean; /* mean area per S2 photon (1 + P_dpe) */
   double s2_photon_var;  /* its variance (DPE and SPE spread) */
-  uint32_t dpe_thr;      /* P_dpe as a 32-bit threshold */
+  /* inverse CDFs at DET_AREA_Q quantiles (u = (j + 1/2)/Q): the area of k
+   * PEs (k = 1, 2; S1 photons) and of n S2 photons (n = 1..7, double-PE
+   * emission included), from the truncated-Gaussian SPE by convolution */
+  float pe_area_q[3][DET_AREA_Q];
+  float photon_area_q[DET_AREA_EXACT][DET_AREA_Q];
   /* S2 top LCE f(rho^2) = (1-b)(1 + rho^2/d^2)^-p on a rho^2 grid */
   double lce_step_cm2;
   float lce_tab[DET_LCE_TABLE + 1];

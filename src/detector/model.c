@@ -192,13 +192,78 @@ static void s2_kernels(det_model *m, const double *pm) {
   m->kernel_var_ns2 = g * g / 12.0 + (m2ex - mex * mex) + p->tts_ns * p->tts_ns;
 }
 
+/* Inverse CDF of masses at grid points i h (mass i spread evenly over
+ * [(i - 1/2) h, (i + 1/2) h)) at the DET_AREA_Q quantiles u_j = (j + 1/2)/Q. */
+static void invert_masses(const double *mass, int n, double h, float *q) {
+  double tot = 0.0;
+  for (int i = 0; i < n; i++) tot += mass[i];
+  double c = 0.0;
+  int i = 0;
+  for (int j = 0; j < DET_AREA_Q; j++) {
+    double u = (j + 0.5) / DET_AREA_Q * tot;
+    while (i < n - 1 && c + mass[i] < u) c += mass[i++];
+    double f = mass[i] > 0.0 ? (u - c) / mass[i] : 0.5;
+    double x = (i - 0.5 + f) * h;
+    q[j] = (float)(x > 0.0 ? x : 0.0);
+  }
+}
+
+/* acc (*) y -> out, masses at grid points; y non-zero below ny */
+static void convolve(const double *acc, const double *y, int ny, double *out, int n) {
+  memset(out, 0, sizeof(double) * (size_t)n);
+  for (int i = 0; i < n; i++)
+    if (acc[i] > 0.0)
+      for (int j = 0; j < ny && i + j < n; j++) out[i + j] += acc[i] * y[j];
+}
+
+/* Area distributions of one and two PEs (truncated Gaussian SPE scaled to
+ * unit mean) and of n = 1..7 S2 photons (each one PE, a second with P_dpe),
+ * by repeated convolution of masses on a fine grid. */
+static void area_tables(det_model *m) {
+  enum { NG = 4096 };
+  const double h = 2.0 * DET_AREA_EXACT * 3.0 / NG; /* to 48 PE: 7 photons, 2 PE, 3 x the mean */
+  double one[NG], two[NG], y[NG], acc[NG], tmp[NG];
+  double s = m->p.spe_res, tot = 0.0;
+  memset(one, 0, sizeof one);
+  if (s > 0.0) {
+    for (int i = 1; i < NG; i++) { /* SPE x spe_norm has density pdf(x / spe_norm) */
+      double x = i * h / m->spe_norm;
+      one[i] = exp(-0.5 * (x - 1.0) * (x - 1.0) / (s * s));
+      tot += one[i];
+    }
+    for (int i = 0; i < NG; i++) one[i] /= tot;
+  } else {
+    one[(int)(1.0 / h + 0.5)] = 1.0;
+  }
+  int n1 = NG;
+  while (n1 > 1 && one[n1 - 1] < 1e-18) n1--;
+  convolve(one, one, n1, two, NG);
+  invert_masses(one, NG, h, m->pe_area_q[1]);
+  invert_masses(two, NG, h, m->pe_area_q[2]);
+  memcpy(m->pe_area_q[0], m->pe_area_q[1], sizeof m->pe_area_q[0]); /* slot 0 unused */
+  for (int i = 0; i < NG; i++) y[i] = (1.0 - m->p.p_dpe) * one[i] + m->p.p_dpe * two[i];
+  int ny = NG;
+  while (ny > 1 && y[ny - 1] < 1e-18) ny--;
+  memcpy(acc, y, sizeof acc);
+  invert_masses(acc, NG, h, m->photon_area_q[1]);
+  for (int n = 2; n < DET_AREA_EXACT; n++) {
+    convolve(acc, y, ny, tmp, NG);
+    memcpy(acc, tmp, sizeof acc);
+    invert_masses(acc, NG, h, m->photon_area_q[n]);
+  }
+  memcpy(m->photon_area_q[0], m->photon_area_q[1], sizeof m->photon_area_q[0]); /* unused */
+}
+
 dd_status det_model_init(det_model *m, const det_params *p, uint32_t seed) {
   memset(m, 0, sizeof *m);
   DD_TRY(det_params_validate(p, NULL), "detector model");
   m->p = *p;
   m->seed = seed;
   det_zig_init(&m->zig);
-  for (int k = 0; k < DET_LOGFACT_N; k++) m->logfact[k] = lgamma(k + 1.0);
+  for (int k = 0; k < DET_LOGFACT_N; k++) {
+    m->logfact[k] = lgamma(k + 1.0);
+    m->inv_int[k] = k > 0 ? 1.0 / k : 0.0;
+  }
   det_layout_fill(p->layout, &m->arr[DET_TOP], &m->arr[DET_BOTTOM]);
   pmt_randomness(m);
   m->g1_phd = p->g1_pe / (1.0 + p->p_dpe);
@@ -221,7 +286,7 @@ dd_status det_model_init(det_model *m, const det_params *p, uint32_t seed) {
     m->spe_sigma_eff = 0.0;
   }
   m->s2_photon_mean = 1.0 + p->p_dpe;
-  m->dpe_thr = (uint32_t)(p->p_dpe * 4294967296.0);
+  area_tables(m);
   m->s2_photon_var =
       (1.0 + p->p_dpe) * m->spe_sigma_eff * m->spe_sigma_eff + p->p_dpe * (1.0 - p->p_dpe);
   /* S2 top LCE over rho^2 in [0, (2.2 R)^2] */

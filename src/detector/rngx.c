@@ -37,7 +37,7 @@ uint64_t det_poisson(const det_model *m, dd_rng *r, double mu) {
     uint64_t k = 0;
     while (u > cdf) {
       k++;
-      pk *= mu / (double)k;
+      pk *= mu * (k < DET_LOGFACT_N ? m->inv_int[k] : 1.0 / (double)k);
       cdf += pk;
       if (pk < 1e-300 && cdf < u) { /* u beyond the rounded total: retry */
         u = det_u01(r);
@@ -84,7 +84,13 @@ uint64_t det_binomial(const det_model *m, dd_rng *r, uint64_t n, double p) {
     double spq = sqrt(nd * pp * q);
     double b = 1.15 + 2.53 * spq, a = -0.0873 + 0.0248 * b + 0.01 * pp;
     double c = nd * pp + 0.5, v_r = 0.92 - 4.2 / b;
-    double alpha = (2.83 + 5.1 / b) * spq, lpq = log(pp / q);
+    double alpha = (2.83 + 5.1 / b) * spq;
+    /* p = 1/j (the electron split) has log(p/q) = -log(j - 1) in the table */
+    double ij = 1.0 / pp, lpq;
+    if (ij == floor(ij) && ij >= 2.0 && ij < DET_LOGFACT_N)
+      lpq = -(m->logfact[(int)ij - 1] - m->logfact[(int)ij - 2]);
+    else
+      lpq = log(pp / q);
     double mo = floor((nd + 1.0) * pp);
     double h = det_logfact(m, mo) + det_logfact(m, nd - mo);
     for (;;) {

@@ -10,16 +10,16 @@
  *      normals (NR), then the recombination (skew-)normal; laidbax: Nq normal,
  *      [NR: detectable binomial], p_e normal, electron binomial)
  *   4. S1: detected photons binomial; per detected photon in turn:
- *      [nest2: exciton uniform], array uniform, PMT uniform, DPE uniform,
- *      one or two SPE areas (truncated normals), hit uniform(s), then its
+ *      [nest2: exciton uniform], array uniform, PMT uniform, one uniform for
+ *      the double-PE emission and the area, hit uniform(s), then its
  *      emission time (s1_photon_time: model-specific draws)
  *      -> the attempt ends here if the S1 fails the coincidence
  *   5. S2: surviving-electron binomial, extracted binomial, transverse
  *      centroid (2 normals), per electron: diffusion normal and trapping
  *      exponential; photons per top PMT (Poisson, channel order), bottom
  *      photons (Poisson), their split over the electrons (sequential
- *      binomials); per-PMT areas (exact PE count below 8 photons, else the
- *      normal aggregate) in channel order, bottom area
+ *      binomials); per-PMT areas (tabulated exact distribution below 8
+ *      photons, else the normal aggregate) in channel order, bottom area
  *   6. reconstruction: x, y normals
  * Aggregate draws replace per-photon ones where the result has the same
  * distribution (PMT multinomials, electron photon counts); the S2 waveform is
@@ -37,7 +37,7 @@ _Static_assert(sizeof(det_event) ==
                        (2 + 2 * DET_WF_COLS + DET_MAX_PMT_BOTTOM + DET_MAX_PMT_TOP) * 4,
                "det_event has padding");
 
-#define AREA_EXACT_BELOW 8 /* photons per PMT drawn one by one below this */
+#define S1_GUIDES 128 /* guide table of the S1 PMT choice (Chen and Asau) */
 
 /* NEST v2 S1 timing constants (NEST.cpp PhotonTime, arXiv:1802.06162) and
  * XENONnT SR0 optical transport at the TPC centre (XENONnT_SR0.hh OptTrans;
@@ -72,9 +72,11 @@ typedef struct s1_photon {
 } s1_photon;
 
 typedef struct scratch {
-  double cw[2][DET_PMT_CAP];    /* S1 cumulative collection weights per array */
-  s1_photon ph[DET_MAX_S1_PHD]; /* detected S1 photons: time and area */
-  float hit_t[DET_MAX_S1_PHD];  /* counted-hit times */
+  double cw[2][DET_PMT_CAP];        /* S1 cumulative collection weights per array */
+  uint8_t guide[2][S1_GUIDES];      /* guide[a][g]: first PMT with cw >= g total / S1_GUIDES */
+  s1_photon ph[DET_MAX_S1_PHD];     /* detected S1 photons: time and area */
+  s1_photon ph_tmp[DET_MAX_S1_PHD]; /* merge-sort buffer */
+  float hit_t[DET_MAX_S1_PHD];      /* counted-hit times */
   uint16_t hit_ch[DET_MAX_S1_PHD];
   uint8_t stamp[DET_MAX_PMT_TOP + DET_MAX_PMT_BOTTOM];
   float s1_bins[DET_MAX_S1_BINS + DET_PULSE_BINS];
@@ -98,30 +100,25 @@ double det_energy_exponential(void *ctx, double u) {
   return -c->scale_kev * log(a - u * (a - b));
 }
 
-/* One normalised SPE area (truncated at 0, unit mean). */
-static double spe_area(const det_model *m, dd_rng *r) {
-  if (m->p.spe_res <= 0.0) return 1.0;
-  return m->spe_norm * (1.0 + m->p.spe_res * det_normal_above(&m->zig, r, -1.0 / m->p.spe_res));
+/* A draw from a tabulated inverse CDF (DET_AREA_Q quantiles, linear in u
+ * between them, the end quantiles beyond). */
+static inline double area_from_table(const float *q, double u) {
+  double x = u * DET_AREA_Q - 0.5;
+  if (x <= 0.0) return q[0];
+  int j = (int)x;
+  if (j >= DET_AREA_Q - 1) return q[DET_AREA_Q - 1];
+  double f = x - j;
+  return q[j] + f * (q[j + 1] - q[j]);
 }
 
-/* Area of n S2 photons (each 1 PE, plus a second with P_dpe).  Below
- * AREA_EXACT_BELOW photons the PE count is exact (binomial DPE) and the SPE
- * spread of the k PEs is one normal of variance k sigma^2 (the sum of k
- * truncated Gaussians, whose truncation at 0 removes 0.6 % of the mass for
- * sigma = 0.4); above, the area is the normal of the same mean and variance
- * as the exact sum. */
+/* Area of n S2 photons (each 1 PE, plus a second with P_dpe; SPE areas
+ * truncated Gaussians of unit mean): below DET_AREA_EXACT photons from the
+ * tabulated distribution of that sum (one uniform), above it the normal of
+ * the same mean and variance. */
 static double s2_photons_area(const det_model *m, dd_rng *r, uint64_t n) {
-  double a;
-  if (n < AREA_EXACT_BELOW) {
-    uint32_t thr = m->dpe_thr;
-    uint64_t k_pe = n;
-    for (uint64_t i = 0; i < n; i++) k_pe += det_u32(r) < thr;
-    double k = (double)k_pe;
-    a = k + m->spe_sigma_eff * sqrt(k) * det_normal(&m->zig, r);
-  } else {
-    double nd = (double)n;
-    a = nd * m->s2_photon_mean + sqrt(nd * m->s2_photon_var) * det_normal(&m->zig, r);
-  }
+  if (n < DET_AREA_EXACT) return area_from_table(m->photon_area_q[n], det_u01(r));
+  double nd = (double)n;
+  double a = nd * m->s2_photon_mean + sqrt(nd * m->s2_photon_var) * det_normal(&m->zig, r);
   return a > 0.0 ? a : 0.0;
 }
 
@@ -181,25 +178,35 @@ static double s1_photon_time(const det_model *m, int cls, int exciton, double e_
   return t + sqrt(OPT_JITTER * OPT_JITTER + p->tts_ns * p->tts_ns) * det_normal(&m->zig, r);
 }
 
-static int cmp_photon(const void *a, const void *b) {
-  float x = ((const s1_photon *)a)->t_ns, y = ((const s1_photon *)b)->t_ns;
-  return (x > y) - (x < y);
-}
-
-static void sort_photons(s1_photon *ph, int n) {
-  if (n > 48) {
-    qsort(ph, (size_t)n, sizeof *ph, cmp_photon);
+/* Sorts the photons by time: insertion sort for few, else a bottom-up merge
+ * sort through the scratch buffer (stable; no comparison callbacks). */
+static void sort_photons(s1_photon *ph, s1_photon *tmp, int n) {
+  if (n <= 32) {
+    for (int i = 1; i < n; i++) {
+      s1_photon v = ph[i];
+      int j = i - 1;
+      while (j >= 0 && ph[j].t_ns > v.t_ns) {
+        ph[j + 1] = ph[j];
+        j--;
+      }
+      ph[j + 1] = v;
+    }
     return;
   }
-  for (int i = 1; i < n; i++) { /* insertion sort: few photons */
-    s1_photon v = ph[i];
-    int j = i - 1;
-    while (j >= 0 && ph[j].t_ns > v.t_ns) {
-      ph[j + 1] = ph[j];
-      j--;
+  s1_photon *a = ph, *b = tmp;
+  for (int w = 1; w < n; w *= 2) {
+    for (int lo = 0; lo < n; lo += 2 * w) {
+      int mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+      int i = lo, j = mid, k = lo;
+      while (i < mid && j < hi) b[k++] = a[j].t_ns < a[i].t_ns ? a[j++] : a[i++];
+      while (i < mid) b[k++] = a[i++];
+      while (j < hi) b[k++] = a[j++];
     }
-    ph[j + 1] = v;
+    s1_photon *t = a;
+    a = b;
+    b = t;
   }
+  if (a != ph) memcpy(ph, a, sizeof *ph * (size_t)n);
 }
 
 /* Column k of an n_b-bin window holds the bins whose centres fall in
@@ -232,7 +239,7 @@ static void columns_from_bins(const float *bins, int n_b, float *w /* (37) */) {
 static void s1_waveform(const det_model *m, scratch *s, int n, det_event *ev) {
   const det_params *p = &m->p;
   s1_photon *ph = s->ph;
-  sort_photons(ph, n);
+  sort_photons(ph, s->ph_tmp, n);
   int last = 0;
   while (last + 1 < n && ph[last + 1].t_ns - ph[last].t_ns <= p->s1_max_gap_ns) last++;
   long left = (long)floor(ph[0].t_ns / DET_SAMPLE_NS);
@@ -276,30 +283,34 @@ static inline double kcum(const det_model *m, const float *tab, double x) {
  * [lo, hi] (each electron touches only the grid points within the kernel's
  * reach), then refined by bisection to 2 ns inside the bracketing grid
  * interval using only the electrons that can change G there. */
-#define QGRID 64
+#define QGRID 64           /* most grid intervals */
+#define QGRID_MIN_NS 250.0 /* and none narrower: an electron touches few points */
 static void s2_quantiles(const det_model *m, scratch *s, int n_e, double lo, double hi,
                          const double *tq, double *xq) {
   double G[QGRID + 1], D[QGRID + 2];
-  double dx = (hi - lo) / QGRID, t0 = m->kernel_t0_ns, reach = m->kernel_reach_ns;
-  for (int k = 0; k <= QGRID; k++) G[k] = 0.0;
-  for (int k = 0; k <= QGRID + 1; k++) D[k] = 0.0;
+  int ng = (int)ceil((hi - lo) / QGRID_MIN_NS);
+  if (ng > QGRID) ng = QGRID;
+  if (ng < 1) ng = 1;
+  double dx = (hi - lo) / ng, t0 = m->kernel_t0_ns, reach = m->kernel_reach_ns;
+  for (int k = 0; k <= ng; k++) G[k] = 0.0;
+  for (int k = 0; k <= ng + 1; k++) D[k] = 0.0;
   for (int e = 0; e < n_e; e++) {
     double c = s->e_c[e], te = s->e_t[e];
     if (c == 0.0) continue;
     int k = (int)ceil((te + t0 - lo) / dx);
     if (k < 0) k = 0;
-    for (; k <= QGRID && lo + k * dx < te + reach; k++)
+    for (; k <= ng && lo + k * dx < te + reach; k++)
       G[k] += c * kcum(m, m->kernel_arr, lo + k * dx - te);
-    if (k <= QGRID) D[k] += c;
+    if (k <= ng) D[k] += c;
   }
   double run = 0.0;
-  for (int k = 0; k <= QGRID; k++) {
+  for (int k = 0; k <= ng; k++) {
     run += D[k];
     G[k] += run;
   }
   for (int i = 0; i < 2; i++) {
     int k = 0;
-    while (k < QGRID && G[k + 1] < tq[i]) k++;
+    while (k < ng && G[k + 1] < tq[i]) k++;
     double a = lo + k * dx, b = a + dx;
     /* electrons fully before the interval count as constants */
     double base = 0.0;
@@ -393,6 +404,14 @@ static int simulate_s1(const det_model *m, int cls, const det_quanta *q, double 
       s->cw[a][i] = c;
     }
     for (int i = arr->n; i < DET_PMT_CAP; i++) s->cw[a][i] = 2.0 * c + 1.0; /* never chosen */
+    /* guide table: a draw starts at the guide of its target and walks up a
+     * few entries (inversion with a guide table, Chen and Asau 1974) */
+    int i = 0;
+    for (int g = 0; g < S1_GUIDES; g++) {
+      double tg = c * g / S1_GUIDES;
+      while (i < arr->n - 1 && s->cw[a][i] < tg) i++;
+      s->guide[a][g] = (uint8_t)i;
+    }
   }
   double aft = det_s1_aft(p, u);
   int n_top = m->arr[DET_TOP].n;
@@ -409,13 +428,15 @@ static int simulate_s1(const det_model *m, int cls, const det_quanta *q, double 
     int a = det_u01(r) < aft ? DET_TOP : DET_BOTTOM;
     const det_array *arr = &m->arr[a];
     const double *cw = s->cw[a];
-    double target = det_u01(r) * cw[arr->n - 1];
-    /* branch-free search over the padded 256 entries: the first cw >= target */
-    int lo = 0;
-    for (int step = DET_PMT_CAP / 2; step > 0; step /= 2) lo += (cw[lo + step - 1] < target) * step;
-    int dpe = det_u01(r) < p->p_dpe;
-    double area = spe_area(m, r);
-    if (dpe) area += spe_area(m, r);
+    double ut = det_u01(r), target = ut * cw[arr->n - 1];
+    int lo = s->guide[a][(int)(ut * S1_GUIDES)]; /* first PMT with cw >= target */
+    while (cw[lo] < target) lo++;
+    /* one uniform decides the double-PE emission and, rescaled within its
+     * branch, draws the area of the one or two PEs */
+    double ud = det_u01(r);
+    int dpe = ud < p->p_dpe;
+    double ua = dpe ? ud / p->p_dpe : (ud - p->p_dpe) / (1.0 - p->p_dpe);
+    double area = area_from_table(m->pe_area_q[dpe ? 2 : 1], ua);
     /* a photon is a counted hit if one of its PEs passes the acceptance
      * (NEST sPEeff); the area is kept: g1 is the calibrated area gain */
     int counted = det_u01(r) < p->hit_eff;
@@ -558,22 +579,24 @@ static int simulate_s2(const det_model *m, const det_quanta *q, dd_rng *r, scrat
   long left = (long)floor((td_ns + x_lo) / DET_SAMPLE_NS);
   long right = (long)floor((td_ns + x_hi) / DET_SAMPLE_NS);
   double area_per_photon = s2 / nphd;
-  /* pad from the peak height, estimated by the largest core-column mean;
-   * skipped when even the whole S2 in the narrowest column stays below */
-  int n_core = (int)(right - left + 1);
+  /* The pad follows the peak height (pax: the highest 10-ns sample), here
+   * the largest column mean of the window with the small pad: the expected
+   * waveform hardly changes within a column.  A high peak re-bins with the
+   * large pad. */
+  int n_core = (int)(right - left + 1), pad = p->s2_pad_small_bins;
   double col[DET_WF_COLS];
-  double peak = 0.0;
-  int narrowest = n_core / DET_WF_COLS;
-  if (narrowest < 1 || s2 / narrowest > p->s2_pad_threshold_pe) {
-    s2_column_sums(m, s, n_e, left * DET_SAMPLE_NS - td_ns, n_core, col);
-    for (int k = 0; k < DET_WF_COLS; k++) {
-      int nb = col_first_bin(k + 1, n_core) - col_first_bin(k, n_core);
-      if (nb > 0 && col[k] / nb * area_per_photon > peak) peak = col[k] / nb * area_per_photon;
-    }
-  }
-  int pad = peak > p->s2_pad_threshold_pe ? p->s2_pad_large_bins : p->s2_pad_small_bins;
   int n_b = n_core + 2 * pad;
   s2_column_sums(m, s, n_e, (left - pad) * DET_SAMPLE_NS - td_ns, n_b, col);
+  double peak = 0.0;
+  for (int k = 0; k < DET_WF_COLS; k++) {
+    int nb = col_first_bin(k + 1, n_b) - col_first_bin(k, n_b);
+    if (nb > 0 && col[k] / nb * area_per_photon > peak) peak = col[k] / nb * area_per_photon;
+  }
+  if (peak > p->s2_pad_threshold_pe && p->s2_pad_large_bins != pad) {
+    pad = p->s2_pad_large_bins;
+    n_b = n_core + 2 * pad;
+    s2_column_sums(m, s, n_e, (left - pad) * DET_SAMPLE_NS - td_ns, n_b, col);
+  }
   for (int k = 0; k < DET_WF_COLS; k++) {
     int nb = col_first_bin(k + 1, n_b) - col_first_bin(k, n_b);
     ev->s2_wf[k] = nb > 0 ? (float)(col[k] / nb * area_per_photon) : 0.0f;
