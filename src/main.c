@@ -32,6 +32,8 @@ static const command k_commands[] = {
      app_cmd_check_config, CMD_MPI | CMD_NEEDS_CONFIG},
     {"spectrum", "--mass GEV [...]", "print dR/dE or integrated WIMP rates (no MPI needed)",
      app_cmd_spectrum, 0},
+    {"simulate", "CONFIG [--preview N]", "simulate the event banks, the ceiling and the spectra",
+     app_cmd_simulate, CMD_MPI | CMD_NEEDS_CONFIG},
 };
 static const int k_n_commands = (int)(sizeof k_commands / sizeof k_commands[0]);
 

@@ -17,11 +17,24 @@
 #include "ddscan/cfg.h"
 #include "ddscan/core.h"
 #include "ddscan/detector.h"
+#include "ddscan/physics.h"
 
 static det_model g_m[3]; /* the three presets, detector seed 1 */
 
+/* Energy maps from the physics module: phys_sampler_draw behind the
+ * detector's callback signature. */
+static double phys_draw(void *ctx, double u) {
+  return phys_sampler_draw(ctx, u);
+}
+
+static phys_params g_phys;
+static phys_sampler g_wimp50, g_qnr;
+
 static int setup(void **state) {
   (void)state;
+  if (phys_params_default(&g_phys) != DD_OK) return -1;
+  if (phys_sampler_init_wimp(&g_wimp50, &g_phys, 50.0, 0.5, 120.0, 2000) != DD_OK) return -1;
+  if (phys_sampler_init_nr_ref(&g_qnr, &g_phys) != DD_OK) return -1;
   for (int k = 0; k < 3; k++) {
     det_params p;
     det_params_preset(&p, (det_preset)k);
@@ -29,66 +42,6 @@ static int setup(void **state) {
   }
   return 0;
 }
-
-/* ------------------------------------------------------------------------ */
-/* A standard-halo SI WIMP recoil spectrum (spec §2.1: Helm form factor,     */
-/* truncated Maxwellian, v0 238, v_esc 544, v_E 254 km/s) as a test fixture. */
-/* ------------------------------------------------------------------------ */
-
-#define WIMP_N 2001
-typedef struct wimp_shape {
-  double e[WIMP_N], cdf[WIMP_N];
-} wimp_shape;
-
-static double helm2(double e_kev) {
-  const double pi = 3.14159265358979323846, a_n = 131.0, m_n_kev = 131.0 * 0.9315e6;
-  double q = sqrt(2.0 * m_n_kev * e_kev) / 197327.0; /* 1/fm */
-  double c = 1.23 * cbrt(a_n) - 0.60, a = 0.52, s = 0.9;
-  double rn = sqrt(c * c + 7.0 / 3.0 * pi * pi * a * a - 5.0 * s * s), qr = q * rn;
-  double f = 3.0 * (sin(qr) - qr * cos(qr)) / (qr * qr * qr) * exp(-q * q * s * s / 2.0);
-  return f * f;
-}
-
-static double eta(double vmin) {
-  const double v0 = 238.0, vesc = 544.0, ve = 254.0, sqpi = 1.77245385090551602730;
-  double z = vesc / v0, y = ve / v0, x = vmin / v0;
-  double nrm = erf(z) - 2.0 * z * exp(-z * z) / sqpi;
-  if (x < z - y)
-    return (erf(x + y) - erf(x - y) - 4.0 * y * exp(-z * z) / sqpi) / (2.0 * nrm * y * v0);
-  if (x < z + y)
-    return (erf(z) - erf(x - y) - 2.0 * (z + y - x) * exp(-z * z) / sqpi) / (2.0 * nrm * y * v0);
-  return 0.0;
-}
-
-static void wimp_init(wimp_shape *w, double m_chi_gev) {
-  double m_n = 131.0 * 0.9315, mu = m_chi_gev * m_n / (m_chi_gev + m_n), prev = 0.0, acc = 0.0;
-  for (int i = 0; i < WIMP_N; i++) {
-    double e = 0.5 + (120.0 - 0.5) * i / (WIMP_N - 1);
-    double vmin = 299792.458 * sqrt(m_n * e * 1e-6 / (2.0 * mu * mu));
-    double rate = helm2(e) * eta(vmin);
-    if (i > 0) acc += 0.5 * (rate + prev) * (e - w->e[i - 1]);
-    w->e[i] = e;
-    w->cdf[i] = acc;
-    prev = rate;
-  }
-  for (int i = 0; i < WIMP_N; i++) w->cdf[i] /= acc;
-}
-
-static double wimp_draw(void *ctx, double u) {
-  const wimp_shape *w = ctx;
-  int lo = 0, hi = WIMP_N - 1;
-  while (hi - lo > 1) {
-    int mid = (lo + hi) / 2;
-    if (w->cdf[mid] < u)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  double f = (u - w->cdf[lo]) / (w->cdf[hi] - w->cdf[lo]);
-  return w->e[lo] + f * (w->e[hi] - w->e[lo]);
-}
-
-/* ------------------------------------------------------------------------ */
 
 /* §8.1: PMT layouts */
 static void test_layouts(void **state) {
@@ -314,22 +267,22 @@ static void test_bands_and_leakage(void **state) {
   (void)state;
   enum { N = 16000 };
   const det_model *m = &g_m[0];
-  static wimp_shape w;
-  wimp_init(&w, 50.0);
   det_energy_flat_ctx er = {0.0, 15.0};
   float *a1 = malloc(N * sizeof(float)), *a2 = malloc(N * sizeof(float));
   float *b1 = malloc(N * sizeof(float)), *b2 = malloc(N * sizeof(float));
   assert_non_null(a1);
   assert_non_null(b2);
-  assert_int_equal(det_ceiling_simulate(m, DET_ER, 21, 0, N, det_energy_flat, &er, a1, a2), DD_OK);
-  assert_int_equal(det_ceiling_simulate(m, DET_NR, 21, 0, N, wimp_draw, &w, b1, b2), DD_OK);
+  assert_int_equal(det_ceiling_simulate(m, DET_ER, 21, 0, N, det_energy_flat, &er, a1, a2, NULL),
+                   DD_OK);
+  assert_int_equal(det_ceiling_simulate(m, DET_NR, 21, 0, N, phys_draw, &g_wimp50, b1, b2, NULL),
+                   DD_OK);
   static const double er_med[10] = {2.46, 2.33, 2.23, 2.11, 2.02, 1.93, 1.84, 1.78, 1.71, 1.63};
   static const double er_sig[10] = {.12, .11, .10, .10, .10, .10, .09, .09, .09, .09};
   static const double nr_med[10] = {2.22, 2.06, 1.96, 1.85, 1.78, 1.71, 1.64, 1.58, 1.53, 1.45};
   static const double nr_sig[10] = {.10, .09, .10, .11, .10, .10, .08, .08, .07, .06};
   double med[10], sig[10];
   uint64_t cnt[10];
-  det_band_stats(a1, a2, N, det_band_edges_pe, DET_BAND_BINS, med, sig, cnt);
+  det_band_stats(a1, a2, NULL, N, det_band_edges_pe, DET_BAND_BINS, med, sig, cnt);
   for (int b = 0; b < DET_BAND_BINS; b++) {
     print_message("  ER cS1 [%g, %g): median %.3f (spec %.2f) sigma %.3f (%.2f), %llu events\n",
                   det_band_edges_pe[b], det_band_edges_pe[b + 1], med[b], er_med[b], sig[b],
@@ -337,7 +290,7 @@ static void test_bands_and_leakage(void **state) {
     assert_near("ER band median", med[b], er_med[b], 0.05, 0);
     assert_near("ER band width", sig[b], er_sig[b], 0.03, 0);
   }
-  det_band_stats(b1, b2, N, det_band_edges_pe, DET_BAND_BINS, med, sig, cnt);
+  det_band_stats(b1, b2, NULL, N, det_band_edges_pe, DET_BAND_BINS, med, sig, cnt);
   for (int b = 0; b < DET_BAND_BINS; b++) {
     print_message("  NR cS1 [%g, %g): median %.3f (spec %.2f) sigma %.3f (%.2f), %llu events\n",
                   det_band_edges_pe[b], det_band_edges_pe[b + 1], med[b], nr_med[b], sig[b],
@@ -346,7 +299,7 @@ static void test_bands_and_leakage(void **state) {
     assert_near("NR band width", sig[b], nr_sig[b], 0.03, 0);
   }
   det_ceiling c;
-  assert_int_equal(det_ceiling_compute(a1, a2, N, b1, b2, N, 3.0, 100.0, &c), DD_OK);
+  assert_int_equal(det_ceiling_compute(a1, a2, NULL, N, b1, b2, NULL, N, 3.0, 100.0, &c), DD_OK);
   print_message("  ER leakage below the NR median %.4f, ceiling %.4f, AUC %.4f, cS1 only %.4f\n",
                 c.leakage, c.accuracy, c.auc, c.accuracy_cs1_only);
   assert_true(c.leakage >= 0.005 && c.leakage <= 0.04);
@@ -355,6 +308,25 @@ static void test_bands_and_leakage(void **state) {
   assert_near("ceiling accuracy", c.accuracy, 0.917, 0.015, 0);
   assert_near("ceiling AUC", c.auc, 0.975, 0.01, 0);
   assert_true(c.accuracy_cs1_only >= 0.62 && c.accuracy_cs1_only <= 0.75);
+  /* the same from NR events drawn from the bank's reference spectrum q(E)
+   * and reweighted to 50 GeV, w = (dR/dE)_50 / q (docs/physics.md §7) */
+  float *e = malloc(N * sizeof(float));
+  double *w = malloc(N * sizeof(double));
+  assert_non_null(e);
+  assert_non_null(w);
+  assert_int_equal(det_ceiling_simulate(m, DET_NR, 22, 0, N, phys_draw, &g_qnr, b1, b2, e), DD_OK);
+  for (int i = 0; i < N; i++) w[i] = phys_weight_nr(&g_phys, &g_qnr, 50.0, 1e-45, e[i]);
+  det_ceiling cw;
+  assert_int_equal(det_ceiling_compute(a1, a2, NULL, N, b1, b2, w, N, 3.0, 100.0, &cw), DD_OK);
+  print_message("  reweighted from q(E): ceiling %.4f, AUC %.4f, leakage %.4f, ESS %.0f of %d\n",
+                cw.accuracy, cw.auc, cw.leakage, cw.ess_nr, N);
+  assert_near("reweighted ceiling", cw.accuracy, c.accuracy, 0.015, 0);
+  assert_near("reweighted AUC", cw.auc, c.auc, 0.01, 0);
+  for (int b = 0; b < DET_BAND_BINS; b++)
+    if (cw.nr_median[b] == cw.nr_median[b])
+      assert_near("reweighted NR median", cw.nr_median[b], nr_med[b], 0.05, 0);
+  free(e);
+  free(w);
   free(a1);
   free(a2);
   free(b1);
@@ -377,7 +349,7 @@ static void test_ceiling_oracle(void **state) {
     b2[i] = (float)(b1[i] * pow(10.0, 1.8 + 0.1 * dd_rng_normal(&r)));
   }
   det_ceiling c;
-  assert_int_equal(det_ceiling_compute(a1, a2, N, b1, b2, N, 3.0, 100.0, &c), DD_OK);
+  assert_int_equal(det_ceiling_compute(a1, a2, NULL, N, b1, b2, NULL, N, 3.0, 100.0, &c), DD_OK);
   /* Bayes accuracy Phi(1) = 0.8413, AUC Phi(sqrt 2) = 0.9214, cS1 alone 0.5;
    * the medians are the band centres, half the ER lies above 1.9 */
   assert_near("oracle accuracy", c.accuracy, 0.8413, 0.006, 0);
@@ -389,7 +361,18 @@ static void test_ceiling_oracle(void **state) {
   }
   assert_near("oracle leakage", c.leakage, 0.02275, 0.002, 0); /* P(Z < -2) */
   /* an empty window is an error */
-  assert_int_equal(det_ceiling_compute(a1, a2, N, b1, b2, N, 50.0, 10.0, &c), DD_ERR_ARG);
+  det_ceiling bad;
+  assert_int_equal(det_ceiling_compute(a1, a2, NULL, N, b1, b2, NULL, N, 50.0, 10.0, &bad),
+                   DD_ERR_ARG);
+  /* weights: doubling every ER weight changes nothing */
+  double *w2 = malloc(N * sizeof(double));
+  assert_non_null(w2);
+  for (int i = 0; i < N; i++) w2[i] = 2.0;
+  det_ceiling c2;
+  assert_int_equal(det_ceiling_compute(a1, a2, w2, N, b1, b2, NULL, N, 3.0, 100.0, &c2), DD_OK);
+  assert_near("weights scale-free", c2.accuracy, c.accuracy, 1e-12, 0);
+  assert_near("weights scale-free leakage", c2.leakage, c.leakage, 1e-12, 0);
+  free(w2);
   dd_error_clear();
   free(a1);
   free(a2);
@@ -705,5 +688,8 @@ int main(void) {
       cmocka_unit_test(test_bank_ranges),
       cmocka_unit_test(test_all_presets_run),
   };
-  return cmocka_run_group_tests(tests, setup, NULL);
+  int rc = cmocka_run_group_tests(tests, setup, NULL);
+  phys_sampler_free(&g_wimp50);
+  phys_sampler_free(&g_qnr);
+  return rc;
 }

@@ -16,6 +16,7 @@
 
 #include "ddscan/detector.h" /* uses: det_params */
 #include "ddscan/image.h"    /* uses: img_params */
+#include "ddscan/io.h"       /* uses: io_field */
 
 #define APP_PATH_MAX 1024
 
@@ -67,5 +68,13 @@ dd_status app_load_config(const par_world *w, const app_opts *o, cfg_doc **cfg, 
 dd_status app_cmd_check_config(const par_world *w, const app_opts *o);
 /* `ddscan spectrum --mass GEV [...]`: dR/dE table or integrated rate (no MPI). */
 dd_status app_cmd_spectrum(const par_world *w, const app_opts *o);
+/* `ddscan simulate CONFIG [--preview N]` (cmd_simulate.c): the ER and NR
+ * banks (/banks/er, /banks/nr), the information ceiling per scan mass
+ * (/banks/ceiling) and /spectra; --preview N writes example PNGs to
+ * <run.output_dir>/preview. */
+dd_status app_cmd_simulate(const par_world *w, const app_opts *o);
+/* The det_event columns of the bank tables, for stages that read the
+ * records back with io_table_read (n: number of fields). */
+const io_field *app_bank_fields(int *n);
 
 #endif /* DDSCAN_APP_H */

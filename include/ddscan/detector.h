@@ -251,9 +251,9 @@ double det_s2_rel(const det_params *p, double r_cm);
  * 8-byte, then 4-byte, so the layout has no padding. */
 typedef struct det_event {
   /* identity */
-  uint64_t index;    /* event index within its class stream */
-  uint32_t attempts; /* draws it took (>= 1, the accepted one included) */
-  int32_t cls;       /* DET_ER or DET_NR (truth; never read by acceptance or rendering) */
+  uint64_t index;   /* event index within its class stream */
+  int32_t attempts; /* draws it took (>= 1, the accepted one included) */
+  int32_t cls;      /* DET_ER or DET_NR (truth; never read by acceptance or rendering) */
   /* truth */
   double energy_kev; /* keVee (ER) or keVnr (NR) */
   double x_cm, y_cm, depth_cm;
@@ -339,10 +339,12 @@ const char *det_split_name(int split);
 extern const double det_band_edges_pe[DET_BAND_BINS + 1];
 
 /* Median and standard deviation of log10(cS2/cS1) in cS1 bins (edges: nb+1
- * values); empty bins get NaN.  count (may be NULL) gets the events per bin. */
-void det_band_stats(const float *cs1 /* (n) */, const float *cs2 /* (n) */, size_t n,
-                    const double *edges, int nb, double *median /* (nb) */,
-                    double *sigma /* (nb) */, uint64_t *count /* (nb) */);
+ * values), each event weighted by w[i] (w may be NULL: all 1); empty bins
+ * get NaN.  count (may be NULL) gets the events per bin. */
+void det_band_stats(const float *cs1 /* (n) */, const float *cs2 /* (n) */,
+                    const double *w /* (n) or NULL */, size_t n, const double *edges, int nb,
+                    double *median /* (nb) */, double *sigma /* (nb) */,
+                    uint64_t *count /* (nb) */);
 
 typedef struct det_ceiling {
   double accuracy;          /* balanced-class Bayes accuracy, independent half */
@@ -353,22 +355,28 @@ typedef struct det_ceiling {
   double er_median[DET_BAND_BINS], er_sigma[DET_BAND_BINS];
   double nr_median[DET_BAND_BINS], nr_sigma[DET_BAND_BINS];
   uint64_t n_er, n_nr; /* events inside the ceiling window */
+  double ess_nr;       /* effective NR sample size (sum w)^2 / sum w^2 in the window */
 } det_ceiling;
 
 /* Simulates accepted (cS1, cS2) pairs for the ceiling from DD_STREAM_CEILING
  * (a = event, b = class, c = retry), events first .. first+count-1.  With
- * cs2_bottom set, cs2 holds cS2_b. */
+ * cs2_bottom set, cs2 holds cS2_b.  energy_kev (may be NULL) receives the
+ * recoil energies (for reweighting). */
 dd_status det_ceiling_simulate(const det_model *m, int cls, uint32_t seed, uint64_t first,
                                uint64_t count, det_energy_fn draw_energy, void *ctx,
-                               float *cs1 /* (count) */, float *cs2 /* (count) */);
+                               float *cs1 /* (count) */, float *cs2 /* (count) */,
+                               float *energy_kev /* (count) or NULL */);
 
 /* The Bayes-optimal (likelihood-ratio) classifier on (cS1, log10 cS2/cS1):
  * class densities are histogrammed from the even-indexed events, accuracy
- * and AUC measured on the odd-indexed ones (balanced classes), inside
+ * and AUC measured on the odd-indexed ones (classes weighted equally), inside
  * [cs1_min, cs1_max].  Also the cS1-only accuracy and the ER leakage below
- * the NR median per band bin.  Pure function of its inputs. */
-dd_status det_ceiling_compute(const float *cs1_er, const float *cs2_er, size_t n_er,
-                              const float *cs1_nr, const float *cs2_nr, size_t n_nr, double cs1_min,
-                              double cs1_max, det_ceiling *out);
+ * the NR median per band bin.  Events carry weights w_er / w_nr (NULL: 1),
+ * e.g. to reweight an NR sample drawn from q(E) to one WIMP mass.  Pure
+ * function of its inputs. */
+dd_status det_ceiling_compute(const float *cs1_er, const float *cs2_er, const double *w_er,
+                              size_t n_er, const float *cs1_nr, const float *cs2_nr,
+                              const double *w_nr, size_t n_nr, double cs1_min, double cs1_max,
+                              det_ceiling *out);
 
 #endif /* DDSCAN_DETECTOR_H */

@@ -16,7 +16,7 @@ const double det_band_edges_pe[DET_BAND_BINS + 1] = {3.0,  5.0,  7.0,  10.0, 15.
 
 dd_status det_ceiling_simulate(const det_model *m, int cls, uint32_t seed, uint64_t first,
                                uint64_t count, det_energy_fn draw_energy, void *ctx, float *cs1,
-                               float *cs2) {
+                               float *cs2, float *energy_kev) {
   if (cls != DET_ER && cls != DET_NR)
     return DD_FAIL(DD_ERR_ARG, "class %d is neither ER nor NR", cls);
   if (first + count > (uint64_t)UINT32_MAX + 1)
@@ -33,12 +33,17 @@ dd_status det_ceiling_simulate(const det_model *m, int cls, uint32_t seed, uint6
     }
     cs1[i] = (float)ev.cs1_pe;
     cs2[i] = (float)(m->p.cs2_bottom ? ev.cs2_bottom_pe : ev.cs2_pe);
+    if (energy_kev) energy_kev[i] = (float)ev.energy_kev;
   }
   return DD_OK;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
+typedef struct wval {
+  double y, w;
+} wval;
+
+static int cmp_wval(const void *a, const void *b) {
+  double x = ((const wval *)a)->y, y = ((const wval *)b)->y;
   return (x > y) - (x < y);
 }
 
@@ -54,27 +59,37 @@ static int band_bin(const double *edges, int nb, double x) {
   return b;
 }
 
-/* median of sorted v (n > 0) */
-static double median_sorted(const double *v, size_t n) {
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+/* weighted median of v sorted by y (n > 0, total weight > 0): the value
+ * where the cumulative weight reaches half (midpoint on an exact tie) */
+static double median_sorted(const wval *v, size_t n) {
+  double tot = 0.0, c = 0.0;
+  for (size_t i = 0; i < n; i++) tot += v[i].w;
+  for (size_t i = 0; i < n; i++) {
+    c += v[i].w;
+    if (c > 0.5 * tot) return v[i].y;
+    if (c == 0.5 * tot && i + 1 < n) return 0.5 * (v[i].y + v[i + 1].y);
+  }
+  return v[n - 1].y;
 }
 
-void det_band_stats(const float *cs1, const float *cs2, size_t n, const double *edges, int nb,
-                    double *median, double *sigma, uint64_t *count) {
+void det_band_stats(const float *cs1, const float *cs2, const double *w, size_t n,
+                    const double *edges, int nb, double *median, double *sigma, uint64_t *count) {
   size_t *cnt = calloc((size_t)nb + 1, sizeof *cnt);
-  double *v = malloc((n ? n : 1) * sizeof *v);
+  wval *v = malloc((n ? n : 1) * sizeof *v);
   size_t *pos = calloc((size_t)nb + 1, sizeof *pos);
   if (!cnt || !v || !pos) DD_PANIC(DD_ERR_NOMEM, "band statistics of %zu events", n);
   for (size_t i = 0; i < n; i++) {
     int b = band_bin(edges, nb, cs1[i]);
-    if (b >= 0 && !isnan(band_y(cs1[i], cs2[i]))) cnt[b + 1]++;
+    if (b >= 0 && !isnan(band_y(cs1[i], cs2[i])) && (!w || w[i] > 0.0)) cnt[b + 1]++;
   }
   for (int b = 0; b < nb; b++) cnt[b + 1] += cnt[b];
   memcpy(pos, cnt, ((size_t)nb + 1) * sizeof *pos);
   for (size_t i = 0; i < n; i++) {
     int b = band_bin(edges, nb, cs1[i]);
     double y = band_y(cs1[i], cs2[i]);
-    if (b >= 0 && !isnan(y)) v[pos[b]++] = y;
+    if (b < 0 || isnan(y) || (w && !(w[i] > 0.0))) continue;
+    v[pos[b]].y = y;
+    v[pos[b]++].w = w ? w[i] : 1.0;
   }
   for (int b = 0; b < nb; b++) {
     size_t lo = cnt[b], k = cnt[b + 1] - cnt[b];
@@ -83,13 +98,19 @@ void det_band_stats(const float *cs1, const float *cs2, size_t n, const double *
       median[b] = sigma[b] = NAN;
       continue;
     }
-    qsort(v + lo, k, sizeof *v, cmp_double);
+    qsort(v + lo, k, sizeof *v, cmp_wval);
     median[b] = median_sorted(v + lo, k);
-    double mean = 0.0, var = 0.0;
-    for (size_t j = 0; j < k; j++) mean += v[lo + j];
-    mean /= (double)k;
-    for (size_t j = 0; j < k; j++) var += (v[lo + j] - mean) * (v[lo + j] - mean);
-    sigma[b] = k > 1 ? sqrt(var / (double)(k - 1)) : NAN;
+    double sw = 0.0, sw2 = 0.0, mean = 0.0, var = 0.0;
+    for (size_t j = 0; j < k; j++) {
+      sw += v[lo + j].w;
+      sw2 += v[lo + j].w * v[lo + j].w;
+      mean += v[lo + j].w * v[lo + j].y;
+    }
+    mean /= sw;
+    for (size_t j = 0; j < k; j++) var += v[lo + j].w * (v[lo + j].y - mean) * (v[lo + j].y - mean);
+    /* unbiased for weights (reliability weights): divide by sw - sw2/sw */
+    double den = sw - sw2 / sw;
+    sigma[b] = den > 0.0 ? sqrt(var / den) : NAN;
   }
   free(cnt);
   free(v);
@@ -146,38 +167,43 @@ static int cmp_cell(const void *a, const void *b) {
 /* Accuracy and AUC of the binned likelihood-ratio classifier: densities from
  * the even events, evaluated on the odd ones (classes weighted equally). */
 static void classify(const ceil_grid *g, int use_y, const float *cs1_er, const float *cs2_er,
-                     size_t n_er, const float *cs1_nr, const float *cs2_nr, size_t n_nr, double lo,
-                     double hi, double *accuracy, double *auc) {
+                     const double *w_er, size_t n_er, const float *cs1_nr, const float *cs2_nr,
+                     const double *w_nr, size_t n_nr, double lo, double hi, double *accuracy,
+                     double *auc) {
   int ny = use_y ? CY : 1, nc = CX * ny;
   double h[2][CX * CY], d[2][CX * CY], tot[2] = {0.0, 0.0};
   score_cell cells[CX * CY];
   memset(h, 0, sizeof h);
   memset(cells, 0, sizeof cells);
   const float *s1[2] = {cs1_er, cs1_nr}, *s2[2] = {cs2_er, cs2_nr};
+  const double *wt[2] = {w_er, w_nr};
   size_t n[2] = {n_er, n_nr};
   for (int c = 0; c < 2; c++)
     for (size_t i = 0; i < n[c]; i += 2) {
-      double x = s1[c][i], y = band_y(s1[c][i], s2[c][i]);
+      double x = s1[c][i], y = band_y(s1[c][i], s2[c][i]), wi = wt[c] ? wt[c][i] : 1.0;
       if (!(x >= lo && x <= hi) || isnan(y)) continue;
-      h[c][grid_cell(g, x, y, use_y)] += 1.0;
-      tot[c] += 1.0;
+      h[c][grid_cell(g, x, y, use_y)] += wi;
+      tot[c] += wi;
     }
   for (int c = 0; c < 2; c++) {
     smooth(h[c], d[c], ny);
-    for (int k = 0; k < nc; k++) d[c][k] = (d[c][k] + 1e-3) / (tot[c] + 1e-3 * nc);
+    /* a small floor (1e-3 of an average-event weight per cell) keeps empty
+     * cells finite */
+    double fl = 1e-3 * tot[c] / (double)(n[c] / 2 + 1);
+    for (int k = 0; k < nc; k++) d[c][k] = (d[c][k] + fl) / (tot[c] + fl * nc);
   }
   for (int k = 0; k < nc; k++) cells[k].score = log(d[1][k] / d[0][k]);
   double test[2] = {0.0, 0.0};
   for (int c = 0; c < 2; c++)
     for (size_t i = 1; i < n[c]; i += 2) {
-      double x = s1[c][i], y = band_y(s1[c][i], s2[c][i]);
+      double x = s1[c][i], y = band_y(s1[c][i], s2[c][i]), wi = wt[c] ? wt[c][i] : 1.0;
       if (!(x >= lo && x <= hi) || isnan(y)) continue;
       score_cell *cell = &cells[grid_cell(g, x, y, use_y)];
       if (c == DET_ER)
-        cell->n_er += 1.0;
+        cell->n_er += wi;
       else
-        cell->n_nr += 1.0;
-      test[c] += 1.0;
+        cell->n_nr += wi;
+      test[c] += wi;
     }
   /* accuracy with equal priors: NR where the likelihood ratio exceeds 1 */
   double ok_er = 0.0, ok_nr = 0.0;
@@ -205,22 +231,29 @@ static void classify(const ceil_grid *g, int use_y, const float *cs1_er, const f
   *auc = test[0] > 0.0 && test[1] > 0.0 ? a / (test[0] * test[1]) : NAN;
 }
 
-dd_status det_ceiling_compute(const float *cs1_er, const float *cs2_er, size_t n_er,
-                              const float *cs1_nr, const float *cs2_nr, size_t n_nr, double cs1_min,
-                              double cs1_max, det_ceiling *out) {
+dd_status det_ceiling_compute(const float *cs1_er, const float *cs2_er, const double *w_er,
+                              size_t n_er, const float *cs1_nr, const float *cs2_nr,
+                              const double *w_nr, size_t n_nr, double cs1_min, double cs1_max,
+                              det_ceiling *out) {
   memset(out, 0, sizeof *out);
   if (!(cs1_max > cs1_min))
     return DD_FAIL(DD_ERR_ARG, "empty cS1 window [%g, %g]", cs1_min, cs1_max);
   /* y range from the training halves of both classes */
   double ymin = INFINITY, ymax = -INFINITY;
   const float *s1[2] = {cs1_er, cs1_nr}, *s2[2] = {cs2_er, cs2_nr};
+  const double *wt[2] = {w_er, w_nr};
   size_t n[2] = {n_er, n_nr};
   uint64_t inside[2] = {0, 0};
+  double sw = 0.0, sw2 = 0.0;
   for (int c = 0; c < 2; c++)
     for (size_t i = 0; i < n[c]; i++) {
-      double x = s1[c][i], y = band_y(s1[c][i], s2[c][i]);
-      if (!(x >= cs1_min && x <= cs1_max) || isnan(y)) continue;
+      double x = s1[c][i], y = band_y(s1[c][i], s2[c][i]), wi = wt[c] ? wt[c][i] : 1.0;
+      if (!(x >= cs1_min && x <= cs1_max) || isnan(y) || !(wi > 0.0)) continue;
       inside[c]++;
+      if (c == DET_NR) {
+        sw += wi;
+        sw2 += wi * wi;
+      }
       if (i % 2 == 0) {
         if (y < ymin) ymin = y;
         if (y > ymax) ymax = y;
@@ -228,27 +261,28 @@ dd_status det_ceiling_compute(const float *cs1_er, const float *cs2_er, size_t n
     }
   out->n_er = inside[0];
   out->n_nr = inside[1];
+  out->ess_nr = sw2 > 0.0 ? sw * sw / sw2 : 0.0;
   if (inside[0] < 100 || inside[1] < 100)
     return DD_FAIL(DD_ERR_NUMERIC, "ceiling: too few events in the cS1 window (%llu ER, %llu NR)",
                    (unsigned long long)inside[0], (unsigned long long)inside[1]);
   ceil_grid g = {cs1_min, (cs1_max - cs1_min) / CX, ymin, (ymax - ymin) / CY * (1.0 + 1e-9)};
-  classify(&g, 1, cs1_er, cs2_er, n_er, cs1_nr, cs2_nr, n_nr, cs1_min, cs1_max, &out->accuracy,
-           &out->auc);
+  classify(&g, 1, cs1_er, cs2_er, w_er, n_er, cs1_nr, cs2_nr, w_nr, n_nr, cs1_min, cs1_max,
+           &out->accuracy, &out->auc);
   double auc1;
-  classify(&g, 0, cs1_er, cs2_er, n_er, cs1_nr, cs2_nr, n_nr, cs1_min, cs1_max,
+  classify(&g, 0, cs1_er, cs2_er, w_er, n_er, cs1_nr, cs2_nr, w_nr, n_nr, cs1_min, cs1_max,
            &out->accuracy_cs1_only, &auc1);
   /* bands and leakage (all events) */
-  det_band_stats(cs1_er, cs2_er, n_er, det_band_edges_pe, DET_BAND_BINS, out->er_median,
+  det_band_stats(cs1_er, cs2_er, w_er, n_er, det_band_edges_pe, DET_BAND_BINS, out->er_median,
                  out->er_sigma, NULL);
-  det_band_stats(cs1_nr, cs2_nr, n_nr, det_band_edges_pe, DET_BAND_BINS, out->nr_median,
+  det_band_stats(cs1_nr, cs2_nr, w_nr, n_nr, det_band_edges_pe, DET_BAND_BINS, out->nr_median,
                  out->nr_sigma, NULL);
   double below[DET_BAND_BINS] = {0}, all[DET_BAND_BINS] = {0}, tb = 0.0, ta = 0.0;
   for (size_t i = 0; i < n_er; i++) {
-    double x = cs1_er[i], y = band_y(cs1_er[i], cs2_er[i]);
+    double x = cs1_er[i], y = band_y(cs1_er[i], cs2_er[i]), wi = w_er ? w_er[i] : 1.0;
     int b = band_bin(det_band_edges_pe, DET_BAND_BINS, x);
     if (b < 0 || isnan(y) || isnan(out->nr_median[b]) || !(x >= cs1_min && x <= cs1_max)) continue;
-    all[b] += 1.0;
-    if (y < out->nr_median[b]) below[b] += 1.0;
+    all[b] += wi;
+    if (y < out->nr_median[b]) below[b] += wi;
   }
   for (int b = 0; b < DET_BAND_BINS; b++) {
     out->leak_bin[b] = all[b] > 0.0 ? below[b] / all[b] : NAN;

@@ -1,0 +1,426 @@
+/* cmd_simulate.c - `ddscan simulate CONFIG [--preview N]`: stage 1 of the
+ * pipeline.  Every rank simulates a static block of the ER and NR banks
+ * (det_events_simulate; events are a pure function of (seed, class, index),
+ * so the records do not depend on the rank count), and the stage writes them
+ * as io_field tables /banks/er and /banks/nr, the information ceiling of
+ * docs/detector.md for every scan mass (/banks/ceiling), the recoil spectra
+ * (/spectra), and with --preview N example images as PNG files. */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h> /* uses: MPI_Allreduce, MPI_Allgatherv */
+
+#include "ddscan/app.h"      /* uses: app_load_config, app_params */
+#include "ddscan/detector.h" /* uses: det_model, det_events_simulate, det_ceiling_* */
+#include "ddscan/image.h"    /* uses: img_renderer, img_preview_write */
+#include "ddscan/io.h"       /* uses: io_stage_begin, io_table_write, io_write_root */
+#include "ddscan/physics.h"  /* uses: phys_sampler, phys_weight_nr, phys_spectra */
+
+#define EV(m) offsetof(det_event, m)
+static const io_field k_bank_fields[] = {
+    {"cls", IO_I32, 1, "1", "class (truth): 0 = ER, 1 = NR", EV(cls), NULL},
+    {"attempts", IO_I32, 1, "1", "draws it took, rejected ones included", EV(attempts), NULL},
+    {"energy_kev", IO_F64, 1, "keV", "recoil energy (keVee for ER, keVnr for NR)", EV(energy_kev),
+     NULL},
+    {"x_cm", IO_F64, 1, "cm", "true x of the interaction", EV(x_cm), NULL},
+    {"y_cm", IO_F64, 1, "cm", "true y of the interaction", EV(y_cm), NULL},
+    {"depth_cm", IO_F64, 1, "cm", "true depth below the gate", EV(depth_cm), NULL},
+    {"s1_pe", IO_F64, 1, "PE", "S1 area", EV(s1_pe), NULL},
+    {"s2_pe", IO_F64, 1, "PE", "S2 area", EV(s2_pe), NULL},
+    {"s2_top_pe", IO_F64, 1, "PE", "S2 area on the top array", EV(s2_top_pe), NULL},
+    {"s2_bottom_pe", IO_F64, 1, "PE", "S2 area on the bottom array", EV(s2_bottom_pe), NULL},
+    {"cs1_pe", IO_F64, 1, "PE", "S1 corrected for the light yield at the reconstructed depth",
+     EV(cs1_pe), NULL},
+    {"cs2_pe", IO_F64, 1, "PE", "S2 corrected for electron lifetime and radial yield", EV(cs2_pe),
+     NULL},
+    {"cs2_bottom_pe", IO_F64, 1, "PE", "bottom-array S2 with the same corrections",
+     EV(cs2_bottom_pe), NULL},
+    {"drift_time_us", IO_F64, 1, "us", "S2 centre minus S1 start", EV(drift_time_us), NULL},
+    {"s2_width_us", IO_F64, 1, "us", "RMS of the S2 photon arrival times", EV(s2_width_us), NULL},
+    {"s1_aft", IO_F64, 1, "1", "S1 area fraction on the top array", EV(s1_aft), NULL},
+    {"s2_aft", IO_F64, 1, "1", "S2 area fraction on the top array", EV(s2_aft), NULL},
+    {"x_rec_cm", IO_F64, 1, "cm", "reconstructed x", EV(x_rec_cm), NULL},
+    {"y_rec_cm", IO_F64, 1, "cm", "reconstructed y", EV(y_rec_cm), NULL},
+    {"depth_rec_cm", IO_F64, 1, "cm", "depth from the drift time", EV(depth_rec_cm), NULL},
+    {"n_ph", IO_I32, 1, "1", "produced photons", EV(n_ph), NULL},
+    {"n_e", IO_I32, 1, "1", "produced electrons (after recombination)", EV(n_e), NULL},
+    {"n_s1_phd", IO_I32, 1, "1", "detected S1 photons", EV(n_s1_phd), NULL},
+    {"n_e_ext", IO_I32, 1, "1", "electrons extracted into the gas", EV(n_e_ext), NULL},
+    {"n_pmts_hit", IO_I32, 1, "1", "PMTs in the S1 coincidence window", EV(n_pmts_hit), NULL},
+    {"n_pmt_top", IO_I32, 1, "1", "PMTs of the top array", EV(n_pmt_top), NULL},
+    {"n_pmt_bottom", IO_I32, 1, "1", "PMTs of the bottom array", EV(n_pmt_bottom), NULL},
+    {"s1_window_ns", IO_F32, 1, "ns", "length of the displayed S1 window", EV(s1_window_ns), NULL},
+    {"s2_window_ns", IO_F32, 1, "ns", "length of the displayed S2 window", EV(s2_window_ns), NULL},
+    {"s1_wf", IO_F32, DET_WF_COLS, "PE",
+     "S1 sum waveform: mean PE per 10-ns sample in each of 37 columns of the window", EV(s1_wf),
+     "wf_col"},
+    {"s2_wf", IO_F32, DET_WF_COLS, "PE",
+     "S2 sum waveform: mean PE per 10-ns sample in each of 37 columns of the window", EV(s2_wf),
+     "wf_col"},
+    {"s1_pmt_bottom_pe", IO_F32, DET_MAX_PMT_BOTTOM, "PE", "S1 area per bottom-array PMT",
+     EV(s1_pmt_bottom_pe), "pmt_bottom"},
+    {"s2_pmt_top_pe", IO_F32, DET_MAX_PMT_TOP, "PE", "S2 area per top-array PMT", EV(s2_pmt_top_pe),
+     "pmt_top"},
+};
+#undef EV
+static const int k_n_bank_fields = (int)(sizeof k_bank_fields / sizeof k_bank_fields[0]);
+
+const io_field *app_bank_fields(int *n) {
+  *n = k_n_bank_fields;
+  return k_bank_fields;
+}
+
+/* The detector's energy callback on top of a physics sampler. */
+static double sampler_draw(void *ctx, double u) {
+  return phys_sampler_draw((const phys_sampler *)ctx, u);
+}
+
+/* Everything the stage holds, freed in one place. */
+typedef struct sim_ctx {
+  cfg_doc *cfg;
+  app_params *p;
+  det_model *model;
+  img_renderer *renderer;
+  phys_sampler q[2]; /* [DET_ER], [DET_NR] */
+  phys_spectra spectra;
+  det_event *ev;
+  float *cs1[2], *cs2[2], *ener[2]; /* ceiling sample, gathered on every rank */
+  double *w;
+  char *config_text;
+} sim_ctx;
+
+static void sim_free(sim_ctx *c) {
+  cfg_free(c->cfg);
+  free(c->p);
+  free(c->model);
+  free(c->renderer);
+  phys_sampler_free(&c->q[0]);
+  phys_sampler_free(&c->q[1]);
+  phys_spectra_free(&c->spectra);
+  free(c->ev);
+  for (int k = 0; k < 2; k++) {
+    free(c->cs1[k]);
+    free(c->cs2[k]);
+    free(c->ener[k]);
+  }
+  free(c->w);
+  free(c->config_text);
+}
+
+/* One bank: this rank's block, then the table (collective). */
+static dd_status write_bank(const par_world *w, sim_ctx *c, io_file *f, int cls) {
+  const det_bank *b = &c->p->detector.bank;
+  const char *group = cls == DET_ER ? "/banks/er" : "/banks/nr";
+  const char *name = cls == DET_ER ? "ER" : "NR";
+  long long total = (long long)det_bank_total(b, cls), first, count;
+  io_rows_split(total, w->rank, w->size, &first, &count);
+  free(c->ev);
+  c->ev = NULL;
+  dd_status st = dd_calloc((void **)&c->ev, (size_t)(count > 0 ? count : 1), sizeof(det_event),
+                           "event bank block");
+  uint64_t draws = 0, draws_all = 0;
+  dd_progress prog;
+  char label[64];
+  snprintf(label, sizeof label, "simulate %s bank", name);
+  dd_progress_start(&prog, label, "events", (double)count);
+  for (long long i = 0; i < count && st == DD_OK; i += 1000) {
+    long long n = count - i < 1000 ? count - i : 1000;
+    uint64_t d = 0;
+    st = det_events_simulate(c->model, cls, c->p->run.seed, (uint64_t)(first + i), (uint64_t)n,
+                             sampler_draw, &c->q[cls], c->ev + i, &d);
+    draws += d;
+    dd_progress_update(&prog, (double)(i + n));
+  }
+  dd_progress_end(&prog, (double)count);
+  DD_TRY(par_agree(w, st), "simulating the %s bank", name);
+  MPI_Allreduce(&draws, &draws_all, 1, MPI_UINT64_T, MPI_SUM, w->comm);
+  if (total > 0) {
+    char desc[128];
+    snprintf(desc, sizeof desc, "event index in the %s bank (counter a of its event stream)", name);
+    DD_TRY(io_table_write(f, group, k_bank_fields, k_n_bank_fields, desc, c->ev, sizeof(det_event),
+                          count),
+           "writing %s", group);
+  } else {
+    DD_TRY(io_group_create(f, group), "writing %s", group);
+  }
+  static const char *const split_attr[DET_N_SPLITS] = {"n_train", "n_test", "n_analysis"};
+  for (int s = 0; s < DET_N_SPLITS; s++)
+    DD_TRY(io_attr_write_int(f, group, split_attr[s], (long long)b->n[cls][s]), "writing %s",
+           group);
+  DD_TRY(io_attr_write_int(f, group, "n_draws", (long long)draws_all), "writing %s", group);
+  DD_TRY(io_attr_write_int(f, group, "seed", (long long)c->p->run.seed), "writing %s", group);
+  DD_TRY(io_attr_write_string(
+             f, group, "description",
+             cls == DET_ER
+                 ? "ER event records (train, test, analysis: contiguous index ranges), energies "
+                   "from the ER sampler of group physics; reweight with n_draws"
+                 : "NR event records (train, test, analysis: contiguous index ranges), energies "
+                   "from the reference spectrum q(E) of physics.nr_reference; an event's weight "
+                   "for a WIMP is (dR/dE)(E) / q(E) / n_draws"),
+         "writing %s", group);
+  dd_info("simulate: %s bank %lld events, %llu draws (acceptance %.3f)", name, total,
+          (unsigned long long)draws_all, draws_all ? (double)total / (double)draws_all : 0.0);
+  return DD_OK;
+}
+
+/* The ceiling sample of one class, simulated in blocks and gathered in index
+ * order on every rank. */
+static dd_status ceiling_sample(const par_world *w, sim_ctx *c, int cls) {
+  long long n = (long long)c->p->detector.ceiling_events, first, count;
+  io_rows_split(n, w->rank, w->size, &first, &count);
+  float *l1 = NULL, *l2 = NULL, *le = NULL;
+  dd_status st = dd_calloc((void **)&l1, (size_t)(count + 1), sizeof(float), "ceiling block");
+  if (st == DD_OK)
+    st = dd_calloc((void **)&l2, (size_t)(count + 1), sizeof(float), "ceiling block");
+  if (st == DD_OK)
+    st = dd_calloc((void **)&le, (size_t)(count + 1), sizeof(float), "ceiling block");
+  if (st == DD_OK) st = dd_calloc((void **)&c->cs1[cls], (size_t)(n + 1), sizeof(float), "ceiling");
+  if (st == DD_OK) st = dd_calloc((void **)&c->cs2[cls], (size_t)(n + 1), sizeof(float), "ceiling");
+  if (st == DD_OK)
+    st = dd_calloc((void **)&c->ener[cls], (size_t)(n + 1), sizeof(float), "ceiling");
+  if (st == DD_OK)
+    st = det_ceiling_simulate(c->model, cls, c->p->run.seed, (uint64_t)first, (uint64_t)count,
+                              sampler_draw, &c->q[cls], l1, l2, le);
+  st = par_agree(w, st);
+  if (st == DD_OK) {
+    int *counts = calloc((size_t)w->size, sizeof(int)),
+        *displs = calloc((size_t)w->size, sizeof(int));
+    if (!counts || !displs) DD_PANIC(DD_ERR_NOMEM, "ceiling gather");
+    for (int r = 0; r < w->size; r++) {
+      long long fr, cr;
+      io_rows_split(n, r, w->size, &fr, &cr);
+      counts[r] = (int)cr;
+      displs[r] = (int)fr;
+    }
+    MPI_Allgatherv(l1, (int)count, MPI_FLOAT, c->cs1[cls], counts, displs, MPI_FLOAT, w->comm);
+    MPI_Allgatherv(l2, (int)count, MPI_FLOAT, c->cs2[cls], counts, displs, MPI_FLOAT, w->comm);
+    MPI_Allgatherv(le, (int)count, MPI_FLOAT, c->ener[cls], counts, displs, MPI_FLOAT, w->comm);
+    free(counts);
+    free(displs);
+  }
+  free(l1);
+  free(l2);
+  free(le);
+  return st == DD_OK ? DD_OK : DD_CONTEXT(st, "ceiling sample");
+}
+
+/* /banks/ceiling: the ceiling for every scan mass (NR sample reweighted from
+ * q(E) to that mass), computed on rank 0 and written from there. */
+static dd_status write_ceiling(const par_world *w, sim_ctx *c, io_file *f) {
+  const app_params *p = c->p;
+  const det_params *dp = &p->detector;
+  int nm = p->scan.n_mass;
+  size_t n = (size_t)dp->ceiling_events;
+  DD_TRY(ceiling_sample(w, c, DET_ER), "ER");
+  DD_TRY(ceiling_sample(w, c, DET_NR), "NR");
+  double *res = calloc((size_t)nm * (5 + 3 * DET_BAND_BINS) + 2 * DET_BAND_BINS, sizeof(double));
+  dd_status st = res ? DD_OK : DD_FAIL(DD_ERR_NOMEM, "ceiling results");
+  if (st == DD_OK) st = dd_calloc((void **)&c->w, n + 1, sizeof(double), "ceiling weights");
+  /* layout of res: accuracy, auc, cs1-only, leakage, ess [nm] each, then
+   * nr_median, nr_sigma, leak_bin [nm][bins], then er_median, er_sigma [bins] */
+  double *acc = res, *auc = res + nm, *acc1 = res + 2 * nm, *leak = res + 3 * nm,
+         *ess = res + 4 * nm;
+  double *nrm = res + 5 * nm, *nrs = nrm + nm * DET_BAND_BINS, *lb = nrs + nm * DET_BAND_BINS;
+  double *erm = lb + nm * DET_BAND_BINS, *ers = erm + DET_BAND_BINS;
+  for (int k = 0; k < nm && st == DD_OK && w->rank == 0; k++) {
+    double mass = p->scan.mass_gev[k];
+    for (size_t i = 0; i < n; i++)
+      c->w[i] =
+          phys_weight_nr(&p->phys, &c->q[DET_NR], mass, p->phys.sigma_ref_cm2, c->ener[DET_NR][i]);
+    det_ceiling r;
+    st =
+        det_ceiling_compute(c->cs1[DET_ER], c->cs2[DET_ER], NULL, n, c->cs1[DET_NR], c->cs2[DET_NR],
+                            c->w, n, dp->ceiling_cs1_min_pe, dp->ceiling_cs1_max_pe, &r);
+    if (st != DD_OK) break;
+    acc[k] = r.accuracy;
+    auc[k] = r.auc;
+    acc1[k] = r.accuracy_cs1_only;
+    leak[k] = r.leakage;
+    ess[k] = r.ess_nr;
+    memcpy(nrm + k * DET_BAND_BINS, r.nr_median, sizeof r.nr_median);
+    memcpy(nrs + k * DET_BAND_BINS, r.nr_sigma, sizeof r.nr_sigma);
+    memcpy(lb + k * DET_BAND_BINS, r.leak_bin, sizeof r.leak_bin);
+    memcpy(erm, r.er_median, sizeof r.er_median);
+    memcpy(ers, r.er_sigma, sizeof r.er_sigma);
+    dd_info(
+        "ceiling %s, %g GeV: accuracy %.4f, AUC %.4f (cS1 alone %.4f), ER leakage below the "
+        "NR median %.2f %%, NR effective events %.0f",
+        dp->preset_name, mass, r.accuracy, r.auc, r.accuracy_cs1_only, 100.0 * r.leakage, r.ess_nr);
+    if (r.ess_nr < 0.05 * (double)r.n_nr)
+      dd_warn("ceiling at %g GeV rests on %.0f effective NR events: widen physics.nr_reference",
+              mass, r.ess_nr);
+  }
+  st = par_agree(w, st);
+  const char *g = "/banks/ceiling";
+  double edges[DET_BAND_BINS], upper[DET_BAND_BINS];
+  for (int b = 0; b < DET_BAND_BINS; b++) {
+    edges[b] = det_band_edges_pe[b];
+    upper[b] = det_band_edges_pe[b + 1];
+  }
+  if (st == DD_OK)
+    st = io_axis_write(f, "/banks/ceiling/mass_gev", IO_F64, nm, p->scan.mass_gev, "GeV/c^2",
+                       "WIMP mass of the NR reweighting");
+  if (st == DD_OK)
+    st = io_axis_write(f, "/banks/ceiling/cs1_bin_pe", IO_F64, DET_BAND_BINS, edges, "PE",
+                       "lower cS1 edge of the band bin; upper edges in attribute upper_edge_pe");
+  if (st == DD_OK)
+    st = io_attr_write_doubles(f, "/banks/ceiling/cs1_bin_pe", "upper_edge_pe", upper,
+                               DET_BAND_BINS);
+  static const struct {
+    const char *name, *desc;
+    int off, per_bin;
+  } k_out[] = {
+      {"accuracy",
+       "balanced-class accuracy of the Bayes (likelihood-ratio) classifier on (cS1, log10 "
+       "cS2/cS1), measured on an independent half of the sample",
+       0, 0},
+      {"auc", "ROC area of that likelihood ratio", 1, 0},
+      {"accuracy_cs1_only", "the same classifier on cS1 alone", 2, 0},
+      {"leakage", "ER fraction below the NR median of log10(cS2/cS1), over the cS1 bins", 3, 0},
+      {"ess_nr", "effective number of reweighted NR events (sum w)^2 / sum w^2", 4, 0},
+      {"nr_median", "NR median of log10(cS2/cS1) per cS1 bin", 5, 1},
+      {"nr_sigma", "NR standard deviation of log10(cS2/cS1) per cS1 bin", 6, 1},
+      {"leak_bin", "ER fraction below the NR median per cS1 bin", 7, 1},
+  };
+  const char *const ax_m[1] = {"/banks/ceiling/mass_gev"};
+  const char *const ax_mb[2] = {"/banks/ceiling/mass_gev", "/banks/ceiling/cs1_bin_pe"};
+  const char *const ax_b[1] = {"/banks/ceiling/cs1_bin_pe"};
+  for (size_t i = 0; i < sizeof k_out / sizeof *k_out && st == DD_OK; i++) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", g, k_out[i].name);
+    long long dims[2] = {nm, DET_BAND_BINS};
+    const double *src =
+        k_out[i].off < 5 ? res + k_out[i].off * nm : nrm + (k_out[i].off - 5) * nm * DET_BAND_BINS;
+    st = io_dataset_create(f, path, IO_F64, k_out[i].per_bin ? 2 : 1, dims,
+                           k_out[i].per_bin ? ax_mb : ax_m, "1", k_out[i].desc);
+    if (st == DD_OK) st = io_write_root(f, path, IO_F64, w->rank == 0 ? src : NULL);
+  }
+  long long nb = DET_BAND_BINS;
+  if (st == DD_OK)
+    st = io_dataset_create(f, "/banks/ceiling/er_median", IO_F64, 1, &nb, ax_b, "1",
+                           "ER median of log10(cS2/cS1) per cS1 bin");
+  if (st == DD_OK)
+    st = io_write_root(f, "/banks/ceiling/er_median", IO_F64, w->rank == 0 ? erm : NULL);
+  if (st == DD_OK)
+    st = io_dataset_create(f, "/banks/ceiling/er_sigma", IO_F64, 1, &nb, ax_b, "1",
+                           "ER standard deviation of log10(cS2/cS1) per cS1 bin");
+  if (st == DD_OK)
+    st = io_write_root(f, "/banks/ceiling/er_sigma", IO_F64, w->rank == 0 ? ers : NULL);
+  if (st == DD_OK) st = io_attr_write_int(f, g, "events_per_class", (long long)n);
+  if (st == DD_OK) st = io_attr_write_double(f, g, "cs1_min_pe", dp->ceiling_cs1_min_pe);
+  if (st == DD_OK) st = io_attr_write_double(f, g, "cs1_max_pe", dp->ceiling_cs1_max_pe);
+  if (st == DD_OK)
+    st = io_attr_write_string(f, g, "description",
+                              "information ceiling (docs/detector.md): what any classifier can "
+                              "reach from the corrected signals; an independent sample from "
+                              "DD_STREAM_CEILING, ER as in the bank, NR reweighted per mass");
+  free(res);
+  return st == DD_OK ? DD_OK : DD_CONTEXT(st, "writing %s", g);
+}
+
+/* /spectra: dR/dE per scan mass and the background spectra (rank 0 writes). */
+static dd_status write_spectra(sim_ctx *c, io_file *f) {
+  const app_params *p = c->p;
+  DD_TRY(phys_spectra_init(&c->spectra, &p->phys, p->scan.mass_gev, (size_t)p->scan.n_mass),
+         "spectra");
+  const phys_spectra *t = &c->spectra;
+  long long nm = (long long)t->n_mass, ne = (long long)t->n_energy, d2[2] = {nm, ne};
+  const char *const am[1] = {"/spectra/mass_gev"}, *const ae[1] = {"/spectra/e_kev"};
+  const char *const ame[2] = {"/spectra/mass_gev", "/spectra/e_kev"};
+  DD_TRY(io_axis_write(f, "/spectra/mass_gev", IO_F64, nm, t->mass_gev, "GeV/c^2", "WIMP mass"),
+         "spectra");
+  DD_TRY(io_axis_write(f, "/spectra/e_kev", IO_F64, ne, t->e_kev, "keV", "recoil energy"),
+         "spectra");
+  DD_TRY(io_dataset_create(
+             f, "/spectra/dRdE", IO_F64, 2, d2, ame, "1/(t*y*keV)",
+             "SI WIMP differential rate at sigma_cm2 (attribute), per tonne-year and keVnr"),
+         "spectra");
+  DD_TRY(io_write_root(f, "/spectra/dRdE", IO_F64, t->dRdE), "spectra");
+  DD_TRY(io_dataset_create(f, "/spectra/endpoint_kev", IO_F64, 1, &nm, am, "keV",
+                           "kinematic endpoint of the WIMP spectrum"),
+         "spectra");
+  DD_TRY(io_write_root(f, "/spectra/endpoint_kev", IO_F64, t->endpoint_kev), "spectra");
+  DD_TRY(
+      io_dataset_create(f, "/spectra/counts_window", IO_F64, 1, &nm, am, "1/(t*y)",
+                        "WIMP events per tonne-year in the analysis window (attribute window_kev)"),
+      "spectra");
+  DD_TRY(io_write_root(f, "/spectra/counts_window", IO_F64, t->counts_window), "spectra");
+  DD_TRY(io_dataset_create(f, "/spectra/er_dRdE", IO_F64, 1, &ne, ae, "1/(t*y*keV)",
+                           "ER background per tonne-year and keVee"),
+         "spectra");
+  DD_TRY(io_write_root(f, "/spectra/er_dRdE", IO_F64, t->er_dRdE), "spectra");
+  DD_TRY(io_dataset_create(f, "/spectra/nr_bg_dRdE", IO_F64, 1, &ne, ae, "1/(t*y*keV)",
+                           "enabled NR backgrounds per tonne-year and keVnr"),
+         "spectra");
+  DD_TRY(io_write_root(f, "/spectra/nr_bg_dRdE", IO_F64, t->nr_bg_dRdE), "spectra");
+  DD_TRY(io_attr_write_double(f, "/spectra", "sigma_cm2", t->sigma_cm2), "spectra");
+  DD_TRY(io_attr_write_doubles(f, "/spectra", "window_kev", t->window_kev, 2), "spectra");
+  DD_TRY(io_attr_write_double(f, "/spectra", "er_counts_window", t->er_counts_window), "spectra");
+  DD_TRY(io_attr_write_double(f, "/spectra", "nr_bg_counts_window", t->nr_bg_counts_window),
+         "spectra");
+  DD_TRY(
+      io_attr_write_string(f, "/spectra", "description",
+                           "recoil spectra of the run's masses and backgrounds (docs/physics.md)"),
+      "spectra");
+  return DD_OK;
+}
+
+dd_status app_cmd_simulate(const par_world *w, const app_opts *o) {
+  sim_ctx c;
+  memset(&c, 0, sizeof c);
+  io_file *f = NULL;
+  dd_status st = dd_calloc((void **)&c.p, 1, sizeof *c.p, "parameters");
+  if (st == DD_OK) st = app_load_config(w, o, &c.cfg, c.p);
+  if (st == DD_OK) st = dd_calloc((void **)&c.model, 1, sizeof *c.model, "detector model");
+  if (st == DD_OK) st = det_model_init(c.model, &c.p->detector, c.p->run.seed);
+  if (st == DD_OK) st = phys_sampler_init_er(&c.q[DET_ER], &c.p->phys);
+  if (st == DD_OK) st = phys_sampler_init_nr_ref(&c.q[DET_NR], &c.p->phys);
+  if (st == DD_OK) st = cfg_resolved_text(c.cfg, &c.config_text);
+  if (st != DD_OK) goto done;
+  det_params_print(&c.p->detector);
+  char path[APP_PATH_MAX + 64];
+  st = io_results_path(c.p->run.output_dir, -1, -1, path, sizeof path);
+  if (st == DD_OK && w->rank == 0) st = dd_mkdir_p(c.p->run.output_dir);
+  st = par_agree(w, st);
+  if (st != DD_OK) goto done;
+  /* the keys the stage depends on: a change in any of them redoes it */
+  static const char *const hash_keys[] = {"run.seed", "detector", "physics", "scan.mass_gev"};
+  static const char *const owned[] = {"/banks", "/spectra"};
+  io_stage s = {
+      "simulate",   owned,        2,  path, path, c.config_text, cfg_hash(c.cfg, hash_keys, 4),
+      o->argc_orig, o->argv_orig, -1, -1,   0,    NULL};
+  st = io_stage_begin(w, &s, &f, NULL);
+  if (st == DD_OK) st = write_bank(w, &c, f, DET_ER);
+  if (st == DD_OK) st = write_bank(w, &c, f, DET_NR);
+  if (st == DD_OK) st = write_ceiling(w, &c, f);
+  if (st == DD_OK) st = write_spectra(&c, f);
+  /* previews: rank 0 renders the first N events of each bank */
+  if (st == DD_OK && o->preview_n > 0) {
+    dd_status pst = DD_OK;
+    if (w->rank == 0) {
+      char dir[APP_PATH_MAX + 16];
+      snprintf(dir, sizeof dir, "%s/preview", c.p->run.output_dir);
+      pst = dd_calloc((void **)&c.renderer, 1, sizeof *c.renderer, "renderer");
+      if (pst == DD_OK) pst = img_renderer_init(c.renderer, &c.p->image, c.model);
+      if (pst == DD_OK)
+        pst = img_preview_write(c.renderer, c.p->run.seed, o->preview_n, sampler_draw, &c.q[DET_ER],
+                                sampler_draw, &c.q[DET_NR], dir);
+      if (pst == DD_OK)
+        dd_info("simulate: %d ER and %d NR example images in %s (sheet.png, sheet_pax.png)",
+                o->preview_n, o->preview_n, dir);
+    }
+    st = par_agree(w, pst);
+  }
+  if (st == DD_OK) {
+    st = io_stage_commit(&f);
+    if (st == DD_OK) dd_info("simulate: wrote %s", path);
+  } else {
+    io_file_close(&f);
+  }
+done:
+  sim_free(&c);
+  return st == DD_OK ? DD_OK : DD_CONTEXT(st, "simulate");
+}
