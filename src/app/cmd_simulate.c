@@ -395,7 +395,7 @@ dd_status app_cmd_simulate(const par_world *w, const app_opts *o) {
   st = io_stage_begin(w, &s, &f, NULL);
   if (st == DD_OK) st = write_bank(w, &c, f, DET_ER);
   if (st == DD_OK) st = write_bank(w, &c, f, DET_NR);
-  if (st == DD_OK) st = write_ceiling(w, &c, f);
+  if (st == DD_OK && c.p->detector.ceiling_events > 0) st = write_ceiling(w, &c, f);
   if (st == DD_OK) st = write_spectra(&c, f);
   /* previews: rank 0 renders the first N events of each bank */
   if (st == DD_OK && o->preview_n > 0) {

@@ -92,20 +92,13 @@ static inline double det_exponential(const det_zig *z, dd_rng *r, double mean) {
   return mean * det_zig_exp_slow(z, r, jz, iz);
 }
 
-/* Poisson(mu) (inversion below mu = 10, else PTRS) and Binomial(n, p)
+/* Poisson(mu) (unit-rate arrivals below mu = 3, inversion below 10, else
+ * PTRS) and Binomial(n, p)
  * (inversion below n min(p, 1-p) = 10, else BTRS), both exact, drawing
  * 32-bit uniforms and using the model's log-factorial table (rngx.c). */
 uint64_t det_poisson(const det_model *m, dd_rng *r, double mu);
 uint64_t det_binomial(const det_model *m, dd_rng *r, uint64_t n, double p);
 /* log(k!) from the table below DET_LOGFACT_N, Stirling's series above. */
 double det_logfact(const det_model *m, double k);
-
-/* Standard normal truncated to x > lo (rejection; lo well below 0). */
-static inline double det_normal_above(const det_zig *z, dd_rng *r, double lo) {
-  double x;
-  do x = det_normal(z, r);
-  while (x <= lo);
-  return x;
-}
 
 #endif /* DDSCAN_DET_INTERNAL_H */

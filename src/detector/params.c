@@ -404,6 +404,9 @@ dd_status det_params_validate(const det_params *p, const cfg_doc *cfg) {
     return BAD("ceiling.cs1_max_pe", "must be > ceiling.cs1_min_pe (%g): the window is empty",
                p->ceiling_cs1_min_pe);
   NONNEG("ceiling.cs1_min_pe", p->ceiling_cs1_min_pe);
+  if (p->ceiling_events != 0 && p->ceiling_events < 1000)
+    return BAD("ceiling.events", "must be 0 (no ceiling) or at least 1000, got %llu",
+               (unsigned long long)p->ceiling_events);
   return DD_OK;
 }
 

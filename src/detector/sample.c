@@ -10,7 +10,9 @@
  *      normals (NR), then the recombination (skew-)normal; laidbax: Nq normal,
  *      [NR: detectable binomial], p_e normal, electron binomial)
  *   4. S1: detected photons binomial; per detected photon in turn:
- *      [nest2: exciton uniform], array uniform, PMT uniform, one uniform for
+ *      [nest2: exciton uniform], array uniform, PMT (below 96 photons:
+ *      proposal word and acceptance uniform until accepted; else one
+ *      uniform through the cumulative weights), one uniform for
  *      the double-PE emission and the area, hit uniform(s), then its
  *      emission time (s1_photon_time: model-specific draws)
  *      -> the attempt ends here if the S1 fails the coincidence
@@ -28,7 +30,6 @@
 #include "det_internal.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* The record has no padding, so its bytes (hashes, files) are defined. */
@@ -37,7 +38,8 @@ _Static_assert(sizeof(det_event) ==
                        (2 + 2 * DET_WF_COLS + DET_MAX_PMT_BOTTOM + DET_MAX_PMT_TOP) * 4,
                "det_event has padding");
 
-#define S1_GUIDES 128 /* guide table of the S1 PMT choice (Chen and Asau) */
+#define S1_GUIDES 128       /* guide table of the S1 PMT choice (Chen and Asau) */
+#define S1_TABLE_MIN_PHD 96 /* from this many S1 photons on: weight table, else rejection */
 
 /* NEST v2 S1 timing constants (NEST.cpp PhotonTime, arXiv:1802.06162) and
  * XENONnT SR0 optical transport at the TPC centre (XENONnT_SR0.hh OptTrans;
@@ -79,10 +81,10 @@ typedef struct scratch {
   float hit_t[DET_MAX_S1_PHD];      /* counted-hit times */
   uint16_t hit_ch[DET_MAX_S1_PHD];
   uint8_t stamp[DET_MAX_PMT_TOP + DET_MAX_PMT_BOTTOM];
-  float s1_bins[DET_MAX_S1_BINS + DET_PULSE_BINS];
-  float e_t[DET_MAX_ELECTRONS]; /* electron arrival - mean drift time, ns */
-  float e_c[DET_MAX_ELECTRONS]; /* photons of that electron */
-  int act[DET_MAX_ELECTRONS];   /* electrons active in a bisection */
+  float s1_buf[DET_MAX_S1_BINS + 2 * DET_PULSE_BINS]; /* S1 bins with a margin each side */
+  float e_t[DET_MAX_ELECTRONS];                       /* electron arrival - mean drift time, ns */
+  float e_c[DET_MAX_ELECTRONS];                       /* photons of that electron */
+  int act[DET_MAX_ELECTRONS];                         /* electrons active in a bisection */
   double s2w[DET_MAX_PMT_TOP];
   uint32_t n_pmt[DET_MAX_PMT_TOP]; /* photons per top PMT */
   float s1w[DET_PMT_CAP];
@@ -218,8 +220,10 @@ static int col_first_bin(int k, int n_b) {
 /* w_k of a binned waveform (spec §6.3): mean of the bins in column k, or
  * the bin nearest the column centre when the column holds none. */
 static void columns_from_bins(const float *bins, int n_b, float *w /* (37) */) {
+  int first[DET_WF_COLS + 1];
+  for (int k = 0; k <= DET_WF_COLS; k++) first[k] = col_first_bin(k, n_b);
   for (int k = 0; k < DET_WF_COLS; k++) {
-    int b0 = col_first_bin(k, n_b), b1 = col_first_bin(k + 1, n_b);
+    int b0 = first[k], b1 = first[k + 1];
     if (b1 > b0) {
       double s = 0.0;
       for (int j = b0; j < b1; j++) s += bins[j];
@@ -249,7 +253,10 @@ static void s1_waveform(const det_model *m, scratch *s, int n, det_event *ev) {
     n_b = DET_MAX_S1_BINS;
     right = left + n_b - 1 - 2L * p->s1_pad_bins;
   }
-  memset(s->s1_bins, 0, sizeof(float) * (size_t)(n_b + DET_PULSE_BINS));
+  /* bins[j], j in [0, n_b), with DET_PULSE_BINS of margin on both sides so
+   * that a pulse never needs a bounds check (the margins are discarded) */
+  float *bins = s->s1_buf + DET_PULSE_BINS;
+  memset(s->s1_buf, 0, sizeof(float) * (size_t)(n_b + 2 * DET_PULSE_BINS));
   long origin = left - p->s1_pad_bins; /* absolute bin of window bin 0 */
   for (int i = 0; i <= last; i++) {
     double tb = ph[i].t_ns / DET_SAMPLE_NS;
@@ -257,14 +264,11 @@ static void s1_waveform(const det_model *m, scratch *s, int n, det_event *ev) {
     if (b > right) break;
     int phase = (int)((tb - (double)b) * DET_PULSE_PHASES);
     if (phase >= DET_PULSE_PHASES) phase = DET_PULSE_PHASES - 1;
-    long j0 = b - origin - m->pulse_lead_bins;
+    float *dst = bins + (b - origin - m->pulse_lead_bins), a = ph[i].area_pe;
     const float *pb = m->pulse_bins[phase];
-    for (int k = 0; k < DET_PULSE_BINS; k++) {
-      long j = j0 + k;
-      if (j >= 0 && j < n_b) s->s1_bins[j] += ph[i].area_pe * pb[k];
-    }
+    for (int k = 0; k < DET_PULSE_BINS; k++) dst[k] += a * pb[k];
   }
-  columns_from_bins(s->s1_bins, (int)n_b, ev->s1_wf);
+  columns_from_bins(bins, (int)n_b, ev->s1_wf);
   ev->s1_window_ns = (float)(n_b * DET_SAMPLE_NS);
 }
 
@@ -381,22 +385,30 @@ static int simulate_s1(const det_model *m, int cls, const det_quanta *q, double 
   uint64_t n_phd = dd_rng_binomial(r, (uint64_t)q->n_ph, p_det);
   ev->n_s1_phd = (int32_t)n_phd;
   if (n_phd == 0 || n_phd > DET_MAX_S1_PHD) return 0;
-  /* collection weights of both arrays for this point (spec §4.3) */
+  /* collection weights w_i = (1 - beta)(1 + rho_i^2/h^2)^(-3/2) + beta of both
+   * arrays for this point (spec §4.3).  Since w_i <= 1, a PMT is drawn exactly
+   * by proposing a uniform one and accepting it with probability w_i (about
+   * 1/mean(w) <= 3.3 tries); for many photons, cumulative weights with a
+   * guide table are cheaper per photon. */
   double depth = ev->depth_cm;
+  double inv_h2[2], b1[2], b0[2];
+  int use_table = n_phd >= S1_TABLE_MIN_PHD;
   for (int a = 0; a < 2; a++) {
     const det_array *arr = &m->arr[a];
     double h = a == DET_BOTTOM ? p->drift_length_cm - depth + p->bottom_pmt_offset_cm
                                : depth + p->top_pmt_offset_cm;
     double beta = a == DET_BOTTOM ? p->s1_diffuse_bottom : p->s1_diffuse_top;
-    /* single precision in a loop free of dependencies (vectorisable);
-     * the running sum stays in double */
-    float inv_h2 = (float)(1.0 / (h * h)), xe = (float)ev->x_cm, ye = (float)ev->y_cm;
-    float b1 = (float)(1.0 - beta), b0 = (float)beta;
+    inv_h2[a] = 1.0 / (h * h);
+    b1[a] = 1.0 - beta;
+    b0[a] = beta;
+    if (!use_table) continue;
+    float ih = (float)inv_h2[a], xe = (float)ev->x_cm, ye = (float)ev->y_cm;
+    float f1 = (float)b1[a], f0 = (float)b0[a];
     float *w = s->s1w;
-    for (int i = 0; i < DET_PMT_CAP; i++) { /* fixed length: vectorises */
+    for (int i = 0; i < DET_PMT_CAP; i++) {
       float dx = arr->x_cm[i] - xe, dy = arr->y_cm[i] - ye;
-      float sq = 1.0f + (dx * dx + dy * dy) * inv_h2;
-      w[i] = b1 / (sq * sqrtf(sq)) + b0;
+      float sq = 1.0f + (dx * dx + dy * dy) * ih;
+      w[i] = f1 / (sq * sqrtf(sq)) + f0;
     }
     double c = 0.0;
     for (int i = 0; i < arr->n; i++) {
@@ -407,8 +419,8 @@ static int simulate_s1(const det_model *m, int cls, const det_quanta *q, double 
     /* guide table: a draw starts at the guide of its target and walks up a
      * few entries (inversion with a guide table, Chen and Asau 1974) */
     int i = 0;
-    for (int g = 0; g < S1_GUIDES; g++) {
-      double tg = c * g / S1_GUIDES;
+    double step = c / S1_GUIDES, tg = 0.0;
+    for (int g = 0; g < S1_GUIDES; g++, tg += step) {
       while (i < arr->n - 1 && s->cw[a][i] < tg) i++;
       s->guide[a][g] = (uint8_t)i;
     }
@@ -427,10 +439,20 @@ static int simulate_s1(const det_model *m, int cls, const det_quanta *q, double 
     }
     int a = det_u01(r) < aft ? DET_TOP : DET_BOTTOM;
     const det_array *arr = &m->arr[a];
-    const double *cw = s->cw[a];
-    double ut = det_u01(r), target = ut * cw[arr->n - 1];
-    int lo = s->guide[a][(int)(ut * S1_GUIDES)]; /* first PMT with cw >= target */
-    while (cw[lo] < target) lo++;
+    int lo;
+    if (use_table) {
+      const double *cw = s->cw[a];
+      double ut = det_u01(r), target = ut * cw[arr->n - 1];
+      lo = s->guide[a][(int)(ut * S1_GUIDES)]; /* first PMT with cw >= target */
+      while (cw[lo] < target) lo++;
+    } else {
+      for (;;) {
+        lo = (int)(((uint64_t)det_u32(r) * (uint64_t)arr->n) >> 32);
+        double dx = arr->x_cm[lo] - ev->x_cm, dy = arr->y_cm[lo] - ev->y_cm;
+        double sq = 1.0 + (dx * dx + dy * dy) * inv_h2[a];
+        if (det_u01(r) < b1[a] / (sq * sqrt(sq)) + b0[a]) break;
+      }
+    }
     /* one uniform decides the double-PE emission and, rescaled within its
      * branch, draws the area of the one or two PEs */
     double ud = det_u01(r);

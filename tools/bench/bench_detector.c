@@ -1,8 +1,10 @@
 /* bench_detector.c - simulated-and-rendered event images per second on one
  * core (issue target: 20000), measured side by side: simulation alone per
  * class, rendering alone per mode, and the balanced ER/NR mix that a bank
- * needs, for each preset.  ER: flat 0-15 keVee; NR: the reference spectrum
- * exp(-E/20 keV) on 1-100 keVnr.  Prints; asserts nothing. */
+ * needs, for each preset.  Energies as in a bank: the physics module's ER
+ * sampler (flat 0-15 keVee) and NR reference spectrum q(E) (a mixture of
+ * WIMP spectra, 6-1000 GeV, and an exponential floor).  Prints; asserts
+ * nothing. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "ddscan/core.h"
 #include "ddscan/detector.h"
 #include "ddscan/image.h"
+#include "ddscan/physics.h"
 
 #define TARGET_PER_S 20000.0
 
@@ -23,8 +26,11 @@ static double cpu_now(void) {
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static det_energy_flat_ctx g_er = {0.0, 15.0};
-static det_energy_exp_ctx g_nr = {1.0, 100.0, 20.0};
+static phys_sampler g_q[2]; /* ER sampler, NR reference q(E) */
+
+static double draw(void *ctx, double u) {
+  return phys_sampler_draw(ctx, u);
+}
 
 static double run(const det_model *m, const img_renderer *r, int cls_mode, int render, int n,
                   det_event *ev, float *img, uint64_t *draws) {
@@ -32,9 +38,7 @@ static double run(const det_model *m, const img_renderer *r, int cls_mode, int r
   *draws = 0;
   for (int i = 0; i < n; i++) {
     int cls = cls_mode < 2 ? cls_mode : (i & 1);
-    det_energy_fn fn = cls == DET_ER ? det_energy_flat : det_energy_exponential;
-    void *ctx = cls == DET_ER ? (void *)&g_er : (void *)&g_nr;
-    if (det_event_sample(m, cls, 7, (uint64_t)i, fn, ctx, ev) != DD_OK) {
+    if (det_event_sample(m, cls, 7, (uint64_t)i, draw, &g_q[cls], ev) != DD_OK) {
       dd_error_print(stderr, -1);
       exit(1);
     }
@@ -52,6 +56,12 @@ int main(int argc, char **argv) {
   static float img[IMG_SIZE];
   img_params ip;
   img_params_default(&ip);
+  phys_params pp;
+  if (phys_params_default(&pp) != DD_OK || phys_sampler_init_er(&g_q[DET_ER], &pp) != DD_OK ||
+      phys_sampler_init_nr_ref(&g_q[DET_NR], &pp) != DD_OK) {
+    dd_error_print(stderr, -1);
+    return 1;
+  }
   printf("bench_detector: %d events per measurement, one core\n", n);
   printf("%-12s %10s %10s %10s %10s %10s %12s %8s %12s\n", "preset", "ER us/ev", "NR us/ev",
          "draws/ev", "render us", "pax ms", "images/s", "vs 20k", "wall img/s");
@@ -67,8 +77,7 @@ int main(int argc, char **argv) {
     double t_nr = run(&m, &r, DET_NR, 0, n / 2, &ev[0], img, &d_nr);
     /* rendering alone over a ring of 64 stored records */
     for (int i = 0; i < 64; i++)
-      det_event_sample(&m, i & 1, 9, (uint64_t)i, i & 1 ? det_energy_exponential : det_energy_flat,
-                       i & 1 ? (void *)&g_nr : (void *)&g_er, &ev[i]);
+      det_event_sample(&m, i & 1, 9, (uint64_t)i, draw, &g_q[i & 1], &ev[i]);
     double t0 = cpu_now();
     for (int i = 0; i < n; i++) img_render_physics(&r, &ev[i & 63], img);
     double t_render = cpu_now() - t0;
