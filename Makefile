@@ -79,7 +79,7 @@ $(BUILD)/config.mk: tools/deps.sh
 	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/src/core/provenance.o: CFLAGS += $(PROV_FLAGS)
-$(BUILD)/obj/src/core/provenance.o: .git/HEAD $(wildcard .git/index)
+$(BUILD)/obj/src/core/provenance.o: $(wildcard .git/HEAD .git/index)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
