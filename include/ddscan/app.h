@@ -9,6 +9,7 @@
 
 #include "ddscan/cfg.h"  /* uses: cfg_doc */
 #include "ddscan/core.h" /* uses: dd_status */
+#include "ddscan/nn.h"   /* uses: nn_params */
 #include "ddscan/par.h"  /* uses: par_world */
 
 #define APP_PATH_MAX 1024
@@ -25,6 +26,7 @@ typedef struct app_run_params {
  * app_params_load (src/app/params.c). */
 typedef struct app_params {
   app_run_params run;
+  nn_params nn; /* group `nn`: the CVAE and CNN architectures, losses, Adam */
 } app_params;
 
 /* Loads every module's parameters (defaults filled into cfg), then fails on

@@ -31,6 +31,7 @@ static dd_status run_params_load(cfg_doc *cfg, app_run_params *r) {
 dd_status app_params_load(cfg_doc *cfg, app_params *p) {
   memset(p, 0, sizeof *p);
   DD_TRY(run_params_load(cfg, &p->run), "loading run parameters");
+  DD_TRY(nn_params_load(cfg, &p->nn), "loading nn parameters");
   DD_TRY(cfg_check_unused(cfg), "checking for unknown keys");
   return DD_OK;
 }
