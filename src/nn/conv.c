@@ -11,6 +11,18 @@
 
 #include <cblas.h> /* uses: cblas_sgemm */
 
+/* Columns per GEMM: convolutions run over chunks of whole images of at
+ * least this many output columns, so that the column matrix, the GEMM's
+ * output block and the fused epilogues stay in cache, and the workspace does
+ * not grow with the batch.  The chunking depends on the layer only, never on
+ * the batch size or the rank count. */
+#define NN_CHUNK_COLS 4096
+
+int nn_chunk_images(size_t plane) {
+  size_t nb = (NN_CHUNK_COLS + plane - 1) / plane;
+  return nb < 1 ? 1 : (int)nb;
+}
+
 /* Output positions o in [0, n_out) whose input index o*s + off lies in
  * [0, size): the range [*lo, *hi). */
 static void valid_range(int off, int s, int size, int n_out, int *lo, int *hi) {
@@ -22,11 +34,62 @@ static void valid_range(int off, int s, int size, int n_out, int *lo, int *hi) {
   *hi = b;
 }
 
-/* col[(c,kh,kw)][(i,oh,ow)] = img[c][i][oh*s+kh-ph][ow*s+kw-pw] (0 outside).
- * img is (C,N,H,W), col is (C*k*k, N*Ho*Wo). */
-void nn_im2col(float *col, const float *img, int C, int n, int H, int W, int k, int s, int ph,
-               int pw, int Ho, int Wo) {
-  size_t plane = (size_t)Ho * Wo, cols = (size_t)n * plane;
+/* dst[j] += src[j]: blocks of 16 with a constant trip count, which gcc -O2
+ * vectorizes, and a scalar tail. */
+static void add_row(float *restrict dst, const float *restrict src, size_t len) {
+  size_t j = 0;
+  for (; j + 16 <= len; j += 16)
+    for (int u = 0; u < 16; u++) dst[j + u] += src[j + u];
+  for (; j < len; j++) dst[j] += src[j];
+}
+
+/* Kernel = stride, no padding, and the windows tile the image exactly: the
+ * column matrix is a permutation of the image ("pixel shuffle"). */
+static int exact_tiling(int H, int W, int k, int s, int ph, int pw, int Ho, int Wo) {
+  return k == s && ph == 0 && pw == 0 && H == Ho * k && W == Wo * k;
+}
+
+/* Exact tiling, one image row: the row src (Wo*k floats) feeds col rows
+ * dst + kw*cols, kw < k.  Static inline with k a constant at the call sites
+ * below, so that the inner loop is unrolled for the usual kernels. */
+static inline void shuffle_in(float *dst, const float *src, size_t cols, int Wo, int k) {
+  for (int ow = 0; ow < Wo; ow++)
+    for (int kw = 0; kw < k; kw++) dst[(size_t)kw * cols + ow] = src[ow * k + kw];
+}
+static inline void shuffle_out(float *dst, const float *src, size_t cols, int Wo, int k) {
+  for (int ow = 0; ow < Wo; ow++)
+    for (int kw = 0; kw < k; kw++) dst[ow * k + kw] = src[(size_t)kw * cols + ow];
+}
+
+void nn_im2col(float *col, const float *img, int C, int N, int n0, int nb, int H, int W, int k,
+               int s, int ph, int pw, int Ho, int Wo) {
+  const size_t plane = (size_t)Ho * Wo, cols = (size_t)nb * plane;
+  if (exact_tiling(H, W, k, s, ph, pw, Ho, Wo)) {
+    /* one pass over the image rows in order; each row feeds k col rows */
+    for (int c = 0; c < C; c++)
+      for (int i = 0; i < nb; i++)
+        for (int oh = 0; oh < Ho; oh++)
+          for (int kh = 0; kh < k; kh++) {
+            const float *src = img + (((size_t)c * N + n0 + i) * H + (size_t)oh * k + kh) * W;
+            float *dst = col + ((size_t)(c * k + kh) * k) * cols + (size_t)i * plane +
+                         (size_t)oh * Wo;
+            switch (k) {
+              case 2:
+                shuffle_in(dst, src, cols, Wo, 2);
+                break;
+              case 3:
+                shuffle_in(dst, src, cols, Wo, 3);
+                break;
+              case 5:
+                shuffle_in(dst, src, cols, Wo, 5);
+                break;
+              default:
+                shuffle_in(dst, src, cols, Wo, k);
+                break;
+            }
+          }
+    return;
+  }
   for (int c = 0; c < C; c++)
     for (int kh = 0; kh < k; kh++) {
       int hlo, hhi;
@@ -35,13 +98,30 @@ void nn_im2col(float *col, const float *img, int C, int n, int H, int W, int k, 
         int wlo, whi;
         valid_range(kw - pw, s, W, Wo, &wlo, &whi);
         float *row = col + ((size_t)(c * k + kh) * k + kw) * cols;
-        for (int i = 0; i < n; i++) {
-          const float *im = img + ((size_t)c * n + i) * H * W;
+        for (int i = 0; i < nb; i++) {
+          const float *im = img + ((size_t)c * N + n0 + i) * H * W;
           float *r = row + (size_t)i * plane;
+          if (s == 1 && W == Wo && hlo < hhi && wlo < whi) {
+            /* stride 1 and as wide as the image: the valid rows are one
+             * shifted block; copy it at once, then zero what fell outside
+             * the image on the left or right edge, and the rows above and
+             * below */
+            const long shift = (long)(kh - ph) * W + (kw - pw);
+            const size_t q0 = (size_t)hlo * Wo, q1 = (size_t)hhi * Wo;
+            memset(r, 0, sizeof *r * q0);
+            memcpy(r + q0, im + (long)q0 + shift, sizeof *r * (q1 - q0));
+            memset(r + q1, 0, sizeof *r * (plane - q1));
+            for (int oh = hlo; oh < hhi; oh++) {
+              float *rr = r + (size_t)oh * Wo;
+              for (int ow = 0; ow < wlo; ow++) rr[ow] = 0.0f;
+              for (int ow = whi; ow < Wo; ow++) rr[ow] = 0.0f;
+            }
+            continue;
+          }
           for (int oh = 0; oh < Ho; oh++) {
             float *rr = r + (size_t)oh * Wo;
             if (oh < hlo || oh >= hhi || wlo >= whi) {
-              memset(rr, 0, sizeof *rr * (size_t)Wo);
+              for (int ow = 0; ow < Wo; ow++) rr[ow] = 0.0f;
               continue;
             }
             const float *src = im + (size_t)(oh * s + kh - ph) * W + (kw - pw);
@@ -58,10 +138,38 @@ void nn_im2col(float *col, const float *img, int C, int n, int H, int W, int k, 
     }
 }
 
-/* The adjoint of nn_im2col: img += scatter(col).  img must be initialised. */
-void nn_col2im(float *img, const float *col, int C, int n, int H, int W, int k, int s, int ph,
-               int pw, int Ho, int Wo) {
-  size_t plane = (size_t)Ho * Wo, cols = (size_t)n * plane;
+void nn_col2im(float *img, const float *col, int C, int N, int n0, int nb, int H, int W, int k,
+               int s, int ph, int pw, int Ho, int Wo) {
+  const size_t plane = (size_t)Ho * Wo, cols = (size_t)nb * plane;
+  if (exact_tiling(H, W, k, s, ph, pw, Ho, Wo)) {
+    /* every image element receives exactly one column entry: assign */
+    for (int c = 0; c < C; c++)
+      for (int i = 0; i < nb; i++)
+        for (int oh = 0; oh < Ho; oh++)
+          for (int kh = 0; kh < k; kh++) {
+            float *dst = img + (((size_t)c * N + n0 + i) * H + (size_t)oh * k + kh) * W;
+            const float *src = col + ((size_t)(c * k + kh) * k) * cols + (size_t)i * plane +
+                               (size_t)oh * Wo;
+            switch (k) {
+              case 2:
+                shuffle_out(dst, src, cols, Wo, 2);
+                break;
+              case 3:
+                shuffle_out(dst, src, cols, Wo, 3);
+                break;
+              case 5:
+                shuffle_out(dst, src, cols, Wo, 5);
+                break;
+              default:
+                shuffle_out(dst, src, cols, Wo, k);
+                break;
+            }
+          }
+    return;
+  }
+  for (int c = 0; c < C; c++) /* the images of the chunk start at zero */
+    for (int i = 0; i < nb; i++)
+      memset(img + ((size_t)c * N + n0 + i) * H * W, 0, sizeof *img * (size_t)H * W);
   for (int c = 0; c < C; c++)
     for (int kh = 0; kh < k; kh++) {
       int hlo, hhi;
@@ -71,14 +179,14 @@ void nn_col2im(float *img, const float *col, int C, int n, int H, int W, int k, 
         valid_range(kw - pw, s, W, Wo, &wlo, &whi);
         if (wlo >= whi) continue;
         const float *row = col + ((size_t)(c * k + kh) * k + kw) * cols;
-        for (int i = 0; i < n; i++) {
-          float *im = img + ((size_t)c * n + i) * H * W;
+        for (int i = 0; i < nb; i++) {
+          float *im = img + ((size_t)c * N + n0 + i) * H * W;
           const float *r = row + (size_t)i * plane;
           for (int oh = hlo; oh < hhi; oh++) {
             const float *rr = r + (size_t)oh * Wo;
             float *dst = im + (size_t)(oh * s + kh - ph) * W + (kw - pw);
             if (s == 1) {
-              for (int ow = wlo; ow < whi; ow++) dst[ow] += rr[ow];
+              add_row(dst + wlo, rr + wlo, (size_t)(whi - wlo));
             } else {
               for (int ow = wlo; ow < whi; ow++) dst[(size_t)ow * s] += rr[ow];
             }
@@ -106,117 +214,208 @@ static void gemm(nn_layer_prof *prof, int bwd, enum CBLAS_TRANSPOSE ta, enum CBL
   }
 }
 
-/* x[co][j] += b[co] then the activation, for a (Co, cols) block. */
-static void bias_act_rows(float *x, const float *b, int rows, size_t cols, nn_act act,
-                          float alpha) {
+/* The element loops below run in blocks of NN_VEC elements with a constant
+ * inner trip count, which gcc -O2 vectorizes (its "very cheap" cost model
+ * only vectorizes loops whose trip count is a known multiple of the vector
+ * width), and a scalar tail.  Elementwise IEEE operations give the same
+ * results vectorized or not; reductions keep their written order. */
+#define NN_VEC 16
+
+/* Epilogue of a forward GEMM: x = act(x + b[r]) for `rows` rows of `len`
+ * floats, row r starting at x + r*ld.  One pass while the block is in cache. */
+static void bias_act(float *x, size_t ld, const float *b, int rows, size_t len, nn_act act,
+                     float alpha) {
   for (int r = 0; r < rows; r++) {
-    float *xr = x + (size_t)r * cols;
-    float br = b[r];
-    for (size_t j = 0; j < cols; j++) xr[j] += br;
+    float *xr = x + (size_t)r * ld;
+    const float br = b[r];
+    size_t j = 0;
+    switch (act) {
+      case NN_ACT_NONE:
+        for (; j + NN_VEC <= len; j += NN_VEC)
+          for (int u = 0; u < NN_VEC; u++) xr[j + u] += br;
+        for (; j < len; j++) xr[j] += br;
+        break;
+      case NN_ACT_LEAKY_RELU:
+        for (; j + NN_VEC <= len; j += NN_VEC)
+          for (int u = 0; u < NN_VEC; u++) {
+            float v = xr[j + u] + br;
+            xr[j + u] = v * nn_leaky_scale(v, alpha);
+          }
+        for (; j < len; j++) {
+          float v = xr[j] + br;
+          xr[j] = v * nn_leaky_scale(v, alpha);
+        }
+        break;
+      case NN_ACT_SIGMOID:
+        for (; j < len; j++) xr[j] = nn_sigmoidf(xr[j] + br);
+        break;
+    }
   }
-  nn_act_apply(act, alpha, x, (size_t)rows * cols);
 }
 
-/* db[co] += sum_j d[co][j].  Eight double partial sums in a fixed order:
- * deterministic, accurate over N*H*W terms, and not latency-bound. */
-static void bias_grad_rows(float *db, const float *d, int rows, size_t cols) {
+/* d *= act'(y), elementwise (y is the activation's output). */
+static void leaky_grad(float *restrict d, const float *restrict y, size_t len, float alpha) {
+  size_t j = 0;
+  for (; j + NN_VEC <= len; j += NN_VEC)
+    for (int u = 0; u < NN_VEC; u++) d[j + u] *= nn_leaky_scale(y[j + u], alpha);
+  for (; j < len; j++) d[j] *= nn_leaky_scale(y[j], alpha);
+}
+static void sigmoid_grad(float *restrict d, const float *restrict y, size_t len) {
+  size_t j = 0;
+  for (; j + NN_VEC <= len; j += NN_VEC)
+    for (int u = 0; u < NN_VEC; u++) d[j + u] *= y[j + u] * (1.0f - y[j + u]);
+  for (; j < len; j++) d[j] *= y[j] * (1.0f - y[j]);
+}
+
+/* Sum in double with eight partial sums in a fixed order: deterministic,
+ * accurate over many terms, and not latency-bound. */
+static double row_sum(const float *d, size_t len) {
+  double p0 = 0, p1 = 0, p2 = 0, p3 = 0, p4 = 0, p5 = 0, p6 = 0, p7 = 0;
+  size_t j = 0;
+  for (; j + 8 <= len; j += 8) {
+    p0 += d[j];
+    p1 += d[j + 1];
+    p2 += d[j + 2];
+    p3 += d[j + 3];
+    p4 += d[j + 4];
+    p5 += d[j + 5];
+    p6 += d[j + 6];
+    p7 += d[j + 7];
+  }
+  for (; j < len; j++) p0 += d[j];
+  return ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7));
+}
+
+/* Epilogue of a backward pass: d = d * act'(y) in place and db[r] += the
+ * sum of row r, for `rows` rows of `len` floats at stride ld. */
+static void act_bias_grad(float *d, const float *y, size_t ld, float *db, int rows, size_t len,
+                          nn_act act, float alpha) {
   for (int r = 0; r < rows; r++) {
-    const float *dr = d + (size_t)r * cols;
-    double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t j = 0;
-    for (; j + 8 <= cols; j += 8)
-      for (int u = 0; u < 8; u++) p[u] += dr[j + u];
-    for (; j < cols; j++) p[0] += dr[j];
-    db[r] += (float)(((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7])));
+    float *dr = d + (size_t)r * ld;
+    const float *yr = y + (size_t)r * ld;
+    if (act == NN_ACT_LEAKY_RELU) leaky_grad(dr, yr, len, alpha);
+    if (act == NN_ACT_SIGMOID) sigmoid_grad(dr, yr, len);
+    db[r] += (float)row_sum(dr, len);
   }
 }
 
 size_t nn_conv_work_floats(const nn_layer *L, int n) {
-  if (L->type == NN_LAYER_CONV2D)
-    return (size_t)L->in_c * L->kernel * L->kernel * L->out_h * L->out_w * (size_t)n;
-  return (size_t)L->out_c * L->kernel * L->kernel * L->in_h * L->in_w * (size_t)n;
+  const size_t kk = (size_t)L->kernel * L->kernel;
+  if (L->type == NN_LAYER_CONV2D) {
+    size_t P = (size_t)L->out_h * L->out_w;
+    int nb = nn_chunk_images(P);
+    return L->in_c * kk * P * (size_t)(n < nb ? n : nb);
+  }
+  size_t P = (size_t)L->in_h * L->in_w;
+  int nb = nn_chunk_images(P);
+  return L->out_c * kk * P * (size_t)(n < nb ? n : nb);
+}
+
+static int is_direct(const nn_layer *L) {
+  return L->kernel == 1 && L->stride == 1 && L->pad_h == 0 && L->pad_w == 0;
 }
 
 void nn_conv2d_forward(const nn_layer *L, const float *params, float *out /*(Co,N,Ho,Wo)*/,
                        const float *in /*(Ci,N,H,W)*/, float *work, int n, nn_layer_prof *prof) {
   const int k = L->kernel, K = L->in_c * k * k, Co = L->out_c;
-  const size_t cols = (size_t)n * L->out_h * L->out_w;
-  const float *col = in;
-  /* A 1x1/stride-1 convolution reads its input as the column matrix. */
-  if (!(k == 1 && L->stride == 1 && L->pad_h == 0 && L->pad_w == 0)) {
-    nn_im2col(work, in, L->in_c, n, L->in_h, L->in_w, k, L->stride, L->pad_h, L->pad_w,
-              L->out_h, L->out_w);
-    col = work;
+  const size_t P = (size_t)L->out_h * L->out_w, Pin = (size_t)L->in_h * L->in_w;
+  const int nb = nn_chunk_images(P), direct = is_direct(L);
+  for (int n0 = 0; n0 < n; n0 += nb) {
+    const int m = n - n0 < nb ? n - n0 : nb;
+    const size_t cols = (size_t)m * P;
+    const float *B = in + (size_t)n0 * Pin; /* a 1x1 conv reads its input directly */
+    int ldb = (int)((size_t)n * Pin);
+    if (!direct) {
+      nn_im2col(work, in, L->in_c, n, n0, m, L->in_h, L->in_w, k, L->stride, L->pad_h, L->pad_w,
+                L->out_h, L->out_w);
+      B = work;
+      ldb = (int)cols;
+    }
+    /* out[Co, chunk] = W[Co, K] x col[K, chunk] */
+    gemm(prof, 0, CblasNoTrans, CblasNoTrans, Co, (int)cols, K, params + L->w_off, K, B, ldb, 0.0f,
+         out + (size_t)n0 * P, (int)((size_t)n * P));
+    bias_act(out + (size_t)n0 * P, (size_t)n * P, params + L->b_off, Co, cols, L->act, L->alpha);
   }
-  gemm(prof, 0, CblasNoTrans, CblasNoTrans, Co, (int)cols, K, params + L->w_off, K, col,
-       (int)cols, 0.0f, out, (int)cols);
-  bias_act_rows(out, params + L->b_off, Co, cols, L->act, L->alpha);
 }
 
 void nn_conv2d_backward(const nn_layer *L, const float *params, float *grads, float *din,
                         float *dout, const float *in, const float *out, float *work, int n,
                         nn_layer_prof *prof) {
   const int k = L->kernel, K = L->in_c * k * k, Co = L->out_c;
-  const size_t cols = (size_t)n * L->out_h * L->out_w;
-  nn_act_backward(L->act, L->alpha, dout, dout, out, (size_t)Co * cols);
-  bias_grad_rows(grads + L->b_off, dout, Co, cols);
-  const int direct = k == 1 && L->stride == 1 && L->pad_h == 0 && L->pad_w == 0;
-  const float *col = in;
-  if (!direct) {
-    nn_im2col(work, in, L->in_c, n, L->in_h, L->in_w, k, L->stride, L->pad_h, L->pad_w,
+  const size_t P = (size_t)L->out_h * L->out_w, Pin = (size_t)L->in_h * L->in_w;
+  const int nb = nn_chunk_images(P), direct = is_direct(L);
+  const int ld = (int)((size_t)n * P), ldi = (int)((size_t)n * Pin);
+  for (int n0 = 0; n0 < n; n0 += nb) {
+    const int m = n - n0 < nb ? n - n0 : nb;
+    const size_t cols = (size_t)m * P;
+    float *d = dout + (size_t)n0 * P;
+    act_bias_grad(d, out + (size_t)n0 * P, (size_t)ld, grads + L->b_off, Co, cols, L->act,
+                  L->alpha);
+    const float *B = in + (size_t)n0 * Pin;
+    int ldb = ldi;
+    if (!direct) {
+      nn_im2col(work, in, L->in_c, n, n0, m, L->in_h, L->in_w, k, L->stride, L->pad_h, L->pad_w,
+                L->out_h, L->out_w);
+      B = work;
+      ldb = (int)cols;
+    }
+    /* dW[Co, K] += d[Co, chunk] x col^T */
+    gemm(prof, 1, CblasNoTrans, CblasTrans, Co, K, (int)cols, d, ld, B, ldb, 1.0f,
+         grads + L->w_off, K);
+    if (!din) continue;
+    if (direct) {
+      gemm(prof, 1, CblasTrans, CblasNoTrans, K, (int)cols, Co, params + L->w_off, K, d, ld, 0.0f,
+           din + (size_t)n0 * Pin, ldi);
+      continue;
+    }
+    /* dcol[K, chunk] = W^T x d, overwriting col (no longer needed) */
+    gemm(prof, 1, CblasTrans, CblasNoTrans, K, (int)cols, Co, params + L->w_off, K, d, ld, 0.0f,
+         work, (int)cols);
+    nn_col2im(din, work, L->in_c, n, n0, m, L->in_h, L->in_w, k, L->stride, L->pad_h, L->pad_w,
               L->out_h, L->out_w);
-    col = work;
   }
-  /* dW[Co,K] += dout[Co,cols] x col^T */
-  gemm(prof, 1, CblasNoTrans, CblasTrans, Co, K, (int)cols, dout, (int)cols, col, (int)cols, 1.0f,
-       grads + L->w_off, K);
-  if (!din) return;
-  size_t din_n = (size_t)L->in_c * n * L->in_h * L->in_w;
-  if (direct) {
-    gemm(prof, 1, CblasTrans, CblasNoTrans, K, (int)cols, Co, params + L->w_off, K, dout,
-         (int)cols, 0.0f, din, (int)cols);
-    return;
-  }
-  /* dcol[K,cols] = W^T x dout, overwriting col (no longer needed) */
-  gemm(prof, 1, CblasTrans, CblasNoTrans, K, (int)cols, Co, params + L->w_off, K, dout, (int)cols,
-       0.0f, work, (int)cols);
-  memset(din, 0, sizeof *din * din_n);
-  nn_col2im(din, work, L->in_c, n, L->in_h, L->in_w, k, L->stride, L->pad_h, L->pad_w, L->out_h,
-            L->out_w);
 }
 
 void nn_tconv2d_forward(const nn_layer *L, const float *params, float *out /*(Co,N,Ho,Wo)*/,
                         const float *in /*(Ci,N,Hi,Wi)*/, float *work, int n,
                         nn_layer_prof *prof) {
   const int k = L->kernel, Kc = L->out_c * k * k, Ci = L->in_c;
-  const size_t cols = (size_t)n * L->in_h * L->in_w;
-  /* col[Co*k*k, cols] = W^T x in, W stored (Ci, Co*k*k) */
-  gemm(prof, 0, CblasTrans, CblasNoTrans, Kc, (int)cols, Ci, params + L->w_off, Kc, in, (int)cols,
-       0.0f, work, (int)cols);
-  size_t out_cols = (size_t)n * L->out_h * L->out_w;
-  memset(out, 0, sizeof *out * (size_t)L->out_c * out_cols);
-  nn_col2im(out, work, L->out_c, n, L->out_h, L->out_w, k, L->stride, L->pad_h, L->pad_w, L->in_h,
-            L->in_w);
-  bias_act_rows(out, params + L->b_off, L->out_c, out_cols, L->act, L->alpha);
+  const size_t Pin = (size_t)L->in_h * L->in_w, P = (size_t)L->out_h * L->out_w;
+  const int nb = nn_chunk_images(Pin);
+  for (int n0 = 0; n0 < n; n0 += nb) {
+    const int m = n - n0 < nb ? n - n0 : nb;
+    const size_t cols = (size_t)m * Pin;
+    /* col[Co*k*k, chunk] = W^T x in[Ci, chunk], W stored (Ci, Co*k*k) */
+    gemm(prof, 0, CblasTrans, CblasNoTrans, Kc, (int)cols, Ci, params + L->w_off, Kc,
+         in + (size_t)n0 * Pin, (int)((size_t)n * Pin), 0.0f, work, (int)cols);
+    nn_col2im(out, work, L->out_c, n, n0, m, L->out_h, L->out_w, k, L->stride, L->pad_h, L->pad_w,
+              L->in_h, L->in_w);
+    bias_act(out + (size_t)n0 * P, (size_t)n * P, params + L->b_off, L->out_c, (size_t)m * P,
+             L->act, L->alpha);
+  }
 }
 
 void nn_tconv2d_backward(const nn_layer *L, const float *params, float *grads, float *din,
                          float *dout, const float *in, const float *out, float *work, int n,
                          nn_layer_prof *prof) {
   const int k = L->kernel, Kc = L->out_c * k * k, Ci = L->in_c;
-  const size_t cols = (size_t)n * L->in_h * L->in_w;
-  const size_t out_cols = (size_t)n * L->out_h * L->out_w;
-  nn_act_backward(L->act, L->alpha, dout, dout, out, (size_t)L->out_c * out_cols);
-  bias_grad_rows(grads + L->b_off, dout, L->out_c, out_cols);
-  nn_im2col(work, dout, L->out_c, n, L->out_h, L->out_w, k, L->stride, L->pad_h, L->pad_w,
-            L->in_h, L->in_w);
-  /* dW[Ci, Kc] += in[Ci, cols] x dcol^T */
-  gemm(prof, 1, CblasNoTrans, CblasTrans, Ci, Kc, (int)cols, in, (int)cols, work, (int)cols, 1.0f,
-       grads + L->w_off, Kc);
-  if (!din) return;
-  /* din[Ci, cols] = W[Ci, Kc] x dcol */
-  gemm(prof, 1, CblasNoTrans, CblasNoTrans, Ci, (int)cols, Kc, params + L->w_off, Kc, work,
-       (int)cols, 0.0f, din, (int)cols);
+  const size_t Pin = (size_t)L->in_h * L->in_w, P = (size_t)L->out_h * L->out_w;
+  const int nb = nn_chunk_images(Pin), ldi = (int)((size_t)n * Pin);
+  for (int n0 = 0; n0 < n; n0 += nb) {
+    const int m = n - n0 < nb ? n - n0 : nb;
+    const size_t cols = (size_t)m * Pin;
+    act_bias_grad(dout + (size_t)n0 * P, out + (size_t)n0 * P, (size_t)n * P, grads + L->b_off,
+                  L->out_c, (size_t)m * P, L->act, L->alpha);
+    nn_im2col(work, dout, L->out_c, n, n0, m, L->out_h, L->out_w, k, L->stride, L->pad_h,
+              L->pad_w, L->in_h, L->in_w);
+    /* dW[Ci, Kc] += in[Ci, chunk] x dcol^T */
+    gemm(prof, 1, CblasNoTrans, CblasTrans, Ci, Kc, (int)cols, in + (size_t)n0 * Pin, ldi, work,
+         (int)cols, 1.0f, grads + L->w_off, Kc);
+    if (din)
+      /* din[Ci, chunk] = W[Ci, Kc] x dcol */
+      gemm(prof, 1, CblasNoTrans, CblasNoTrans, Ci, (int)cols, Kc, params + L->w_off, Kc, work,
+           (int)cols, 0.0f, din + (size_t)n0 * Pin, ldi);
+  }
 }
 
 void nn_dense_forward(const nn_layer *L, const float *params, float *out /*(N,O)*/,

@@ -18,7 +18,7 @@ void nn_act_apply(nn_act act, float alpha, float *x, size_t count) {
     case NN_ACT_NONE:
       return;
     case NN_ACT_LEAKY_RELU:
-      for (size_t i = 0; i < count; i++) x[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
+      for (size_t i = 0; i < count; i++) x[i] *= nn_leaky_scale(x[i], alpha);
       return;
     case NN_ACT_SIGMOID:
       for (size_t i = 0; i < count; i++) x[i] = nn_sigmoidf(x[i]);
@@ -35,7 +35,7 @@ void nn_act_backward(nn_act act, float alpha, float *din, const float *dout, con
     case NN_ACT_LEAKY_RELU:
       /* y > 0 exactly when x > 0 (alpha >= 0); at x = 0 the slope is alpha,
        * as in PyTorch's leaky_relu_backward */
-      for (size_t i = 0; i < count; i++) din[i] = y[i] > 0.0f ? dout[i] : alpha * dout[i];
+      for (size_t i = 0; i < count; i++) din[i] = dout[i] * nn_leaky_scale(y[i], alpha);
       return;
     case NN_ACT_SIGMOID:
       for (size_t i = 0; i < count; i++) din[i] = dout[i] * y[i] * (1.0f - y[i]);
@@ -44,7 +44,9 @@ void nn_act_backward(nn_act act, float alpha, float *din, const float *dout, con
 }
 
 /* Max over each k x k window with stride s ('valid'); the first maximum of a
- * window (row-major) takes the gradient, as in PyTorch. */
+ * window (row-major) takes the gradient, as in PyTorch.  Comparisons are
+ * written as selections (a > m ? a : m) so that they compile to max and
+ * conditional moves: the winners are random, and branches would mispredict. */
 static void maxpool_forward(const nn_layer *L, float *out, const float *in, int n) {
   const int k = L->kernel, s = L->stride, H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w;
   const size_t planes = (size_t)L->in_c * n;
@@ -55,13 +57,26 @@ static void maxpool_forward(const nn_layer *L, float *out, const float *in, int 
   for (size_t p = 0; p < planes; p++) {
     const float *im = in + p * H * W;
     float *o = out + p * Ho * Wo;
+    if (k == 2 && s == 2) {
+      for (int oh = 0; oh < Ho; oh++) {
+        const float *r0 = im + (size_t)(2 * oh) * W, *r1 = r0 + W;
+        float *orow = o + (size_t)oh * Wo;
+        for (int ow = 0; ow < Wo; ow++) {
+          float m = r0[2 * ow];
+          m = r0[2 * ow + 1] > m ? r0[2 * ow + 1] : m;
+          m = r1[2 * ow] > m ? r1[2 * ow] : m;
+          m = r1[2 * ow + 1] > m ? r1[2 * ow + 1] : m;
+          orow[ow] = m;
+        }
+      }
+      continue;
+    }
     for (int oh = 0; oh < Ho; oh++)
       for (int ow = 0; ow < Wo; ow++) {
         const float *w0 = im + (size_t)(oh * s) * W + ow * s;
         float m = w0[0];
         for (int i = 0; i < k; i++)
-          for (int j = 0; j < k; j++)
-            if (w0[(size_t)i * W + j] > m) m = w0[(size_t)i * W + j];
+          for (int j = 0; j < k; j++) m = w0[(size_t)i * W + j] > m ? w0[(size_t)i * W + j] : m;
         o[(size_t)oh * Wo + ow] = m;
       }
   }
@@ -75,6 +90,37 @@ static void maxpool_backward(const nn_layer *L, float *din, const float *dout, c
     memcpy(din, dout, sizeof *din * planes * H * W);
     return;
   }
+  if (k == 2 && s == 2) {
+    /* disjoint windows: write each window's four gradients once, and zero
+     * the odd last row/column that no window covers; no separate memset */
+    for (size_t p = 0; p < planes; p++) {
+      const float *im = in + p * H * W, *d = dout + p * Ho * Wo;
+      float *di = din + p * H * W;
+      for (int oh = 0; oh < Ho; oh++) {
+        const float *r0 = im + (size_t)(2 * oh) * W, *r1 = r0 + W;
+        float *d0 = di + (size_t)(2 * oh) * W, *d1 = d0 + W;
+        for (int ow = 0; ow < Wo; ow++) {
+          const float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], e = r1[2 * ow + 1];
+          /* index of the first maximum in the order a, b, c, e */
+          float m = a;
+          int w = 0;
+          w = b > m ? 1 : w;
+          m = b > m ? b : m;
+          w = c > m ? 2 : w;
+          m = c > m ? c : m;
+          w = e > m ? 3 : w;
+          const float g = d[(size_t)oh * Wo + ow];
+          d0[2 * ow] = w == 0 ? g : 0.0f;
+          d0[2 * ow + 1] = w == 1 ? g : 0.0f;
+          d1[2 * ow] = w == 2 ? g : 0.0f;
+          d1[2 * ow + 1] = w == 3 ? g : 0.0f;
+        }
+        if (W > 2 * Wo) d0[W - 1] = d1[W - 1] = 0.0f;
+      }
+      if (H > 2 * Ho) memset(di + (size_t)(H - 1) * W, 0, sizeof *di * W);
+    }
+    return;
+  }
   memset(din, 0, sizeof *din * planes * H * W);
   for (size_t p = 0; p < planes; p++) {
     const float *im = in + p * H * W;
@@ -86,7 +132,7 @@ static void maxpool_backward(const nn_layer *L, float *din, const float *dout, c
         for (int i = 0; i < k; i++)
           for (int j = 0; j < k; j++) {
             size_t q = base + (size_t)i * W + j;
-            if (im[q] > im[best]) best = q;
+            best = im[q] > im[best] ? q : best;
           }
         di[best] += d[(size_t)oh * Wo + ow];
       }

@@ -178,7 +178,6 @@ static dd_status load_list(cfg_doc *cfg, const char *path, const char *def, cons
     DD_TRY(load_layer(cfg, base, prefix, counts, &a->layers[a->n_layers]), "%s", path);
     a->n_layers++;
   }
-  cfg_mark_used(cfg, path);
   return DD_OK;
 }
 
