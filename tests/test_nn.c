@@ -237,6 +237,45 @@ static void test_float_kernels_vs_naive(void **state) {
   print_message("float kernels vs naive double twins: worst error %.2e\n", worst);
 }
 
+/* Planes of 64x64 = 4096 GEMM columns per image: one image per chunk, so a
+ * batch of 3 runs every chunked path three times (src/nn/conv.c). */
+static void test_chunked_kernels_vs_naive(void **state) {
+  (void)state;
+  static const layer_case big[] = {
+      {"chunked conv k3 s1 same (stride-1 block im2col)",
+       SPEC(.type = NN_LAYER_CONV2D, .filters = 3, .kernel = 3, .stride = 1,
+            .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
+       2, 64, 64, 0},
+      {"chunked conv k2 s2 valid (exact tiling)",
+       SPEC(.type = NN_LAYER_CONV2D, .filters = 2, .kernel = 2, .stride = 2), 2, 128, 128, 0},
+      {"chunked conv k1 (direct)", SPEC(.type = NN_LAYER_CONV2D, .filters = 2, .kernel = 1,
+                                        .stride = 1, .act = NN_ACT_SIGMOID),
+       3, 64, 64, 0},
+      {"chunked conv k3 s2 valid", SPEC(.type = NN_LAYER_CONV2D, .filters = 2, .kernel = 3,
+                                        .stride = 2),
+       1, 130, 130, 0},
+      {"chunked tconv k2 s2 same (exact tiling)",
+       SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 2, .stride = 2,
+            .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
+       2, 64, 64, 0},
+      {"chunked tconv k3 s1 same", SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 3,
+                                        .stride = 1, .padding = NN_PAD_SAME),
+       2, 64, 64, 0},
+      {"chunked tconv k3 s2 same", SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 3,
+                                        .stride = 2, .padding = NN_PAD_SAME,
+                                        .act = NN_ACT_SIGMOID),
+       1, 64, 64, 0},
+  };
+  double worst = 0.0;
+  for (int ci = 0; ci < (int)(sizeof big / sizeof big[0]); ci++) {
+    one_layer o;
+    one_layer_build(&o, &big[ci]);
+    double e = float_vs_ref(&o, 3, 3000 + 10 * (uint32_t)ci, big[ci].label);
+    if (e > worst) worst = e;
+  }
+  print_message("chunked float kernels vs naive double twins: worst error %.2e\n", worst);
+}
+
 /* The paper's layer shapes (large GEMMs, the BLAS kernel in use). */
 static void test_paper_shapes_gemm_vs_naive(void **state) {
   (void)state;
@@ -280,6 +319,7 @@ static void test_paper_shapes_gemm_vs_naive(void **state) {
   dd_provenance_get(&prov);
   print_message("paper shapes, GEMM (OpenBLAS kernel %s) vs naive: worst error %.2e\n",
                 prov.blas_corename, worst);
+  assert_string_equal(nn_blas_core(), prov.blas_corename);
 }
 
 /* ---------------------------------------------------------------- models */
@@ -706,6 +746,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ref_layers_vs_finite_differences),
       cmocka_unit_test(test_float_kernels_vs_naive),
+      cmocka_unit_test(test_chunked_kernels_vs_naive),
       cmocka_unit_test(test_paper_shapes_gemm_vs_naive),
       cmocka_unit_test(test_whole_losses),
       cmocka_unit_test(test_data_parallel_slices),

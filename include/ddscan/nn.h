@@ -296,6 +296,18 @@ double nn_softplus(double x);
 /* BCE of a logit against y in {0,1}, stable: softplus(x) - y*x. */
 double nn_bce_logit(double x, double y);
 
+/* The OpenBLAS kernel this process uses (openblas_get_corename; it is also
+ * in dd_provenance).  OpenBLAS picks it when the library loads; the
+ * environment variable OPENBLAS_CORETYPE overrides the pick. */
+const char *nn_blas_core(void);
+/* The best OpenBLAS kernel for this CPU's instruction set (from the flags in
+ * /proc/cpuinfo): "Cooperlake", "SkylakeX", "Haswell", "Sandybridge", or NULL
+ * when unknown. */
+const char *nn_blas_best_core(void);
+/* A warning text when OpenBLAS fell back to a generic SSE kernel on a CPU
+ * with AVX2 or AVX-512 (how to fix it included), else NULL. */
+const char *nn_blas_advice(void);
+
 /* ------------------------------------------------------------------------ */
 /* Checkpoints and export                                                    */
 /* ------------------------------------------------------------------------ */

@@ -394,7 +394,11 @@ dd_status nn_model_init(nn_model *m, const nn_arch *arch, int max_batch, uint32_
   m->logit = v[3];
   m->label = v[4];
   nn_model_init_weights(m, seed);
-  if (print_table) nn_model_print_table(m, NULL);
+  if (print_table) {
+    nn_model_print_table(m, NULL);
+    const char *advice = nn_blas_advice();
+    if (advice && dd_log_rank() <= 0) dd_warn("%s", advice);
+  }
   return DD_OK;
 }
 
@@ -508,9 +512,9 @@ void nn_model_print_table(const nn_model *m, FILE *fp) {
   }
   snprintf(line, sizeof line,
            "%s: %zu parameters in %d tensors; %.2f MFLOP/img forward, %.2f MFLOP/img per "
-           "training step",
+           "training step; OpenBLAS kernel %s",
            g, m->n_weights, m->n_tensors, nn_model_flops_fwd(m) * 1e-6,
-           nn_model_flops_train(m) * 1e-6);
+           nn_model_flops_train(m) * 1e-6, nn_blas_core());
   emit(fp, line);
 }
 
