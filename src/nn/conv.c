@@ -107,7 +107,10 @@ void nn_im2col(float *col, const float *img, int C, int N, int n0, int nb, int H
              * the image on the left or right edge, and the rows above and
              * below */
             const long shift = (long)(kh - ph) * W + (kw - pw);
-            const size_t q0 = (size_t)hlo * Wo, q1 = (size_t)hhi * Wo;
+            /* from the first valid element to the last one: both map inside
+             * the image, and so does everything between them */
+            const size_t q0 = (size_t)hlo * Wo + (size_t)wlo;
+            const size_t q1 = (size_t)(hhi - 1) * Wo + (size_t)whi;
             memset(r, 0, sizeof *r * q0);
             memcpy(r + q0, im + (long)q0 + shift, sizeof *r * (q1 - q0));
             memset(r + q1, 0, sizeof *r * (plane - q1));
