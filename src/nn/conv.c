@@ -11,16 +11,17 @@
 
 #include <cblas.h> /* uses: cblas_sgemm */
 
-/* Columns per GEMM: convolutions run over chunks of whole images of at
- * least this many output columns, so that the column matrix, the GEMM's
- * output block and the fused epilogues stay in cache, and the workspace does
- * not grow with the batch.  The chunking depends on the layer only, never on
- * the batch size or the rank count. */
-#define NN_CHUNK_COLS 4096
+/* Convolutions run over chunks of whole images, so that the column matrix
+ * and the GEMM's output block of a chunk (about NN_CHUNK_FLOATS floats
+ * together, a few MB) stay in cache for im2col, the GEMM and the fused
+ * epilogues, and the workspace does not grow with the batch.  The chunking
+ * depends on the layer only, never on the batch size or the rank count. */
+#define NN_CHUNK_FLOATS (1u << 20)
 
-int nn_chunk_images(size_t plane) {
-  size_t nb = (NN_CHUNK_COLS + plane - 1) / plane;
-  return nb < 1 ? 1 : (int)nb;
+int nn_chunk_images(size_t plane, size_t rows) {
+  size_t per = plane * rows;
+  size_t nb = per ? NN_CHUNK_FLOATS / per : 1;
+  return nb < 1 ? 1 : nb > 1000000 ? 1000000 : (int)nb;
 }
 
 /* Output positions o in [0, n_out) whose input index o*s + off lies in
@@ -302,16 +303,21 @@ static void act_bias_grad(float *d, const float *y, size_t ld, float *db, int ro
   }
 }
 
+/* Images per chunk: the GEMM columns per image, and the rows of the column
+ * matrix plus those of the other GEMM operand. */
+static int layer_chunk(const nn_layer *L) {
+  const size_t kk = (size_t)L->kernel * L->kernel;
+  if (L->type == NN_LAYER_CONV2D)
+    return nn_chunk_images((size_t)L->out_h * L->out_w, L->in_c * kk + (size_t)L->out_c);
+  return nn_chunk_images((size_t)L->in_h * L->in_w, L->out_c * kk + (size_t)L->in_c);
+}
+
 size_t nn_conv_work_floats(const nn_layer *L, int n) {
   const size_t kk = (size_t)L->kernel * L->kernel;
-  if (L->type == NN_LAYER_CONV2D) {
-    size_t P = (size_t)L->out_h * L->out_w;
-    int nb = nn_chunk_images(P);
-    return L->in_c * kk * P * (size_t)(n < nb ? n : nb);
-  }
-  size_t P = (size_t)L->in_h * L->in_w;
-  int nb = nn_chunk_images(P);
-  return L->out_c * kk * P * (size_t)(n < nb ? n : nb);
+  const int nb = layer_chunk(L);
+  const size_t m = (size_t)(n < nb ? n : nb);
+  if (L->type == NN_LAYER_CONV2D) return L->in_c * kk * L->out_h * L->out_w * m;
+  return L->out_c * kk * L->in_h * L->in_w * m;
 }
 
 static int is_direct(const nn_layer *L) {
@@ -322,7 +328,7 @@ void nn_conv2d_forward(const nn_layer *L, const float *params, float *out /*(Co,
                        const float *in /*(Ci,N,H,W)*/, float *work, int n, nn_layer_prof *prof) {
   const int k = L->kernel, K = L->in_c * k * k, Co = L->out_c;
   const size_t P = (size_t)L->out_h * L->out_w, Pin = (size_t)L->in_h * L->in_w;
-  const int nb = nn_chunk_images(P), direct = is_direct(L);
+  const int nb = layer_chunk(L), direct = is_direct(L);
   for (int n0 = 0; n0 < n; n0 += nb) {
     const int m = n - n0 < nb ? n - n0 : nb;
     const size_t cols = (size_t)m * P;
@@ -346,7 +352,7 @@ void nn_conv2d_backward(const nn_layer *L, const float *params, float *grads, fl
                         nn_layer_prof *prof) {
   const int k = L->kernel, K = L->in_c * k * k, Co = L->out_c;
   const size_t P = (size_t)L->out_h * L->out_w, Pin = (size_t)L->in_h * L->in_w;
-  const int nb = nn_chunk_images(P), direct = is_direct(L);
+  const int nb = layer_chunk(L), direct = is_direct(L);
   const int ld = (int)((size_t)n * P), ldi = (int)((size_t)n * Pin);
   for (int n0 = 0; n0 < n; n0 += nb) {
     const int m = n - n0 < nb ? n - n0 : nb;
@@ -384,7 +390,7 @@ void nn_tconv2d_forward(const nn_layer *L, const float *params, float *out /*(Co
                         nn_layer_prof *prof) {
   const int k = L->kernel, Kc = L->out_c * k * k, Ci = L->in_c;
   const size_t Pin = (size_t)L->in_h * L->in_w, P = (size_t)L->out_h * L->out_w;
-  const int nb = nn_chunk_images(Pin);
+  const int nb = layer_chunk(L);
   for (int n0 = 0; n0 < n; n0 += nb) {
     const int m = n - n0 < nb ? n - n0 : nb;
     const size_t cols = (size_t)m * Pin;
@@ -403,7 +409,7 @@ void nn_tconv2d_backward(const nn_layer *L, const float *params, float *grads, f
                          nn_layer_prof *prof) {
   const int k = L->kernel, Kc = L->out_c * k * k, Ci = L->in_c;
   const size_t Pin = (size_t)L->in_h * L->in_w, P = (size_t)L->out_h * L->out_w;
-  const int nb = nn_chunk_images(Pin), ldi = (int)((size_t)n * Pin);
+  const int nb = layer_chunk(L), ldi = (int)((size_t)n * Pin);
   for (int n0 = 0; n0 < n; n0 += nb) {
     const int m = n - n0 < nb ? n - n0 : nb;
     const size_t cols = (size_t)m * Pin;

@@ -18,8 +18,9 @@ void nn_im2col(float *col, const float *img, int C, int N, int n0, int nb, int H
                int s, int ph, int pw, int Ho, int Wo);
 void nn_col2im(float *img, const float *col, int C, int N, int n0, int nb, int H, int W, int k,
                int s, int ph, int pw, int Ho, int Wo);
-/* Images per GEMM chunk for a layer whose GEMM columns are `plane` per image. */
-int nn_chunk_images(size_t plane);
+/* Images per GEMM chunk for a layer with `plane` GEMM columns per image and
+ * `rows` rows in its column matrix and other operand together. */
+int nn_chunk_images(size_t plane, size_t rows);
 size_t nn_conv_work_floats(const nn_layer *L, int n);
 void nn_conv2d_forward(const nn_layer *L, const float *params, float *out, const float *in,
                        float *work, int n, nn_layer_prof *prof);
