@@ -61,8 +61,7 @@ static inline void nn_test_check(const char *what, double err, double tol, const
 
 /* Uniform values in (lo, hi), rounded to float so that float and double
  * paths see identical inputs. */
-static inline void nn_test_fill(double *d, float *f, size_t n, double lo, double hi,
-                                uint32_t key) {
+static inline void nn_test_fill(double *d, float *f, size_t n, double lo, double hi, uint32_t key) {
   dd_rng r = dd_rng_for(99, DD_STREAM_TEST, key, 0, 0);
   for (size_t i = 0; i < n; i++) {
     float v = (float)(lo + (hi - lo) * dd_rng_uniform(&r));

@@ -30,7 +30,8 @@ typedef struct layer_case {
   int c, h, w, flat; /* input */
 } layer_case;
 
-#define SPEC(...) {__VA_ARGS__}
+#define SPEC(...) \
+  { __VA_ARGS__ }
 static const layer_case k_cases[] = {
     {"conv k3 s3 same (asymmetric W pad) leaky",
      SPEC(.type = NN_LAYER_CONV2D, .filters = 3, .kernel = 3, .stride = 3, .padding = NN_PAD_SAME,
@@ -51,34 +52,36 @@ static const layer_case k_cases[] = {
      SPEC(.type = NN_LAYER_CONV2D, .filters = 2, .kernel = 3, .stride = 2, .padding = NN_PAD_SAME),
      1, 6, 6, 0},
     {"tconv k3 s1 same leaky",
-     SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 3, .stride = 1,
-          .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
+     SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 3, .stride = 1, .padding = NN_PAD_SAME,
+          .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
      3, 3, 4, 0},
     {"tconv k2 s2 same sigmoid",
-     SPEC(.type = NN_LAYER_CONV2D_T, .filters = 3, .kernel = 2, .stride = 2,
-          .padding = NN_PAD_SAME, .act = NN_ACT_SIGMOID),
+     SPEC(.type = NN_LAYER_CONV2D_T, .filters = 3, .kernel = 2, .stride = 2, .padding = NN_PAD_SAME,
+          .act = NN_ACT_SIGMOID),
      2, 3, 3, 0},
     {"tconv k3 s2 same (pad 0/1)",
      SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 3, .stride = 2,
           .padding = NN_PAD_SAME),
      2, 3, 2, 0},
     {"tconv k2 s3 same (gaps)",
-     SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 2, .stride = 3,
-          .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
+     SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 2, .stride = 3, .padding = NN_PAD_SAME,
+          .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
      2, 2, 2, 0},
     {"tconv k3 s2 valid",
      SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 3, .stride = 2,
           .padding = NN_PAD_VALID),
      2, 2, 3, 0},
-    {"tconv k5 s5 same", SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 5, .stride = 5,
-                              .padding = NN_PAD_SAME),
+    {"tconv k5 s5 same",
+     SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 5, .stride = 5,
+          .padding = NN_PAD_SAME),
      3, 2, 2, 0},
     {"maxpool 2/2", SPEC(.type = NN_LAYER_MAXPOOL, .kernel = 2, .stride = 2), 2, 5, 5, 0},
     {"maxpool 2/1", SPEC(.type = NN_LAYER_MAXPOOL, .kernel = 2, .stride = 1), 2, 4, 4, 0},
     {"maxpool 3/2", SPEC(.type = NN_LAYER_MAXPOOL, .kernel = 3, .stride = 2), 1, 7, 7, 0},
     {"maxpool 1/1", SPEC(.type = NN_LAYER_MAXPOOL, .kernel = 1, .stride = 1), 2, 3, 3, 0},
-    {"dense leaky", SPEC(.type = NN_LAYER_DENSE, .units = 5, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
-     7, 1, 1, 1},
+    {"dense leaky",
+     SPEC(.type = NN_LAYER_DENSE, .units = 5, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f), 7, 1, 1,
+     1},
     {"dense sigmoid", SPEC(.type = NN_LAYER_DENSE, .units = 3, .act = NN_ACT_SIGMOID), 4, 1, 1, 1},
     {"dense linear", SPEC(.type = NN_LAYER_DENSE, .units = 4), 6, 1, 1, 1},
     {"leaky_relu layer", SPEC(.type = NN_LAYER_LEAKY_RELU, .alpha = 0.2f), 2, 3, 3, 0},
@@ -125,8 +128,8 @@ static double proj_loss(const nn_layer *L, const double *P, const double *in, co
 }
 
 /* Central differences of proj_loss with respect to every element of v. */
-static double fd_check(const nn_layer *L, double *P, double *in, const double *eps,
-                       const double *r, double *out, int n, size_t n_out, double *v, size_t nv,
+static double fd_check(const nn_layer *L, double *P, double *in, const double *eps, const double *r,
+                       double *out, int n, size_t n_out, double *v, size_t nv,
                        const double *analytic) {
   const double h = 1e-6;
   double scale = 1e-300, err = 0.0;
@@ -168,8 +171,7 @@ static void test_ref_layers_vs_finite_differences(void **state) {
     char what[160];
     snprintf(what, sizeof what, "%s: input gradient vs finite differences", k_cases[ci].label);
     NN_CHECK(what, e_in, 1e-7);
-    snprintf(what, sizeof what, "%s: parameter gradient vs finite differences",
-             k_cases[ci].label);
+    snprintf(what, sizeof what, "%s: parameter gradient vs finite differences", k_cases[ci].label);
     NN_CHECK(what, e_par, 1e-7);
     if (e_in > worst) worst = e_in;
     if (e_par > worst) worst = e_par;
@@ -243,27 +245,27 @@ static void test_chunked_kernels_vs_naive(void **state) {
   (void)state;
   static const layer_case big[] = {
       {"chunked conv k3 s1 same (stride-1 block im2col)",
-       SPEC(.type = NN_LAYER_CONV2D, .filters = 3, .kernel = 3, .stride = 1,
-            .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
+       SPEC(.type = NN_LAYER_CONV2D, .filters = 3, .kernel = 3, .stride = 1, .padding = NN_PAD_SAME,
+            .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
        2, 64, 64, 0},
       {"chunked conv k2 s2 valid (exact tiling)",
        SPEC(.type = NN_LAYER_CONV2D, .filters = 2, .kernel = 2, .stride = 2), 2, 128, 128, 0},
-      {"chunked conv k1 (direct)", SPEC(.type = NN_LAYER_CONV2D, .filters = 2, .kernel = 1,
-                                        .stride = 1, .act = NN_ACT_SIGMOID),
+      {"chunked conv k1 (direct)",
+       SPEC(.type = NN_LAYER_CONV2D, .filters = 2, .kernel = 1, .stride = 1, .act = NN_ACT_SIGMOID),
        3, 64, 64, 0},
-      {"chunked conv k3 s2 valid", SPEC(.type = NN_LAYER_CONV2D, .filters = 2, .kernel = 3,
-                                        .stride = 2),
-       1, 130, 130, 0},
+      {"chunked conv k3 s2 valid",
+       SPEC(.type = NN_LAYER_CONV2D, .filters = 2, .kernel = 3, .stride = 2), 1, 130, 130, 0},
       {"chunked tconv k2 s2 same (exact tiling)",
        SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 2, .stride = 2,
             .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
        2, 64, 64, 0},
-      {"chunked tconv k3 s1 same", SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 3,
-                                        .stride = 1, .padding = NN_PAD_SAME),
+      {"chunked tconv k3 s1 same",
+       SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 3, .stride = 1,
+            .padding = NN_PAD_SAME),
        2, 64, 64, 0},
-      {"chunked tconv k3 s2 same", SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 3,
-                                        .stride = 2, .padding = NN_PAD_SAME,
-                                        .act = NN_ACT_SIGMOID),
+      {"chunked tconv k3 s2 same",
+       SPEC(.type = NN_LAYER_CONV2D_T, .filters = 2, .kernel = 3, .stride = 2,
+            .padding = NN_PAD_SAME, .act = NN_ACT_SIGMOID),
        1, 64, 64, 0},
   };
   double worst = 0.0;
@@ -280,14 +282,17 @@ static void test_chunked_kernels_vs_naive(void **state) {
 static void test_paper_shapes_gemm_vs_naive(void **state) {
   (void)state;
   static const layer_case paper[] = {
-      {"CVAE enc.conv1", SPEC(.type = NN_LAYER_CONV2D, .filters = 128, .kernel = 3, .stride = 3,
-                              .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
+      {"CVAE enc.conv1",
+       SPEC(.type = NN_LAYER_CONV2D, .filters = 128, .kernel = 3, .stride = 3,
+            .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
        3, 75, 75, 0},
-      {"CVAE enc.conv2", SPEC(.type = NN_LAYER_CONV2D, .filters = 128, .kernel = 3, .stride = 3,
-                              .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
+      {"CVAE enc.conv2",
+       SPEC(.type = NN_LAYER_CONV2D, .filters = 128, .kernel = 3, .stride = 3,
+            .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
        128, 12, 12, 0},
-      {"CVAE enc.conv3", SPEC(.type = NN_LAYER_CONV2D, .filters = 128, .kernel = 3, .stride = 3,
-                              .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
+      {"CVAE enc.conv3",
+       SPEC(.type = NN_LAYER_CONV2D, .filters = 128, .kernel = 3, .stride = 3,
+            .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
        128, 4, 4, 0},
       {"CVAE dec.tconv1",
        SPEC(.type = NN_LAYER_CONV2D_T, .filters = 128, .kernel = 3, .stride = 1,
@@ -297,14 +302,17 @@ static void test_paper_shapes_gemm_vs_naive(void **state) {
        SPEC(.type = NN_LAYER_CONV2D_T, .filters = 128, .kernel = 5, .stride = 5,
             .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
        128, 5, 5, 0},
-      {"CVAE dec.tconv3", SPEC(.type = NN_LAYER_CONV2D_T, .filters = 3, .kernel = 3, .stride = 3,
-                               .padding = NN_PAD_SAME, .act = NN_ACT_SIGMOID),
+      {"CVAE dec.tconv3",
+       SPEC(.type = NN_LAYER_CONV2D_T, .filters = 3, .kernel = 3, .stride = 3,
+            .padding = NN_PAD_SAME, .act = NN_ACT_SIGMOID),
        128, 25, 25, 0},
-      {"CNN conv1", SPEC(.type = NN_LAYER_CONV2D, .filters = 32, .kernel = 3, .stride = 1,
-                         .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
+      {"CNN conv1",
+       SPEC(.type = NN_LAYER_CONV2D, .filters = 32, .kernel = 3, .stride = 1,
+            .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
        3, 75, 75, 0},
-      {"CNN conv2", SPEC(.type = NN_LAYER_CONV2D, .filters = 32, .kernel = 3, .stride = 1,
-                         .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
+      {"CNN conv2",
+       SPEC(.type = NN_LAYER_CONV2D, .filters = 32, .kernel = 3, .stride = 1,
+            .padding = NN_PAD_SAME, .act = NN_ACT_LEAKY_RELU, .alpha = 0.05f),
        32, 37, 37, 0},
       {"CVAE enc.latent", SPEC(.type = NN_LAYER_DENSE, .units = 512), 512, 1, 1, 1},
   };
@@ -403,11 +411,9 @@ static void check_model(const nn_arch *arch, const char *label) {
       size_t j = T->offset + e;
       double keep = P[j], lp, lm;
       P[j] = keep + h;
-      assert_int_equal(nn_ref_model_loss(&m, P, x, lab, eps, n, b_global, &lp, NULL, NULL),
-                       DD_OK);
+      assert_int_equal(nn_ref_model_loss(&m, P, x, lab, eps, n, b_global, &lp, NULL, NULL), DD_OK);
       P[j] = keep - h;
-      assert_int_equal(nn_ref_model_loss(&m, P, x, lab, eps, n, b_global, &lm, NULL, NULL),
-                       DD_OK);
+      assert_int_equal(nn_ref_model_loss(&m, P, x, lab, eps, n, b_global, &lm, NULL, NULL), DD_OK);
       P[j] = keep;
       double fd = (lp - lm) / (2 * h);
       if (fabs(G[j]) > scale) scale = fabs(G[j]);
@@ -491,8 +497,8 @@ static void test_data_parallel_slices(void **state) {
   assert_near("loss of the slices", s1.loss + s2.loss, all.loss, 0, 1e-6);
   double *fd = nn_test_alloc(m.n_params, 8);
   for (size_t i = 0; i < m.n_params; i++) fd[i] = full[i];
-  NN_CHECK("sum of slice gradients vs full-batch gradient",
-           nn_test_err_f(m.grads, fd, m.n_params), 1e-5);
+  NN_CHECK("sum of slice gradients vs full-batch gradient", nn_test_err_f(m.grads, fd, m.n_params),
+           1e-5);
   nn_model_free(&m);
   free(x), free(full), free(fd);
 }
@@ -512,10 +518,10 @@ static void test_default_architectures(void **state) {
   static const struct {
     const char *name;
     int c, h, w;
-  } want[] = {{"enc.conv1", 128, 25, 25}, {"enc.pool1", 128, 12, 12}, {"enc.conv2", 128, 4, 4},
-              {"enc.pool2", 128, 4, 4},   {"enc.conv3", 128, 2, 2},   {"enc.flatten1", 512, 1, 1},
-              {"enc.latent", 512, 1, 1},  {"sample", 256, 1, 1},      {"dec.dense1", 3200, 1, 1},
-              {"dec.reshape1", 128, 5, 5}, {"dec.tconv1", 128, 5, 5}, {"dec.tconv2", 128, 25, 25},
+  } want[] = {{"enc.conv1", 128, 25, 25},  {"enc.pool1", 128, 12, 12}, {"enc.conv2", 128, 4, 4},
+              {"enc.pool2", 128, 4, 4},    {"enc.conv3", 128, 2, 2},   {"enc.flatten1", 512, 1, 1},
+              {"enc.latent", 512, 1, 1},   {"sample", 256, 1, 1},      {"dec.dense1", 3200, 1, 1},
+              {"dec.reshape1", 128, 5, 5}, {"dec.tconv1", 128, 5, 5},  {"dec.tconv2", 128, 25, 25},
               {"dec.tconv3", 3, 75, 75}};
   assert_int_equal(m.n_layers, (int)(sizeof want / sizeof want[0]));
   for (int l = 0; l < m.n_layers; l++) {
@@ -586,8 +592,8 @@ static void test_config_errors(void **state) {
       "  { type = \"flatten\"; },\n"
       "  { type = \"dense\"; units = 1; } ); }; };\n",
       "test.cfg:2", "does not fit");
-  expect_config_error(
-      "nn = { cvae = { input = [3, 72, 72]; }; };\n", "must reproduce the input", NULL);
+  expect_config_error("nn = { cvae = { input = [3, 72, 72]; }; };\n", "must reproduce the input",
+                      NULL);
   expect_config_error(
       "nn = { cvae = { decoder = (\n"
       "  { type = \"dense\"; units = 100; },\n"

@@ -153,12 +153,12 @@ static void run_fixture(const char *file) {
   nn_batch_loss bl;
   double worst = 0.0, e;
   char what[300], lbl[100];
-#define CMP(label, err)                                     \
-  do {                                                      \
-    e = (err);                                              \
-    snprintf(what, sizeof what, "%s: %s", file, (label));   \
-    NN_CHECK(what, e, FIX_TOL);                             \
-    if (e > worst) worst = e;                               \
+#define CMP(label, err)                                   \
+  do {                                                    \
+    e = (err);                                            \
+    snprintf(what, sizeof what, "%s: %s", file, (label)); \
+    NN_CHECK(what, e, FIX_TOL);                           \
+    if (e > worst) worst = e;                             \
   } while (0)
 
   nn_model_zero_grad(&m);
@@ -211,9 +211,10 @@ static void run_fixture(const char *file) {
     CMP(name, nn_test_err_f(m.params + m.tensors[t].offset, g->data, g->count));
   }
 #undef CMP
-  print_message("%s: worst error vs PyTorch (float64) %.2e over outputs, losses, %d gradients "
-                "and %zu Adam steps\n",
-                file, worst, m.n_tensors, al->count);
+  print_message(
+      "%s: worst error vs PyTorch (float64) %.2e over outputs, losses, %d gradients "
+      "and %zu Adam steps\n",
+      file, worst, m.n_tensors, al->count);
   nn_model_free(&m);
   free(x), free(eps), free(labels);
   fixture_free(&f);
@@ -269,8 +270,8 @@ static void synth_images(float *x, float *labels, int n, int C, int H, int W, ui
       for (int h = 0; h < H; h++)
         for (int w = 0; w < W; w++) {
           double g = c == 0 ? (double)h / H : c == 1 ? (double)w / W : 0.8;
-          double v = 0.1 + 0.6 * g + amp * sin(ph + 0.4 * h + 0.3 * w + c) +
-                     0.05 * dd_rng_normal(&r);
+          double v =
+              0.1 + 0.6 * g + amp * sin(ph + 0.4 * h + 0.3 * w + c) + 0.05 * dd_rng_normal(&r);
           if (cls && c == 0 && h >= r0 && h < r0 + H / 3 && w >= c0 && w < c0 + W / 3) v = 1.0;
           x[(((size_t)i * C + c) * H + h) * W + w] = (float)(v < 0 ? 0 : v > 1 ? 1 : v);
         }
@@ -280,8 +281,7 @@ static void synth_images(float *x, float *labels, int n, int C, int H, int W, ui
 
 /* One training step on batch `step` of synthetic data; returns the mean loss
  * (and the mean reconstruction term of a CVAE in *rec when rec != NULL). */
-static double train_step_rec(nn_model *m, float *x, float *lab, int n, uint64_t step,
-                             double *rec) {
+static double train_step_rec(nn_model *m, float *x, float *lab, int n, uint64_t step, double *rec) {
   const nn_arch *a = &m->arch;
   synth_images(x, a->kind == NN_MODEL_CNN ? lab : NULL, n, a->in_c, a->in_h, a->in_w,
                (uint32_t)step);
@@ -516,8 +516,8 @@ static void falling_loss(nn_model_kind kind) {
     if (s >= steps - 5) last += l / 5;
   }
   const char *what = kind == NN_MODEL_CVAE ? "reconstruction loss" : "BCE";
-  print_message("%s: mean %s of steps 1-5 %.4f, of steps %d-%d %.4f\n", a->cfg_group, what,
-                first, steps - 4, steps, last);
+  print_message("%s: mean %s of steps 1-5 %.4f, of steps %d-%d %.4f\n", a->cfg_group, what, first,
+                steps - 4, steps, last);
   /* A stated margin: the last 5 steps are below 70 % of the first 5. */
   if (!(last < 0.7 * first))
     fail_msg("%s: %s did not fall: %.4f -> %.4f", a->cfg_group, what, first, last);
@@ -537,14 +537,10 @@ static void test_falling_loss_cnn(void **state) {
 int main(void) {
   dd_log_init(0, 1, DD_LOG_QUIET);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_fixture_cvae_paper),
-      cmocka_unit_test(test_fixture_cvae_standard),
-      cmocka_unit_test(test_fixture_cnn),
-      cmocka_unit_test(test_checkpoint_resume_bitwise),
-      cmocka_unit_test(test_checkpoint_errors),
-      cmocka_unit_test(test_nonfinite_loss),
-      cmocka_unit_test(test_repeatable),
-      cmocka_unit_test(test_falling_loss_cvae),
+      cmocka_unit_test(test_fixture_cvae_paper), cmocka_unit_test(test_fixture_cvae_standard),
+      cmocka_unit_test(test_fixture_cnn),        cmocka_unit_test(test_checkpoint_resume_bitwise),
+      cmocka_unit_test(test_checkpoint_errors),  cmocka_unit_test(test_nonfinite_loss),
+      cmocka_unit_test(test_repeatable),         cmocka_unit_test(test_falling_loss_cvae),
       cmocka_unit_test(test_falling_loss_cnn),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,15 +25,15 @@
 /* ------------------------------------------------------------------------ */
 
 typedef enum nn_layer_type {
-  NN_LAYER_CONV2D = 0,    /* Keras Conv2D: weight (Co,Ci,k,k), bias (Co) */
-  NN_LAYER_CONV2D_T = 1,  /* Keras Conv2DTranspose: weight (Ci,Co,k,k), bias (Co) */
-  NN_LAYER_MAXPOOL = 2,   /* MaxPooling2D, 'valid' */
-  NN_LAYER_DENSE = 3,     /* weight (O,F), bias (O) */
+  NN_LAYER_CONV2D = 0,   /* Keras Conv2D: weight (Co,Ci,k,k), bias (Co) */
+  NN_LAYER_CONV2D_T = 1, /* Keras Conv2DTranspose: weight (Ci,Co,k,k), bias (Co) */
+  NN_LAYER_MAXPOOL = 2,  /* MaxPooling2D, 'valid' */
+  NN_LAYER_DENSE = 3,    /* weight (O,F), bias (O) */
   NN_LAYER_LEAKY_RELU = 4,
   NN_LAYER_SIGMOID = 5,
-  NN_LAYER_FLATTEN = 6,   /* (C,H,W) -> C*H*W features, PyTorch/NCHW order */
-  NN_LAYER_RESHAPE = 7,   /* features -> (C,H,W) */
-  NN_LAYER_SAMPLE = 8     /* VAE reparameterisation: (mu, logvar) -> z */
+  NN_LAYER_FLATTEN = 6, /* (C,H,W) -> C*H*W features, PyTorch/NCHW order */
+  NN_LAYER_RESHAPE = 7, /* features -> (C,H,W) */
+  NN_LAYER_SAMPLE = 8   /* VAE reparameterisation: (mu, logvar) -> z */
 } nn_layer_type;
 
 typedef enum nn_act { NN_ACT_NONE = 0, NN_ACT_LEAKY_RELU = 1, NN_ACT_SIGMOID = 2 } nn_act;
@@ -71,14 +71,14 @@ typedef struct nn_adam_params {
 /* One network: its input, its layers in order and its loss. */
 typedef struct nn_arch {
   nn_model_kind kind;
-  char cfg_group[16];     /* "nn.cvae" or "nn.cnn" */
-  int in_c, in_h, in_w;   /* input image (C,H,W) */
-  int n_layers;           /* CVAE: encoder + [latent dense, sample] + decoder */
+  char cfg_group[16];   /* "nn.cvae" or "nn.cnn" */
+  int in_c, in_h, in_w; /* input image (C,H,W) */
+  int n_layers;         /* CVAE: encoder + [latent dense, sample] + decoder */
   nn_layer_spec layers[NN_MAX_LAYERS];
-  int latent;             /* CVAE: latent dimension (256 means + 256 log-variances) */
-  double beta;            /* CVAE: weight of the KL term */
-  nn_kl_form kl;          /* CVAE */
-  nn_rec_reduction rec;   /* CVAE */
+  int latent;           /* CVAE: latent dimension (256 means + 256 log-variances) */
+  double beta;          /* CVAE: weight of the KL term */
+  nn_kl_form kl;        /* CVAE */
+  nn_rec_reduction rec; /* CVAE */
   nn_adam_params adam;
 } nn_arch;
 
@@ -124,16 +124,16 @@ typedef struct nn_layer {
   int out_c, out_h, out_w; /* per-sample output shape */
   int in_flat, out_flat;   /* 1 when the tensor is (N,F) */
   int kernel, stride;
-  int pad_h, pad_w;        /* padding before (top, left); after is implied */
+  int pad_h, pad_w; /* padding before (top, left); after is implied */
   nn_act act;
   float alpha;
-  int w_tensor, b_tensor;  /* indices into the tensor table, -1 if none */
-  size_t w_off, b_off;     /* offsets into params/grads */
-  size_t in_off, out_off;  /* offsets into the activation arena */
-  size_t aux_off;          /* sample: eps (N,latent) in the activation arena */
-  double flops_fwd;        /* multiply-adds x 2 of the GEMMs, per sample */
-  double flops_bwd;        /* same for backward (without din of the first layer) */
-  size_t work_floats;      /* workspace this layer needs per sample */
+  int w_tensor, b_tensor; /* indices into the tensor table, -1 if none */
+  size_t w_off, b_off;    /* offsets into params/grads */
+  size_t in_off, out_off; /* offsets into the activation arena */
+  size_t aux_off;         /* sample: eps (N,latent) in the activation arena */
+  double flops_fwd;       /* multiply-adds x 2 of the GEMMs, per sample */
+  double flops_bwd;       /* same for backward (without din of the first layer) */
+  size_t work_floats;     /* workspace this layer needs per sample */
 } nn_layer;
 
 /* Optional per-layer timing (bench): seconds summed over calls. */
@@ -177,10 +177,10 @@ size_t nn_layer_work_floats(const nn_layer *L, int n);
  * `mean_only` sets z = mu (deterministic scoring). */
 typedef struct nn_noise {
   uint32_t seed;
-  dd_stream stream;   /* DD_STREAM_VAE_EPS or DD_STREAM_SCORE_EPS */
-  uint32_t a;         /* e.g. epoch, or bank */
-  const uint32_t *b;  /* borrowed, (n): e.g. global sample or event index */
-  const float *eps;   /* borrowed, (n,latent) or NULL */
+  dd_stream stream;  /* DD_STREAM_VAE_EPS or DD_STREAM_SCORE_EPS */
+  uint32_t a;        /* e.g. epoch, or bank */
+  const uint32_t *b; /* borrowed, (n): e.g. global sample or event index */
+  const float *eps;  /* borrowed, (n,latent) or NULL */
   int mean_only;
 } nn_noise;
 
@@ -201,29 +201,29 @@ typedef struct nn_model {
   nn_layer layers[NN_MAX_LAYERS];
   int n_tensors;
   nn_tensor tensors[NN_MAX_TENSORS];
-  size_t n_params;    /* length of the four flat buffers (with alignment gaps) */
-  size_t n_weights;   /* sum of the tensor sizes */
+  size_t n_params;  /* length of the four flat buffers (with alignment gaps) */
+  size_t n_weights; /* sum of the tensor sizes */
   uint64_t table_hash;
-  float *params;      /* owned, (n_params) */
-  float *grads;       /* owned, (n_params) */
-  float *adam_m;      /* owned, (n_params) */
-  float *adam_v;      /* owned, (n_params) */
-  float *act;         /* owned activation arena: input, every layer output, eps */
+  float *params; /* owned, (n_params) */
+  float *grads;  /* owned, (n_params) */
+  float *adam_m; /* owned, (n_params) */
+  float *adam_v; /* owned, (n_params) */
+  float *act;    /* owned activation arena: input, every layer output, eps */
   size_t act_floats;
-  float *dact;        /* owned activation-gradient arena: two ping-pong slots */
+  float *dact; /* owned activation-gradient arena: two ping-pong slots */
   size_t dact_floats;
-  float *work;        /* owned workspace (im2col), sized to the largest layer */
+  float *work; /* owned workspace (im2col), sized to the largest layer */
   size_t work_floats;
-  size_t in_off;      /* the input (C,N,H,W) in the activation arena */
-  int sample_layer;   /* CVAE: index of the sample layer, else -1 */
+  size_t in_off;    /* the input (C,N,H,W) in the activation arena */
+  int sample_layer; /* CVAE: index of the sample layer, else -1 */
   /* results of the last forward pass, (max_batch) each, owned */
-  double *rec;        /* CVAE: reconstruction loss per sample */
-  double *kl;         /* CVAE: KL per sample */
-  double *loss;       /* per-sample loss (CVAE rec + beta kl, CNN bce) */
-  float *logit;       /* CNN: output logit per sample */
-  float *label;       /* CNN: labels of the last forward (copy) */
-  int last_n;         /* samples in the last forward pass */
-  uint64_t step;      /* Adam steps taken */
+  double *rec;         /* CVAE: reconstruction loss per sample */
+  double *kl;          /* CVAE: KL per sample */
+  double *loss;        /* per-sample loss (CVAE rec + beta kl, CNN bce) */
+  float *logit;        /* CNN: output logit per sample */
+  float *label;        /* CNN: labels of the last forward (copy) */
+  int last_n;          /* samples in the last forward pass */
+  uint64_t step;       /* Adam steps taken */
   nn_layer_prof *prof; /* owned when profiling is on (nn_model_profile), else NULL */
 } nn_model;
 
@@ -312,14 +312,14 @@ const char *nn_blas_advice(void);
 /* Checkpoints and export                                                    */
 /* ------------------------------------------------------------------------ */
 
-#define NN_CKPT_MAGIC "DDSCNNCK"  /* 8 bytes */
-#define NN_CKPT_VERSION 1         /* changelog: docs/nn.md "Checkpoint format" */
+#define NN_CKPT_MAGIC "DDSCNNCK" /* 8 bytes */
+#define NN_CKPT_VERSION 1        /* changelog: docs/nn.md "Checkpoint format" */
 
 /* What the trainer stores beside the weights. */
 typedef struct nn_ckpt_info {
   uint64_t config_hash; /* hash of the training-relevant config keys */
   uint32_t seed;
-  uint64_t step;        /* Adam steps (filled from the model on save) */
+  uint64_t step; /* Adam steps (filled from the model on save) */
   uint64_t epoch;
 } nn_ckpt_info;
 
@@ -338,10 +338,10 @@ dd_status nn_checkpoint_load(nn_model *m, const char *path, const nn_ckpt_info *
 
 /* One tensor handed to a writer (io's HDF5 model export) as plain arrays. */
 typedef struct nn_export_tensor {
-  const char *name;   /* borrowed from the model */
+  const char *name; /* borrowed from the model */
   int ndim;
   int shape[4];
-  const float *data;  /* view into m->params */
+  const float *data; /* view into m->params */
   size_t count;
 } nn_export_tensor;
 /* Fills out[0..m->n_tensors-1]; returns the count (cap must be >= it). */

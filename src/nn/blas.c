@@ -49,10 +49,9 @@ const char *nn_blas_core(void) {
 
 /* The generic x86-64 kernels OpenBLAS falls back to (no AVX). */
 static int is_generic(const char *core) {
-  static const char *const generic[] = {"Prescott", "Core2",  "Penryn",    "Dunnington",
-                                        "Nehalem",  "Atom",   "Katmai",    "Coppermine",
-                                        "Northwood", "Banias", "Athlon",   "Opteron",
-                                        "Opteron_SSE3", "Barcelona"};
+  static const char *const generic[] = {
+      "Prescott",   "Core2",     "Penryn", "Dunnington", "Nehalem", "Atom",         "Katmai",
+      "Coppermine", "Northwood", "Banias", "Athlon",     "Opteron", "Opteron_SSE3", "Barcelona"};
   for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++)
     if (strcmp(core, generic[i]) == 0) return 1;
   return 0;

@@ -86,8 +86,8 @@ dd_status nn_layer_infer(nn_layer *L, const nn_layer_spec *s, int in_c, int in_h
   L->alpha = s->alpha;
   const int spatial_in = s->type == NN_LAYER_CONV2D || s->type == NN_LAYER_CONV2D_T ||
                          s->type == NN_LAYER_MAXPOOL || s->type == NN_LAYER_FLATTEN;
-  const int flat_in = s->type == NN_LAYER_DENSE || s->type == NN_LAYER_RESHAPE ||
-                      s->type == NN_LAYER_SAMPLE;
+  const int flat_in =
+      s->type == NN_LAYER_DENSE || s->type == NN_LAYER_RESHAPE || s->type == NN_LAYER_SAMPLE;
   if (spatial_in && in_flat)
     return layer_error(cfg, s, "%s needs a (C,H,W) input but gets %d features (add a reshape)",
                        type_word(s->type), in_c);
@@ -138,7 +138,8 @@ dd_status nn_layer_infer(nn_layer *L, const nn_layer_spec *s, int in_c, int in_h
       break;
     }
     case NN_LAYER_MAXPOOL: {
-      if (s->kernel < 1 || s->stride < 1) return layer_error(cfg, s, "size and stride must be >= 1");
+      if (s->kernel < 1 || s->stride < 1)
+        return layer_error(cfg, s, "size and stride must be >= 1");
       if (in_h < s->kernel || in_w < s->kernel)
         return layer_error(cfg, s, "pool size %d does not fit the %dx%d input", s->kernel, in_h,
                            in_w);
@@ -266,7 +267,7 @@ static uint64_t table_hash(const nn_model *m) {
   h = dd_hash_bytes(h, &np, sizeof np);
   for (int i = 0; i < m->n_tensors; i++) {
     const nn_tensor *t = &m->tensors[i];
-    uint64_t v[6] = {(uint64_t)t->ndim, (uint64_t)t->shape[0], (uint64_t)t->shape[1],
+    uint64_t v[6] = {(uint64_t)t->ndim,     (uint64_t)t->shape[0], (uint64_t)t->shape[1],
                      (uint64_t)t->shape[2], (uint64_t)t->shape[3], (uint64_t)t->offset};
     h = dd_hash_str(h, t->name);
     h = dd_hash_bytes(h, v, sizeof v);
@@ -330,17 +331,16 @@ dd_status nn_model_init(nn_model *m, const nn_arch *arch, int max_batch, uint32_
       DD_TRY(add_tensor(m, L->name, "w", 4, shape_w, ci * k * k, co * k * k, 0, &L->w_tensor,
                         &L->w_off),
              "%s", L->name);
-      DD_TRY(add_tensor(m, L->name, "b", 1, &co, ci * k * k, co * k * k, 1, &L->b_tensor,
-                        &L->b_off),
-             "%s", L->name);
+      DD_TRY(
+          add_tensor(m, L->name, "b", 1, &co, ci * k * k, co * k * k, 1, &L->b_tensor, &L->b_off),
+          "%s", L->name);
     } else if (L->type == NN_LAYER_DENSE) {
       int shape_w[2] = {L->out_c, L->in_c};
-      DD_TRY(add_tensor(m, L->name, "w", 2, shape_w, L->in_c, L->out_c, 0, &L->w_tensor,
-                        &L->w_off),
+      DD_TRY(add_tensor(m, L->name, "w", 2, shape_w, L->in_c, L->out_c, 0, &L->w_tensor, &L->w_off),
              "%s", L->name);
-      DD_TRY(add_tensor(m, L->name, "b", 1, &L->out_c, L->in_c, L->out_c, 1, &L->b_tensor,
-                        &L->b_off),
-             "%s", L->name);
+      DD_TRY(
+          add_tensor(m, L->name, "b", 1, &L->out_c, L->in_c, L->out_c, 1, &L->b_tensor, &L->b_off),
+          "%s", L->name);
     }
     L->in_off = prev_out;
     L->out_off = act_off;
@@ -357,8 +357,7 @@ dd_status nn_model_init(nn_model *m, const nn_arch *arch, int max_batch, uint32_
   /* The first layer computes no input gradient. */
   {
     nn_layer *L0 = &m->layers[0];
-    if (L0->type == NN_LAYER_CONV2D || L0->type == NN_LAYER_CONV2D_T ||
-        L0->type == NN_LAYER_DENSE)
+    if (L0->type == NN_LAYER_CONV2D || L0->type == NN_LAYER_CONV2D_T || L0->type == NN_LAYER_DENSE)
       L0->flops_bwd = L0->flops_fwd;
   }
   m->table_hash = table_hash(m);

@@ -122,9 +122,8 @@ static dd_status check(const unsigned char *buf, size_t size, const nn_model *m,
                      "checkpoint '%s' does not match the architecture: tensor %d is '%s' "
                      "(%u-d %ux%ux%ux%u), the model has '%s' (%d-d %dx%dx%dx%d)",
                      path, i, name, get32(e + 48), get32(e + 52), get32(e + 56), get32(e + 60),
-                     get32(e + 64), m->tensors[i].name, m->tensors[i].ndim,
-                     m->tensors[i].shape[0], m->tensors[i].shape[1], m->tensors[i].shape[2],
-                     m->tensors[i].shape[3]);
+                     get32(e + 64), m->tensors[i].name, m->tensors[i].ndim, m->tensors[i].shape[0],
+                     m->tensors[i].shape[1], m->tensors[i].shape[2], m->tensors[i].shape[3]);
     }
   }
   if (get64(buf + 32) != m->table_hash)

@@ -72,8 +72,8 @@ void nn_im2col(float *col, const float *img, int C, int N, int n0, int nb, int H
         for (int oh = 0; oh < Ho; oh++)
           for (int kh = 0; kh < k; kh++) {
             const float *src = img + (((size_t)c * N + n0 + i) * H + (size_t)oh * k + kh) * W;
-            float *dst = col + ((size_t)(c * k + kh) * k) * cols + (size_t)i * plane +
-                         (size_t)oh * Wo;
+            float *dst =
+                col + ((size_t)(c * k + kh) * k) * cols + (size_t)i * plane + (size_t)oh * Wo;
             switch (k) {
               case 2:
                 shuffle_in(dst, src, cols, Wo, 2);
@@ -152,8 +152,8 @@ void nn_col2im(float *img, const float *col, int C, int N, int n0, int nb, int H
         for (int oh = 0; oh < Ho; oh++)
           for (int kh = 0; kh < k; kh++) {
             float *dst = img + (((size_t)c * N + n0 + i) * H + (size_t)oh * k + kh) * W;
-            const float *src = col + ((size_t)(c * k + kh) * k) * cols + (size_t)i * plane +
-                               (size_t)oh * Wo;
+            const float *src =
+                col + ((size_t)(c * k + kh) * k) * cols + (size_t)i * plane + (size_t)oh * Wo;
             switch (k) {
               case 2:
                 shuffle_out(dst, src, cols, Wo, 2);
@@ -369,8 +369,8 @@ void nn_conv2d_backward(const nn_layer *L, const float *params, float *grads, fl
       ldb = (int)cols;
     }
     /* dW[Co, K] += d[Co, chunk] x col^T */
-    gemm(prof, 1, CblasNoTrans, CblasTrans, Co, K, (int)cols, d, ld, B, ldb, 1.0f,
-         grads + L->w_off, K);
+    gemm(prof, 1, CblasNoTrans, CblasTrans, Co, K, (int)cols, d, ld, B, ldb, 1.0f, grads + L->w_off,
+         K);
     if (!din) continue;
     if (direct) {
       gemm(prof, 1, CblasTrans, CblasNoTrans, K, (int)cols, Co, params + L->w_off, K, d, ld, 0.0f,
@@ -386,8 +386,7 @@ void nn_conv2d_backward(const nn_layer *L, const float *params, float *grads, fl
 }
 
 void nn_tconv2d_forward(const nn_layer *L, const float *params, float *out /*(Co,N,Ho,Wo)*/,
-                        const float *in /*(Ci,N,Hi,Wi)*/, float *work, int n,
-                        nn_layer_prof *prof) {
+                        const float *in /*(Ci,N,Hi,Wi)*/, float *work, int n, nn_layer_prof *prof) {
   const int k = L->kernel, Kc = L->out_c * k * k, Ci = L->in_c;
   const size_t Pin = (size_t)L->in_h * L->in_w, P = (size_t)L->out_h * L->out_w;
   const int nb = layer_chunk(L);
@@ -415,13 +414,12 @@ void nn_tconv2d_backward(const nn_layer *L, const float *params, float *grads, f
     const size_t cols = (size_t)m * Pin;
     act_bias_grad(dout + (size_t)n0 * P, out + (size_t)n0 * P, (size_t)n * P, grads + L->b_off,
                   L->out_c, (size_t)m * P, L->act, L->alpha);
-    nn_im2col(work, dout, L->out_c, n, n0, m, L->out_h, L->out_w, k, L->stride, L->pad_h,
-              L->pad_w, L->in_h, L->in_w);
+    nn_im2col(work, dout, L->out_c, n, n0, m, L->out_h, L->out_w, k, L->stride, L->pad_h, L->pad_w,
+              L->in_h, L->in_w);
     /* dW[Ci, Kc] += in[Ci, chunk] x dcol^T */
     gemm(prof, 1, CblasNoTrans, CblasTrans, Ci, Kc, (int)cols, in + (size_t)n0 * Pin, ldi, work,
          (int)cols, 1.0f, grads + L->w_off, Kc);
-    if (din)
-      /* din[Ci, chunk] = W[Ci, Kc] x dcol */
+    if (din) /* din[Ci, chunk] = W[Ci, Kc] x dcol */
       gemm(prof, 1, CblasNoTrans, CblasNoTrans, Ci, (int)cols, Kc, params + L->w_off, Kc, work,
            (int)cols, 0.0f, din + (size_t)n0 * Pin, ldi);
   }
@@ -440,8 +438,7 @@ void nn_dense_forward(const nn_layer *L, const float *params, float *out /*(N,O)
 }
 
 void nn_dense_backward(const nn_layer *L, const float *params, float *grads, float *din,
-                       float *dout, const float *in, const float *out, int n,
-                       nn_layer_prof *prof) {
+                       float *dout, const float *in, const float *out, int n, nn_layer_prof *prof) {
   const int F = L->in_c, O = L->out_c;
   nn_act_backward(L->act, L->alpha, dout, dout, out, (size_t)n * O);
   float *db = grads + L->b_off;
@@ -453,6 +450,5 @@ void nn_dense_backward(const nn_layer *L, const float *params, float *grads, flo
   /* dW[O,F] += dout^T x in */
   gemm(prof, 1, CblasTrans, CblasNoTrans, O, F, n, dout, O, in, F, 1.0f, grads + L->w_off, F);
   if (din)
-    gemm(prof, 1, CblasNoTrans, CblasNoTrans, n, F, O, dout, O, params + L->w_off, F, 0.0f, din,
-         F);
+    gemm(prof, 1, CblasNoTrans, CblasNoTrans, n, F, O, dout, O, params + L->w_off, F, 0.0f, din, F);
 }

@@ -45,8 +45,7 @@ dd_status nn_model_forward(nn_model *m, const float *x, const float *labels, int
   if (n < 1 || n > m->max_batch)
     return DD_FAIL(DD_ERR_ARG, "%s: batch of %d samples, the model was built for 1..%d",
                    a->cfg_group, n, m->max_batch);
-  if (a->kind == NN_MODEL_CVAE &&
-      (!noise || (!noise->mean_only && !noise->eps && !noise->b)))
+  if (a->kind == NN_MODEL_CVAE && (!noise || (!noise->mean_only && !noise->eps && !noise->b)))
     return DD_FAIL(DD_ERR_ARG, "%s: the CVAE needs noise keys (nn_noise.b) or eps", a->cfg_group);
   /* (n,C,H,W) -> (C,n,H,W) */
   const size_t P = (size_t)a->in_h * a->in_w;
@@ -138,8 +137,8 @@ void nn_model_backward(nn_model *m, int b_global) {
     const nn_layer *L = &m->layers[l];
     float *din = l > 0 ? g[1 - cur] : NULL;
     const float *aux = L->type == NN_LAYER_SAMPLE ? m->act + L->aux_off : NULL;
-    nn_layer_backward(L, m->params, m->grads, din, g[cur], m->act + L->in_off,
-                      m->act + L->out_off, aux, m->work, n, m->prof ? &m->prof[l] : NULL);
+    nn_layer_backward(L, m->params, m->grads, din, g[cur], m->act + L->in_off, m->act + L->out_off,
+                      aux, m->work, n, m->prof ? &m->prof[l] : NULL);
     if (L->type == NN_LAYER_SAMPLE && din) {
       /* the KL term: d/dmu and d/dlogvar of beta/B * KL_i */
       const int lat = L->out_c;
@@ -222,8 +221,7 @@ void nn_model_output_nchw(const nn_model *m, float *out) {
   }
   for (int i = 0; i < n; i++)
     for (int c = 0; c < last->out_c; c++)
-      memcpy(out + ((size_t)i * last->out_c + c) * P, y + ((size_t)c * n + i) * P,
-             sizeof *out * P);
+      memcpy(out + ((size_t)i * last->out_c + c) * P, y + ((size_t)c * n + i) * P, sizeof *out * P);
 }
 
 void nn_model_latent(const nn_model *m, float *mu, float *logvar) {

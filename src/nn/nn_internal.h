@@ -35,8 +35,7 @@ void nn_tconv2d_backward(const nn_layer *L, const float *params, float *grads, f
 void nn_dense_forward(const nn_layer *L, const float *params, float *out, const float *in, int n,
                       nn_layer_prof *prof);
 void nn_dense_backward(const nn_layer *L, const float *params, float *grads, float *din,
-                       float *dout, const float *in, const float *out, int n,
-                       nn_layer_prof *prof);
+                       float *dout, const float *in, const float *out, int n, nn_layer_prof *prof);
 
 /* layers.c: activations in place on count floats; the backward form
  * din = dout * f'(x) reads f's output y (LeakyReLU with alpha >= 0 keeps the

@@ -48,14 +48,13 @@ static const char *const k_cnn_layers =
     "{ type = \"dense\"; units = 1; act = \"none\"; }"
     ")";
 
-static const char *const k_types[] = {"conv2d",     "conv2d_transpose", "maxpool",
-                                      "dense",      "leaky_relu",       "sigmoid",
-                                      "flatten",    "reshape"};
-static const nn_layer_type k_type_of[] = {NN_LAYER_CONV2D,     NN_LAYER_CONV2D_T, NN_LAYER_MAXPOOL,
-                                          NN_LAYER_DENSE,      NN_LAYER_LEAKY_RELU,
-                                          NN_LAYER_SIGMOID,    NN_LAYER_FLATTEN,  NN_LAYER_RESHAPE};
-static const char *const k_short[] = {"conv", "tconv", "pool",    "dense",
-                                      "lrelu", "sigm", "flatten", "reshape"};
+static const char *const k_types[] = {"conv2d",     "conv2d_transpose", "maxpool", "dense",
+                                      "leaky_relu", "sigmoid",          "flatten", "reshape"};
+static const nn_layer_type k_type_of[] = {NN_LAYER_CONV2D,  NN_LAYER_CONV2D_T,   NN_LAYER_MAXPOOL,
+                                          NN_LAYER_DENSE,   NN_LAYER_LEAKY_RELU, NN_LAYER_SIGMOID,
+                                          NN_LAYER_FLATTEN, NN_LAYER_RESHAPE};
+static const char *const k_short[] = {"conv",  "tconv", "pool",    "dense",
+                                      "lrelu", "sigm",  "flatten", "reshape"};
 #define N_TYPES ((int)(sizeof k_types / sizeof k_types[0]))
 
 static dd_status get_pos_int(cfg_doc *cfg, const char *path, long long def, int required,

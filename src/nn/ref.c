@@ -45,8 +45,8 @@ static void conv_fwd(const nn_layer *L, const double *P, double *out, const doub
         }
 }
 
-static void conv_bwd(const nn_layer *L, const double *P, double *G, double *din,
-                     const double *dout, const double *in, const double *out, int n) {
+static void conv_bwd(const nn_layer *L, const double *P, double *G, double *din, const double *dout,
+                     const double *in, const double *out, int n) {
   const int k = L->kernel, s = L->stride, Ci = L->in_c, H = L->in_h, W = L->in_w;
   const double *w = P + L->w_off;
   double *dw = G + L->w_off, *db = G + L->b_off;
@@ -270,8 +270,7 @@ void nn_ref_layer_backward(const nn_layer *L, const double *params, double *grad
         for (int j = 0; j < lat; j++) {
           double lv = in[(size_t)i * 2 * lat + lat + j], dz = dout[(size_t)i * lat + j];
           din[(size_t)i * 2 * lat + j] = dz;
-          din[(size_t)i * 2 * lat + lat + j] =
-              dz * eps[(size_t)i * lat + j] * 0.5 * exp(0.5 * lv);
+          din[(size_t)i * 2 * lat + lat + j] = dz * eps[(size_t)i * lat + j] * 0.5 * exp(0.5 * lv);
         }
       break;
     }

@@ -37,8 +37,7 @@ static double sgemm_peak(void) {
     int reps = 0;
     double t0 = dd_time_now(), t;
     do {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C,
-                  N);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
       reps++;
       t = dd_time_now() - t0;
     } while (t < g_seconds / 3);
@@ -130,9 +129,8 @@ static void layer_table(bench_ctx *b, double peak) {
     if (gf > 0) snprintf(sgf, sizeof sgf, "%.1f", gf);
     if (gb > 0) snprintf(sgb, sizeof sgb, "%.1f", gb);
     if (pct > 0) snprintf(spc, sizeof spc, "%.0f %%", pct);
-    printf("  %-13s %8.2f %8.2f %9s %9s %7s %6.1f%%\n", m->layers[l].name,
-           p->t_fwd / steps * 1e3, p->t_bwd / steps * 1e3, sgf, sgb, spc,
-           (p->t_fwd + p->t_bwd) / total * 100);
+    printf("  %-13s %8.2f %8.2f %9s %9s %7s %6.1f%%\n", m->layers[l].name, p->t_fwd / steps * 1e3,
+           p->t_bwd / steps * 1e3, sgf, sgb, spc, (p->t_fwd + p->t_bwd) / total * 100);
   }
   printf("  all GEMMs: %.1f GFLOP/s (%.0f %% of peak), %.0f %% of the step time\n",
          gemm_f / gemm_t * 1e-9, gemm_f / gemm_t * 1e-9 / peak * 100, gemm_t / total * 100);
@@ -141,8 +139,8 @@ static void layer_table(bench_ctx *b, double peak) {
 
 /* The architecture as JSON for tools/bench/torch_bench.py. */
 static void write_arch_json(FILE *fp, const nn_arch *a) {
-  static const char *types[] = {"conv2d", "conv2d_transpose", "maxpool", "dense",  "leaky_relu",
-                                "sigmoid", "flatten",         "reshape", "sample"};
+  static const char *types[] = {"conv2d",  "conv2d_transpose", "maxpool", "dense", "leaky_relu",
+                                "sigmoid", "flatten",          "reshape", "sample"};
   static const char *acts[] = {"none", "leaky_relu", "sigmoid"};
   fprintf(fp, "{\"kind\": \"%s\", \"input\": [%d, %d, %d], \"beta\": %.17g, \"kl\": \"%s\", ",
           a->kind == NN_MODEL_CVAE ? "cvae" : "cnn", a->in_c, a->in_h, a->in_w, a->beta,
@@ -190,8 +188,9 @@ static int torch_rates(const nn_arch *a, int threads, double *train, double *inf
   char script[1024];
   snprintf(script, sizeof script, "%s/tools/bench/torch_bench.py", root);
   if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-    printf("  PyTorch side skipped: /usr/bin/python3 cannot import torch.\n"
-           "  Install Debian's python3-torch with: tools/deps.sh torch   (then rerun make bench)\n");
+    printf(
+        "  PyTorch side skipped: /usr/bin/python3 cannot import torch.\n"
+        "  Install Debian's python3-torch with: tools/deps.sh torch   (then rerun make bench)\n");
     return 0;
   }
   char json[256];
@@ -275,8 +274,8 @@ int main(int argc, char **argv) {
     bench_ctx b;
     memset(&b, 0, sizeof b);
     ctx_init(&b, arch[k]);
-    printf("\n%s: %.1f MFLOP/img forward, %.1f MFLOP/img per training step\n",
-           arch[k]->cfg_group, nn_model_flops_fwd(&b.m) * 1e-6, nn_model_flops_train(&b.m) * 1e-6);
+    printf("\n%s: %.1f MFLOP/img forward, %.1f MFLOP/img per training step\n", arch[k]->cfg_group,
+           nn_model_flops_fwd(&b.m) * 1e-6, nn_model_flops_train(&b.m) * 1e-6);
     layer_table(&b, peak);
     /* ddscan, PyTorch, ddscan again: the best of the two ddscan rounds, so
      * that a burst of load on the shared machine hurts neither side alone */
@@ -288,10 +287,11 @@ int main(int argc, char **argv) {
     printf("  ddscan rounds: train %.1f / %.1f img/s, infer %.1f / %.1f img/s\n", tr1, tr2, in1,
            in2);
     const double ft = nn_model_flops_train(&b.m), ff = nn_model_flops_fwd(&b.m);
-    printf("  whole training step: %.1f GFLOP/s = %.0f %% of the SGEMM peak; inference %.1f "
-           "GFLOP/s = %.0f %%\n",
-           res[k][0] * ft * 1e-9, res[k][0] * ft * 1e-9 / peak * 100, res[k][1] * ff * 1e-9,
-           res[k][1] * ff * 1e-9 / peak * 100);
+    printf(
+        "  whole training step: %.1f GFLOP/s = %.0f %% of the SGEMM peak; inference %.1f "
+        "GFLOP/s = %.0f %%\n",
+        res[k][0] * ft * 1e-9, res[k][0] * ft * 1e-9 / peak * 100, res[k][1] * ff * 1e-9,
+        res[k][1] * ff * 1e-9 / peak * 100);
     /* the bound no implementation of these FLOPs can pass on this core */
     printf("  SGEMM-bound ceiling (every FLOP at the peak): train %.0f img/s, infer %.0f img/s\n",
            peak * 1e9 / ft, peak * 1e9 / ff);
