@@ -511,6 +511,15 @@ static void test_default_architectures(void **state) {
   cfg_doc *d = NULL;
   assert_int_equal(cfg_parse(&d, "", "empty.cfg"), DD_OK);
   assert_int_equal(nn_params_load(d, &p), DD_OK);
+  /* the default lists are in the resolved config, recorded as defaults */
+  assert_int_equal(cfg_length(d, "nn.cvae.encoder"), 6);
+  assert_int_equal(cfg_length(d, "nn.cnn.layers"), 6);
+  assert_non_null(strstr(cfg_defaulted_keys(d, NULL), "nn.cvae.decoder\n"));
+  assert_int_equal(cfg_check_unused(d), DD_OK);
+  char *text = NULL;
+  assert_int_equal(cfg_resolved_text(d, &text), DD_OK);
+  assert_non_null(strstr(text, "conv2d_transpose"));
+  free(text);
   cfg_free(d);
   nn_model m;
   assert_int_equal(nn_model_init(&m, &p.cvae, 2, 1, 0), DD_OK);

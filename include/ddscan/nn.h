@@ -133,7 +133,6 @@ typedef struct nn_layer {
   size_t aux_off;         /* sample: eps (N,latent) in the activation arena */
   double flops_fwd;       /* multiply-adds x 2 of the GEMMs, per sample */
   double flops_bwd;       /* same for backward (without din of the first layer) */
-  size_t work_floats;     /* workspace this layer needs per sample */
 } nn_layer;
 
 /* Optional per-layer timing (bench): seconds summed over calls. */

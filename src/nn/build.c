@@ -116,7 +116,6 @@ dd_status nn_layer_infer(nn_layer *L, const nn_layer_spec *s, int in_c, int in_h
                              in_w);
         double K = (double)in_c * k * k;
         L->flops_fwd = 2.0 * L->out_c * K * L->out_h * L->out_w;
-        L->work_floats = (size_t)K * L->out_h * L->out_w;
       } else {
         /* Keras/TF conv2d_transpose: 'same' gives in*stride with
          * max(k - s, 0) padding split as in the convolution it inverts;
@@ -132,7 +131,6 @@ dd_status nn_layer_infer(nn_layer *L, const nn_layer_spec *s, int in_c, int in_h
         }
         double Kc = (double)L->out_c * k * k;
         L->flops_fwd = 2.0 * in_c * Kc * in_h * in_w;
-        L->work_floats = (size_t)Kc * in_h * in_w;
       }
       L->flops_bwd = 2.0 * L->flops_fwd;
       break;
