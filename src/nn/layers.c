@@ -8,10 +8,20 @@
 #include <string.h>
 
 float nn_sigmoidf(float x) {
-  /* exp of a non-positive argument only: no overflow for any x */
-  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-  float e = expf(x);
-  return e / (1.0f + e);
+  /* e = exp(-|x|) is in (0, 1]: no overflow for any x.  sigmoid(x) is
+   * 1/(1+e) for x >= 0 and e/(1+e) for x < 0; the numerator is chosen from
+   * the sign bit without a branch (random signs would mispredict).  A NaN x
+   * gives a NaN e and a NaN result. */
+  const float e = expf(-fabsf(x)), f1 = 1.0f;
+  uint32_t xb, eb, ob, nb;
+  memcpy(&xb, &x, sizeof xb);
+  memcpy(&eb, &e, sizeof eb);
+  memcpy(&ob, &f1, sizeof ob);
+  const uint32_t neg = 0u - (xb >> 31);
+  nb = (eb & neg) | (ob & ~neg);
+  float num;
+  memcpy(&num, &nb, sizeof num);
+  return num / (1.0f + e);
 }
 
 void nn_act_apply(nn_act act, float alpha, float *x, size_t count) {
