@@ -7,16 +7,16 @@
 
 #include <stdint.h>
 
-#include "ddscan/cfg.h"     /* uses: cfg_doc */
-#include "ddscan/core.h"    /* uses: dd_status */
-#include "ddscan/par.h"     /* uses: par_world */
-#include "ddscan/physics.h" /* uses: phys_params */
-#include "ddscan/scan.h"    /* uses: scan_params */
-#include "ddscan/stats.h"   /* uses: stats_params */
-
+#include "ddscan/cfg.h"      /* uses: cfg_doc */
+#include "ddscan/core.h"     /* uses: dd_status */
 #include "ddscan/detector.h" /* uses: det_params */
 #include "ddscan/image.h"    /* uses: img_params */
 #include "ddscan/io.h"       /* uses: io_field */
+#include "ddscan/nn.h"       /* uses: nn_params */
+#include "ddscan/par.h"      /* uses: par_world */
+#include "ddscan/physics.h"  /* uses: phys_params */
+#include "ddscan/scan.h"     /* uses: scan_params */
+#include "ddscan/stats.h"    /* uses: stats_params */
 
 #define APP_PATH_MAX 1024
 
@@ -38,6 +38,7 @@ typedef struct app_params {
 
   det_params detector; /* group `detector` */
   img_params image;    /* group `image` */
+  nn_params nn;        /* group `nn`: the CVAE and CNN architectures, losses, Adam */
 } app_params;
 
 /* Loads every module's parameters (defaults filled into cfg), then fails on

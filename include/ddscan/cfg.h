@@ -42,6 +42,12 @@ dd_status cfg_get_string(cfg_doc *doc, const char *path, const char *def, char *
 dd_status cfg_get_choice(cfg_doc *doc, const char *path, const char *def,
                          const char *const *choices, int n, int *index);
 
+/* A default that is a whole structure (a list of layer groups): when path is
+ * missing, parses `text` (a libconfig value, e.g. "( { type = \"dense\"; } )")
+ * and inserts it there, recorded like any default; nothing when it exists.
+ * The caller then reads it with the getters like a value from the file. */
+dd_status cfg_insert_default(cfg_doc *doc, const char *path, const char *text);
+
 /* --- required keys: missing is an error naming the key. */
 dd_status cfg_need_double(cfg_doc *doc, const char *path, double *out);
 dd_status cfg_need_int(cfg_doc *doc, const char *path, long long *out);

@@ -341,6 +341,51 @@ cleanup:
   return st;
 }
 
+static config_setting_t *find_setting(const cfg_doc *doc, const char *path) {
+  return config_lookup(&doc->cfg, path);
+}
+
+dd_status cfg_insert_default(cfg_doc *doc, const char *path, const char *text) {
+  if (find_setting(doc, path)) return DD_OK;
+  size_t vlen = strlen(text);
+  char *snippet = malloc(vlen + 16);
+  if (!snippet) return DD_FAIL(DD_ERR_NOMEM, "default buffer for %s", path);
+  snprintf(snippet, vlen + 16, "v = %s;", text);
+  config_t scratch;
+  config_init(&scratch);
+  dd_status st = DD_OK;
+  if (!config_read_string(&scratch, snippet)) {
+    st = DD_FAIL(DD_ERR_INTERNAL, "default for %s does not parse: %s (line %d)", path,
+                 config_error_text(&scratch), config_error_line(&scratch));
+    goto cleanup;
+  }
+  char parent_path[512];
+  snprintf(parent_path, sizeof parent_path, "%s", path);
+  char *dot = strrchr(parent_path, '.');
+  const char *name = path;
+  config_setting_t *parent;
+  if (dot) {
+    *dot = '\0';
+    name = path + (dot - parent_path) + 1;
+    parent = ensure_group(&doc->cfg, parent_path);
+  } else {
+    parent = config_root_setting(&doc->cfg);
+  }
+  if (!parent || !config_setting_is_group(parent)) {
+    st = cfg_error(doc, dot ? parent_path : path, "expected a group { ... }");
+    goto cleanup;
+  }
+  if (!copy_setting(parent, name, config_lookup(&scratch, "v"))) {
+    st = DD_FAIL(DD_ERR_INTERNAL, "cannot store the default for %s", path);
+    goto cleanup;
+  }
+  record_default(doc, path);
+cleanup:
+  config_destroy(&scratch);
+  free(snippet);
+  return st;
+}
+
 /* --------------------------------------------------------------- getters */
 
 static config_setting_t *find(const cfg_doc *doc, const char *path) {
