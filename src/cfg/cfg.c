@@ -272,6 +272,46 @@ static int copy_setting(config_setting_t *parent, const char *name, const config
   return 1;
 }
 
+/* Parses `text` as a libconfig value and stores it at `path` (parent groups
+ * created; an existing setting is replaced when `replace`). */
+static dd_status store_text(cfg_doc *doc, const char *path, const char *text, int replace) {
+  size_t vlen = strlen(text);
+  char *snippet = malloc(vlen + 16);
+  if (!snippet) return DD_FAIL(DD_ERR_NOMEM, "value buffer for %s", path);
+  snprintf(snippet, vlen + 16, "v = %s;", text);
+  config_t scratch;
+  config_init(&scratch);
+  dd_status st = DD_OK;
+  if (!config_read_string(&scratch, snippet)) {
+    st = DD_FAIL(DD_ERR_CONFIG, "%s: cannot parse value '%s': %s", path, text,
+                 config_error_text(&scratch));
+    goto cleanup;
+  }
+  char parent_path[512];
+  snprintf(parent_path, sizeof parent_path, "%s", path);
+  char *dot = strrchr(parent_path, '.');
+  const char *name = path;
+  config_setting_t *parent;
+  if (dot) {
+    *dot = '\0';
+    name = path + (dot - parent_path) + 1;
+    parent = ensure_group(&doc->cfg, parent_path);
+  } else {
+    parent = config_root_setting(&doc->cfg);
+  }
+  if (!parent || !config_setting_is_group(parent)) {
+    st = DD_FAIL(DD_ERR_CONFIG, "%s: '%s' is not a group", path, dot ? parent_path : "(root)");
+    goto cleanup;
+  }
+  if (replace && config_setting_get_member(parent, name)) config_setting_remove(parent, name);
+  if (!copy_setting(parent, name, config_lookup(&scratch, "v")))
+    st = DD_FAIL(DD_ERR_CONFIG, "%s: cannot store the value", path);
+cleanup:
+  config_destroy(&scratch);
+  free(snippet);
+  return st;
+}
+
 dd_status cfg_set_override(cfg_doc *doc, const char *assignment) {
   const char *eq = strchr(assignment, '=');
   if (!eq || eq == assignment)
@@ -290,100 +330,26 @@ dd_status cfg_set_override(cfg_doc *doc, const char *assignment) {
           (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
       return DD_FAIL(DD_ERR_CONFIG, "--set %s: invalid character '%c' in key", assignment, *c);
 
-  /* Parse the value with libconfig itself so its syntax and types apply. */
-  size_t vlen = strlen(eq + 1);
-  char *snippet = malloc(vlen + 16);
-  if (!snippet) return DD_FAIL(DD_ERR_NOMEM, "--set buffer");
-  snprintf(snippet, vlen + 16, "v = %s;", eq + 1);
-  config_t scratch;
-  config_init(&scratch);
-  dd_status st = DD_OK;
-  if (!config_read_string(&scratch, snippet)) {
-    st = DD_FAIL(DD_ERR_CONFIG, "--set %s: cannot parse value '%s': %s", assignment, eq + 1,
-                 config_error_text(&scratch));
-    goto cleanup;
-  }
-  config_setting_t *val = config_lookup(&scratch, "v");
-
   /* Replace any existing setting at key. */
-  char parent_path[512];
-  snprintf(parent_path, sizeof parent_path, "%s", key);
-  char *dot = strrchr(parent_path, '.');
-  const char *name = key;
-  config_setting_t *parent;
-  if (dot) {
-    *dot = '\0';
-    name = key + (dot - parent_path) + 1;
-    parent = ensure_group(&doc->cfg, parent_path);
-  } else {
-    parent = config_root_setting(&doc->cfg);
-  }
-  if (!parent || !config_setting_is_group(parent)) {
-    st = DD_FAIL(DD_ERR_CONFIG, "--set %s: '%s' is not a group", assignment,
-                 dot ? parent_path : "(root)");
-    goto cleanup;
-  }
-  if (config_setting_get_member(parent, name)) config_setting_remove(parent, name);
-  if (!copy_setting(parent, name, val)) {
-    st = DD_FAIL(DD_ERR_CONFIG, "--set %s: cannot store the value", assignment);
-    goto cleanup;
+  dd_status st = store_text(doc, key, eq + 1, 1);
+  if (st != DD_OK) {
+    char inner[700];
+    snprintf(inner, sizeof inner, "%s", dd_error_message());
+    return DD_FAIL(st, "--set %s: %s", assignment, inner);
   }
   doc->over_path[doc->n_over] = strdup(key);
   doc->over_text[doc->n_over] = strdup(assignment);
-  if (!doc->over_path[doc->n_over] || !doc->over_text[doc->n_over]) {
-    st = DD_FAIL(DD_ERR_NOMEM, "--set bookkeeping");
-    goto cleanup;
-  }
+  if (!doc->over_path[doc->n_over] || !doc->over_text[doc->n_over])
+    return DD_FAIL(DD_ERR_NOMEM, "--set bookkeeping");
   doc->n_over++;
-cleanup:
-  config_destroy(&scratch);
-  free(snippet);
-  return st;
-}
-
-static config_setting_t *find_setting(const cfg_doc *doc, const char *path) {
-  return config_lookup(&doc->cfg, path);
+  return DD_OK;
 }
 
 dd_status cfg_insert_default(cfg_doc *doc, const char *path, const char *text) {
-  if (find_setting(doc, path)) return DD_OK;
-  size_t vlen = strlen(text);
-  char *snippet = malloc(vlen + 16);
-  if (!snippet) return DD_FAIL(DD_ERR_NOMEM, "default buffer for %s", path);
-  snprintf(snippet, vlen + 16, "v = %s;", text);
-  config_t scratch;
-  config_init(&scratch);
-  dd_status st = DD_OK;
-  if (!config_read_string(&scratch, snippet)) {
-    st = DD_FAIL(DD_ERR_INTERNAL, "default for %s does not parse: %s (line %d)", path,
-                 config_error_text(&scratch), config_error_line(&scratch));
-    goto cleanup;
-  }
-  char parent_path[512];
-  snprintf(parent_path, sizeof parent_path, "%s", path);
-  char *dot = strrchr(parent_path, '.');
-  const char *name = path;
-  config_setting_t *parent;
-  if (dot) {
-    *dot = '\0';
-    name = path + (dot - parent_path) + 1;
-    parent = ensure_group(&doc->cfg, parent_path);
-  } else {
-    parent = config_root_setting(&doc->cfg);
-  }
-  if (!parent || !config_setting_is_group(parent)) {
-    st = cfg_error(doc, dot ? parent_path : path, "expected a group { ... }");
-    goto cleanup;
-  }
-  if (!copy_setting(parent, name, config_lookup(&scratch, "v"))) {
-    st = DD_FAIL(DD_ERR_INTERNAL, "cannot store the default for %s", path);
-    goto cleanup;
-  }
+  if (config_lookup(&doc->cfg, path)) return DD_OK;
+  DD_TRY(store_text(doc, path, text, 0), "default for %s", path);
   record_default(doc, path);
-cleanup:
-  config_destroy(&scratch);
-  free(snippet);
-  return st;
+  return DD_OK;
 }
 
 /* --------------------------------------------------------------- getters */
