@@ -61,5 +61,12 @@ dd_status app_load_config(const par_world *w, const app_opts *o, cfg_doc **cfg, 
 dd_status app_cmd_check_config(const par_world *w, const app_opts *o);
 /* `ddscan spectrum --mass GEV [...]`: dR/dE table or integrated rate (no MPI). */
 dd_status app_cmd_spectrum(const par_world *w, const app_opts *o);
+/* `ddscan scan CONFIG [--shard I/N] [--resume]`: the scan stage (scan_run) on
+ * <run.output_dir>/results.h5; the shard defaults to the SLURM array task. */
+dd_status app_cmd_scan(const par_world *w, const app_opts *o);
+/* `ddscan merge OUT.h5 SHARD.h5...`: shard files -> one results file. */
+dd_status app_cmd_merge(const par_world *w, const app_opts *o);
+/* `ddscan info RESULTS.h5`: human summary of any results file. */
+dd_status app_cmd_info(const par_world *w, const app_opts *o);
 
 #endif /* DDSCAN_APP_H */
