@@ -78,7 +78,7 @@ if [ "$prep" = 1 ]; then
   echo "submit-array.sh: preparation job $prep_id"
   dep=(--dependency="afterok:$prep_id" --kill-on-invalid-dep=yes)
 fi
-array_id=$(submit --array="0-$((n - 1))${m:+%$m}" "${dep[@]}" ${SBATCH_ARGS:-} \
+array_id=$(DDSCAN_SHARD_COUNT=$n submit --array="0-$((n - 1))${m:+%$m}" "${dep[@]}" ${SBATCH_ARGS:-} \
   ${SHARD_SBATCH_ARGS:-} "$here/ddscan-array.sbatch" "$config" "$@")
 echo "submit-array.sh: array job $array_id (tasks 0-$((n - 1))${m:+, at most $m at once})"
 shards=()

@@ -96,7 +96,10 @@ expect_rc 1 "merge with a truncated shard" "$DDSCAN" merge "$TMP/bad.h5" "$S/res
   "$TMP/trunc.h5" "$S/results.shard-2-of-3.h5"
 grep -q "trunc.h5" "$LAST_ERR" || fail "truncated shard not named: $(cat "$LAST_ERR")"
 fresh "$TMP/other"
-scan "$TMP/other" 1 ../scan.cfg --shard 1/3 --set stats.binning.bins=12
+scan "$TMP/other" 1 ../scan.cfg --shard 1/3 --set stats.binning.bins=12 \
+  --set scan.min_effective_events=1000.0
+grep -q "warning: scan: 10 GeV: effective sample size [0-9]* < scan.min_effective_events = 1000" \
+  "$TMP/scan.log" || fail "no effective-sample-size warning: $(cat "$TMP/scan.log")"
 expect_rc 1 "merge with a shard of another configuration" "$DDSCAN" merge "$TMP/bad.h5" \
   "$S/results.shard-0-of-3.h5" "$TMP/other/run/results.shard-1-of-3.h5" "$S/results.shard-2-of-3.h5"
 grep -q "other/run/results.shard-1-of-3.h5' has config_hash" "$LAST_ERR" ||

@@ -93,7 +93,7 @@ s=$(wait_final "$merge_id" 300)
 [ "$s" = COMPLETED ] || fail "merge job $merge_id ended $s: $(cat ./*.out 2>/dev/null | tail -n 40)"
 for i in 0 1 2; do
   log=ddscan-shard-${array_id}_$i.out
-  grep -q "task $i of 3" "$log" && grep -q "^ddscan-array.sbatch: mpirun ddscan scan" "$log" ||
+  grep -q "task $i of 3" "$log" && grep -q "^ddscan-array.sbatch: mpirun ddscan scan ../scan.cfg --resume --shard $i/3" "$log" ||
     fail "shard log $i: $(cat "$log")"
   [ -f "run/results.shard-$i-of-3.h5" ] || fail "no shard file $i"
 done
