@@ -3,6 +3,7 @@
 #   make            build bin/ddscan and build/libddscan.a (installs missing
 #                   Debian packages first, through tools/deps.sh)
 #   make check      build and run every test (unit, MPI np 1..4, end-to-end)
+#   make check-slurm  the slurm/ scripts against a real SLURM on localhost (root)
 #   make asan       the same tests in an ASan+UBSan build (build-asan/)
 #   make bench      throughput figures, measured side by side (docs/performance.md)
 #   make deps       install missing Debian packages now
@@ -56,7 +57,7 @@ TEST_UTIL := $(BUILD)/obj/tests/testutil.o
 BENCH_SRCS := $(sort $(wildcard tools/bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:tools/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check asan bench install clean format format-check help tests
+.PHONY: all deps check check-slurm asan bench install clean format format-check help tests
 .DEFAULT_GOAL := all
 # Keep objects make would otherwise treat as intermediate (testutil.o).
 .SECONDARY:
@@ -116,6 +117,12 @@ bench: all $(BENCH_BINS)
 check: all tests
 	@tests/run.sh $(BUILD) $(BIN)
 
+# A private SLURM (munged, slurmctld, slurmd) on localhost runs slurm/*.sbatch
+# and slurm/submit-array.sh; tests/slurm/check.sh always stops it again.
+check-slurm: all tests
+	@tools/deps.sh slurm
+	@tests/slurm/check.sh $(BUILD) $(BIN)
+
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/bin OPT="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
@@ -141,7 +148,7 @@ clean:
 	rm -rf build build-asan bin
 
 help:
-	@sed -n '2,16p' Makefile
+	@sed -n '2,17p' Makefile
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_SRCS:tests/%.c=$(BUILD)/obj/tests/%.d) \
   $(BENCH_SRCS:%.c=$(BUILD)/obj/%.d)

@@ -34,6 +34,12 @@ static const command k_commands[] = {
      app_cmd_spectrum, 0},
     {"simulate", "CONFIG [--preview N]", "simulate the event banks, the ceiling and the spectra",
      app_cmd_simulate, CMD_MPI | CMD_NEEDS_CONFIG},
+    {"scan", "CONFIG [--shard I/N]", "p-values and 5-sigma contours from the scores in results.h5",
+     app_cmd_scan, CMD_MPI | CMD_NEEDS_CONFIG},
+    {"merge", "OUT.h5 SHARD.h5...", "combine the shard files of a `scan --shard I/N` run",
+     app_cmd_merge, CMD_MPI},
+    {"info", "RESULTS.h5", "summary of a results file: stages, grid, best R, contours",
+     app_cmd_info, CMD_MPI},
 };
 static const int k_n_commands = (int)(sizeof k_commands / sizeof k_commands[0]);
 

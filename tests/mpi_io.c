@@ -755,7 +755,7 @@ static void test_merge(void **state) {
   results_path(ref_dir, ref, sizeof ref);
   const char *rev[N] = {shards[2], shards[0], shards[1]}; /* any order */
   for (int pass = 0; pass < 2; pass++)                    /* idempotent */
-    ASSERT_OK(io_shards_merge(&g_w, out, rev, N, "/scan/done", 1, g_argv));
+    ASSERT_OK(io_shards_merge(&g_w, out, rev, N, "/scan/done", 1, g_argv, NULL, NULL));
   io_file *a = NULL, *b = NULL;
   ASSERT_OK(io_file_open(&g_w, out, IO_READ, &a));
   ASSERT_OK(io_file_open(&g_w, ref, IO_READ, &b));
@@ -772,15 +772,18 @@ static void test_merge(void **state) {
   /* failures name the culprit */
   dd_error_clear();
   const char *two[2] = {shards[0], shards[2]};
-  assert_int_equal(io_shards_merge(&g_w, out, two, 2, "/scan/done", 1, g_argv), DD_ERR_IO);
+  assert_int_equal(io_shards_merge(&g_w, out, two, 2, "/scan/done", 1, g_argv, NULL, NULL),
+                   DD_ERR_IO);
   assert_error_contains("missing shard 1 of 3");
   dd_error_clear();
   const char *dup[3] = {shards[0], shards[1], shards[1]};
-  assert_int_equal(io_shards_merge(&g_w, out, dup, 3, "/scan/done", 1, g_argv), DD_ERR_IO);
+  assert_int_equal(io_shards_merge(&g_w, out, dup, 3, "/scan/done", 1, g_argv, NULL, NULL),
+                   DD_ERR_IO);
   assert_error_contains("are both shard 1 of 3");
   dd_error_clear();
   const char *notshard[3] = {shards[0], shards[1], ref};
-  assert_int_not_equal(io_shards_merge(&g_w, out, notshard, 3, "/scan/done", 1, g_argv), DD_OK);
+  assert_int_not_equal(io_shards_merge(&g_w, out, notshard, 3, "/scan/done", 1, g_argv, NULL, NULL),
+                       DD_OK);
   assert_error_contains("is not a shard file");
   dd_error_clear();
   /* a truncated shard */
@@ -795,7 +798,8 @@ static void test_merge(void **state) {
   }
   MPI_Barrier(g_w.comm);
   const char *tr[3] = {shards[0], trunc, shards[2]};
-  assert_int_not_equal(io_shards_merge(&g_w, out, tr, 3, "/scan/done", 1, g_argv), DD_OK);
+  assert_int_not_equal(io_shards_merge(&g_w, out, tr, 3, "/scan/done", 1, g_argv, NULL, NULL),
+                       DD_OK);
   assert_error_contains("truncated.h5");
   dd_error_clear();
   /* an unfinished shard (a limited run) and one from another configuration */
@@ -809,7 +813,8 @@ static void test_merge(void **state) {
   ASSERT_OK(demo_scan(dir2, &o));
   io_results_path(dir2, 1, N, inc, sizeof inc);
   const char *in3[3] = {shards[0], inc, shards[2]};
-  assert_int_equal(io_shards_merge(&g_w, out, in3, 3, "/scan/done", 1, g_argv), DD_ERR_IO);
+  assert_int_equal(io_shards_merge(&g_w, out, in3, 3, "/scan/done", 1, g_argv, NULL, NULL),
+                   DD_ERR_IO);
   assert_error_contains("did not finish 4 of its units");
   dd_error_clear();
   /* the output still holds the good merge */
@@ -881,7 +886,7 @@ static int run_mode(int argc, char **argv) {
   }
   if (strcmp(mode, "merge") == 0 && argc >= 4) {
     dd_status st = io_shards_merge(&g_w, argv[2], (const char *const *)argv + 3, argc - 3,
-                                   "/scan/done", argc, argv);
+                                   "/scan/done", argc, argv, NULL, NULL);
     return report(st, "merge");
   }
   if (strcmp(mode, "compare") == 0 && argc == 4) {

@@ -27,6 +27,7 @@ static void test_lists_and_ranges(void **state) {
       "  exposure_ty = 5.0;\n"
       "  r = { from = 100.0; to = 250.0; points = 16; };\n"
       "  methods = [\"classical\", \"paper\"];\n"
+      "  min_effective_events = 50;\n"
       "};\n");
   scan_params *p = calloc(1, sizeof *p);
   assert_non_null(p);
@@ -42,9 +43,10 @@ static void test_lists_and_ranges(void **state) {
   assert_true(p->r[0] == 100.0 && p->r[15] == 250.0);
   assert_near("r step", p->r[7], 170.0, 1e-12, 0);
   assert_int_equal(p->n_methods, 2);
-  assert_int_equal(p->methods[0], SCAN_METHOD_CLASSICAL);
-  assert_int_equal(p->methods[1], SCAN_METHOD_PAPER);
-  assert_string_equal(scan_method_name(p->methods[0]), "classical");
+  assert_true(p->min_effective_events == 50.0);
+  assert_int_equal(p->methods[0], STATS_METHOD_CLASSICAL);
+  assert_int_equal(p->methods[1], STATS_METHOD_PAPER);
+  assert_string_equal(stats_method_name(p->methods[0]), "classical");
   /* units: (mass, R), R fastest */
   assert_int_equal(scan_n_units(p), 3 * 16);
   int im, ir;
@@ -75,10 +77,13 @@ static void test_defaults(void **state) {
   assert_int_equal(p->n_r, 31);
   assert_true(p->r[17] == 170.0);
   assert_int_equal(p->n_methods, 3);
+  assert_int_equal(p->methods[0], STATS_METHOD_PAPER);
+  assert_int_equal(p->methods[2], STATS_METHOD_CLASSICAL);
+  assert_true(p->min_effective_events == 500.0);
   /* the defaults are written back into the resolved configuration */
   int count = 0;
   const char *keys = cfg_defaulted_keys(d, &count);
-  assert_int_equal(count, 5);
+  assert_int_equal(count, 6);
   assert_non_null(strstr(keys, "scan.sigma_cm2\n"));
   assert_int_equal(cfg_check_unused(d), DD_OK);
   free(p);
@@ -98,6 +103,8 @@ static void test_errors_name_the_key(void **state) {
       {"scan = { mass_gev = [500.0, 50.0]; };", "must be in increasing order"},
       {"scan = { methods = [\"sound\", \"sound\"]; };", "\"sound\" appears twice"},
       {"scan = { methods = []; };", "scan.methods: empty list"},
+      {"scan = { methods = [\"toys\", \"chi2\"]; };", "element 1: \"chi2\" is not one of"},
+      {"scan = { min_effective_events = -1.0; };", "scan.min_effective_events: must be"},
       {"scan = { r = { from = 0.0; to = 1.0; points = 2000; }; };", "at most 1024"},
   };
   scan_params *p = calloc(1, sizeof *p);

@@ -77,5 +77,12 @@ dd_status app_cmd_simulate(const par_world *w, const app_opts *o);
 /* The det_event columns of the bank tables, for stages that read the
  * records back with io_table_read (n: number of fields). */
 const io_field *app_bank_fields(int *n);
+/* `ddscan scan CONFIG [--shard I/N] [--resume]`: the scan stage (scan_run) on
+ * <run.output_dir>/results.h5; the shard defaults to the SLURM array task. */
+dd_status app_cmd_scan(const par_world *w, const app_opts *o);
+/* `ddscan merge OUT.h5 SHARD.h5...`: shard files -> one results file. */
+dd_status app_cmd_merge(const par_world *w, const app_opts *o);
+/* `ddscan info RESULTS.h5`: human summary of any results file. */
+dd_status app_cmd_info(const par_world *w, const app_opts *o);
 
 #endif /* DDSCAN_APP_H */

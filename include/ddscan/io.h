@@ -316,6 +316,12 @@ dd_status io_copy(io_file *dst, io_file *src, const char *path, const char *cons
 dd_status io_compare(io_file *a, io_file *b, const char *path, const char *const *skip, int n_skip,
                      int *equal, char *diff, size_t cap);
 
+/* Called by io_shards_merge on the assembled output file (every rank,
+ * collectively) after the per-unit datasets and the done mask are in place
+ * and before the commit: a stage derives what needs every unit there (e.g.
+ * the scan's R band).  It may write data into existing datasets. */
+typedef dd_status (*io_merge_fn)(io_file *out, void *ctx);
+
 /* Collective.  Combines the shard files of one `--shard I/N` run into
  * output_path (written as .tmp, then renamed; re-running gives the same
  * result).  Checks, naming the file at fault: every shard opens and is
@@ -325,8 +331,10 @@ dd_status io_compare(io_file *a, io_file *b, const char *path, const char *const
  * other content (outside /provenance) is identical.  The output holds shard
  * 0's content with every per-unit dataset filled from the shard that owns
  * each unit, done set to 1 everywhere, no shard attributes, and
- * /provenance/merge: the same content as an unsharded run. */
+ * /provenance/merge: the same content as an unsharded run.  finish (may be
+ * NULL) runs on the output before the commit. */
 dd_status io_shards_merge(const par_world *w, const char *output_path, const char *const *shards,
-                          int n_shards, const char *done_path, int argc, char *const *argv);
+                          int n_shards, const char *done_path, int argc, char *const *argv,
+                          io_merge_fn finish, void *finish_ctx);
 
 #endif /* DDSCAN_IO_H */

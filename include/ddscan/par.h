@@ -53,4 +53,13 @@ typedef dd_status (*par_work_fn)(void *ctx, long long index);
 dd_status par_dispatch(const par_world *w, long long n_items, const long long *items,
                        par_work_fn fn, void *ctx);
 
+/* Progress report on rank 0: n_done of n_items items have finished (on any
+ * rank).  Called after each completion rank 0 learns of, in order. */
+typedef void (*par_progress_fn)(void *ctx, long long n_done, long long n_items);
+/* par_dispatch with a progress callback (may be NULL) called on rank 0 only.
+ * Rank 0 learns that a worker finished an item when it asks for the next. */
+dd_status par_dispatch_progress(const par_world *w, long long n_items, const long long *items,
+                                par_work_fn fn, void *ctx, par_progress_fn progress,
+                                void *progress_ctx);
+
 #endif /* DDSCAN_PAR_H */

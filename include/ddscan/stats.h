@@ -16,7 +16,7 @@
 /* Parameters (config group `stats`)                                          */
 /* ======================================================================== */
 
-/* Methods; a run selects any subset (stats.methods). */
+/* Methods; a scan selects any subset (scan.methods, include/ddscan/scan.h). */
 typedef enum stats_method {
   STATS_METHOD_PAPER = 0,     /* Pearson chi^2 between Asimov histograms, 1 dof (§3) */
   STATS_METHOD_SOUND = 1,     /* profile-likelihood ratio q0 on the TS histogram (§5) */
@@ -78,7 +78,6 @@ typedef struct stats_nuisances {
 } stats_nuisances;
 
 typedef struct stats_params {
-  unsigned methods;            /* bit (1u << stats_method) per selected method */
   stats_binning binning;       /* TS histogram (paper, sound, toys) */
   stats_binning2d classical;   /* classical histogram */
   stats_paper_bkg paper_bkg;   /* stats.paper_bkg */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "ddscan/app.h"
+#include "ddscan/io.h" /* uses: io_hash_hex */
 
 dd_status app_cmd_check_config(const par_world *w, const app_opts *o) {
   cfg_doc *cfg = NULL;
@@ -13,6 +14,9 @@ dd_status app_cmd_check_config(const par_world *w, const app_opts *o) {
   dd_status st = cfg_resolved_text(cfg, &text);
   if (st == DD_OK && w->rank == 0) {
     printf("# resolved configuration of %s (defaults filled in)\n%s", o->config_path, text);
+    char hex[17];
+    io_hash_hex(dd_hash_str(DD_HASH_INIT, text), hex);
+    printf("# config hash: %s (of the resolved text above)\n", hex);
     printf("# %s: configuration OK\n", o->config_path);
     fflush(stdout);
   }

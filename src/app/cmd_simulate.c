@@ -3,8 +3,9 @@
  * (det_events_simulate; events are a pure function of (seed, class, index),
  * so the records do not depend on the rank count), and the stage writes them
  * as io_field tables /banks/er and /banks/nr, the information ceiling of
- * docs/detector.md for every scan mass (/banks/ceiling), the recoil spectra
- * (/spectra), and with --preview N example images as PNG files. */
+ * docs/detector.md for every scan mass (/banks/ceiling), and with --preview N
+ * example images as PNG files.  /spectra belongs to the scan stage, which
+ * knows the final mass grid. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 #include "ddscan/detector.h" /* uses: det_model, det_events_simulate, det_ceiling_* */
 #include "ddscan/image.h"    /* uses: img_renderer, img_preview_write */
 #include "ddscan/io.h"       /* uses: io_stage_begin, io_table_write, io_write_root */
-#include "ddscan/physics.h"  /* uses: phys_sampler, phys_weight_nr, phys_spectra */
+#include "ddscan/physics.h"  /* uses: phys_sampler, phys_weight_nr */
 
 #define EV(m) offsetof(det_event, m)
 static const io_field k_bank_fields[] = {
@@ -85,7 +86,6 @@ typedef struct sim_ctx {
   det_model *model;
   img_renderer *renderer;
   phys_sampler q[2]; /* [DET_ER], [DET_NR] */
-  phys_spectra spectra;
   det_event *ev;
   float *cs1[2], *cs2[2], *ener[2]; /* ceiling sample, gathered on every rank */
   double *w;
@@ -99,7 +99,6 @@ static void sim_free(sim_ctx *c) {
   free(c->renderer);
   phys_sampler_free(&c->q[0]);
   phys_sampler_free(&c->q[1]);
-  phys_spectra_free(&c->spectra);
   free(c->ev);
   for (int k = 0; k < 2; k++) {
     free(c->cs1[k]);
@@ -321,53 +320,6 @@ static dd_status write_ceiling(const par_world *w, sim_ctx *c, io_file *f) {
   return st == DD_OK ? DD_OK : DD_CONTEXT(st, "writing %s", g);
 }
 
-/* /spectra: dR/dE per scan mass and the background spectra (rank 0 writes). */
-static dd_status write_spectra(sim_ctx *c, io_file *f) {
-  const app_params *p = c->p;
-  DD_TRY(phys_spectra_init(&c->spectra, &p->phys, p->scan.mass_gev, (size_t)p->scan.n_mass),
-         "spectra");
-  const phys_spectra *t = &c->spectra;
-  long long nm = (long long)t->n_mass, ne = (long long)t->n_energy, d2[2] = {nm, ne};
-  const char *const am[1] = {"/spectra/mass_gev"}, *const ae[1] = {"/spectra/e_kev"};
-  const char *const ame[2] = {"/spectra/mass_gev", "/spectra/e_kev"};
-  DD_TRY(io_axis_write(f, "/spectra/mass_gev", IO_F64, nm, t->mass_gev, "GeV/c^2", "WIMP mass"),
-         "spectra");
-  DD_TRY(io_axis_write(f, "/spectra/e_kev", IO_F64, ne, t->e_kev, "keV", "recoil energy"),
-         "spectra");
-  DD_TRY(io_dataset_create(
-             f, "/spectra/dRdE", IO_F64, 2, d2, ame, "1/(t*y*keV)",
-             "SI WIMP differential rate at sigma_cm2 (attribute), per tonne-year and keVnr"),
-         "spectra");
-  DD_TRY(io_write_root(f, "/spectra/dRdE", IO_F64, t->dRdE), "spectra");
-  DD_TRY(io_dataset_create(f, "/spectra/endpoint_kev", IO_F64, 1, &nm, am, "keV",
-                           "kinematic endpoint of the WIMP spectrum"),
-         "spectra");
-  DD_TRY(io_write_root(f, "/spectra/endpoint_kev", IO_F64, t->endpoint_kev), "spectra");
-  DD_TRY(
-      io_dataset_create(f, "/spectra/counts_window", IO_F64, 1, &nm, am, "1/(t*y)",
-                        "WIMP events per tonne-year in the analysis window (attribute window_kev)"),
-      "spectra");
-  DD_TRY(io_write_root(f, "/spectra/counts_window", IO_F64, t->counts_window), "spectra");
-  DD_TRY(io_dataset_create(f, "/spectra/er_dRdE", IO_F64, 1, &ne, ae, "1/(t*y*keV)",
-                           "ER background per tonne-year and keVee"),
-         "spectra");
-  DD_TRY(io_write_root(f, "/spectra/er_dRdE", IO_F64, t->er_dRdE), "spectra");
-  DD_TRY(io_dataset_create(f, "/spectra/nr_bg_dRdE", IO_F64, 1, &ne, ae, "1/(t*y*keV)",
-                           "enabled NR backgrounds per tonne-year and keVnr"),
-         "spectra");
-  DD_TRY(io_write_root(f, "/spectra/nr_bg_dRdE", IO_F64, t->nr_bg_dRdE), "spectra");
-  DD_TRY(io_attr_write_double(f, "/spectra", "sigma_cm2", t->sigma_cm2), "spectra");
-  DD_TRY(io_attr_write_doubles(f, "/spectra", "window_kev", t->window_kev, 2), "spectra");
-  DD_TRY(io_attr_write_double(f, "/spectra", "er_counts_window", t->er_counts_window), "spectra");
-  DD_TRY(io_attr_write_double(f, "/spectra", "nr_bg_counts_window", t->nr_bg_counts_window),
-         "spectra");
-  DD_TRY(
-      io_attr_write_string(f, "/spectra", "description",
-                           "recoil spectra of the run's masses and backgrounds (docs/physics.md)"),
-      "spectra");
-  return DD_OK;
-}
-
 dd_status app_cmd_simulate(const par_world *w, const app_opts *o) {
   sim_ctx c;
   memset(&c, 0, sizeof c);
@@ -388,7 +340,7 @@ dd_status app_cmd_simulate(const par_world *w, const app_opts *o) {
   if (st != DD_OK) goto done;
   /* the keys the stage depends on: a change in any of them redoes it */
   static const char *const hash_keys[] = {"run.seed", "detector", "physics", "scan.mass_gev"};
-  static const char *const owned[] = {"/banks", "/spectra"};
+  static const char *const owned[] = {"/banks"};
   io_stage s = {
       "simulate",   owned,        2,  path, path, c.config_text, cfg_hash(c.cfg, hash_keys, 4),
       o->argc_orig, o->argv_orig, -1, -1,   0,    NULL};
@@ -396,7 +348,6 @@ dd_status app_cmd_simulate(const par_world *w, const app_opts *o) {
   if (st == DD_OK) st = write_bank(w, &c, f, DET_ER);
   if (st == DD_OK) st = write_bank(w, &c, f, DET_NR);
   if (st == DD_OK && c.p->detector.ceiling_events > 0) st = write_ceiling(w, &c, f);
-  if (st == DD_OK) st = write_spectra(&c, f);
   /* previews: rank 0 renders the first N events of each bank */
   if (st == DD_OK && o->preview_n > 0) {
     dd_status pst = DD_OK;

@@ -138,7 +138,8 @@ static dd_status merge_dataset(io_file *out, shard *sh, int n, const char *path,
 }
 
 dd_status io_shards_merge(const par_world *w, const char *output_path, const char *const *shards,
-                          int n_shards, const char *done_path, int argc, char *const *argv) {
+                          int n_shards, const char *done_path, int argc, char *const *argv,
+                          io_merge_fn finish, void *finish_ctx) {
   if (n_shards < 1) return DD_FAIL(DD_ERR_ARG, "merge: no shard files given");
   for (int i = 0; i < n_shards; i++)
     if (strcmp(shards[i], output_path) == 0)
@@ -209,6 +210,10 @@ dd_status io_shards_merge(const par_world *w, const char *output_path, const cha
     st = io_write_raw_root(out, done_path, ones);
   }
   free(ones);
+  if (st == DD_OK && finish) {
+    st = finish(out, finish_ctx);
+    if (st != DD_OK) st = DD_CONTEXT(st, "finishing the merged file");
+  }
   if (st == DD_OK) {
     char now[32];
     io_now_iso(w, now);

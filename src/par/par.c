@@ -92,14 +92,27 @@ static long long item_at(const long long *items, long long i) {
 
 dd_status par_dispatch(const par_world *w, long long n_items, const long long *items,
                        par_work_fn fn, void *ctx) {
+  return par_dispatch_progress(w, n_items, items, fn, ctx, NULL, NULL);
+}
+
+dd_status par_dispatch_progress(const par_world *w, long long n_items, const long long *items,
+                                par_work_fn fn, void *ctx, par_progress_fn progress,
+                                void *progress_ctx) {
   dd_status local = DD_OK;
+  long long n_done = 0;
   if (w->size == 1) {
-    for (long long i = 0; i < n_items && local == DD_OK; i++) local = fn(ctx, item_at(items, i));
+    for (long long i = 0; i < n_items && local == DD_OK; i++) {
+      local = fn(ctx, item_at(items, i));
+      if (local == DD_OK && progress) progress(progress_ctx, ++n_done, n_items);
+    }
     return local;
   }
   if (w->rank == 0) {
     long long next = 0;
     int workers_left = w->size - 1, failed = 0;
+    /* busy[r]: worker r holds an item, so its next request reports it done */
+    char *busy = calloc((size_t)w->size, 1);
+    if (!busy) DD_PANIC(DD_ERR_NOMEM, "dispatcher: %d worker flags", w->size);
     while (workers_left > 0) {
       int flag = 1;
       MPI_Status ms;
@@ -111,17 +124,22 @@ dd_status par_dispatch(const par_world *w, long long n_items, const long long *i
         if (!flag) {
           local = fn(ctx, item_at(items, next++));
           if (local != DD_OK) failed = 1;
+          if (local == DD_OK && progress) progress(progress_ctx, ++n_done, n_items);
           continue;
         }
       }
       int their = 0;
       MPI_Recv(&their, 1, MPI_INT, MPI_ANY_SOURCE, PAR_TAG_REQUEST, w->comm, &ms);
       if (their != DD_OK) failed = 1;
+      if (busy[ms.MPI_SOURCE] && their == DD_OK && progress)
+        progress(progress_ctx, ++n_done, n_items);
       long long assign = -1;
       if (!failed && next < n_items) assign = item_at(items, next++);
+      busy[ms.MPI_SOURCE] = assign >= 0;
       if (assign < 0) workers_left--;
       MPI_Send(&assign, 1, MPI_LONG_LONG, ms.MPI_SOURCE, PAR_TAG_ASSIGN, w->comm);
     }
+    free(busy);
   } else {
     for (;;) {
       int mine = (int)local;

@@ -9,11 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const k_method_names[SCAN_N_METHODS] = {"paper", "sound", "classical"};
-
-const char *scan_method_name(scan_method m) {
-  return m >= 0 && m < SCAN_N_METHODS ? k_method_names[m] : "?";
-}
+/* Default methods: toys is opt-in (its cost grows with stats.toys.count). */
+static const char *const k_method_def[] = {"paper", "sound", "classical"};
 
 /* One grid axis: read, then check sign, repeats and order. */
 typedef struct axis_rule {
@@ -47,22 +44,22 @@ static dd_status methods_load(cfg_doc *cfg, scan_params *p) {
   enum { CAP = 8, LEN = 32 };
   char names[CAP][LEN];
   int n = 0;
-  DD_TRY(cfg_get_string_list(cfg, "scan.methods", k_method_names, SCAN_N_METHODS, &names[0][0], LEN,
-                             CAP, &n),
+  DD_TRY(cfg_get_string_list(cfg, "scan.methods", k_method_def, 3, &names[0][0], LEN, CAP, &n),
          "scan methods");
   p->n_methods = 0;
   for (int i = 0; i < n; i++) {
     int m = -1;
-    for (int k = 0; k < SCAN_N_METHODS; k++)
-      if (strcmp(names[i], k_method_names[k]) == 0) m = k;
+    for (int k = 0; k < STATS_N_METHODS; k++)
+      if (strcmp(names[i], stats_method_name((stats_method)k)) == 0) m = k;
     if (m < 0)
       return cfg_error(cfg, "scan.methods",
-                       "element %d: \"%s\" is not one of \"paper\", \"sound\", \"classical\"", i,
-                       names[i]);
+                       "element %d: \"%s\" is not one of \"paper\", \"sound\", \"toys\", "
+                       "\"classical\"",
+                       i, names[i]);
     for (int j = 0; j < p->n_methods; j++)
-      if (p->methods[j] == (scan_method)m)
+      if (p->methods[j] == (stats_method)m)
         return cfg_error(cfg, "scan.methods", "\"%s\" appears twice", names[i]);
-    p->methods[p->n_methods++] = (scan_method)m;
+    p->methods[p->n_methods++] = (stats_method)m;
   }
   return DD_OK;
 }
@@ -86,6 +83,12 @@ dd_status scan_params_load(cfg_doc *cfg, scan_params *p) {
   DD_TRY(axis_load(cfg, &exposure, exposure_def, 31, p->exposure_ty, &p->n_exposure), "scan");
   DD_TRY(axis_load(cfg, &r, r_def, 31, p->r, &p->n_r), "scan");
   DD_TRY(methods_load(cfg, p), "scan");
+  /* ESS below this many events: the signal templates of that mass rest on a
+   * handful of NR events (docs/physics.md §8). */
+  DD_TRY(cfg_get_double(cfg, "scan.min_effective_events", 500.0, &p->min_effective_events), "scan");
+  if (!(p->min_effective_events >= 0.0) || isinf(p->min_effective_events))
+    return cfg_error(cfg, "scan.min_effective_events", "must be finite and >= 0, got %g",
+                     p->min_effective_events);
   return DD_OK;
 }
 
@@ -94,7 +97,7 @@ void scan_params_print(const scan_params *p) {
   for (int i = 0; i < p->n_methods; i++) {
     size_t len = strlen(methods);
     snprintf(methods + len, sizeof methods - len, "%s%s", i ? ", " : "",
-             scan_method_name(p->methods[i]));
+             stats_method_name(p->methods[i]));
   }
   dd_info(
       "scan grid: %d mass(es) [%g .. %g] GeV, %d sigma [%g .. %g] cm^2, %d exposure(s) "
@@ -112,4 +115,9 @@ long long scan_n_units(const scan_params *p) {
 void scan_unit_decode(const scan_params *p, long long unit, int *i_mass, int *i_r) {
   *i_mass = (int)(unit / p->n_r);
   *i_r = (int)(unit % p->n_r);
+}
+
+uint64_t scan_config_hash(const cfg_doc *cfg) {
+  static const char *const paths[] = {"run.seed", "physics", "stats", "scan"};
+  return cfg_hash(cfg, paths, 4);
 }

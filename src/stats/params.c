@@ -1,4 +1,4 @@
-/* params.c - configuration group `stats`: methods, the TS and classical
+/* params.c - configuration group `stats`: the TS and classical
  * binnings, the paper-mode convention flags, the nuisances of `sound`, toys
  * and the low-count thresholds, with the defaults of spec §10. */
 #include "ddscan/stats.h"
@@ -74,24 +74,6 @@ static dd_status width_check(cfg_doc *cfg, const char *key, double v) {
 
 dd_status stats_params_load(cfg_doc *cfg, stats_params *p) {
   memset(p, 0, sizeof *p);
-  static const char *const method_def[] = {"paper", "sound", "classical"};
-  char names[STATS_N_METHODS * 2][32];
-  int nm = 0;
-  DD_TRY(cfg_get_string_list(cfg, "stats.methods", method_def, 3, &names[0][0], sizeof names[0],
-                             STATS_N_METHODS * 2, &nm),
-         "stats");
-  for (int i = 0; i < nm; i++) {
-    int found = -1;
-    for (int m = 0; m < STATS_N_METHODS; m++)
-      if (strcmp(names[i], stats_method_name((stats_method)m)) == 0) found = m;
-    if (found < 0)
-      return cfg_error(cfg, "stats.methods",
-                       "\"%s\" is not one of \"paper\", \"sound\", \"toys\", \"classical\"",
-                       names[i]);
-    if (p->methods & (1u << found))
-      return cfg_error(cfg, "stats.methods", "\"%s\" is listed twice", names[i]);
-    p->methods |= 1u << found;
-  }
   DD_TRY(binning_load(cfg, &p->binning), "stats");
   DD_TRY(classical_load(cfg, &p->classical), "stats");
 
@@ -139,13 +121,6 @@ dd_status stats_params_load(cfg_doc *cfg, stats_params *p) {
 }
 
 void stats_params_print(const stats_params *p) {
-  char list[128] = "";
-  for (int m = 0; m < STATS_N_METHODS; m++)
-    if (p->methods & (1u << m)) {
-      strcat(list, list[0] ? ", " : "");
-      strcat(list, stats_method_name((stats_method)m));
-    }
-  dd_info("stats: methods %s", list);
   dd_info(
       "stats: TS binning %s, %d bins, range quantiles [%g, %g], min %d MC/bin, under %d over %d",
       RULES[p->binning.rule], p->binning.bins, p->binning.range_q[0], p->binning.range_q[1],

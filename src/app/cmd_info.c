@@ -1,0 +1,261 @@
+/* cmd_info.c - `ddscan info RESULTS.h5`: a human summary of any results file:
+ * what it is (complete, unfinished, shard), which stages it holds and how
+ * they ran, the scores, the scan grid and methods, the effective NR sample
+ * size per mass, the best R and the 5-sigma cross-section at a few exposures
+ * per method and mass.  Every rank reads (the io calls are collective);
+ * rank 0 prints. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddscan/app.h"  /* uses: app_opts */
+#include "ddscan/io.h"   /* uses: io_file_open, io_attr_read_*, io_read_all */
+#include "ddscan/scan.h" /* uses: scan_bank_group */
+
+#define OUT(...)                           \
+  do {                                     \
+    if (w->rank == 0) printf(__VA_ARGS__); \
+  } while (0)
+
+/* Attribute as text ("" when absent). */
+static void attr_text(io_file *f, const char *obj, const char *name, char *buf, size_t cap) {
+  buf[0] = '\0';
+  char *v = NULL;
+  if (io_attr_exists(f, obj, name) && io_attr_read_string(f, obj, name, &v) == DD_OK)
+    snprintf(buf, cap, "%s", v);
+  free(v);
+  dd_error_clear();
+}
+
+static long long attr_int(io_file *f, const char *obj, const char *name, long long def) {
+  long long v = def;
+  if (!io_attr_exists(f, obj, name) || io_attr_read_int(f, obj, name, &v) != DD_OK) v = def;
+  dd_error_clear();
+  return v;
+}
+
+static double attr_double(io_file *f, const char *obj, const char *name, double def) {
+  double v = def;
+  if (!io_attr_exists(f, obj, name) || io_attr_read_double(f, obj, name, &v) != DD_OK) v = def;
+  dd_error_clear();
+  return v;
+}
+
+/* A 1-D float64 dataset read in full (malloc'ed; NULL with *n = 0 when absent). */
+static dd_status read_1d(io_file *f, const char *path, double **v, long long *n) {
+  *v = NULL;
+  *n = 0;
+  if (!io_exists(f, path)) return DD_OK;
+  int rank;
+  long long d[IO_MAX_RANK];
+  DD_TRY(io_dataset_shape(f, path, &rank, d), "info");
+  long long total = 1;
+  for (int k = 0; k < rank; k++) total *= d[k];
+  DD_TRY(dd_calloc((void **)v, (size_t)(total > 0 ? total : 1), sizeof **v, path), "info");
+  dd_status st = io_read_all(f, path, IO_F64, *v);
+  if (st != DD_OK) {
+    free(*v);
+    *v = NULL;
+    return st;
+  }
+  *n = total;
+  return DD_OK;
+}
+
+static void print_stages(const par_world *w, io_file *f) {
+  static const char *const stages[] = {"simulate", "train", "score", "scan", "merge"};
+  OUT("stages:\n");
+  for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
+    char grp[64], end[64], host[128], ver[128];
+    snprintf(grp, sizeof grp, "/provenance/%s", stages[i]);
+    if (!io_exists(f, grp)) continue;
+    attr_text(f, grp, "end_time", end, sizeof end);
+    attr_text(f, grp, "hosts", host, sizeof host);
+    attr_text(f, grp, "ddscan_version", ver, sizeof ver);
+    double wall = attr_double(f, grp, "wall_time_s", NAN);
+    long long nr = attr_int(f, grp, "n_ranks", -1), si = attr_int(f, grp, "shard_index", -1),
+              sc = attr_int(f, grp, "shard_count", -1);
+    OUT("  %-9s %s, %.3g s on %lld rank(s) (%s), ddscan %s", stages[i], end[0] ? end : "unfinished",
+        wall, nr, host, ver);
+    if (sc > 0 && si >= 0) OUT(", shard %lld of %lld", si, sc);
+    if (strcmp(stages[i], "merge") == 0) OUT(", %lld shards", attr_int(f, grp, "shard_count", -1));
+    OUT("\n");
+  }
+  static const struct {
+    const char *group, *stage;
+  } groups[] = {{"/banks", "simulate"},       {"/training", "train"},
+                {"/scores", "score"},         {"/scan", "scan"},
+                {"/contours", "scan"},        {"/templates", "scan"},
+                {"/spectra", "simulate/scan"}};
+  OUT("holds:  ");
+  for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+    if (io_exists(f, groups[i].group)) OUT(" %s", groups[i].group);
+  OUT("\nlacks:  ");
+  int none = 1;
+  for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+    if (!io_exists(f, groups[i].group)) {
+      OUT(" %s (%s stage)", groups[i].group, groups[i].stage);
+      none = 0;
+    }
+  OUT("%s\n", none ? " nothing" : "");
+}
+
+static void print_scores(const par_world *w, io_file *f) {
+  for (int b = 0; b < SCAN_N_BANKS; b++) {
+    const char *g = scan_bank_group((scan_bank)b);
+    if (!io_exists(f, g)) continue;
+    long long n = -1;
+    int rank;
+    long long d[IO_MAX_RANK];
+    char ev[IO_PATH_MAX], preset[64];
+    snprintf(ev, sizeof ev, "%s/event", g);
+    if (io_exists(f, ev) && io_dataset_shape(f, ev, &rank, d) == DD_OK) n = d[0];
+    dd_error_clear();
+    attr_text(f, g, "detector_preset", preset, sizeof preset);
+    OUT("scores %s: %lld events, %lld draws, beta %g, detector %s, seed %lld\n",
+        scan_bank_name((scan_bank)b), n, attr_int(f, g, "n_draws_total", -1),
+        attr_double(f, g, "beta", NAN), preset[0] ? preset : "?", attr_int(f, g, "seed", -1));
+  }
+}
+
+static void print_axis(const par_world *w, const char *name, const double *v, long long n,
+                       const char *unit) {
+  if (!v || n < 1) return;
+  OUT("  %-12s %lld point(s) [%g .. %g] %s\n", name, n, v[0], v[n - 1], unit);
+}
+
+/* Up to 3 exposure indices: first, middle, last. */
+static int pick_exposures(long long ne, long long *pick) {
+  if (ne <= 3) {
+    for (long long i = 0; i < ne; i++) pick[i] = i;
+    return (int)ne;
+  }
+  pick[0] = 0;
+  pick[1] = ne / 2;
+  pick[2] = ne - 1;
+  return 3;
+}
+
+static dd_status print_scan(const par_world *w, io_file *f) {
+  double *mass = NULL, *sigma = NULL, *expo = NULL, *r = NULL, *ess = NULL, *rate = NULL,
+         *lo = NULL, *hi = NULL, *bro = NULL, *atb = NULL;
+  long long nm = 0, ns = 0, ne = 0, nr = 0, n_ess = 0, n_rate = 0, n_lo = 0, n_hi = 0, n_bro = 0,
+            n_atb = 0;
+  dd_status st = read_1d(f, "/axes/mass_gev", &mass, &nm);
+  if (st == DD_OK) st = read_1d(f, "/axes/sigma_cm2", &sigma, &ns);
+  if (st == DD_OK) st = read_1d(f, "/axes/exposure_ty", &expo, &ne);
+  if (st == DD_OK) st = read_1d(f, "/axes/r", &r, &nr);
+  if (st == DD_OK) st = read_1d(f, "/scan/effective_events", &ess, &n_ess);
+  if (st == DD_OK) st = read_1d(f, "/scan/signal_rate", &rate, &n_rate);
+  if (st == DD_OK) st = read_1d(f, "/contours/band_lo", &lo, &n_lo);
+  if (st == DD_OK) st = read_1d(f, "/contours/band_hi", &hi, &n_hi);
+  if (st == DD_OK) st = read_1d(f, "/contours/best_r_overall", &bro, &n_bro);
+  if (st == DD_OK) st = read_1d(f, "/contours/sigma5_best_r", &atb, &n_atb);
+  char methods[128], list[128];
+  attr_text(f, "/scan", "methods", methods, sizeof methods);
+  snprintf(list, sizeof list, "%s", methods);
+  int nmeth = 0;
+  char *names[STATS_N_METHODS];
+  for (char *t = methods; nmeth < STATS_N_METHODS && t && *t;) {
+    names[nmeth++] = t;
+    t = strstr(t, ", ");
+    if (t) {
+      *t = '\0';
+      t += 2;
+    }
+  }
+  if (st == DD_OK && nm > 0) {
+    OUT("scan grid:\n");
+    print_axis(w, "mass", mass, nm, "GeV/c^2");
+    print_axis(w, "sigma", sigma, ns, "cm^2");
+    print_axis(w, "exposure", expo, ne, "t*y");
+    print_axis(w, "R", r, nr, "");
+    OUT("  methods      %s (conventions: h5dump -a /scan/conventions)\n", list);
+    if (io_exists(f, "/scan/done")) {
+      unsigned char *done = calloc((size_t)(nm * nr > 0 ? nm * nr : 1), 1);
+      if (!done) st = DD_FAIL(DD_ERR_NOMEM, "done mask");
+      if (st == DD_OK) st = io_read_all(f, "/scan/done", IO_U8, done);
+      long long nd = 0;
+      for (long long u = 0; st == DD_OK && u < nm * nr; u++) nd += done[u] == 1;
+      free(done);
+      OUT("  units        %lld of %lld (mass, R) done\n", nd, nm * nr);
+    }
+    if (n_ess == nm && n_rate == nm) {
+      OUT("signal per mass (NR bank reweighted; sigma_ref %g cm^2):\n",
+          attr_double(f, "/scan", "sigma_ref_cm2", NAN));
+      for (long long i = 0; i < nm; i++)
+        OUT("  %8g GeV  %10.4g events/(t*y)  effective sample size %.0f\n", mass[i], rate[i],
+            ess[i]);
+    }
+  }
+  int bands = st == DD_OK && nm > 0 && ne > 0 && n_lo == nmeth * nm * ne && n_hi == n_lo &&
+              n_bro == nmeth * nm && n_atb == n_lo;
+  if (bands) {
+    long long pick[3];
+    int np = pick_exposures(ne, pick);
+    int merged = 0;
+    for (long long i = 0; i < n_lo; i++) merged |= !isnan(lo[i]) || !isnan(atb[i]);
+    OUT("5-sigma cross-section [cm^2] at R_opt (band over R in [%g, %g]):\n",
+        attr_double(f, "/contours", "r_band_lo", NAN),
+        attr_double(f, "/contours", "r_band_hi", NAN));
+    if (!merged) OUT("  (not computed: a shard file; `ddscan merge` the shards first)\n");
+    OUT("  %-10s %9s %6s", "method", "mass_GeV", "R_opt");
+    for (int k = 0; k < np; k++) {
+      char head[48];
+      snprintf(head, sizeof head, "E=%g t*y", expo[pick[k]]);
+      OUT("  %-30s", head);
+    }
+    OUT("\n");
+    for (int m = 0; merged && m < nmeth; m++)
+      for (long long im = 0; im < nm; im++) {
+        OUT("  %-10s %9g %6g", names[m], mass[im], bro[m * nm + im]);
+        for (int k = 0; k < np; k++) {
+          long long o = (m * nm + im) * ne + pick[k];
+          char cell[64];
+          snprintf(cell, sizeof cell, "%.3g [%.3g, %.3g]", atb[o], lo[o], hi[o]);
+          OUT("  %-30s", cell);
+        }
+        OUT("\n");
+      }
+  }
+  double *arrs[] = {mass, sigma, expo, r, ess, rate, lo, hi, bro, atb};
+  for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++) free(arrs[k]);
+  return st;
+}
+
+dd_status app_cmd_info(const par_world *w, const app_opts *o) {
+  if (o->n_args != 1 || o->args[0][0] == '-')
+    return DD_FAIL(DD_ERR_ARG, "info needs exactly one RESULTS.h5");
+  const char *path = o->args[0];
+  int exists = w->rank == 0 ? dd_path_exists(path) : 0;
+  MPI_Bcast(&exists, 1, MPI_INT, 0, w->comm);
+  if (!exists) return DD_FAIL(DD_ERR_IO, "info: '%s' does not exist", path);
+  io_file *f = NULL;
+  DD_TRY(io_file_open(w, path, IO_READ, &f), "info");
+  char ver[128], git[64], created[64], hash[32], prog[64];
+  attr_text(f, "/", "ddscan_version", ver, sizeof ver);
+  attr_text(f, "/", "git_rev", git, sizeof git);
+  attr_text(f, "/", "created", created, sizeof created);
+  attr_text(f, "/", "config_hash", hash, sizeof hash);
+  attr_text(f, "/", "stage_in_progress", prog, sizeof prog);
+  OUT("file:    %s\n", path);
+  OUT("format:  %lld, written by ddscan %s (git %s), created %s, last stage on %lld rank(s)\n",
+      attr_int(f, "/", "format_version", -1), ver, git, created, attr_int(f, "/", "n_ranks", -1));
+  OUT("config:  hash %s (stored text: h5dump -a /config/text)\n", hash[0] ? hash : "?");
+  long long si = attr_int(f, "/", "shard_index", -1), sc = attr_int(f, "/", "shard_count", -1);
+  if (prog[0])
+    OUT("status:  UNFINISHED: stage '%s' was interrupted (continue it with --resume)\n", prog);
+  else if (sc > 0)
+    OUT("status:  complete shard %lld of %lld (combine the shards with `ddscan merge`)\n", si, sc);
+  else
+    OUT("status:  complete\n");
+  print_stages(w, f);
+  print_scores(w, f);
+  dd_status st = io_exists(f, "/axes/mass_gev") ? print_scan(w, f) : DD_OK;
+  if (w->rank == 0) fflush(stdout);
+  dd_status st2 = io_file_close(&f);
+  if (st != DD_OK) return DD_CONTEXT(st, "info '%s'", path);
+  return st2;
+}

@@ -1,0 +1,18 @@
+/* cmd_merge.c - `ddscan merge OUT.h5 SHARD.h5...`: combines the shard files
+ * of one `ddscan scan --shard I/N` run into one results file with the same
+ * content as an unsharded run (io_shards_merge checks them; scan_merge adds
+ * the R band).  Re-running it is harmless. */
+#include <stdio.h>
+
+#include "ddscan/app.h"  /* uses: app_opts */
+#include "ddscan/scan.h" /* uses: scan_merge */
+
+dd_status app_cmd_merge(const par_world *w, const app_opts *o) {
+  if (o->n_args < 2) return DD_FAIL(DD_ERR_ARG, "merge needs OUT.h5 and at least one SHARD.h5");
+  for (int i = 0; i < o->n_args; i++)
+    if (o->args[i][0] == '-') return DD_FAIL(DD_ERR_ARG, "merge: unknown option '%s'", o->args[i]);
+  if (o->resume || o->shard_n > 0 || o->n_sets > 0 || o->preview_n > 0)
+    return DD_FAIL(DD_ERR_ARG, "merge takes no --resume, --shard, --set or --preview");
+  return scan_merge(w, o->args[0], (const char *const *)o->args + 1, o->n_args - 1, o->argc_orig,
+                    o->argv_orig);
+}

@@ -1,0 +1,812 @@
+/* run.c - the scan stage: reads /scores, computes the bank weights (ER
+ * background; NR reweighted per mass through physics, with its effective
+ * sample size), writes the grid axes, the method conventions, /spectra and
+ * every dataset up front, hands the (mass, R) work units out from rank 0
+ * (unit.c computes one), then the R band (band.c) and the commit.
+ * Layout: docs/format.md; the reweighting: docs/physics.md §8. */
+#define _POSIX_C_SOURCE 200809L
+#include "scan_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h> /* uses: MPI_Allreduce, MPI_Bcast */
+
+static const char *const k_ud_path[UD_N] = {
+    "/scan/p_value",
+    "/scan/z",
+    "/scan/log_p",
+    "/contours/sigma5",
+    "/contours/flags",
+    "/templates/ts/edges",
+    "/templates/ts/n_bins",
+    "/templates/ts/background",
+    "/templates/ts/background_w2",
+    "/templates/ts/background_mc",
+    "/templates/ts/signal",
+    "/templates/ts/signal_w2",
+    "/templates/ts/nr_background",
+    "/templates/ts/nr_background_w2",
+    "/templates/classical/cs1_edges",
+    "/templates/classical/y_edges",
+    "/templates/classical/background",
+    "/templates/classical/background_w2",
+    "/templates/classical/background_mc",
+    "/templates/classical/signal",
+    "/templates/classical/signal_w2",
+    "/templates/classical/nr_background",
+    "/templates/classical/nr_background_w2",
+};
+
+static const char *const k_unit_axes[2] = {"/axes/mass_gev", "/axes/r"};
+
+/* ------------------------------------------------------------------ events */
+
+void scan_mass_weights(const scan_state *s, int im, double *w) {
+  const scan_job *j = s->job;
+  phys_weights_nr(j->phys, &s->q_nr, j->grid->mass_gev[im], j->phys->sigma_ref_cm2, s->nr_e,
+                  (size_t)s->n_nr, w);
+  for (long i = 0; i < s->n_nr; i++) w[i] /= s->nr_draws;
+}
+
+static dd_status alloc_doubles(double **p, long n, const char *what) {
+  return dd_calloc((void **)p, (size_t)(n > 0 ? n : 1), sizeof(double), what);
+}
+
+/* Reads both banks from the stage's file (every rank, all rows) and fills
+ * the per-event arrays: TS components, (cS1, cS2), ER weights and, when the
+ * NR background is a nuisance, the NR-background weights. */
+static dd_status events_load(scan_state *s, scan_scores *er, scan_scores *nr) {
+  const scan_job *j = s->job;
+  DD_TRY(scan_scores_read(s->f, SCAN_BANK_ER, er), "scan");
+  DD_TRY(scan_scores_read(s->f, SCAN_BANK_NR, nr), "scan");
+  s->n_er = (long)er->n;
+  s->n_nr = (long)nr->n;
+  double **er_arr[] = {&s->er_ltot, &s->er_hb, &s->er_w, &s->er_cs1, &s->er_cs2};
+  double **nr_arr[] = {&s->nr_ltot, &s->nr_hb, &s->nr_e, &s->nr_cs1, &s->nr_cs2, &s->nr_w_sig};
+  for (size_t k = 0; k < sizeof er_arr / sizeof er_arr[0]; k++)
+    DD_TRY(alloc_doubles(er_arr[k], s->n_er, "ER events"), "scan");
+  for (size_t k = 0; k < sizeof nr_arr / sizeof nr_arr[0]; k++)
+    DD_TRY(alloc_doubles(nr_arr[k], s->n_nr, "NR events"), "scan");
+  phys_sampler q_er;
+  memset(&q_er, 0, sizeof q_er);
+  DD_TRY(phys_sampler_init_er(&q_er, j->phys), "ER bank sampler");
+  double er_draws = (double)er->info.n_draws_total;
+  for (long i = 0; i < s->n_er; i++) {
+    const scan_score_record *r = &er->rows[i];
+    s->er_ltot[i] = stats_lrec(r->l_rec, r->kl, er->info.beta);
+    s->er_hb[i] = r->h_b;
+    s->er_cs1[i] = r->cs1;
+    s->er_cs2[i] = r->cs2;
+    s->er_w[i] = phys_weight_er(j->phys, &q_er, r->energy_kev) / er_draws;
+  }
+  phys_sampler_free(&q_er);
+  DD_TRY(phys_sampler_init_nr_ref(&s->q_nr, j->phys), "NR reference sampler");
+  s->nr_draws = (double)nr->info.n_draws_total;
+  for (long i = 0; i < s->n_nr; i++) {
+    const scan_score_record *r = &nr->rows[i];
+    s->nr_ltot[i] = stats_lrec(r->l_rec, r->kl, nr->info.beta);
+    s->nr_hb[i] = r->h_b;
+    s->nr_e[i] = r->energy_kev;
+    s->nr_cs1[i] = r->cs1;
+    s->nr_cs2[i] = r->cs2;
+  }
+  s->sig_mass = -1;
+  if (s->nr_bkg) {
+    DD_TRY(alloc_doubles(&s->nr_w_bg, s->n_nr, "NR background weights"), "scan");
+    for (long i = 0; i < s->n_nr; i++)
+      s->nr_w_bg[i] = phys_weight_nr_bg(j->phys, &s->q_nr, s->nr_e[i]) / s->nr_draws;
+  }
+  return DD_OK;
+}
+
+/* Effective NR sample size and accepted signal rate per mass: rank r does the
+ * masses im = r (mod size); the others add exact zeros, so the sums are the
+ * owner's bits whatever the rank count. */
+static dd_status mass_summary(scan_state *s, double *ess, double *rate) {
+  const scan_params *g = s->job->grid;
+  int n = g->n_mass;
+  double *loc = NULL, *tot = NULL;
+  DD_TRY(alloc_doubles(&loc, 3L * n, "mass summary"), "scan");
+  dd_status st = alloc_doubles(&tot, 3L * n, "mass summary");
+  for (int im = s->w->rank; st == DD_OK && im < n; im += s->w->size) {
+    scan_mass_weights(s, im, s->nr_w_sig);
+    double sw = 0.0, sw2 = 0.0;
+    for (long i = 0; i < s->n_nr; i++) {
+      sw += s->nr_w_sig[i];
+      sw2 += s->nr_w_sig[i] * s->nr_w_sig[i];
+    }
+    loc[im] = sw;
+    loc[n + im] = sw2;
+    loc[2 * n + im] = phys_effective_sample_size(s->nr_w_sig, (size_t)s->n_nr);
+  }
+  s->sig_mass = -1;
+  st = par_agree(s->w, st);
+  if (st == DD_OK) {
+    MPI_Allreduce(loc, tot, 3 * n, MPI_DOUBLE, MPI_SUM, s->w->comm);
+    for (int im = 0; im < n; im++) {
+      rate[im] = tot[im];
+      ess[im] = tot[2 * n + im];
+    }
+  }
+  free(loc);
+  free(tot);
+  return st;
+}
+
+/* ------------------------------------------------------------------ layout */
+
+static dd_status index_axis(io_file *f, const char *path, int n, const char *desc) {
+  int32_t *v = NULL;
+  DD_TRY(dd_calloc((void **)&v, (size_t)n, sizeof *v, "index axis"), "axis '%s'", path);
+  for (int i = 0; i < n; i++) v[i] = i;
+  dd_status st = io_axis_write(f, path, IO_I32, n, v, "1", desc);
+  free(v);
+  return st;
+}
+
+typedef struct ds_spec {
+  scan_ud id;
+  io_type type;
+  int rank;
+  long long dims[5];
+  const char *axes[5];
+  const char *units;
+  const char *description;
+} ds_spec;
+
+static dd_status create_per_unit(scan_state *s) {
+  const scan_params *g = s->job->grid;
+  long long M = g->n_methods, NM = g->n_mass, NS = g->n_sigma, NE = g->n_exposure, NR = g->n_r;
+  long long K = s->ts_kmax, NX = s->cl_nx, NY = s->cl_ny;
+  const char *A = "/axes/method", *MS = "/axes/mass_gev", *SG = "/axes/sigma_cm2",
+             *EX = "/axes/exposure_ty", *RR = "/axes/r";
+  const char *TB = "/templates/ts/bin", *TE = "/templates/ts/edge";
+  const char *CX = "/templates/classical/cs1_edge", *CB = "/templates/classical/cs1_bin",
+             *CY = "/templates/classical/y_edge", *CYB = "/templates/classical/y_bin";
+  const ds_spec specs[] = {
+      {UD_P,
+       IO_F64,
+       5,
+       {M, NM, NS, NE, NR},
+       {A, MS, SG, EX, RR},
+       "1",
+       "discovery p-value of the background-only hypothesis (conventions per method: /scan "
+       "attribute conventions)"},
+      {UD_Z,
+       IO_F64,
+       5,
+       {M, NM, NS, NE, NR},
+       {A, MS, SG, EX, RR},
+       "1",
+       "significance Z: sound/classical the median sqrt(q0,A); paper and toys Phibar^-1(p) "
+       "(one-sided)"},
+      {UD_LOGP,
+       IO_F64,
+       5,
+       {M, NM, NS, NE, NR},
+       {A, MS, SG, EX, RR},
+       "1",
+       "natural log of p_value, finite where p underflows"},
+      {UD_SIG5,
+       IO_F64,
+       4,
+       {M, NM, NE, NR},
+       {A, MS, EX, RR},
+       "cm^2",
+       "cross-section at which the method reaches its 5-sigma threshold (+inf: not within "
+       "1e20 sigma_ref; 0: above it as sigma -> 0)"},
+      {UD_FLAGS,
+       IO_I32,
+       4,
+       {M, NM, NE, NR},
+       {A, MS, EX, RR},
+       "1",
+       "stats flag bits of the contour point (1 floored background, 2 low count, 8 "
+       "non-monotone, 16 no root, 32 at zero, 1024 low MC; include/ddscan/stats.h)"},
+      {UD_TS_EDGES,
+       IO_F64,
+       3,
+       {NM, NR, K + 1},
+       {MS, RR, TE},
+       "1",
+       "TS bin edges at this R (+-inf at open ends; NaN beyond n_bins + 1; the same for every "
+       "mass)"},
+      {UD_TS_NBINS, IO_I32, 2, {NM, NR}, {MS, RR}, "1", "number of TS bins of the unit"},
+      {UD_TS_BKG,
+       IO_F64,
+       3,
+       {NM, NR, K},
+       {MS, RR, TB},
+       "events/(t*y)",
+       "ER background per TS bin (beta_i; NaN beyond n_bins)"},
+      {UD_TS_BKG_W2,
+       IO_F64,
+       3,
+       {NM, NR, K},
+       {MS, RR, TB},
+       "(events/(t*y))^2",
+       "sum of squared ER weights per TS bin (MC statistics)"},
+      {UD_TS_BKG_MC,
+       IO_I64,
+       3,
+       {NM, NR, K},
+       {MS, RR, TB},
+       "1",
+       "ER Monte-Carlo events per TS bin (0 beyond n_bins)"},
+      {UD_TS_SIG,
+       IO_F64,
+       3,
+       {NM, NR, K},
+       {MS, RR, TB},
+       "events/(t*y)",
+       "WIMP signal per TS bin at sigma_ref (alpha_i; scale by sigma/sigma_ref)"},
+      {UD_TS_SIG_W2,
+       IO_F64,
+       3,
+       {NM, NR, K},
+       {MS, RR, TB},
+       "(events/(t*y))^2",
+       "sum of squared signal weights per TS bin at sigma_ref"},
+      {UD_TS_NRB, IO_F64, 3, {NM, NR, K}, {MS, RR, TB}, "events/(t*y)", "NR background per TS bin"},
+      {UD_TS_NRB_W2,
+       IO_F64,
+       3,
+       {NM, NR, K},
+       {MS, RR, TB},
+       "(events/(t*y))^2",
+       "sum of squared NR-background weights per TS bin"},
+      {UD_CL_X,
+       IO_F64,
+       3,
+       {NM, NR, NX + 1},
+       {MS, RR, CX},
+       "PE",
+       "cS1 bin edges of the classical histogram"},
+      {UD_CL_Y,
+       IO_F64,
+       4,
+       {NM, NR, NX, NY + 1},
+       {MS, RR, CB, CY},
+       "1",
+       "log10(cS2/cS1) bin edges per cS1 slice (+-inf at open ends)"},
+      {UD_CL_BKG,
+       IO_F64,
+       4,
+       {NM, NR, NX, NY},
+       {MS, RR, CB, CYB},
+       "events/(t*y)",
+       "ER background per (cS1, log10 cS2/cS1) bin"},
+      {UD_CL_BKG_W2,
+       IO_F64,
+       4,
+       {NM, NR, NX, NY},
+       {MS, RR, CB, CYB},
+       "(events/(t*y))^2",
+       "sum of squared ER weights per classical bin"},
+      {UD_CL_BKG_MC,
+       IO_I64,
+       4,
+       {NM, NR, NX, NY},
+       {MS, RR, CB, CYB},
+       "1",
+       "ER Monte-Carlo events per classical bin"},
+      {UD_CL_SIG,
+       IO_F64,
+       4,
+       {NM, NR, NX, NY},
+       {MS, RR, CB, CYB},
+       "events/(t*y)",
+       "WIMP signal per classical bin at sigma_ref"},
+      {UD_CL_SIG_W2,
+       IO_F64,
+       4,
+       {NM, NR, NX, NY},
+       {MS, RR, CB, CYB},
+       "(events/(t*y))^2",
+       "sum of squared signal weights per classical bin at sigma_ref"},
+      {UD_CL_NRB,
+       IO_F64,
+       4,
+       {NM, NR, NX, NY},
+       {MS, RR, CB, CYB},
+       "events/(t*y)",
+       "NR background per classical bin"},
+      {UD_CL_NRB_W2,
+       IO_F64,
+       4,
+       {NM, NR, NX, NY},
+       {MS, RR, CB, CYB},
+       "(events/(t*y))^2",
+       "sum of squared NR-background weights per classical bin"},
+  };
+  for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+    const ds_spec *d = &specs[i];
+    if (s->ud_k[d->id] < 0) continue;
+    DD_TRY(io_dataset_create(s->f, k_ud_path[d->id], d->type, d->rank, d->dims, d->axes, d->units,
+                             d->description),
+           "scan layout");
+  }
+  return DD_OK;
+}
+
+static dd_status create_band(scan_state *s) {
+  const scan_params *g = s->job->grid;
+  long long d3[3] = {g->n_methods, g->n_mass, g->n_exposure}, d2[2] = {g->n_methods, g->n_mass};
+  const char *a3[3] = {"/axes/method", "/axes/mass_gev", "/axes/exposure_ty"};
+  io_file *f = s->f;
+  DD_TRY(io_dataset_create(f, "/contours/band_lo", IO_F64, 3, d3, a3, "cm^2",
+                           "lower edge of the R band: min over R in [r_band_lo, r_band_hi] of "
+                           "sigma5 (NaN in a shard file until merged)"),
+         "scan layout");
+  DD_TRY(io_dataset_create(f, "/contours/band_hi", IO_F64, 3, d3, a3, "cm^2",
+                           "upper edge of the R band: max over R in [r_band_lo, r_band_hi] of "
+                           "sigma5"),
+         "scan layout");
+  DD_TRY(io_dataset_create(f, "/contours/best_r", IO_F64, 3, d3, a3, "1",
+                           "R with the smallest sigma5 at this exposure (lowest R on ties; NaN "
+                           "when no R has a finite sigma5)"),
+         "scan layout");
+  DD_TRY(io_dataset_create(f, "/contours/best_r_overall", IO_F64, 2, d2, a3, "1",
+                           "R minimising sum over exposures of ln sigma5 (the R_opt line)"),
+         "scan layout");
+  DD_TRY(io_dataset_create(f, "/contours/sigma5_best_r", IO_F64, 3, d3, a3, "cm^2",
+                           "sigma5 at best_r_overall"),
+         "scan layout");
+  return DD_OK;
+}
+
+static const char *k_conventions =
+    "paper: chi^2_P = sum_i (b_i - n_i)^2/(b_i + n_i) between the background-only and the "
+    "background+signal Asimov TS histograms (arXiv:2110.12248 Eq. 12; see paper_bkg); "
+    "p = erfc(sqrt(chi^2_P/2)), chi^2 with 1 dof (Eq. 13, a two-sided normal tail); "
+    "z = Phibar^-1(p) (one-sided label); 5 sigma at chi^2_P = paper_threshold.\n"
+    "sound: q0,A = -2 ln lambda(0) of the binned profile likelihood on the Asimov data "
+    "(Cowan et al. 2011), one-sided (q0 = 0 when mu_hat <= 0), nuisances er_norm, mc_stat, "
+    "nr_bkg as set; p = Phibar(sqrt(q0,A)) (half chi^2_1 null); z = sqrt(q0,A), the median Z "
+    "under the signal; 5 sigma at q0,A = 25 (a 50 % chance of a 5-sigma discovery).\n"
+    "toys: p = P(q0 >= q0,A | H0) from toys_count pseudo-experiments per point (importance "
+    "sampled in the tail when toys_importance); z = Phibar^-1(p); 5 sigma where the median q0 "
+    "under the signal reaches the toy-calibrated 5-sigma threshold.\n"
+    "classical: the sound engine on the (cS1, log10 cS2/cS1) histogram of the same events; it "
+    "does not depend on R (its R slices are equal).";
+
+static dd_status write_conventions(scan_state *s, const scan_scores *er, const scan_scores *nr,
+                                   const char *score_hash, double bkg_rate) {
+  const scan_job *j = s->job;
+  const stats_params *p = j->stats;
+  io_file *f = s->f;
+  char methods[128] = "";
+  for (int i = 0; i < j->grid->n_methods; i++) {
+    size_t len = strlen(methods);
+    snprintf(methods + len, sizeof methods - len, "%s%s", i ? ", " : "",
+             stats_method_name(j->grid->methods[i]));
+  }
+  struct {
+    const char *name, *value;
+  } strs[] = {
+      {"description",
+       "discovery p-values and significances per method, WIMP mass, cross-section, exposure and "
+       "R, with the work-unit mask; every method's convention is in `conventions`"},
+      {"methods", methods},
+      {"conventions", k_conventions},
+      {"paper_bkg", p->paper_bkg == STATS_PAPER_SHARED ? "shared" : "independent"},
+      {"five_sigma", p->five_sigma == STATS_FIVE_P_ONE_SIDED ? "p_one_sided" : "chi2_25"},
+      {"ts_binning", p->binning.rule == STATS_BIN_UNIFORM ? "uniform" : "quantile"},
+      {"zero_bkg", p->zero_bkg == STATS_ZERO_BKG_FLOOR ? "floor" : "error"},
+      {"scores_config_hash", score_hash},
+      {"detector_preset", er->info.detector_preset},
+  };
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+    DD_TRY(io_attr_write_string(f, "/scan", strs[i].name, strs[i].value), "scan attributes");
+  struct {
+    const char *name;
+    double value;
+  } nums[] = {
+      {"sigma_ref_cm2", j->phys->sigma_ref_cm2},
+      {"paper_threshold", stats_threshold5(p, STATS_METHOD_PAPER)},
+      {"q0_threshold", stats_threshold5(p, STATS_METHOD_SOUND)},
+      {"er_norm_width", p->nuis.er_norm ? p->nuis.er_norm_width : 0.0},
+      {"nr_bkg_width", p->nuis.nr_bkg ? p->nuis.nr_bkg_width : 0.0},
+      {"background_rate", bkg_rate},
+      {"beta_er", er->info.beta},
+      {"beta_nr", nr->info.beta},
+  };
+  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+    DD_TRY(io_attr_write_double(f, "/scan", nums[i].name, nums[i].value), "scan attributes");
+  struct {
+    const char *name;
+    long long value;
+  } ints[] = {
+      {"ts_bins", p->binning.bins},
+      {"er_norm", p->nuis.er_norm},
+      {"mc_stat", p->nuis.mc_stat},
+      {"nr_bkg", p->nuis.nr_bkg},
+      {"toys_count", p->toys},
+      {"toys_importance", p->toys_importance},
+      {"seed", j->seed},
+      {"n_er_events", er->n},
+      {"n_nr_events", nr->n},
+  };
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+    DD_TRY(io_attr_write_int(f, "/scan", ints[i].name, ints[i].value), "scan attributes");
+  DD_TRY(io_attr_write_string(f, "/contours", "description",
+                              "5-sigma discovery contours sigma5(E) per method, mass and R, and "
+                              "their R band (spec §6.5)"),
+         "contour attributes");
+  DD_TRY(io_attr_write_double(f, "/contours", "r_band_lo", p->r_band[0]), "contour attributes");
+  DD_TRY(io_attr_write_double(f, "/contours", "r_band_hi", p->r_band[1]), "contour attributes");
+  DD_TRY(io_attr_write_string(f, "/templates", "description",
+                              "Asimov templates of every unit: expected events per t*y per bin "
+                              "(background; signal at sigma_ref), sums of squared weights, bin "
+                              "edges; b_i = E beta_i, s_i = E (sigma/sigma_ref) alpha_i"),
+         "template attributes");
+  DD_TRY(io_attr_write_double(f, "/templates", "sigma_ref_cm2", j->phys->sigma_ref_cm2),
+         "template attributes");
+  return DD_OK;
+}
+
+/* /spectra: dR/dE at sigma_ref for the scan's masses and the backgrounds,
+ * on its own axes (a stage keeps its scales inside its groups). */
+static dd_status write_spectra(scan_state *s) {
+  const scan_job *j = s->job;
+  io_file *f = s->f;
+  phys_spectra sp;
+  memset(&sp, 0, sizeof sp);
+  dd_status st = phys_spectra_init(&sp, j->phys, j->grid->mass_gev, (size_t)j->grid->n_mass);
+  st = par_agree(s->w, st);
+  if (st != DD_OK) return DD_CONTEXT(st, "/spectra");
+  long long nm = (long long)sp.n_mass, ne = (long long)sp.n_energy, d2[2] = {nm, ne};
+  const char *am = "/spectra/mass_gev", *ae = "/spectra/e_kev";
+  const char *a2[2] = {am, ae};
+  const void *r0 = NULL; /* rank 0 passes the data */
+  int root = s->w->rank == 0;
+  st = io_axis_write(f, am, IO_F64, nm, sp.mass_gev, "GeV/c^2", "WIMP mass of the spectra");
+  if (st == DD_OK)
+    st = io_axis_write(f, ae, IO_F64, ne, sp.e_kev, "keV",
+                       "recoil energy (keVnr for WIMP and NR background, keVee for ER)");
+  if (st == DD_OK)
+    st = io_dataset_create(f, "/spectra/dRdE", IO_F64, 2, d2, a2, "events/(t*y*keV)",
+                           "SI WIMP recoil spectrum at sigma_ref (standard halo, Helm)");
+  if (st == DD_OK)
+    st = io_dataset_create(f, "/spectra/endpoint_kev", IO_F64, 1, &nm, a2, "keV",
+                           "kinematic endpoint of the recoil spectrum (keVnr)");
+  if (st == DD_OK)
+    st = io_dataset_create(f, "/spectra/counts_window", IO_F64, 1, &nm, a2, "events/(t*y)",
+                           "expected WIMP events per t*y in the analysis window at sigma_ref");
+  if (st == DD_OK)
+    st = io_dataset_create(f, "/spectra/er_dRdE", IO_F64, 1, &ne, a2 + 1, "events/(t*y*keV)",
+                           "ER background density (per keVee)");
+  if (st == DD_OK)
+    st = io_dataset_create(f, "/spectra/nr_bg_dRdE", IO_F64, 1, &ne, a2 + 1, "events/(t*y*keV)",
+                           "enabled NR backgrounds (per keVnr)");
+  if (st == DD_OK) st = io_write_root(f, "/spectra/dRdE", IO_F64, root ? sp.dRdE : r0);
+  if (st == DD_OK)
+    st = io_write_root(f, "/spectra/endpoint_kev", IO_F64, root ? sp.endpoint_kev : r0);
+  if (st == DD_OK)
+    st = io_write_root(f, "/spectra/counts_window", IO_F64, root ? sp.counts_window : r0);
+  if (st == DD_OK) st = io_write_root(f, "/spectra/er_dRdE", IO_F64, root ? sp.er_dRdE : r0);
+  if (st == DD_OK) st = io_write_root(f, "/spectra/nr_bg_dRdE", IO_F64, root ? sp.nr_bg_dRdE : r0);
+  if (st == DD_OK)
+    st = io_attr_write_string(f, "/spectra", "description",
+                              "WIMP and background recoil spectra of the scan's masses "
+                              "(docs/physics.md)");
+  if (st == DD_OK) st = io_attr_write_double(f, "/spectra", "sigma_cm2", sp.sigma_cm2);
+  if (st == DD_OK) st = io_attr_write_doubles(f, "/spectra", "window_kev", sp.window_kev, 2);
+  if (st == DD_OK)
+    st = io_attr_write_double(f, "/spectra", "er_counts_window", sp.er_counts_window);
+  if (st == DD_OK)
+    st = io_attr_write_double(f, "/spectra", "nr_bg_counts_window", sp.nr_bg_counts_window);
+  phys_spectra_free(&sp);
+  return st;
+}
+
+static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_scores *nr,
+                              const char *score_hash) {
+  const scan_job *j = s->job;
+  const scan_params *g = j->grid;
+  io_file *f = s->f;
+  const char *names[STATS_N_METHODS];
+  for (int i = 0; i < g->n_methods; i++) names[i] = stats_method_name(g->methods[i]);
+  DD_TRY(io_axis_write_labels(f, "/axes/method", g->n_methods, names,
+                              "statistical method (scan.methods; conventions: /scan attributes)"),
+         "scan axes");
+  DD_TRY(io_axis_write(f, "/axes/mass_gev", IO_F64, g->n_mass, g->mass_gev, "GeV/c^2", "WIMP mass"),
+         "scan axes");
+  DD_TRY(io_axis_write(f, "/axes/sigma_cm2", IO_F64, g->n_sigma, g->sigma_cm2, "cm^2",
+                       "SI WIMP-nucleon cross-section"),
+         "scan axes");
+  DD_TRY(io_axis_write(f, "/axes/exposure_ty", IO_F64, g->n_exposure, g->exposure_ty, "t*y",
+                       "exposure (fiducial mass x live time)"),
+         "scan axes");
+  DD_TRY(io_axis_write(f, "/axes/r", IO_F64, g->n_r, g->r, "1",
+                       "supervision weight R of TS = L_CVAE + R*H_B"),
+         "scan axes");
+  DD_TRY(index_axis(f, "/templates/ts/bin", s->ts_kmax, "TS bin index (0-based)"), "scan axes");
+  DD_TRY(index_axis(f, "/templates/ts/edge", s->ts_kmax + 1, "TS bin edge index (0-based)"),
+         "scan axes");
+  if (s->has_classical) {
+    DD_TRY(index_axis(f, "/templates/classical/cs1_bin", s->cl_nx, "cS1 bin index (0-based)"),
+           "scan axes");
+    DD_TRY(index_axis(f, "/templates/classical/cs1_edge", s->cl_nx + 1,
+                      "cS1 bin edge index (0-based)"),
+           "scan axes");
+    DD_TRY(index_axis(f, "/templates/classical/y_bin", s->cl_ny,
+                      "log10(cS2/cS1) bin index within a cS1 slice (0-based)"),
+           "scan axes");
+    DD_TRY(index_axis(f, "/templates/classical/y_edge", s->cl_ny + 1,
+                      "log10(cS2/cS1) bin edge index (0-based)"),
+           "scan axes");
+  }
+  DD_TRY(create_per_unit(s), "scan layout");
+  DD_TRY(create_band(s), "scan layout");
+  long long nm = g->n_mass;
+  const char *am[1] = {"/axes/mass_gev"};
+  DD_TRY(io_dataset_create(f, "/scan/effective_events", IO_F64, 1, &nm, am, "1",
+                           "effective sample size (sum w)^2/sum w^2 of the NR events reweighted "
+                           "to this mass"),
+         "scan layout");
+  DD_TRY(io_dataset_create(f, "/scan/signal_rate", IO_F64, 1, &nm, am, "events/(t*y)",
+                           "expected accepted WIMP events per t*y at sigma_ref (sum of the NR "
+                           "weights)"),
+         "scan layout");
+  double bkg_rate = 0.0;
+  for (long i = 0; i < s->n_er; i++) bkg_rate += s->er_w[i];
+  DD_TRY(write_conventions(s, er, nr, score_hash, bkg_rate), "scan layout");
+  DD_TRY(write_spectra(s), "scan layout");
+
+  double *ess = NULL, *rate = NULL;
+  DD_TRY(alloc_doubles(&ess, nm, "ESS"), "scan");
+  dd_status st = alloc_doubles(&rate, nm, "signal rate");
+  if (st == DD_OK) st = mass_summary(s, ess, rate);
+  int root = s->w->rank == 0;
+  if (st == DD_OK) st = io_write_root(f, "/scan/effective_events", IO_F64, root ? ess : NULL);
+  if (st == DD_OK) st = io_write_root(f, "/scan/signal_rate", IO_F64, root ? rate : NULL);
+  if (st == DD_OK) {
+    dd_info("scan: %ld ER events (%.4g background events per t*y), %ld NR events", s->n_er,
+            bkg_rate, s->n_nr);
+    for (long long im = 0; im < nm; im++) {
+      dd_info(
+          "scan: %g GeV: %.4g signal events per t*y at %g cm^2, effective sample size %.0f "
+          "of %ld NR events",
+          g->mass_gev[im], rate[im], j->phys->sigma_ref_cm2, ess[im], s->n_nr);
+      if (ess[im] < g->min_effective_events && s->w->rank == 0)
+        dd_warn(
+            "scan: %g GeV: effective sample size %.0f < scan.min_effective_events = %g: its "
+            "signal templates rest on few NR events (simulate more, or put a "
+            "physics.nr_reference mass near it)",
+            g->mass_gev[im], ess[im], g->min_effective_events);
+    }
+  }
+  free(ess);
+  free(rate);
+  return st;
+}
+
+/* ------------------------------------------------------------------ state */
+
+static dd_status state_init(scan_state *s) {
+  const scan_job *j = s->job;
+  const scan_params *g = j->grid;
+  const stats_params *p = j->stats;
+  for (int k = 0; k < UD_N; k++) s->ud_k[k] = -1;
+  s->cl_mass = -1;
+  for (int i = 0; i < g->n_methods; i++) {
+    if (g->methods[i] == STATS_METHOD_CLASSICAL) s->has_classical = 1, s->cl_slot = i;
+    if (g->methods[i] == STATS_METHOD_TOYS) s->has_toys = 1;
+  }
+  s->nr_bkg = p->nuis.nr_bkg;
+  s->ts_kmax = p->binning.bins + 2;
+  s->cl_nx = p->classical.cs1_bins;
+  s->cl_ny =
+      p->classical.y_rule == STATS_BIN_QUANTILE ? p->classical.y_bins : p->classical.y_bins + 2;
+  s->n_points = (long long)g->n_mass * g->n_sigma * g->n_exposure * g->n_r;
+  if (s->has_toys && s->n_points + scan_n_units(g) > (long long)UINT32_MAX)
+    return DD_FAIL(DD_ERR_CONFIG,
+                   "scan grid of %lld points is too large for the toy streams (at most 2^32 "
+                   "points with method \"toys\")",
+                   s->n_points);
+  int n = 0;
+  for (int k = 0; k < UD_N; k++) {
+    int on = 1;
+    if (k == UD_TS_NRB || k == UD_TS_NRB_W2) on = s->nr_bkg;
+    if (k >= UD_CL_X) on = s->has_classical && (k < UD_CL_NRB || s->nr_bkg);
+    if (on) s->ud_k[k] = n++;
+  }
+  int kmax = s->ts_kmax;
+  if (s->has_classical && s->cl_nx * s->cl_ny > kmax) kmax = s->cl_nx * s->cl_ny;
+  DD_TRY(stats_work_init(&s->work, kmax, s->has_toys ? p->toys : 0), "scan workspace");
+  long long nmse = (long long)g->n_methods * g->n_sigma * g->n_exposure;
+  long long nme = (long long)g->n_methods * g->n_exposure;
+  DD_TRY(alloc_doubles(&s->p, nmse, "unit p-values"), "scan");
+  DD_TRY(alloc_doubles(&s->z, nmse, "unit Z"), "scan");
+  DD_TRY(alloc_doubles(&s->logp, nmse, "unit log p"), "scan");
+  DD_TRY(alloc_doubles(&s->sig5, nme, "unit contours"), "scan");
+  DD_TRY(dd_calloc((void **)&s->flags, (size_t)nme, sizeof *s->flags, "unit flags"), "scan");
+  DD_TRY(alloc_doubles(&s->mu5, g->n_exposure, "unit contour"), "scan");
+  DD_TRY(dd_calloc((void **)&s->uflags, (size_t)g->n_exposure, sizeof *s->uflags, "unit flags"),
+         "scan");
+  DD_TRY(alloc_doubles(&s->ts_buf, 7L * (s->ts_kmax + 1), "TS template"), "scan");
+  DD_TRY(dd_calloc((void **)&s->ts_mc, (size_t)s->ts_kmax, sizeof *s->ts_mc, "TS template"),
+         "scan");
+  if (s->has_classical) {
+    long nxy = (long)s->cl_nx * s->cl_ny;
+    DD_TRY(alloc_doubles(&s->cl_buf, (s->cl_nx + 1) + (long)s->cl_nx * (s->cl_ny + 1) + 6 * nxy,
+                         "classical template"),
+           "scan");
+    DD_TRY(dd_calloc((void **)&s->cl_mc, (size_t)nxy, sizeof *s->cl_mc, "classical template"),
+           "scan");
+    DD_TRY(alloc_doubles(&s->cl_cache, (3L * g->n_sigma + 1) * g->n_exposure, "classical cache"),
+           "scan");
+    DD_TRY(dd_calloc((void **)&s->cl_cache_flags, (size_t)g->n_exposure, sizeof *s->cl_cache_flags,
+                     "classical cache"),
+           "scan");
+  }
+  return DD_OK;
+}
+
+static void state_free(scan_state *s) {
+  double **arr[] = {&s->er_ltot,  &s->er_hb,   &s->er_w,   &s->er_cs1, &s->er_cs2,
+                    &s->nr_ltot,  &s->nr_hb,   &s->nr_e,   &s->nr_cs1, &s->nr_cs2,
+                    &s->nr_w_sig, &s->nr_w_bg, &s->p,      &s->z,      &s->logp,
+                    &s->sig5,     &s->mu5,     &s->ts_buf, &s->cl_buf, &s->cl_cache};
+  for (size_t k = 0; k < sizeof arr / sizeof arr[0]; k++) {
+    free(*arr[k]);
+    *arr[k] = NULL;
+  }
+  free(s->flags);
+  free(s->uflags);
+  free(s->ts_mc);
+  free(s->cl_mc);
+  free(s->cl_cache_flags);
+  s->cl_cache_flags = NULL;
+  s->flags = NULL;
+  s->uflags = NULL;
+  s->ts_mc = s->cl_mc = NULL;
+  phys_sampler_free(&s->q_nr);
+  stats_work_free(&s->work);
+}
+
+/* ------------------------------------------------------------------ driver */
+
+/* The input must exist and hold both banks, before any .tmp is made; also
+ * reads the score stage's config_hash ("none" when absent) into hash. */
+static dd_status input_check(const par_world *w, const char *path, char *hash, size_t cap) {
+  int exists = w->rank == 0 ? dd_path_exists(path) : 0;
+  MPI_Bcast(&exists, 1, MPI_INT, 0, w->comm);
+  if (!exists)
+    return DD_FAIL(DD_ERR_IO,
+                   "'%s' does not exist: the scan reads the per-event scores (/scores/er, "
+                   "/scores/nr) from it; run the earlier stages first (`ddscan simulate`, "
+                   "`train`, `score` CONFIG)",
+                   path);
+  io_file *in = NULL;
+  DD_TRY(io_file_open(w, path, IO_READ, &in), "scan input");
+  dd_status st = DD_OK;
+  if (io_attr_exists(in, "/", "stage_in_progress"))
+    st = DD_FAIL(DD_ERR_IO, "'%s' is an unfinished file (stage_in_progress)", path);
+  for (int b = 0; b < SCAN_N_BANKS && st == DD_OK; b++)
+    if (!io_exists(in, scan_bank_group((scan_bank)b)))
+      st = DD_FAIL(DD_ERR_IO,
+                   "'%s' has no %s (the per-event scores of the analysis split): run the "
+                   "score stage first (`ddscan score CONFIG`, or `ddscan CONFIG`)",
+                   path, scan_bank_group((scan_bank)b));
+  snprintf(hash, cap, "none");
+  char *v = NULL;
+  if (st == DD_OK && io_attr_exists(in, "/provenance/score", "config_hash") &&
+      io_attr_read_string(in, "/provenance/score", "config_hash", &v) == DD_OK)
+    snprintf(hash, cap, "%s", v);
+  free(v);
+  dd_status st2 = io_file_close(&in);
+  return st != DD_OK ? st : st2;
+}
+
+typedef struct progress_ctx {
+  dd_progress bar;
+  long long offset; /* units done before this session */
+} progress_ctx;
+
+static void on_progress(void *ctx, long long n_done, long long n_items) {
+  progress_ctx *pc = ctx;
+  (void)n_items;
+  dd_progress_update(&pc->bar, (double)(pc->offset + n_done));
+}
+
+dd_status scan_run(const par_world *w, const scan_job *job) {
+  const scan_params *g = job->grid;
+  char score_hash[64];
+  DD_TRY(input_check(w, job->input_path, score_hash, sizeof score_hash), "scan");
+  /* The stage is keyed by its configuration and by the scores it reads, so a
+   * stale .tmp from other scores is never resumed. */
+  uint64_t hash = dd_hash_str(job->config_hash, score_hash);
+  const char *owned[] = {"/axes", "/scan", "/contours", "/templates", "/spectra"};
+  io_stage st_def = {.name = "scan",
+                     .owned = owned,
+                     .n_owned = 5,
+                     .input_path = job->input_path,
+                     .output_path = job->output_path,
+                     .config_text = job->config_text,
+                     .config_hash = hash,
+                     .argc = job->argc,
+                     .argv = job->argv,
+                     .shard_index = job->shard_index,
+                     .shard_count = job->shard_count,
+                     .resume = job->resume,
+                     .units_done = "/scan/done"};
+  scan_state s;
+  memset(&s, 0, sizeof s);
+  s.w = w;
+  s.job = job;
+  int resumed = 0;
+  DD_TRY(io_stage_begin(w, &st_def, &s.f, &resumed), "scan");
+  char hex[17];
+  io_hash_hex(hash, hex);
+  dd_info("scan: stage hash %s (configuration + scores %s)", hex, score_hash);
+  if (job->shard_count > 0)
+    dd_info("scan: shard %d of %d: units u with u %% %d == %d -> '%s'", job->shard_index,
+            job->shard_count, job->shard_count, job->shard_index, job->output_path);
+  scan_params_print(g);
+
+  scan_scores er, nr;
+  memset(&er, 0, sizeof er);
+  memset(&nr, 0, sizeof nr);
+  dd_status st = state_init(&s);
+  if (st == DD_OK) st = events_load(&s, &er, &nr);
+  st = par_agree(w, st);
+  if (st == DD_OK) st = write_layout(&s, &er, &nr, score_hash);
+  scan_scores_free(&er);
+  scan_scores_free(&nr);
+
+  long long *todo = NULL, n_todo = 0;
+  if (st == DD_OK) {
+    const char *ds[UD_N];
+    int n_ds = 0;
+    for (int k = 0; k < UD_N; k++)
+      if (s.ud_k[k] >= 0) ds[s.ud_k[k]] = k_ud_path[k], n_ds++;
+    st = io_units_begin(s.f, "/scan/done", 2, k_unit_axes, n_ds, ds,
+                        job->shard_count > 0 ? job->shard_index : 0,
+                        job->shard_count > 0 ? job->shard_count : 1, &s.units, &todo, &n_todo);
+  }
+  long long n_mine = 0;
+  for (long long u = 0; u < scan_n_units(g); u++)
+    n_mine += io_shard_owns(u, job->shard_count > 0 ? job->shard_index : 0,
+                            job->shard_count > 0 ? job->shard_count : 1);
+  if (st == DD_OK) {
+    if (resumed)
+      dd_info("scan: resuming: %lld of %lld units already done, %lld to do", n_mine - n_todo,
+              n_mine, n_todo);
+    else
+      dd_info("scan: %lld work units (mass, R) on %d rank(s)", n_todo, w->size);
+  }
+  progress_ctx pc;
+  dd_progress_start(&pc.bar, "scan", "units", (double)n_mine);
+  pc.offset = n_mine - n_todo;
+  double t0 = dd_time_now();
+  if (st == DD_OK) st = par_dispatch_progress(w, n_todo, todo, scan_unit_run, &s, on_progress, &pc);
+  free(todo);
+  long long n_done = 0;
+  if (s.units) {
+    dd_status st2 = io_units_end(&s.units, &n_done);
+    if (st == DD_OK) st = st2;
+  }
+  if (st == DD_OK) {
+    double dt = dd_time_now() - t0;
+    dd_progress_end(&pc.bar, (double)n_mine);
+    long long pts = n_todo * g->n_methods * g->n_sigma * g->n_exposure;
+    dd_info("scan: %lld units, %lld grid points x methods in %.2f s (%.0f points/s)", n_todo, pts,
+            dt, dt > 0 ? pts / dt : 0.0);
+  }
+  if (st == DD_OK && job->shard_count <= 0) st = scan_rband_write(s.f);
+  if (st == DD_OK && job->shard_count <= 0) st = scan_flags_report(s.f);
+  state_free(&s);
+  if (st != DD_OK) {
+    io_file_close(&s.f);
+    return DD_CONTEXT(st, "scan into '%s'", job->output_path);
+  }
+  DD_TRY(io_stage_commit(&s.f), "scan");
+  dd_info("scan: wrote '%s'%s", job->output_path,
+          job->shard_count > 0 ? " (merge the shards with `ddscan merge`)" : "");
+  return DD_OK;
+}

@@ -1,0 +1,91 @@
+/* scan_internal.h - state shared by the scan stage's files: the events and
+ * weights every rank holds, the per-unit datasets and the buffers of one
+ * unit (run.c sets them up, unit.c computes a unit, band.c the R band). */
+#ifndef DDSCAN_SCAN_INTERNAL_H
+#define DDSCAN_SCAN_INTERNAL_H
+
+#include "ddscan/scan.h"
+
+/* Per-unit datasets (each has both unit axes, /axes/mass_gev and /axes/r).
+ * The ts_nrb and classical ones exist only when enabled. */
+typedef enum scan_ud {
+  UD_P = 0,     /* /scan/p_value [method][mass][sigma][exposure][r] */
+  UD_Z,         /* /scan/z */
+  UD_LOGP,      /* /scan/log_p */
+  UD_SIG5,      /* /contours/sigma5 [method][mass][exposure][r] */
+  UD_FLAGS,     /* /contours/flags */
+  UD_TS_EDGES,  /* /templates/ts/edges [mass][r][edge] */
+  UD_TS_NBINS,  /* /templates/ts/n_bins [mass][r] */
+  UD_TS_BKG,    /* /templates/ts/background [mass][r][bin] */
+  UD_TS_BKG_W2, /* /templates/ts/background_w2 */
+  UD_TS_BKG_MC, /* /templates/ts/background_mc */
+  UD_TS_SIG,    /* /templates/ts/signal */
+  UD_TS_SIG_W2, /* /templates/ts/signal_w2 */
+  UD_TS_NRB,    /* /templates/ts/nr_background (stats.sound.nr_bkg) */
+  UD_TS_NRB_W2, /* /templates/ts/nr_background_w2 */
+  UD_CL_X,      /* /templates/classical/cs1_edges [mass][r][cs1_edge] */
+  UD_CL_Y,      /* /templates/classical/y_edges [mass][r][cs1_bin][y_edge] */
+  UD_CL_BKG,    /* /templates/classical/background [mass][r][cs1_bin][y_bin] */
+  UD_CL_BKG_W2, /* /templates/classical/background_w2 */
+  UD_CL_BKG_MC, /* /templates/classical/background_mc */
+  UD_CL_SIG,    /* /templates/classical/signal */
+  UD_CL_SIG_W2, /* /templates/classical/signal_w2 */
+  UD_CL_NRB,    /* /templates/classical/nr_background */
+  UD_CL_NRB_W2, /* /templates/classical/nr_background_w2 */
+  UD_N
+} scan_ud;
+
+/* Everything one rank needs for its units.  Sized once, before the units. */
+typedef struct scan_state {
+  const par_world *w;  /* borrowed */
+  const scan_job *job; /* borrowed */
+  io_file *f;          /* borrowed: the stage's file */
+  io_units *units;     /* borrowed while the units run */
+  int has_classical, has_toys, nr_bkg;
+  int ud_k[UD_N]; /* index of each per-unit dataset in the io_units list, -1 absent */
+  int ts_kmax;    /* TS bins per template at most (binning.bins + 2) */
+  int cl_nx, cl_ny;
+  long long n_points; /* mass x sigma x exposure x r (toy stream ids) */
+
+  /* events (all owned) */
+  long n_er, n_nr;
+  double *er_ltot, *er_hb, *er_w, *er_cs1, *er_cs2; /* (n_er) ltot = l_rec + beta kl */
+  double *nr_ltot, *nr_hb, *nr_e, *nr_cs1, *nr_cs2; /* (n_nr) */
+  double *nr_w_sig;                                 /* (n_nr) weights of mass sig_mass */
+  double *nr_w_bg;                                  /* (n_nr) NR-background weights or NULL */
+  double nr_draws;                                  /* NR bank n_draws_total */
+  int sig_mass;                                     /* mass index in nr_w_sig, -1 none */
+  phys_sampler q_nr;                                /* the NR bank's reference sampler */
+  stats_work work;
+
+  /* one unit's slices (owned) */
+  double *p, *z, *logp; /* (n_methods, n_sigma, n_exposure) */
+  double *sig5;         /* (n_methods, n_exposure) cm^2 */
+  int32_t *flags;       /* (n_methods, n_exposure) */
+  double *mu5;          /* (n_exposure) */
+  unsigned *uflags;     /* (n_exposure) */
+  double *ts_buf;       /* (7, ts_kmax + 1): edges, bkg, bkg_w2, sig, sig_w2, nrb, nrb_w2 */
+  int64_t *ts_mc;       /* (ts_kmax) */
+  double *cl_buf;       /* classical: x edges (nx+1), y edges (nx, ny+1), 6 x (nx ny) */
+  int64_t *cl_mc;       /* (nx ny) */
+  /* The classical method does not depend on R: its results for mass cl_mass
+   * are kept and copied into the next unit of that mass on this rank (the
+   * same bits it would recompute). */
+  int cl_mass;             /* mass index of the cache, -1 none */
+  int cl_slot;             /* the classical method's index in grid->methods */
+  double *cl_cache;        /* (3 n_sigma n_exposure + n_exposure): p, z, log p, sigma5 */
+  int32_t *cl_cache_flags; /* (n_exposure) */
+  double t_units;          /* seconds spent in units on this rank */
+} scan_state;
+
+/* NR weights of mass index im at sigma_ref: w[i] = dR/dE_m(E_i)/q(E_i)/n_draws
+ * [events/(t y)] (docs/physics.md §8).  w: (n_nr). */
+void scan_mass_weights(const scan_state *s, int im, double *w);
+
+/* par_work_fn: computes unit `unit` and writes its slices, then marks it done. */
+dd_status scan_unit_run(void *ctx, long long unit);
+
+/* Toy stream id of grid point (im, is, ie, ir), and of a unit's contour. */
+uint32_t scan_point_id(const scan_params *g, int im, int is, int ie, int ir);
+
+#endif /* DDSCAN_SCAN_INTERNAL_H */
