@@ -342,7 +342,7 @@ dd_status app_cmd_simulate(const par_world *w, const app_opts *o) {
   static const char *const hash_keys[] = {"run.seed", "detector", "physics", "scan.mass_gev"};
   static const char *const owned[] = {"/banks"};
   io_stage s = {
-      "simulate",   owned,        2,  path, path, c.config_text, cfg_hash(c.cfg, hash_keys, 4),
+      "simulate",   owned,        1,  path, path, c.config_text, cfg_hash(c.cfg, hash_keys, 4),
       o->argc_orig, o->argv_orig, -1, -1,   0,    NULL};
   st = io_stage_begin(w, &s, &f, NULL);
   if (st == DD_OK) st = write_bank(w, &c, f, DET_ER);
