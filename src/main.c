@@ -32,7 +32,7 @@ static const command k_commands[] = {
      app_cmd_check_config, CMD_MPI | CMD_NEEDS_CONFIG},
     {"spectrum", "--mass GEV [...]", "print dR/dE or integrated WIMP rates (no MPI needed)",
      app_cmd_spectrum, 0},
-    {"simulate", "CONFIG [--preview N]", "simulate the event banks, the ceiling and the spectra",
+    {"simulate", "CONFIG [--preview N]", "simulate the ER/NR event banks and the information ceiling",
      app_cmd_simulate, CMD_MPI | CMD_NEEDS_CONFIG},
     {"scan", "CONFIG [--shard I/N]", "p-values and 5-sigma contours from the scores in results.h5",
      app_cmd_scan, CMD_MPI | CMD_NEEDS_CONFIG},
