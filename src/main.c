@@ -34,6 +34,8 @@ static const command k_commands[] = {
      app_cmd_spectrum, 0},
     {"simulate", "CONFIG [--preview N]", "simulate the ER/NR event banks and the information ceiling",
      app_cmd_simulate, CMD_MPI | CMD_NEEDS_CONFIG},
+    {"train", "CONFIG [--resume]", "train the CVAE and the CNN (data-parallel, checkpoints)",
+     app_cmd_train, CMD_MPI | CMD_NEEDS_CONFIG},
     {"scan", "CONFIG [--shard I/N]", "p-values and 5-sigma contours from the scores in results.h5",
      app_cmd_scan, CMD_MPI | CMD_NEEDS_CONFIG},
     {"merge", "OUT.h5 SHARD.h5...", "combine the shard files of a `scan --shard I/N` run",

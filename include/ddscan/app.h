@@ -17,6 +17,7 @@
 #include "ddscan/physics.h"  /* uses: phys_params */
 #include "ddscan/scan.h"     /* uses: scan_params */
 #include "ddscan/stats.h"    /* uses: stats_params */
+#include "ddscan/train.h"    /* uses: train_params */
 
 #define APP_PATH_MAX 1024
 
@@ -39,6 +40,7 @@ typedef struct app_params {
   det_params detector; /* group `detector` */
   img_params image;    /* group `image` */
   nn_params nn;        /* group `nn`: the CVAE and CNN architectures, losses, Adam */
+  train_params train;  /* groups `train` (the loops, checkpoints) and `score` */
 } app_params;
 
 /* Loads every module's parameters (defaults filled into cfg), then fails on
@@ -84,5 +86,22 @@ dd_status app_cmd_scan(const par_world *w, const app_opts *o);
 dd_status app_cmd_merge(const par_world *w, const app_opts *o);
 /* `ddscan info RESULTS.h5`: human summary of any results file. */
 dd_status app_cmd_info(const par_world *w, const app_opts *o);
+/* Hash of the configuration keys the simulate stage depends on (stored in
+ * /provenance/simulate; later stages check that their banks are current). */
+uint64_t app_simulate_hash(const cfg_doc *cfg);
+/* Reads rows [first, first + count) of /banks/er (cls DET_ER) or /banks/nr
+ * into out (count records; the index field is set from the row).  Collective
+ * (each rank its own range).  Too few rows is DD_ERR_IO naming the file. */
+dd_status app_bank_read(io_file *f, int cls, long long first, long long count, det_event *out);
+/* Collective: DD_OK when `path` holds the banks of this configuration (the
+ * simulate stage is current), else DD_ERR_IO telling the user to simulate. */
+dd_status app_banks_check(const par_world *w, cfg_doc *cfg, const char *path);
+/* `ddscan train CONFIG [--resume]` (cmd_train.c): the CVAE on the ER train
+ * split and the CNN on the balanced ER/NR train split, data-parallel, with a
+ * checkpoint per epoch; reuses the checkpoints of this configuration when
+ * they are complete; writes /training (curves, CNN metrics beside the
+ * ceiling, example images and reconstructions) and PNGs to
+ * <run.output_dir>/training (docs/training.md). */
+dd_status app_cmd_train(const par_world *w, const app_opts *o);
 
 #endif /* DDSCAN_APP_H */

@@ -74,6 +74,12 @@ const io_field *app_bank_fields(int *n) {
   return k_bank_fields;
 }
 
+uint64_t app_simulate_hash(const cfg_doc *cfg) {
+  /* the keys the stage depends on: a change in any of them redoes it */
+  static const char *const hash_keys[] = {"run.seed", "detector", "physics", "scan.mass_gev"};
+  return cfg_hash(cfg, hash_keys, 4);
+}
+
 /* The detector's energy callback on top of a physics sampler. */
 static double sampler_draw(void *ctx, double u) {
   return phys_sampler_draw((const phys_sampler *)ctx, u);
@@ -338,12 +344,9 @@ dd_status app_cmd_simulate(const par_world *w, const app_opts *o) {
   if (st == DD_OK && w->rank == 0) st = dd_mkdir_p(c.p->run.output_dir);
   st = par_agree(w, st);
   if (st != DD_OK) goto done;
-  /* the keys the stage depends on: a change in any of them redoes it */
-  static const char *const hash_keys[] = {"run.seed", "detector", "physics", "scan.mass_gev"};
   static const char *const owned[] = {"/banks"};
-  io_stage s = {
-      "simulate",   owned,        1,  path, path, c.config_text, cfg_hash(c.cfg, hash_keys, 4),
-      o->argc_orig, o->argv_orig, -1, -1,   0,    NULL};
+  io_stage s = {"simulate",   owned,        1,  path, path, c.config_text, app_simulate_hash(c.cfg),
+                o->argc_orig, o->argv_orig, -1, -1,   0,    NULL};
   st = io_stage_begin(w, &s, &f, NULL);
   if (st == DD_OK) st = write_bank(w, &c, f, DET_ER);
   if (st == DD_OK) st = write_bank(w, &c, f, DET_NR);

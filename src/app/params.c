@@ -37,6 +37,7 @@ dd_status app_params_load(cfg_doc *cfg, app_params *p) {
   DD_TRY(det_params_load(cfg, &p->detector), "loading detector parameters");
   DD_TRY(img_params_load(cfg, &p->image), "loading image parameters");
   DD_TRY(nn_params_load(cfg, &p->nn), "loading nn parameters");
+  DD_TRY(train_params_load(cfg, &p->train), "loading train parameters");
   DD_TRY(cfg_check_unused(cfg), "checking for unknown keys");
   return DD_OK;
 }

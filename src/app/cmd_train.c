@@ -1,0 +1,664 @@
+/* cmd_train.c - `ddscan train CONFIG [--resume]`: stage 2 of the pipeline.
+ * Reads the train and test splits of /banks/er and /banks/nr, trains the CVAE
+ * on ER and the CNN on the balanced ER/NR split (src/train: data-parallel,
+ * a checkpoint and loss history per epoch), reuses checkpoints of this
+ * configuration, measures the CNN against the information ceiling of
+ * /banks/ceiling (NR reweighted per WIMP mass, as the ceiling), and writes
+ * /training (curves per epoch, metrics, example images with their
+ * reconstructions) and PNGs to <run.output_dir>/training.  docs/training.md. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h> /* uses: MPI_Bcast */
+
+#include "ddscan/app.h"      /* uses: app_load_config, app_params, app_bank_fields */
+#include "ddscan/detector.h" /* uses: det_model, det_bank_range */
+#include "ddscan/image.h"    /* uses: img_renderer, img_png_write_sheet */
+#include "ddscan/io.h"       /* uses: io_stage_begin, io_dataset_create, io_write_root */
+#include "ddscan/physics.h"  /* uses: phys_sampler, phys_weight_nr */
+#include "ddscan/train.h"    /* uses: train_trainer, train_set, train_history */
+
+enum { M_CVAE = 0, M_CNN = 1, N_MODELS = 2 };
+static const char *const k_model[N_MODELS] = {"cvae", "cnn"};
+
+/* Everything the stage holds, freed in one place. */
+typedef struct tr_ctx {
+  cfg_doc *cfg;
+  app_params *p; /* owned */
+  det_model *det;
+  img_renderer *rend;
+  phys_sampler q_nr; /* the NR bank's reference spectrum, for the weights */
+  det_event *er, *nr; /* owned: train then test split of each class */
+  long long n_er_train, n_er_test, n_nr_train, n_nr_test, n_bal;
+  train_set cvae_train, cvae_test, cvae_test_nr, cnn_train, cnn_test;
+  char *config_text;
+  char results[APP_PATH_MAX + 64];
+  char ckpt[N_MODELS][APP_PATH_MAX + 64], hist_path[N_MODELS][APP_PATH_MAX + 64];
+  uint64_t hash[N_MODELS];
+  train_history hist[N_MODELS];
+  train_start start[N_MODELS];
+  uint64_t steps[N_MODELS];
+  size_t n_params[N_MODELS];
+  /* examples (rank 0 fills them) */
+  int n_ex;
+  float *ex_img[2], *ex_rec[2]; /* [class] (n_ex, C, H, W) */
+  double *ex_val[2];            /* [class] (n_ex, 3): l_rec, kl, logit */
+  int64_t *ex_event[2];         /* [class] (n_ex) */
+  /* CNN metrics */
+  double *logit; /* (n_er_test + n_nr_test) */
+  double accuracy, auc;
+  int n_mass;
+  double *mass, *acc_w, *auc_w, *ceil_acc, *ceil_auc; /* (n_mass) each */
+} tr_ctx;
+
+static void tr_free(tr_ctx *c) {
+  cfg_free(c->cfg);
+  free(c->p);
+  free(c->det);
+  free(c->rend);
+  phys_sampler_free(&c->q_nr);
+  free(c->er);
+  free(c->nr);
+  train_set_free(&c->cvae_train);
+  train_set_free(&c->cvae_test);
+  train_set_free(&c->cvae_test_nr);
+  train_set_free(&c->cnn_train);
+  train_set_free(&c->cnn_test);
+  free(c->config_text);
+  for (int k = 0; k < N_MODELS; k++) train_history_free(&c->hist[k]);
+  for (int k = 0; k < 2; k++) {
+    free(c->ex_img[k]);
+    free(c->ex_rec[k]);
+    free(c->ex_val[k]);
+    free(c->ex_event[k]);
+  }
+  free(c->logit);
+  free(c->mass);
+  free(c->acc_w);
+  free(c->auc_w);
+  free(c->ceil_acc);
+  free(c->ceil_auc);
+}
+
+dd_status app_bank_read(io_file *f, int cls, long long first, long long count, det_event *out) {
+  const char *group = cls == DET_ER ? "/banks/er" : "/banks/nr";
+  int nf = 0;
+  const io_field *fields = app_bank_fields(&nf);
+  long long n_rows = 0;
+  DD_TRY(io_table_length(f, group, fields, nf, &n_rows), "reading %s of '%s'", group,
+         io_file_final_path(f));
+  if (first < 0 || first + count > n_rows)
+    return DD_FAIL(DD_ERR_IO,
+                   "'%s' %s holds %lld events, this configuration needs events [%lld, %lld): run "
+                   "`ddscan simulate CONFIG` first",
+                   io_file_final_path(f), group, n_rows, first, first + count);
+  if (count > 0) memset(out, 0, (size_t)count * sizeof *out);
+  DD_TRY(io_table_read(f, group, fields, nf, first, count, out, sizeof *out), "reading %s",
+         group);
+  /* the row index is the table's axis, not a field */
+  for (long long i = 0; i < count; i++) out[i].index = (uint64_t)(first + i);
+  return DD_OK;
+}
+
+dd_status app_banks_check(const par_world *w, cfg_doc *cfg, const char *path) {
+  int cur = 0;
+  DD_TRY(io_stage_is_current(w, path, "simulate", app_simulate_hash(cfg), &cur), "'%s'", path);
+  if (!cur)
+    return DD_FAIL(DD_ERR_IO,
+                   "'%s' does not hold the event banks of this configuration (missing, "
+                   "unfinished, or simulated with other detector/physics/seed keys): run `ddscan "
+                   "simulate %s` first",
+                   path, cfg_filename(cfg));
+  return DD_OK;
+}
+
+/* The train and test splits of one class: every rank reads them all (the
+ * shuffle may put any sample in any rank's slice). */
+static dd_status read_class(io_file *f, const det_bank *b, int cls, det_event **out,
+                            long long *n_train, long long *n_test) {
+  uint64_t f0, c0, f1, c1;
+  det_bank_range(b, cls, DET_SPLIT_TRAIN, &f0, &c0);
+  det_bank_range(b, cls, DET_SPLIT_TEST, &f1, &c1);
+  *n_train = (long long)c0;
+  *n_test = (long long)c1;
+  const long long n = (long long)(c0 + c1);
+  DD_TRY(dd_calloc((void **)out, (size_t)(n > 0 ? n : 1), sizeof **out, "bank records"),
+         "bank records");
+  /* the splits are contiguous: [train, test) from index 0 */
+  if (f0 != 0 || f1 != c0) return DD_FAIL(DD_ERR_INTERNAL, "bank splits are not contiguous");
+  return app_bank_read(f, cls, 0, n, *out);
+}
+
+/* Model hashes: the keys that shape training plus the content of the records
+ * it reads (so a change of the analysis split or of the scan masses never
+ * retrains, while any change of the banks does). */
+static uint64_t model_hash(tr_ctx *c, int k) {
+  const char *keys[4] = {"run.seed", "image", k == M_CVAE ? "nn.cvae" : "nn.cnn",
+                         k == M_CVAE ? "train.cvae.batch_size" : "train.cnn.batch_size"};
+  uint64_t h = dd_hash_str(DD_HASH_INIT, k == M_CVAE ? "ddscan-train-1 cvae" : "ddscan-train-1 cnn");
+  const uint64_t ch = cfg_hash(c->cfg, keys, 4);
+  h = dd_hash_bytes(h, &ch, sizeof ch);
+  const size_t r = sizeof(det_event);
+  if (k == M_CVAE) {
+    h = dd_hash_bytes(h, c->er, (size_t)(c->n_er_train + c->n_er_test) * r);
+    h = dd_hash_bytes(h, c->nr + c->n_nr_train, (size_t)c->n_nr_test * r);
+  } else {
+    h = dd_hash_bytes(h, c->er, (size_t)c->n_bal * r);
+    h = dd_hash_bytes(h, c->nr, (size_t)c->n_bal * r);
+    h = dd_hash_bytes(h, c->er + c->n_er_train, (size_t)c->n_er_test * r);
+    h = dd_hash_bytes(h, c->nr + c->n_nr_train, (size_t)c->n_nr_test * r);
+  }
+  return h;
+}
+
+static uint64_t stage_hash(tr_ctx *c) {
+  static const char *const keys[] = {"train", "scan.mass_gev", "detector.ceiling", "physics"};
+  uint64_t h = dd_hash_str(DD_HASH_INIT, "ddscan-train-stage-1");
+  h = dd_hash_bytes(h, c->hash, sizeof c->hash);
+  const uint64_t ch = cfg_hash(c->cfg, keys, 4);
+  return dd_hash_bytes(h, &ch, sizeof ch);
+}
+
+/* Loads banks, renderer and sample sets. */
+static dd_status prepare(const par_world *w, tr_ctx *c) {
+  app_params *p = c->p;
+  DD_TRY(app_banks_check(w, c->cfg, c->results), "train");
+  io_file *f = NULL;
+  DD_TRY(io_file_open(w, c->results, IO_READ, &f), "train");
+  dd_status st = read_class(f, &p->detector.bank, DET_ER, &c->er, &c->n_er_train, &c->n_er_test);
+  if (st == DD_OK)
+    st = read_class(f, &p->detector.bank, DET_NR, &c->nr, &c->n_nr_train, &c->n_nr_test);
+  /* the ceiling, when simulate computed one */
+  int nm = p->scan.n_mass, have = st == DD_OK && io_exists(f, "/banks/ceiling/accuracy");
+  c->n_mass = nm;
+  if (st == DD_OK) st = dd_calloc((void **)&c->mass, (size_t)nm, sizeof(double), "masses");
+  if (st == DD_OK) st = dd_calloc((void **)&c->acc_w, (size_t)nm, sizeof(double), "metrics");
+  if (st == DD_OK) st = dd_calloc((void **)&c->auc_w, (size_t)nm, sizeof(double), "metrics");
+  if (st == DD_OK) st = dd_calloc((void **)&c->ceil_acc, (size_t)nm, sizeof(double), "ceiling");
+  if (st == DD_OK) st = dd_calloc((void **)&c->ceil_auc, (size_t)nm, sizeof(double), "ceiling");
+  if (st == DD_OK) {
+    memcpy(c->mass, p->scan.mass_gev, sizeof(double) * (size_t)nm);
+    for (int k = 0; k < nm; k++) c->ceil_acc[k] = c->ceil_auc[k] = NAN;
+  }
+  if (st == DD_OK && have) {
+    int rank = 0;
+    long long dims[IO_MAX_RANK];
+    st = io_dataset_shape(f, "/banks/ceiling/accuracy", &rank, dims);
+    if (st == DD_OK && (rank != 1 || dims[0] != nm))
+      st = DD_FAIL(DD_ERR_IO, "'%s' /banks/ceiling has %lld masses, scan.mass_gev %d",
+                   c->results, dims[0], nm);
+    if (st == DD_OK) st = io_read_all(f, "/banks/ceiling/accuracy", IO_F64, c->ceil_acc);
+    if (st == DD_OK) st = io_read_all(f, "/banks/ceiling/auc", IO_F64, c->ceil_auc);
+  }
+  dd_status cst = io_file_close(&f);
+  if (st == DD_OK) st = cst;
+  DD_TRY(st, "train: reading '%s'", c->results);
+  if (c->n_er_train < 1 || c->n_nr_train < 1)
+    return cfg_error(c->cfg, "detector.bank", "training needs er_train >= 1 and nr_train >= 1");
+  c->n_bal = c->n_er_train < c->n_nr_train ? c->n_er_train : c->n_nr_train;
+  if (c->n_er_train != c->n_nr_train)
+    dd_warn("train: the CNN uses %lld events of each class (er_train %lld, nr_train %lld)",
+            c->n_bal, c->n_er_train, c->n_nr_train);
+  DD_TRY(train_set_init(&c->cvae_train, c->er, c->n_er_train, NULL, 0), "train");
+  DD_TRY(train_set_init(&c->cvae_test, c->er + c->n_er_train, c->n_er_test, NULL, 0), "train");
+  DD_TRY(train_set_init(&c->cvae_test_nr, NULL, 0, c->nr + c->n_nr_train, c->n_nr_test), "train");
+  DD_TRY(train_set_init(&c->cnn_train, c->er, c->n_bal, c->nr, c->n_bal), "train");
+  DD_TRY(train_set_init(&c->cnn_test, c->er + c->n_er_train, c->n_er_test, c->nr + c->n_nr_train,
+                        c->n_nr_test),
+         "train");
+  DD_TRY(dd_calloc((void **)&c->det, 1, sizeof *c->det, "detector model"), "train");
+  DD_TRY(det_model_init(c->det, &p->detector, p->run.seed), "train");
+  DD_TRY(dd_calloc((void **)&c->rend, 1, sizeof *c->rend, "renderer"), "train");
+  DD_TRY(img_renderer_init(c->rend, &p->image, c->det), "train");
+  DD_TRY(phys_sampler_init_nr_ref(&c->q_nr, &p->phys), "train");
+  for (int k = 0; k < N_MODELS; k++) {
+    c->hash[k] = model_hash(c, k);
+    const int ep = k == M_CVAE ? p->train.cvae.epochs : p->train.cnn.epochs;
+    DD_TRY(train_history_init(&c->hist[k], c->hash[k], ep), "train");
+  }
+  c->n_ex = p->train.examples;
+  if (c->n_ex > c->n_er_test) c->n_ex = (int)c->n_er_test;
+  if (c->n_ex > c->n_nr_test) c->n_ex = (int)c->n_nr_test;
+  for (int k = 0; k < 2 && c->n_ex > 0; k++) {
+    const size_t ni = (size_t)c->n_ex * IMG_SIZE;
+    DD_TRY(dd_calloc((void **)&c->ex_img[k], ni, sizeof(float), "examples"), "train");
+    DD_TRY(dd_calloc((void **)&c->ex_rec[k], ni, sizeof(float), "examples"), "train");
+    DD_TRY(dd_calloc((void **)&c->ex_val[k], (size_t)c->n_ex * 3, sizeof(double), "examples"),
+           "train");
+    DD_TRY(dd_calloc((void **)&c->ex_event[k], (size_t)c->n_ex, sizeof(int64_t), "examples"),
+           "train");
+  }
+  const long long nt = c->n_er_test + c->n_nr_test;
+  DD_TRY(dd_calloc((void **)&c->logit, (size_t)(nt > 0 ? nt : 1), sizeof(double), "logits"),
+         "train");
+  return DD_OK;
+}
+
+/* Rank 0: the example events of one class through a model, in chunks of the
+ * model's batch.  CVAE: images, reconstructions, l_rec, kl; CNN: logits. */
+static dd_status examples_forward(tr_ctx *c, train_trainer *t, const train_set *s,
+                                  long long first, int cls, uint32_t noise_a) {
+  const int cvae = t->job.arch->kind == NN_MODEL_CVAE;
+  for (int i = 0; i < c->n_ex;) {
+    const int n = c->n_ex - i < t->model.max_batch ? c->n_ex - i : t->model.max_batch;
+    DD_TRY(train_forward_local(t, s, first + i, n, noise_a,
+                               cvae ? c->ex_img[cls] + (size_t)i * IMG_SIZE : NULL,
+                               cvae ? c->ex_rec[cls] + (size_t)i * IMG_SIZE : NULL),
+           "examples");
+    for (int j = 0; j < n; j++) {
+      double *v = c->ex_val[cls] + (size_t)(i + j) * 3;
+      if (cvae) {
+        v[0] = t->model.rec[j];
+        v[1] = t->model.kl[j];
+        c->ex_event[cls][i + j] = (int64_t)s->ev[first + i + j]->index;
+      } else {
+        v[2] = t->model.logit[j];
+      }
+    }
+    i += n;
+  }
+  return DD_OK;
+}
+
+/* The CNN against the ceiling: balanced accuracy at p = 0.5 and ROC area,
+ * unweighted (NR as drawn from q(E)) and, for every scan mass, with the NR
+ * events reweighted to that WIMP and both classes restricted to the
+ * ceiling's cS1 window. */
+static dd_status cnn_metrics(tr_ctx *c) {
+  const app_params *p = c->p;
+  const long long ne = c->n_er_test, nn = c->n_nr_test;
+  const double *le = c->logit, *ln = c->logit + ne;
+  c->accuracy = train_balanced_accuracy(le, NULL, ne, ln, NULL, nn, 0.0);
+  c->auc = train_weighted_auc(le, NULL, ne, ln, NULL, nn);
+  double *we = NULL, *wn = NULL;
+  dd_status st = dd_calloc((void **)&we, (size_t)(ne > 0 ? ne : 1), sizeof *we, "weights");
+  if (st == DD_OK) st = dd_calloc((void **)&wn, (size_t)(nn > 0 ? nn : 1), sizeof *wn, "weights");
+  const double lo = p->detector.ceiling_cs1_min_pe, hi = p->detector.ceiling_cs1_max_pe;
+  const det_event *er = c->er + c->n_er_train, *nr = c->nr + c->n_nr_train;
+  for (long long i = 0; i < ne && st == DD_OK; i++)
+    we[i] = er[i].cs1_pe >= lo && er[i].cs1_pe <= hi ? 1.0 : 0.0;
+  for (int k = 0; k < c->n_mass && st == DD_OK; k++) {
+    for (long long i = 0; i < nn; i++)
+      wn[i] = nr[i].cs1_pe >= lo && nr[i].cs1_pe <= hi
+                  ? phys_weight_nr(&p->phys, &c->q_nr, c->mass[k], p->phys.sigma_ref_cm2,
+                                   nr[i].energy_kev)
+                  : 0.0;
+    c->acc_w[k] = train_balanced_accuracy(le, we, ne, ln, wn, nn, 0.0);
+    c->auc_w[k] = train_weighted_auc(le, we, ne, ln, wn, nn);
+  }
+  free(we);
+  free(wn);
+  return st;
+}
+
+/* One model: build, restore or train, evaluate, examples. */
+static dd_status run_model(const par_world *w, const app_opts *o, tr_ctx *c, int k) {
+  const app_params *p = c->p;
+  const train_params *tp = &p->train;
+  train_job job;
+  memset(&job, 0, sizeof job);
+  job.name = k_model[k];
+  job.arch = k == M_CVAE ? &p->nn.cvae : &p->nn.cnn;
+  job.renderer = c->rend;
+  job.train = k == M_CVAE ? &c->cvae_train : &c->cnn_train;
+  job.test = k == M_CVAE ? &c->cvae_test : &c->cnn_test;
+  job.test_nr = k == M_CVAE ? &c->cvae_test_nr : NULL;
+  job.seed = p->run.seed;
+  job.epochs = k == M_CVAE ? tp->cvae.epochs : tp->cnn.epochs;
+  job.batch_size = k == M_CVAE ? tp->cvae.batch_size : tp->cnn.batch_size;
+  job.eval_batch_size = tp->eval_batch_size;
+  job.checksum_every = tp->checksum_every;
+  job.hash = c->hash[k];
+  job.ckpt_path = c->ckpt[k];
+  job.hist_path = c->hist_path[k];
+  train_trainer t;
+  DD_TRY(train_trainer_init(&t, w, &job, 1), "train %s", job.name);
+  char hex[17];
+  io_hash_hex(job.hash, hex);
+  dd_info("train %s: %lld training images (%s), %lld test, minibatch %d over %d rank(s), %d "
+          "epochs, model hash %s",
+          job.name, job.train->n, k == M_CVAE ? "ER" : "ER + NR", job.test->n, job.batch_size,
+          w->size, job.epochs, hex);
+  dd_status st = train_trainer_restore(&t, o->resume, &c->hist[k], &c->start[k]);
+  if (st == DD_OK && c->start[k] != TRAIN_START_COMPLETE) st = train_trainer_fit(&t, &c->hist[k]);
+  /* the final evaluation uses the noise keys of the last epoch's */
+  const uint32_t a = (uint32_t)(job.epochs - 1);
+  if (st == DD_OK && k == M_CNN) {
+    const long long nt = c->cnn_test.n;
+    st = train_evaluate(&t, &c->cnn_test, nt, a, NULL);
+    for (long long i = 0; i < nt && st == DD_OK; i++)
+      c->logit[i] = t.out[(size_t)i * TRAIN_OUT_N + TRAIN_OUT_LOGIT];
+    if (st == DD_OK) st = cnn_metrics(c);
+  }
+  dd_status ex = DD_OK;
+  if (st == DD_OK && w->rank == 0 && c->n_ex > 0) {
+    if (k == M_CVAE) {
+      ex = examples_forward(c, &t, &c->cvae_test, 0, DET_ER, a);
+      if (ex == DD_OK) ex = examples_forward(c, &t, &c->cvae_test_nr, 0, DET_NR, a);
+    } else {
+      ex = examples_forward(c, &t, &c->cnn_test, 0, DET_ER, a);
+      if (ex == DD_OK) ex = examples_forward(c, &t, &c->cnn_test, c->n_er_test, DET_NR, a);
+    }
+  }
+  if (st == DD_OK) st = par_agree(w, ex);
+  c->steps[k] = t.model.step;
+  c->n_params[k] = t.model.n_weights;
+  train_trainer_free(&t);
+  return st == DD_OK ? DD_OK : DD_CONTEXT(st, "train %s", job.name);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing /training                                                         */
+/* ------------------------------------------------------------------------ */
+
+static dd_status put(io_file *f, const char *path, io_type type, int rank, const long long *dims,
+                     const char *const *axes, const char *units, const char *desc,
+                     const void *data) {
+  DD_TRY(io_dataset_create(f, path, type, rank, dims, axes, units, desc), "%s", path);
+  DD_TRY(io_write_root(f, path, type, data), "%s", path);
+  return DD_OK;
+}
+
+typedef struct curve {
+  const char *name, *units, *desc;
+  size_t off; /* offsetof(train_epoch, member) */
+  int models; /* bit 0: CVAE, bit 1: CNN */
+} curve;
+
+#define EP(m) offsetof(train_epoch, m)
+static const curve k_curves[] = {
+    {"train_loss", "1",
+     "mean training loss over the epoch's minibatches (CVAE: l_rec + beta*kl, Eq. 8; CNN: binary "
+     "cross-entropy)",
+     EP(train_loss), 3},
+    {"train_rec", "1", "mean reconstruction term (MSE) over the epoch", EP(train_rec), 1},
+    {"train_kl", "1", "mean KL term over the epoch (the nn.cvae.kl form)", EP(train_kl), 1},
+    {"train_accuracy", "1", "class-balanced accuracy (p > 0.5 = NR) over the epoch's minibatches",
+     EP(train_accuracy), 2},
+    {"test_loss", "1",
+     "mean loss on the test split after the epoch (CVAE: ER test events; CNN: ER and NR test "
+     "events)",
+     EP(test_loss), 3},
+    {"test_rec", "1", "mean reconstruction term (MSE) of the ER test events", EP(test_rec), 1},
+    {"test_kl", "1", "mean KL term of the ER test events", EP(test_kl), 1},
+    {"test_nr_loss", "1", "mean CVAE loss of the NR test events (anomalies)", EP(test_nr_loss), 1},
+    {"test_nr_rec", "1", "mean reconstruction term (MSE) of the NR test events", EP(test_nr_rec),
+     1},
+    {"test_nr_kl", "1", "mean KL term of the NR test events", EP(test_nr_kl), 1},
+    {"test_accuracy", "1", "class-balanced test accuracy at p = 0.5 (NR as drawn from q(E))",
+     EP(test_accuracy), 2},
+    {"test_auc", "1", "test ROC area (NR as drawn from q(E))", EP(test_auc), 2},
+    {"wall_s", "s", "wall time of the epoch's training steps (rank 0's clock)", EP(wall_s), 3},
+    {"images_per_s", "1/s", "training images per second, all ranks together", EP(images_per_s),
+     3},
+    {"allreduce_share", "1",
+     "share of the step time spent in the gradient MPI_Allreduce (waits for slower ranks "
+     "included), mean over ranks",
+     EP(allreduce_share), 3},
+    {"eval_s", "s", "wall time of the evaluation after the epoch", EP(eval_s), 3},
+};
+#undef EP
+
+static dd_status write_model(io_file *f, tr_ctx *c, int k) {
+  const app_params *p = c->p;
+  const train_history *h = &c->hist[k];
+  char g[64], ax[96], path[160];
+  snprintf(g, sizeof g, "/training/%s", k_model[k]);
+  snprintf(ax, sizeof ax, "%s/epoch", g);
+  const long long n = h->n;
+  int32_t *ep = NULL;
+  double *v = NULL;
+  dd_status st = dd_calloc((void **)&ep, (size_t)(n > 0 ? n : 1), sizeof *ep, "epochs");
+  if (st == DD_OK) st = dd_calloc((void **)&v, (size_t)(n > 0 ? n : 1), sizeof *v, "curve");
+  for (long long i = 0; i < n && st == DD_OK; i++) ep[i] = (int32_t)(i + 1);
+  if (st == DD_OK)
+    st = io_axis_write(f, ax, IO_I32, n, ep, "1",
+                       "epoch number: values are measured after that many passes over the "
+                       "training split");
+  const char *const axes[1] = {ax};
+  for (size_t q = 0; q < sizeof k_curves / sizeof *k_curves && st == DD_OK; q++) {
+    if (!(k_curves[q].models & (1 << k))) continue;
+    for (long long i = 0; i < n; i++)
+      memcpy(&v[i], (const char *)&h->e[i] + k_curves[q].off, sizeof(double));
+    snprintf(path, sizeof path, "%s/%s", g, k_curves[q].name);
+    st = put(f, path, IO_F64, 1, &n, axes, k_curves[q].units, k_curves[q].desc, v);
+  }
+  free(ep);
+  free(v);
+  DD_TRY(st, "writing %s", g);
+  const nn_arch *a = k == M_CVAE ? &p->nn.cvae : &p->nn.cnn;
+  const train_model_params *mp = k == M_CVAE ? &p->train.cvae : &p->train.cnn;
+  static const char *const starts[] = {"trained", "resumed", "reused"};
+  char hex[17];
+  io_hash_hex(c->hash[k], hex);
+  DD_TRY(io_attr_write_int(f, g, "epochs", mp->epochs), "%s", g);
+  DD_TRY(io_attr_write_int(f, g, "batch_size", mp->batch_size), "%s", g);
+  DD_TRY(io_attr_write_double(f, g, "learning_rate", a->adam.learning_rate), "%s", g);
+  DD_TRY(io_attr_write_int(f, g, "steps", (long long)c->steps[k]), "%s", g);
+  DD_TRY(io_attr_write_int(f, g, "n_weights", (long long)c->n_params[k]), "%s", g);
+  DD_TRY(io_attr_write_int(f, g, "n_train",
+                           k == M_CVAE ? c->cvae_train.n : c->cnn_train.n),
+         "%s", g);
+  DD_TRY(io_attr_write_string(f, g, "checkpoint", c->ckpt[k]), "%s", g);
+  DD_TRY(io_attr_write_string(f, g, "model_hash", hex), "%s", g);
+  DD_TRY(io_attr_write_string(f, g, "start", starts[c->start[k]]), "%s", g);
+  if (k == M_CVAE) {
+    DD_TRY(io_attr_write_double(f, g, "beta", a->beta), "%s", g);
+    DD_TRY(io_attr_write_string(f, g, "kl", a->kl == NN_KL_PAPER ? "paper" : "standard"), "%s", g);
+    DD_TRY(io_attr_write_int(f, g, "n_test", c->cvae_test.n), "%s", g);
+    DD_TRY(io_attr_write_int(f, g, "n_test_nr", c->cvae_test_nr.n), "%s", g);
+    DD_TRY(io_attr_write_string(f, g, "description",
+                                "CVAE trained on ER images (paper Fig. 3): loss curves per epoch"),
+           "%s", g);
+    return DD_OK;
+  }
+  DD_TRY(io_attr_write_int(f, g, "n_test_er", c->n_er_test), "%s", g);
+  DD_TRY(io_attr_write_int(f, g, "n_test_nr", c->n_nr_test), "%s", g);
+  DD_TRY(io_attr_write_double(f, g, "accuracy", c->accuracy), "%s", g);
+  DD_TRY(io_attr_write_double(f, g, "auc", c->auc), "%s", g);
+  DD_TRY(io_attr_write_string(f, g, "description",
+                              "CNN trained on ER (label 0) vs NR (label 1): loss curves per "
+                              "epoch; held-out accuracy and ROC area (attributes accuracy, auc: "
+                              "NR as drawn from q(E)) and per WIMP mass beside the ceiling"),
+         "%s", g);
+  char mx[96];
+  snprintf(mx, sizeof mx, "%s/mass_gev", g);
+  const long long nm = c->n_mass;
+  DD_TRY(io_axis_write(f, mx, IO_F64, nm, c->mass, "GeV/c^2",
+                       "WIMP mass of the NR reweighting (the scan masses)"),
+         "%s", g);
+  const char *const max[1] = {mx};
+  static const struct {
+    const char *name, *desc;
+  } k_m[] = {
+      {"accuracy_weighted",
+       "CNN class-balanced test accuracy at p = 0.5, NR reweighted to this WIMP mass, both classes "
+       "in the ceiling's cS1 window"},
+      {"auc_weighted", "CNN test ROC area with the same weights and window"},
+      {"ceiling_accuracy",
+       "information ceiling of /banks/ceiling: Bayes accuracy on (cS1, log10 cS2/cS1)"},
+      {"ceiling_auc", "information ceiling of /banks/ceiling: ROC area"},
+  };
+  const double *src[4] = {c->acc_w, c->auc_w, c->ceil_acc, c->ceil_auc};
+  for (int q = 0; q < 4; q++) {
+    snprintf(path, sizeof path, "%s/%s", g, k_m[q].name);
+    DD_TRY(put(f, path, IO_F64, 1, &nm, max, "1", k_m[q].desc, src[q]), "%s", g);
+  }
+  const double win[2] = {p->detector.ceiling_cs1_min_pe, p->detector.ceiling_cs1_max_pe};
+  DD_TRY(io_attr_write_doubles(f, g, "cs1_window_pe", win, 2), "%s", g);
+  return DD_OK;
+}
+
+static dd_status write_examples(io_file *f, tr_ctx *c) {
+  const char *g = "/training/examples";
+  const long long k = c->n_ex;
+  int32_t *idx = calloc((size_t)(IMG_H > k ? IMG_H : k), sizeof *idx);
+  if (!idx) return DD_FAIL(DD_ERR_NOMEM, "example axes");
+  for (int i = 0; i < IMG_H || i < k; i++) idx[i] = i;
+  dd_status st = io_axis_write(f, "/training/examples/example", IO_I32, k, idx, "1",
+                               "example number (the first test events of each bank)");
+  if (st == DD_OK)
+    st = io_axis_write(f, "/training/examples/channel", IO_I32, IMG_C, idx, "1",
+                       "image channel (docs/detector.md §5)");
+  if (st == DD_OK)
+    st = io_axis_write(f, "/training/examples/row", IO_I32, IMG_H, idx, "1",
+                       "image row, 0 = top");
+  if (st == DD_OK)
+    st = io_axis_write(f, "/training/examples/col", IO_I32, IMG_W, idx, "1", "image column");
+  free(idx);
+  DD_TRY(st, "writing %s", g);
+  const char *const ax4[4] = {"/training/examples/example", "/training/examples/channel",
+                              "/training/examples/row", "/training/examples/col"};
+  const long long d4[4] = {k, IMG_C, IMG_H, IMG_W};
+  double *col = NULL;
+  DD_TRY(dd_calloc((void **)&col, (size_t)k, sizeof *col, "example values"), "examples");
+  static const char *const names[2] = {"er", "nr"};
+  static const char *const vname[3] = {"l_rec", "kl", "logit"};
+  static const char *const vdesc[3] = {
+      "CVAE reconstruction term (MSE) of the event",
+      "CVAE KL term of the event",
+      "CNN logit of the event, p = 1/(1 + exp(-logit))",
+  };
+  char path[128], desc[256];
+  for (int cls = 0; cls < 2 && st == DD_OK; cls++) {
+    const char *nm = names[cls];
+    snprintf(path, sizeof path, "%s/%s_image", g, nm);
+    snprintf(desc, sizeof desc,
+             "%s test event rendered as the networks see it, (C, H, W), values in [0, 1] "
+             "(paper Fig. 1)",
+             cls ? "NR" : "ER");
+    st = put(f, path, IO_F32, 4, d4, ax4, "1", desc, c->ex_img[cls]);
+    snprintf(path, sizeof path, "%s/%s_reconstruction", g, nm);
+    snprintf(desc, sizeof desc,
+             "CVAE reconstruction of %s_image (latent sample with the last epoch's test noise "
+             "keys; paper Fig. 4)",
+             nm);
+    if (st == DD_OK) st = put(f, path, IO_F32, 4, d4, ax4, "1", desc, c->ex_rec[cls]);
+    snprintf(path, sizeof path, "%s/%s_event", g, nm);
+    snprintf(desc, sizeof desc, "index of the event in /banks/%s", nm);
+    if (st == DD_OK) st = put(f, path, IO_I64, 1, &k, ax4, "1", desc, c->ex_event[cls]);
+    for (int q = 0; q < 3 && st == DD_OK; q++) {
+      for (long long i = 0; i < k; i++) col[i] = c->ex_val[cls][(size_t)i * 3 + q];
+      snprintf(path, sizeof path, "%s/%s_%s", g, nm, vname[q]);
+      st = put(f, path, IO_F64, 1, &k, ax4, "1", vdesc[q], col);
+    }
+  }
+  free(col);
+  if (st == DD_OK)
+    st = io_attr_write_string(f, g, "description",
+                              "the first test events of each bank, their images and CVAE "
+                              "reconstructions (paper Fig. 1 and Fig. 4)");
+  return st == DD_OK ? DD_OK : DD_CONTEXT(st, "writing %s", g);
+}
+
+/* Rank 0: images.png (ER row, NR row) and reconstructions.png (rows: ER,
+ * its reconstruction, NR, its reconstruction). */
+static dd_status write_pngs(tr_ctx *c) {
+  const int k = c->n_ex, scale = c->p->image.png_scale;
+  char dir[APP_PATH_MAX + 32], path[APP_PATH_MAX + 64];
+  snprintf(dir, sizeof dir, "%s/training", c->p->run.output_dir);
+  DD_TRY(dd_mkdir_p(dir), "creating '%s'", dir);
+  float *sheet = NULL;
+  DD_TRY(dd_calloc((void **)&sheet, (size_t)4 * k * IMG_SIZE, sizeof *sheet, "PNG sheet"), "png");
+  const size_t b = (size_t)k * IMG_SIZE * sizeof *sheet;
+  memcpy(sheet, c->ex_img[0], b);
+  memcpy((char *)sheet + b, c->ex_img[1], b);
+  snprintf(path, sizeof path, "%s/images.png", dir);
+  dd_status st = img_png_write_sheet(path, sheet, 2 * k, 2, k, scale, 2);
+  float *dst = sheet;
+  const float *src[4] = {c->ex_img[0], c->ex_rec[0], c->ex_img[1], c->ex_rec[1]};
+  for (int r = 0; r < 4; r++)
+    for (int i = 0; i < k; i++, dst += IMG_SIZE)
+      memcpy(dst, src[r] + (size_t)i * IMG_SIZE, IMG_SIZE * sizeof *dst);
+  snprintf(path, sizeof path, "%s/reconstructions.png", dir);
+  if (st == DD_OK) st = img_png_write_sheet(path, sheet, 4 * k, 4, k, scale, 2);
+  free(sheet);
+  if (st == DD_OK)
+    dd_info("train: %d ER and %d NR test images with their reconstructions in %s "
+            "(images.png, reconstructions.png: rows ER, reconstruction, NR, reconstruction)",
+            k, k, dir);
+  return st;
+}
+
+static void log_summary(const tr_ctx *c) {
+  const train_history *h = &c->hist[M_CVAE];
+  if (h->n > 0) {
+    const train_epoch *e = &h->e[h->n - 1];
+    dd_info("train: CVAE test reconstruction loss ER %.5g, NR %.5g (NR/ER %.3f); KL ER %.4g, NR "
+            "%.4g",
+            e->test_rec, e->test_nr_rec, e->test_nr_rec / e->test_rec, e->test_kl, e->test_nr_kl);
+  }
+  dd_info("train: CNN held-out accuracy %.4f, ROC AUC %.4f (%lld ER + %lld NR test events, NR from "
+          "the reference spectrum q(E), p > 0.5 = NR)",
+          c->accuracy, c->auc, c->n_er_test, c->n_nr_test);
+  for (int k = 0; k < c->n_mass; k++)
+    dd_info("train: CNN at %g GeV (NR reweighted, cS1 %g-%g PE): accuracy %.4f, AUC %.4f | "
+            "ceiling %.4f, %.4f | accuracy %.1f points below the ceiling",
+            c->mass[k], c->p->detector.ceiling_cs1_min_pe, c->p->detector.ceiling_cs1_max_pe,
+            c->acc_w[k], c->auc_w[k], c->ceil_acc[k], c->ceil_auc[k],
+            100.0 * (c->ceil_acc[k] - c->acc_w[k]));
+}
+
+dd_status app_cmd_train(const par_world *w, const app_opts *o) {
+  tr_ctx c;
+  memset(&c, 0, sizeof c);
+  io_file *f = NULL;
+  dd_status st = dd_calloc((void **)&c.p, 1, sizeof *c.p, "parameters");
+  if (st == DD_OK) st = app_load_config(w, o, &c.cfg, c.p);
+  if (st == DD_OK) st = cfg_resolved_text(c.cfg, &c.config_text);
+  if (st == DD_OK) st = io_results_path(c.p->run.output_dir, -1, -1, c.results, sizeof c.results);
+  if (st != DD_OK) goto done;
+  char dir[APP_PATH_MAX + 32];
+  if (c.p->train.checkpoint_dir[0])
+    snprintf(dir, sizeof dir, "%s", c.p->train.checkpoint_dir);
+  else
+    snprintf(dir, sizeof dir, "%s/checkpoints", c.p->run.output_dir);
+  for (int k = 0; k < N_MODELS; k++) {
+    snprintf(c.ckpt[k], sizeof c.ckpt[k], "%s/%s.ckpt", dir, k_model[k]);
+    snprintf(c.hist_path[k], sizeof c.hist_path[k], "%s/%s.hist", dir, k_model[k]);
+  }
+  st = prepare(w, &c);
+  if (st == DD_OK && w->rank == 0) st = dd_mkdir_p(dir);
+  st = par_agree(w, st);
+  for (int k = 0; k < N_MODELS && st == DD_OK; k++) st = run_model(w, o, &c, k);
+  if (st != DD_OK) goto done;
+  log_summary(&c);
+  const uint64_t hs = stage_hash(&c);
+  int current = 0;
+  st = io_stage_is_current(w, c.results, "train", hs, &current);
+  if (st == DD_OK && current && c.start[M_CVAE] == TRAIN_START_COMPLETE &&
+      c.start[M_CNN] == TRAIN_START_COMPLETE) {
+    dd_info("train: '%s' /training and both checkpoints are current for this configuration: "
+            "nothing to do",
+            c.results);
+    goto done;
+  }
+  static const char *const owned[] = {"/training"};
+  io_stage s = {"train",      owned,        1,  c.results, c.results, c.config_text, hs,
+                o->argc_orig, o->argv_orig, -1, -1,        0,         NULL};
+  if (st == DD_OK) st = io_stage_begin(w, &s, &f, NULL);
+  if (st == DD_OK) st = io_group_create(f, "/training");
+  for (int k = 0; k < N_MODELS && st == DD_OK; k++) st = write_model(f, &c, k);
+  if (st == DD_OK && c.n_ex > 0) st = write_examples(f, &c);
+  if (st == DD_OK) st = io_attr_write_string(f, "/training", "checkpoint_dir", dir);
+  if (st == DD_OK)
+    st = io_attr_write_string(f, "/training", "description",
+                              "training of the CVAE (ER) and the CNN (ER vs NR): curves per "
+                              "epoch, metrics, examples (docs/training.md)");
+  if (st == DD_OK && c.n_ex > 0) {
+    dd_status pst = w->rank == 0 ? write_pngs(&c) : DD_OK;
+    st = par_agree(w, pst);
+  }
+  if (st == DD_OK) {
+    st = io_stage_commit(&f);
+    if (st == DD_OK) dd_info("train: wrote %s", c.results);
+  } else {
+    io_file_close(&f);
+  }
+done:
+  tr_free(&c);
+  return st == DD_OK ? DD_OK : DD_CONTEXT(st, "train");
+}
