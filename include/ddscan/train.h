@@ -34,19 +34,20 @@ typedef struct train_model_params {
 
 /* How `ddscan score` draws the CVAE's latent sample (docs/training.md). */
 typedef enum train_score_noise {
-  TRAIN_SCORE_SAMPLE = 0, /* z = mu + sigma*eps, eps from DD_STREAM_SCORE_EPS (a = bank, b = event) */
-  TRAIN_SCORE_MEAN = 1    /* z = mu: the reconstruction of the posterior mean */
+  TRAIN_SCORE_SAMPLE =
+      0,               /* z = mu + sigma*eps, eps from DD_STREAM_SCORE_EPS (a = bank, b = event) */
+  TRAIN_SCORE_MEAN = 1 /* z = mu: the reconstruction of the posterior mean */
 } train_score_noise;
 
 typedef struct train_params {
-  train_model_params cvae;                /* train.cvae */
-  train_model_params cnn;                 /* train.cnn */
-  int eval_batch_size;                    /* train.eval_batch_size: fixed inference batch */
-  char checkpoint_dir[TRAIN_PATH_MAX];    /* train.checkpoint_dir; "" = <output_dir>/checkpoints */
-  int checksum_every;                     /* train.checksum_every: steps; 0 = epoch ends only */
-  int examples;                           /* train.examples: ER and NR test images stored */
-  int score_batch_size;                   /* score.batch_size */
-  train_score_noise score_noise;          /* score.noise */
+  train_model_params cvae;             /* train.cvae */
+  train_model_params cnn;              /* train.cnn */
+  int eval_batch_size;                 /* train.eval_batch_size: fixed inference batch */
+  char checkpoint_dir[TRAIN_PATH_MAX]; /* train.checkpoint_dir; "" = <output_dir>/checkpoints */
+  int checksum_every;                  /* train.checksum_every: steps; 0 = epoch ends only */
+  int examples;                        /* train.examples: ER and NR test images stored */
+  int score_batch_size;                /* score.batch_size */
+  train_score_noise score_noise;       /* score.noise */
 } train_params;
 
 /* Reads and validates groups `train` and `score` (defaults: the paper's
@@ -134,26 +135,26 @@ typedef struct train_job {
   const train_set *test_nr;     /* borrowed: CVAE only, NR test events (may be NULL) */
   uint32_t seed;                /* run.seed: init, shuffle, noise */
   int epochs;
-  int batch_size;      /* global */
-  int eval_batch_size; /* fixed inference batch */
-  int checksum_every;  /* steps; 0 = only at the end of each epoch */
-  uint64_t hash;       /* model hash (checkpoint header and history) */
+  int batch_size;        /* global */
+  int eval_batch_size;   /* fixed inference batch */
+  int checksum_every;    /* steps; 0 = only at the end of each epoch */
+  uint64_t hash;         /* model hash (checkpoint header and history) */
   const char *ckpt_path; /* NULL: no checkpoints (tests) */
   const char *hist_path; /* required with ckpt_path */
   int stop_after;        /* stop after this epoch count in this call (0: run to `epochs`) */
 } train_job;
 
 typedef struct train_trainer {
-  const par_world *w; /* borrowed */
-  train_job job;      /* copy (pointers borrowed) */
-  nn_model model;     /* max_batch = max(ceil(batch/size), eval_batch) */
-  int epoch;          /* epochs completed */
-  long long *perm;    /* owned (train->n): this epoch's sample order */
-  float *x;           /* owned (max_batch, C, H, W) */
-  float *label;       /* owned (max_batch) */
-  uint32_t *key;      /* owned (max_batch) */
-  double *out;        /* owned (n_eval_max * 4): per-sample evaluation results, gathered */
-  long long n_out;    /* capacity of out in samples */
+  const par_world *w;   /* borrowed */
+  train_job job;        /* copy (pointers borrowed) */
+  nn_model model;       /* max_batch = max(ceil(batch/size), eval_batch) */
+  int epoch;            /* epochs completed */
+  long long *perm;      /* owned (train->n): this epoch's sample order */
+  float *x;             /* owned (max_batch, C, H, W) */
+  float *label;         /* owned (max_batch) */
+  uint32_t *key;        /* owned (max_batch) */
+  double *out;          /* owned (n_eval_max * 4): per-sample evaluation results, gathered */
+  long long n_out;      /* capacity of out in samples */
   int *counts, *displs; /* owned (size): gather layout */
   double t_allreduce;   /* seconds in MPI_Allreduce since the last epoch summary */
 } train_trainer;
@@ -201,7 +202,13 @@ dd_status train_trainer_fit(train_trainer *t, train_history *hist);
 dd_status train_check_params(train_trainer *t, uint64_t *hash);
 
 /* Per-sample evaluation results, in set order. */
-enum { TRAIN_OUT_LOSS = 0, TRAIN_OUT_REC = 1, TRAIN_OUT_KL = 2, TRAIN_OUT_LOGIT = 3, TRAIN_OUT_N = 4 };
+enum {
+  TRAIN_OUT_LOSS = 0,
+  TRAIN_OUT_REC = 1,
+  TRAIN_OUT_KL = 2,
+  TRAIN_OUT_LOGIT = 3,
+  TRAIN_OUT_N = 4
+};
 
 /* Collective.  Evaluates samples [0, n) of s in fixed batches of
  * eval_batch_size by index (batches dealt to ranks in contiguous blocks), so

@@ -30,7 +30,7 @@ typedef struct tr_ctx {
   app_params *p; /* owned */
   det_model *det;
   img_renderer *rend;
-  phys_sampler q_nr; /* the NR bank's reference spectrum, for the weights */
+  phys_sampler q_nr;  /* the NR bank's reference spectrum, for the weights */
   det_event *er, *nr; /* owned: train then test split of each class */
   long long n_er_train, n_er_test, n_nr_train, n_nr_test, n_bal;
   train_set cvae_train, cvae_test, cvae_test_nr, cnn_train, cnn_test;
@@ -96,8 +96,7 @@ dd_status app_bank_read(io_file *f, int cls, long long first, long long count, d
                    "`ddscan simulate CONFIG` first",
                    io_file_final_path(f), group, n_rows, first, first + count);
   if (count > 0) memset(out, 0, (size_t)count * sizeof *out);
-  DD_TRY(io_table_read(f, group, fields, nf, first, count, out, sizeof *out), "reading %s",
-         group);
+  DD_TRY(io_table_read(f, group, fields, nf, first, count, out, sizeof *out), "reading %s", group);
   /* the row index is the table's axis, not a field */
   for (long long i = 0; i < count; i++) out[i].index = (uint64_t)(first + i);
   return DD_OK;
@@ -138,7 +137,8 @@ static dd_status read_class(io_file *f, const det_bank *b, int cls, det_event **
 static uint64_t model_hash(tr_ctx *c, int k) {
   const char *keys[4] = {"run.seed", "image", k == M_CVAE ? "nn.cvae" : "nn.cnn",
                          k == M_CVAE ? "train.cvae.batch_size" : "train.cnn.batch_size"};
-  uint64_t h = dd_hash_str(DD_HASH_INIT, k == M_CVAE ? "ddscan-train-1 cvae" : "ddscan-train-1 cnn");
+  uint64_t h =
+      dd_hash_str(DD_HASH_INIT, k == M_CVAE ? "ddscan-train-1 cvae" : "ddscan-train-1 cnn");
   const uint64_t ch = cfg_hash(c->cfg, keys, 4);
   h = dd_hash_bytes(h, &ch, sizeof ch);
   const size_t r = sizeof(det_event);
@@ -188,8 +188,8 @@ static dd_status prepare(const par_world *w, tr_ctx *c) {
     long long dims[IO_MAX_RANK];
     st = io_dataset_shape(f, "/banks/ceiling/accuracy", &rank, dims);
     if (st == DD_OK && (rank != 1 || dims[0] != nm))
-      st = DD_FAIL(DD_ERR_IO, "'%s' /banks/ceiling has %lld masses, scan.mass_gev %d",
-                   c->results, dims[0], nm);
+      st = DD_FAIL(DD_ERR_IO, "'%s' /banks/ceiling has %lld masses, scan.mass_gev %d", c->results,
+                   dims[0], nm);
     if (st == DD_OK) st = io_read_all(f, "/banks/ceiling/accuracy", IO_F64, c->ceil_acc);
     if (st == DD_OK) st = io_read_all(f, "/banks/ceiling/auc", IO_F64, c->ceil_auc);
   }
@@ -239,8 +239,8 @@ static dd_status prepare(const par_world *w, tr_ctx *c) {
 
 /* Rank 0: the example events of one class through a model, in chunks of the
  * model's batch.  CVAE: images, reconstructions, l_rec, kl; CNN: logits. */
-static dd_status examples_forward(tr_ctx *c, train_trainer *t, const train_set *s,
-                                  long long first, int cls, uint32_t noise_a) {
+static dd_status examples_forward(tr_ctx *c, train_trainer *t, const train_set *s, long long first,
+                                  int cls, uint32_t noise_a) {
   const int cvae = t->job.arch->kind == NN_MODEL_CVAE;
   for (int i = 0; i < c->n_ex;) {
     const int n = c->n_ex - i < t->model.max_batch ? c->n_ex - i : t->model.max_batch;
@@ -318,10 +318,11 @@ static dd_status run_model(const par_world *w, const app_opts *o, tr_ctx *c, int
   DD_TRY(train_trainer_init(&t, w, &job, 1), "train %s", job.name);
   char hex[17];
   io_hash_hex(job.hash, hex);
-  dd_info("train %s: %lld training images (%s), %lld test, minibatch %d over %d rank(s), %d "
-          "epochs, model hash %s",
-          job.name, job.train->n, k == M_CVAE ? "ER" : "ER + NR", job.test->n, job.batch_size,
-          w->size, job.epochs, hex);
+  dd_info(
+      "train %s: %lld training images (%s), %lld test, minibatch %d over %d rank(s), %d "
+      "epochs, model hash %s",
+      job.name, job.train->n, k == M_CVAE ? "ER" : "ER + NR", job.test->n, job.batch_size, w->size,
+      job.epochs, hex);
   dd_status st = train_trainer_restore(&t, o->resume, &c->hist[k], &c->start[k]);
   if (st == DD_OK && c->start[k] != TRAIN_START_COMPLETE) st = train_trainer_fit(&t, &c->hist[k]);
   /* the final evaluation uses the noise keys of the last epoch's */
@@ -392,8 +393,7 @@ static const curve k_curves[] = {
      EP(test_accuracy), 2},
     {"test_auc", "1", "test ROC area (NR as drawn from q(E))", EP(test_auc), 2},
     {"wall_s", "s", "wall time of the epoch's training steps (rank 0's clock)", EP(wall_s), 3},
-    {"images_per_s", "1/s", "training images per second, all ranks together", EP(images_per_s),
-     3},
+    {"images_per_s", "1/s", "training images per second, all ranks together", EP(images_per_s), 3},
     {"allreduce_share", "1",
      "share of the step time spent in the gradient MPI_Allreduce (waits for slower ranks "
      "included), mean over ranks",
@@ -439,9 +439,8 @@ static dd_status write_model(io_file *f, tr_ctx *c, int k) {
   DD_TRY(io_attr_write_double(f, g, "learning_rate", a->adam.learning_rate), "%s", g);
   DD_TRY(io_attr_write_int(f, g, "steps", (long long)c->steps[k]), "%s", g);
   DD_TRY(io_attr_write_int(f, g, "n_weights", (long long)c->n_params[k]), "%s", g);
-  DD_TRY(io_attr_write_int(f, g, "n_train",
-                           k == M_CVAE ? c->cvae_train.n : c->cnn_train.n),
-         "%s", g);
+  DD_TRY(io_attr_write_int(f, g, "n_train", k == M_CVAE ? c->cvae_train.n : c->cnn_train.n), "%s",
+         g);
   DD_TRY(io_attr_write_string(f, g, "checkpoint", c->ckpt[k]), "%s", g);
   DD_TRY(io_attr_write_string(f, g, "model_hash", hex), "%s", g);
   DD_TRY(io_attr_write_string(f, g, "start", starts[c->start[k]]), "%s", g);
@@ -504,8 +503,7 @@ static dd_status write_examples(io_file *f, tr_ctx *c) {
     st = io_axis_write(f, "/training/examples/channel", IO_I32, IMG_C, idx, "1",
                        "image channel (docs/detector.md §5)");
   if (st == DD_OK)
-    st = io_axis_write(f, "/training/examples/row", IO_I32, IMG_H, idx, "1",
-                       "image row, 0 = top");
+    st = io_axis_write(f, "/training/examples/row", IO_I32, IMG_H, idx, "1", "image row, 0 = top");
   if (st == DD_OK)
     st = io_axis_write(f, "/training/examples/col", IO_I32, IMG_W, idx, "1", "image column");
   free(idx);
@@ -577,9 +575,10 @@ static dd_status write_pngs(tr_ctx *c) {
   if (st == DD_OK) st = img_png_write_sheet(path, sheet, 4 * k, 4, k, scale, 2);
   free(sheet);
   if (st == DD_OK)
-    dd_info("train: %d ER and %d NR test images with their reconstructions in %s "
-            "(images.png, reconstructions.png: rows ER, reconstruction, NR, reconstruction)",
-            k, k, dir);
+    dd_info(
+        "train: %d ER and %d NR test images with their reconstructions in %s "
+        "(images.png, reconstructions.png: rows ER, reconstruction, NR, reconstruction)",
+        k, k, dir);
   return st;
 }
 
@@ -587,19 +586,22 @@ static void log_summary(const tr_ctx *c) {
   const train_history *h = &c->hist[M_CVAE];
   if (h->n > 0) {
     const train_epoch *e = &h->e[h->n - 1];
-    dd_info("train: CVAE test reconstruction loss ER %.5g, NR %.5g (NR/ER %.3f); KL ER %.4g, NR "
-            "%.4g",
-            e->test_rec, e->test_nr_rec, e->test_nr_rec / e->test_rec, e->test_kl, e->test_nr_kl);
+    dd_info(
+        "train: CVAE test reconstruction loss ER %.5g, NR %.5g (NR/ER %.3f); KL ER %.4g, NR "
+        "%.4g",
+        e->test_rec, e->test_nr_rec, e->test_nr_rec / e->test_rec, e->test_kl, e->test_nr_kl);
   }
-  dd_info("train: CNN held-out accuracy %.4f, ROC AUC %.4f (%lld ER + %lld NR test events, NR from "
-          "the reference spectrum q(E), p > 0.5 = NR)",
-          c->accuracy, c->auc, c->n_er_test, c->n_nr_test);
+  dd_info(
+      "train: CNN held-out accuracy %.4f, ROC AUC %.4f (%lld ER + %lld NR test events, NR from "
+      "the reference spectrum q(E), p > 0.5 = NR)",
+      c->accuracy, c->auc, c->n_er_test, c->n_nr_test);
   for (int k = 0; k < c->n_mass; k++)
-    dd_info("train: CNN at %g GeV (NR reweighted, cS1 %g-%g PE): accuracy %.4f, AUC %.4f | "
-            "ceiling %.4f, %.4f | accuracy %.1f points below the ceiling",
-            c->mass[k], c->p->detector.ceiling_cs1_min_pe, c->p->detector.ceiling_cs1_max_pe,
-            c->acc_w[k], c->auc_w[k], c->ceil_acc[k], c->ceil_auc[k],
-            100.0 * (c->ceil_acc[k] - c->acc_w[k]));
+    dd_info(
+        "train: CNN at %g GeV (NR reweighted, cS1 %g-%g PE): accuracy %.4f, AUC %.4f | "
+        "ceiling %.4f, %.4f | accuracy %.1f points below the ceiling",
+        c->mass[k], c->p->detector.ceiling_cs1_min_pe, c->p->detector.ceiling_cs1_max_pe,
+        c->acc_w[k], c->auc_w[k], c->ceil_acc[k], c->ceil_auc[k],
+        100.0 * (c->ceil_acc[k] - c->acc_w[k]));
 }
 
 dd_status app_cmd_train(const par_world *w, const app_opts *o) {
@@ -631,9 +633,10 @@ dd_status app_cmd_train(const par_world *w, const app_opts *o) {
   st = io_stage_is_current(w, c.results, "train", hs, &current);
   if (st == DD_OK && current && c.start[M_CVAE] == TRAIN_START_COMPLETE &&
       c.start[M_CNN] == TRAIN_START_COMPLETE) {
-    dd_info("train: '%s' /training and both checkpoints are current for this configuration: "
-            "nothing to do",
-            c.results);
+    dd_info(
+        "train: '%s' /training and both checkpoints are current for this configuration: "
+        "nothing to do",
+        c.results);
     goto done;
   }
   static const char *const owned[] = {"/training"};

@@ -44,8 +44,8 @@ dd_status train_trainer_init(train_trainer *t, const par_world *w, const train_j
   if (!job->train || job->train->n < 1)
     return DD_FAIL(DD_ERR_ARG, "%s: the training split is empty", job->name);
   if (job->batch_size < 1 || job->eval_batch_size < 1 || job->epochs < 1)
-    return DD_FAIL(DD_ERR_ARG, "%s: batch %d, eval batch %d, epochs %d", job->name,
-                   job->batch_size, job->eval_batch_size, job->epochs);
+    return DD_FAIL(DD_ERR_ARG, "%s: batch %d, eval batch %d, epochs %d", job->name, job->batch_size,
+                   job->eval_batch_size, job->epochs);
   if (job->ckpt_path && !job->hist_path)
     return DD_FAIL(DD_ERR_ARG, "%s: a checkpoint needs a history path", job->name);
   if (a->in_c != IMG_C || a->in_h != IMG_H || a->in_w != IMG_W)
@@ -58,8 +58,8 @@ dd_status train_trainer_init(train_trainer *t, const par_world *w, const train_j
   if (job->test && job->test->n > n_eval) n_eval = job->test->n;
   if (job->test_nr && job->test_nr->n > n_eval) n_eval = job->test_nr->n;
   if (n_eval * TRAIN_OUT_N > INT_MAX)
-    return DD_FAIL(DD_ERR_ARG, "%s: %lld evaluation samples are too many for one gather",
-                   job->name, n_eval);
+    return DD_FAIL(DD_ERR_ARG, "%s: %lld evaluation samples are too many for one gather", job->name,
+                   n_eval);
   t->n_out = n_eval;
   if (st == DD_OK)
     st = dd_calloc((void **)&t->perm, (size_t)job->train->n, sizeof *t->perm, "sample order");
@@ -200,8 +200,8 @@ dd_status train_forward_local(train_trainer *t, const train_set *s, long long fi
                    first, first + n, s->n, t->model.max_batch);
   load_batch(t, s, NULL, first, n);
   nn_noise nz = {t->job.seed, DD_STREAM_VAE_EPS, noise_a, t->key, NULL, 0};
-  DD_TRY(nn_model_forward(&t->model, t->x, is_cvae(t) ? NULL : t->label, n,
-                          is_cvae(t) ? &nz : NULL, NULL),
+  DD_TRY(nn_model_forward(&t->model, t->x, is_cvae(t) ? NULL : t->label, n, is_cvae(t) ? &nz : NULL,
+                          NULL),
          "%s", t->job.name);
   if (img) memcpy(img, t->x, sizeof *img * (size_t)n * IMG_SIZE);
   if (rec && is_cvae(t)) nn_model_output_nchw(&t->model, rec);
@@ -273,7 +273,8 @@ static dd_status evaluate_epoch(train_trainer *t, uint32_t epoch, train_epoch *e
       const long long n_nr = ts->n - n_er;
       double *lg = NULL;
       DD_TRY(dd_calloc((void **)&lg, (size_t)ts->n, sizeof *lg, "logits"), "test metrics");
-      for (long long i = 0; i < ts->n; i++) lg[i] = t->out[(size_t)i * TRAIN_OUT_N + TRAIN_OUT_LOGIT];
+      for (long long i = 0; i < ts->n; i++)
+        lg[i] = t->out[(size_t)i * TRAIN_OUT_N + TRAIN_OUT_LOGIT];
       e->test_accuracy = train_balanced_accuracy(lg, NULL, n_er, lg + n_er, NULL, n_nr, 0.0);
       e->test_auc = train_weighted_auc(lg, NULL, n_er, lg + n_er, NULL, n_nr);
       free(lg);
@@ -359,18 +360,20 @@ static void log_epoch(const train_trainer *t, const train_epoch *e, int epoch) {
       size_t l = strlen(test);
       snprintf(test + l, sizeof test - l, ", NR rec %.5g", e->test_nr_rec);
     }
-    dd_info("train %s: epoch %d/%d loss %.5g (rec %.5g, KL %.4g)%s | %.0f images/s, allreduce "
-            "%.1f %% of step time, eval %.1f s",
-            t->job.name, epoch, t->job.epochs, e->train_loss, e->train_rec, e->train_kl, test,
-            e->images_per_s, 100.0 * e->allreduce_share, e->eval_s);
+    dd_info(
+        "train %s: epoch %d/%d loss %.5g (rec %.5g, KL %.4g)%s | %.0f images/s, allreduce "
+        "%.1f %% of step time, eval %.1f s",
+        t->job.name, epoch, t->job.epochs, e->train_loss, e->train_rec, e->train_kl, test,
+        e->images_per_s, 100.0 * e->allreduce_share, e->eval_s);
   } else {
     if (isfinite(e->test_loss))
       snprintf(test, sizeof test, " | test %.4f, accuracy %.4f, AUC %.4f", e->test_loss,
                e->test_accuracy, e->test_auc);
-    dd_info("train %s: epoch %d/%d loss %.4f, accuracy %.4f%s | %.0f images/s, allreduce %.1f %% "
-            "of step time, eval %.1f s",
-            t->job.name, epoch, t->job.epochs, e->train_loss, e->train_accuracy, test,
-            e->images_per_s, 100.0 * e->allreduce_share, e->eval_s);
+    dd_info(
+        "train %s: epoch %d/%d loss %.4f, accuracy %.4f%s | %.0f images/s, allreduce %.1f %% "
+        "of step time, eval %.1f s",
+        t->job.name, epoch, t->job.epochs, e->train_loss, e->train_accuracy, test, e->images_per_s,
+        100.0 * e->allreduce_share, e->eval_s);
   }
 }
 

@@ -22,8 +22,7 @@ static dd_status int_in(cfg_doc *cfg, const char *path, long long def, long long
                         int *out) {
   long long v;
   DD_TRY(cfg_get_int(cfg, path, def, &v), "%s", path);
-  if (v < lo || v > hi)
-    return cfg_error(cfg, path, "must be in [%lld, %lld], got %lld", lo, hi, v);
+  if (v < lo || v > hi) return cfg_error(cfg, path, "must be in [%lld, %lld], got %lld", lo, hi, v);
   *out = (int)v;
   return DD_OK;
 }
@@ -45,16 +44,15 @@ dd_status train_params_load(cfg_doc *cfg, train_params *p) {
   DD_TRY(int_in(cfg, "train.eval_batch_size", TRAIN_DEF_BATCH, 1, TRAIN_MAX_BATCH,
                 &p->eval_batch_size),
          "train");
-  DD_TRY(cfg_get_string(cfg, "train.checkpoint_dir", "", p->checkpoint_dir,
-                        sizeof p->checkpoint_dir),
-         "train");
+  DD_TRY(
+      cfg_get_string(cfg, "train.checkpoint_dir", "", p->checkpoint_dir, sizeof p->checkpoint_dir),
+      "train");
   DD_TRY(int_in(cfg, "train.checksum_every", TRAIN_DEF_CHECKSUM_EVERY, 0, 1000000000,
                 &p->checksum_every),
          "train");
   DD_TRY(int_in(cfg, "train.examples", TRAIN_DEF_EXAMPLES, 0, TRAIN_MAX_EXAMPLES, &p->examples),
          "train");
-  DD_TRY(int_in(cfg, "score.batch_size", TRAIN_DEF_BATCH, 1, TRAIN_MAX_BATCH,
-                &p->score_batch_size),
+  DD_TRY(int_in(cfg, "score.batch_size", TRAIN_DEF_BATCH, 1, TRAIN_MAX_BATCH, &p->score_batch_size),
          "score");
   static const char *const noises[] = {"sample", "mean"};
   int idx = 0;

@@ -53,8 +53,9 @@ dd_status train_trainer_restore(train_trainer *t, int resume, train_history *his
   int exists = w->rank == 0 ? dd_path_exists(j->ckpt_path) : 0;
   MPI_Bcast(&exists, 1, MPI_INT, 0, w->comm);
   if (!exists) {
-    if (resume) dd_info("train %s: no checkpoint '%s' to resume: training from the start", j->name,
-                        j->ckpt_path);
+    if (resume)
+      dd_info("train %s: no checkpoint '%s' to resume: training from the start", j->name,
+              j->ckpt_path);
     return DD_OK;
   }
   /* rank 0 reads; the verdict and the header go to everyone */
@@ -113,9 +114,10 @@ dd_status train_trainer_restore(train_trainer *t, int resume, train_history *his
   }
   if (ck_epoch < (uint64_t)j->epochs && !resume) {
     if (w->rank == 0)
-      dd_warn("train %s: checkpoint '%s' stopped after epoch %llu of %d; starting over (use "
-              "--resume to continue it)",
-              j->name, j->ckpt_path, (unsigned long long)ck_epoch, j->epochs);
+      dd_warn(
+          "train %s: checkpoint '%s' stopped after epoch %llu of %d; starting over (use "
+          "--resume to continue it)",
+          j->name, j->ckpt_path, (unsigned long long)ck_epoch, j->epochs);
     start_fresh(t, hist);
     return DD_OK;
   }
@@ -130,9 +132,10 @@ dd_status train_trainer_restore(train_trainer *t, int resume, train_history *his
   t->epoch = (int)ck_epoch;
   *start = ck_epoch == (uint64_t)j->epochs ? TRAIN_START_COMPLETE : TRAIN_START_RESUMED;
   if (*start == TRAIN_START_COMPLETE)
-    dd_info("train %s: checkpoint '%s' of this configuration is complete (%d epochs, %llu steps): "
-            "reusing it",
-            j->name, j->ckpt_path, j->epochs, (unsigned long long)t->model.step);
+    dd_info(
+        "train %s: checkpoint '%s' of this configuration is complete (%d epochs, %llu steps): "
+        "reusing it",
+        j->name, j->ckpt_path, j->epochs, (unsigned long long)t->model.step);
   else
     dd_info("train %s: resuming '%s' after epoch %d of %d (%llu steps) on %d rank(s)", j->name,
             j->ckpt_path, t->epoch, j->epochs, (unsigned long long)t->model.step, w->size);
