@@ -96,6 +96,11 @@ dd_status app_bank_read(io_file *f, int cls, long long first, long long count, d
 /* Collective: DD_OK when `path` holds the banks of this configuration (the
  * simulate stage is current), else DD_ERR_IO telling the user to simulate. */
 dd_status app_banks_check(const par_world *w, cfg_doc *cfg, const char *path);
+/* The model hashes [CVAE, CNN] of this configuration: the training keys and
+ * the content of the train and test records in the open results file f
+ * (collective).  Checkpoints carry them; the score stage checks them. */
+dd_status app_train_model_hashes(const par_world *w, const cfg_doc *cfg, const app_params *p,
+                                 io_file *f, uint64_t hash[2]);
 /* `ddscan train CONFIG [--resume]` (cmd_train.c): the CVAE on the ER train
  * split and the CNN on the balanced ER/NR train split, data-parallel, with a
  * checkpoint per epoch; reuses the checkpoints of this configuration when
@@ -103,5 +108,13 @@ dd_status app_banks_check(const par_world *w, cfg_doc *cfg, const char *path);
  * ceiling, example images and reconstructions) and PNGs to
  * <run.output_dir>/training (docs/training.md). */
 dd_status app_cmd_train(const par_world *w, const app_opts *o);
+/* `ddscan score CONFIG` (cmd_score.c): the CVAE and CNN components of every
+ * event of the analysis split of both banks (static split of fixed batches
+ * by event index: bitwise the same for any rank count) -> /scores, the
+ * schema of scan.h.  Needs the finished checkpoints of this configuration. */
+dd_status app_cmd_score(const par_world *w, const app_opts *o);
+/* The checkpoint paths of a configuration: "<dir>/cvae.ckpt" (model 0) or
+ * "<dir>/cnn.ckpt" (1), and the loss history beside it (".hist"). */
+void app_train_paths(const app_params *p, int model, char *ckpt, char *hist, size_t cap);
 
 #endif /* DDSCAN_APP_H */

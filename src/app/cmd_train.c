@@ -83,6 +83,21 @@ static void tr_free(tr_ctx *c) {
   free(c->ceil_auc);
 }
 
+/* train.checkpoint_dir, or "<run.output_dir>/checkpoints" when empty. */
+static void ckpt_dir(const app_params *p, char *buf, size_t cap) {
+  if (p->train.checkpoint_dir[0])
+    snprintf(buf, cap, "%s", p->train.checkpoint_dir);
+  else
+    snprintf(buf, cap, "%s/checkpoints", p->run.output_dir);
+}
+
+void app_train_paths(const app_params *p, int model, char *ckpt, char *hist, size_t cap) {
+  char dir[APP_PATH_MAX + 32];
+  ckpt_dir(p, dir, sizeof dir);
+  if (ckpt) snprintf(ckpt, cap, "%s/%s.ckpt", dir, k_model[model]);
+  if (hist) snprintf(hist, cap, "%s/%s.hist", dir, k_model[model]);
+}
+
 dd_status app_bank_read(io_file *f, int cls, long long first, long long count, det_event *out) {
   const char *group = cls == DET_ER ? "/banks/er" : "/banks/nr";
   int nf = 0;
@@ -133,25 +148,43 @@ static dd_status read_class(io_file *f, const det_bank *b, int cls, det_event **
 
 /* Model hashes: the keys that shape training plus the content of the records
  * it reads (so a change of the analysis split or of the scan masses never
- * retrains, while any change of the banks does). */
-static uint64_t model_hash(tr_ctx *c, int k) {
+ * retrains, while any change of the banks does).  er/nr hold the train then
+ * the test split of each class. */
+static uint64_t model_hash(const cfg_doc *cfg, int k, const det_event *er, long long n_er_train,
+                           long long n_er_test, const det_event *nr, long long n_nr_train,
+                           long long n_nr_test) {
   const char *keys[4] = {"run.seed", "image", k == M_CVAE ? "nn.cvae" : "nn.cnn",
                          k == M_CVAE ? "train.cvae.batch_size" : "train.cnn.batch_size"};
   uint64_t h =
       dd_hash_str(DD_HASH_INIT, k == M_CVAE ? "ddscan-train-1 cvae" : "ddscan-train-1 cnn");
-  const uint64_t ch = cfg_hash(c->cfg, keys, 4);
+  const uint64_t ch = cfg_hash(cfg, keys, 4);
   h = dd_hash_bytes(h, &ch, sizeof ch);
   const size_t r = sizeof(det_event);
+  const long long bal = n_er_train < n_nr_train ? n_er_train : n_nr_train;
   if (k == M_CVAE) {
-    h = dd_hash_bytes(h, c->er, (size_t)(c->n_er_train + c->n_er_test) * r);
-    h = dd_hash_bytes(h, c->nr + c->n_nr_train, (size_t)c->n_nr_test * r);
+    h = dd_hash_bytes(h, er, (size_t)(n_er_train + n_er_test) * r);
+    h = dd_hash_bytes(h, nr + n_nr_train, (size_t)n_nr_test * r);
   } else {
-    h = dd_hash_bytes(h, c->er, (size_t)c->n_bal * r);
-    h = dd_hash_bytes(h, c->nr, (size_t)c->n_bal * r);
-    h = dd_hash_bytes(h, c->er + c->n_er_train, (size_t)c->n_er_test * r);
-    h = dd_hash_bytes(h, c->nr + c->n_nr_train, (size_t)c->n_nr_test * r);
+    h = dd_hash_bytes(h, er, (size_t)bal * r);
+    h = dd_hash_bytes(h, nr, (size_t)bal * r);
+    h = dd_hash_bytes(h, er + n_er_train, (size_t)n_er_test * r);
+    h = dd_hash_bytes(h, nr + n_nr_train, (size_t)n_nr_test * r);
   }
   return h;
+}
+
+dd_status app_train_model_hashes(const par_world *w, const cfg_doc *cfg, const app_params *p,
+                                 io_file *f, uint64_t hash[2]) {
+  (void)w;
+  det_event *er = NULL, *nr = NULL;
+  long long ner, ner_t, nnr, nnr_t;
+  dd_status st = read_class(f, &p->detector.bank, DET_ER, &er, &ner, &ner_t);
+  if (st == DD_OK) st = read_class(f, &p->detector.bank, DET_NR, &nr, &nnr, &nnr_t);
+  if (st == DD_OK)
+    for (int k = 0; k < N_MODELS; k++) hash[k] = model_hash(cfg, k, er, ner, ner_t, nr, nnr, nnr_t);
+  free(er);
+  free(nr);
+  return st;
 }
 
 static uint64_t stage_hash(tr_ctx *c) {
@@ -215,7 +248,8 @@ static dd_status prepare(const par_world *w, tr_ctx *c) {
   DD_TRY(img_renderer_init(c->rend, &p->image, c->det), "train");
   DD_TRY(phys_sampler_init_nr_ref(&c->q_nr, &p->phys), "train");
   for (int k = 0; k < N_MODELS; k++) {
-    c->hash[k] = model_hash(c, k);
+    c->hash[k] = model_hash(c->cfg, k, c->er, c->n_er_train, c->n_er_test, c->nr, c->n_nr_train,
+                            c->n_nr_test);
     const int ep = k == M_CVAE ? p->train.cvae.epochs : p->train.cnn.epochs;
     DD_TRY(train_history_init(&c->hist[k], c->hash[k], ep), "train");
   }
@@ -614,14 +648,9 @@ dd_status app_cmd_train(const par_world *w, const app_opts *o) {
   if (st == DD_OK) st = io_results_path(c.p->run.output_dir, -1, -1, c.results, sizeof c.results);
   if (st != DD_OK) goto done;
   char dir[APP_PATH_MAX + 32];
-  if (c.p->train.checkpoint_dir[0])
-    snprintf(dir, sizeof dir, "%s", c.p->train.checkpoint_dir);
-  else
-    snprintf(dir, sizeof dir, "%s/checkpoints", c.p->run.output_dir);
-  for (int k = 0; k < N_MODELS; k++) {
-    snprintf(c.ckpt[k], sizeof c.ckpt[k], "%s/%s.ckpt", dir, k_model[k]);
-    snprintf(c.hist_path[k], sizeof c.hist_path[k], "%s/%s.hist", dir, k_model[k]);
-  }
+  ckpt_dir(c.p, dir, sizeof dir);
+  for (int k = 0; k < N_MODELS; k++)
+    app_train_paths(c.p, k, c.ckpt[k], c.hist_path[k], sizeof c.ckpt[k]);
   st = prepare(w, &c);
   if (st == DD_OK && w->rank == 0) st = dd_mkdir_p(dir);
   st = par_agree(w, st);
