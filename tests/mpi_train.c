@@ -124,10 +124,10 @@ static void hist_compare(const train_history *a, const train_history *b, double 
   assert_int_equal(a->n, b->n);
   for (int i = 0; i < a->n; i++) {
     const train_epoch *x = &a->e[i], *y = &b->e[i];
-    const double xa[] = {x->train_loss, x->train_rec, x->train_kl, x->test_loss, x->test_rec,
-                         x->test_kl, x->test_nr_rec, x->test_auc, x->steps};
-    const double ya[] = {y->train_loss, y->train_rec, y->train_kl, y->test_loss, y->test_rec,
-                         y->test_kl, y->test_nr_rec, y->test_auc, y->steps};
+    const double xa[] = {x->train_loss, x->train_rec,   x->train_kl, x->test_loss, x->test_rec,
+                         x->test_kl,    x->test_nr_rec, x->test_auc, x->steps};
+    const double ya[] = {y->train_loss, y->train_rec,   y->train_kl, y->test_loss, y->test_rec,
+                         y->test_kl,    y->test_nr_rec, y->test_auc, y->steps};
     for (size_t k = 0; k < sizeof xa / sizeof *xa; k++) {
       if (isnan(xa[k]) && isnan(ya[k])) continue;
       if (rtol == 0.0) {
@@ -212,10 +212,11 @@ static void test_resume(void **state) {
     if (g_rank == 0) {
       train_to(&g_self, job_for(cnn, ckpt, hist), 1, TRAIN_START_RESUMED, &other);
       const double dp = max_abs_diff(other.params, full.params, full.n);
-      print_message("  %s: resumed at np=1 from np=%d epoch 1: loss %.9g vs %.9g, max |dparam| "
-                    "%.3g\n",
-                    cnn ? "CNN" : "CVAE", g_size, other.hist.e[EPOCHS - 1].train_loss,
-                    full.hist.e[EPOCHS - 1].train_loss, dp);
+      print_message(
+          "  %s: resumed at np=1 from np=%d epoch 1: loss %.9g vs %.9g, max |dparam| "
+          "%.3g\n",
+          cnn ? "CNN" : "CVAE", g_size, other.hist.e[EPOCHS - 1].train_loss,
+          full.hist.e[EPOCHS - 1].train_loss, dp);
       hist_compare(&other.hist, &full.hist, g_size == 1 ? 0.0 : LOSS_RTOL, "resumed at np=1");
       assert_true(dp <= (g_size == 1 ? 0.0 : PARAM_ATOL));
       run_free(&other);
@@ -362,8 +363,7 @@ static void test_evaluate_invariance(void **state) {
     assert_memory_equal(tw.out, ts.out, (size_t)s->n * TRAIN_OUT_N * sizeof(double));
     /* the noise key matters for the CVAE only */
     assert_int_equal(train_evaluate(&ts, s, s->n, 6, NULL), DD_OK);
-    assert_true((memcmp(tw.out, ts.out, (size_t)s->n * TRAIN_OUT_N * sizeof(double)) != 0) ==
-                !cnn);
+    assert_true((memcmp(tw.out, ts.out, (size_t)s->n * TRAIN_OUT_N * sizeof(double)) != 0) == !cnn);
     train_trainer_free(&tw);
     train_trainer_free(&ts);
   }
@@ -421,8 +421,8 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &g_size);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_np_invariance),    cmocka_unit_test(test_resume),
-      cmocka_unit_test(test_checkpoint_cases), cmocka_unit_test(test_divergence),
+      cmocka_unit_test(test_np_invariance),       cmocka_unit_test(test_resume),
+      cmocka_unit_test(test_checkpoint_cases),    cmocka_unit_test(test_divergence),
       cmocka_unit_test(test_evaluate_invariance),
   };
   int rc = cmocka_run_group_tests(tests, setup, teardown);

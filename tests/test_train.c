@@ -140,8 +140,8 @@ static void test_history_damaged(void **state) {
   struct {
     const char *what, *needle;
   } cases[] = {
-      {"missing", "is missing"},   {"short", "truncated"}, {"magic", "bad magic"},
-      {"version", "format version"}, {"cut", "truncated"},  {"flip", "checksum mismatch"},
+      {"missing", "is missing"},     {"short", "truncated"}, {"magic", "bad magic"},
+      {"version", "format version"}, {"cut", "truncated"},   {"flip", "checksum mismatch"},
   };
   for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
     char *copy = malloc(n);
@@ -230,9 +230,12 @@ static void test_set_keys(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_auc_vs_pairs),      cmocka_unit_test(test_balanced_accuracy),
-      cmocka_unit_test(test_history_roundtrip), cmocka_unit_test(test_history_damaged),
-      cmocka_unit_test(test_params),            cmocka_unit_test(test_set_keys),
+      cmocka_unit_test(test_auc_vs_pairs),
+      cmocka_unit_test(test_balanced_accuracy),
+      cmocka_unit_test(test_history_roundtrip),
+      cmocka_unit_test(test_history_damaged),
+      cmocka_unit_test(test_params),
+      cmocka_unit_test(test_set_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
