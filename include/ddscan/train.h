@@ -95,7 +95,8 @@ typedef struct train_epoch {
   double steps;           /* optimiser steps in the epoch */
   double wall_s;          /* seconds of the epoch's training steps (rank 0's clock) */
   double images_per_s;    /* training images per second, all ranks together */
-  double allreduce_share; /* allreduce / step time, slowest rank included (waits count) */
+  double allreduce_share; /* gradient MPI_Allreduce / step time, mean over ranks */
+  double wait_share;      /* waiting for the slowest rank before it / step time, mean */
   double eval_s;          /* seconds of the evaluation after the epoch */
 } train_epoch;
 
@@ -156,7 +157,8 @@ typedef struct train_trainer {
   double *out;          /* owned (n_eval_max * 4): per-sample evaluation results, gathered */
   long long n_out;      /* capacity of out in samples */
   int *counts, *displs; /* owned (size): gather layout */
-  double t_allreduce;   /* seconds in MPI_Allreduce since the last epoch summary */
+  double t_allreduce;   /* seconds in the gradient MPI_Allreduce this epoch */
+  double t_wait;        /* seconds in the barrier before it (load imbalance) this epoch */
 } train_trainer;
 
 /* Collective.  Builds the model (Glorot init from seed; rank 0 prints the

@@ -29,10 +29,10 @@ typedef struct sc_ctx {
   app_params *p; /* owned */
   det_model *det;
   img_renderer *rend;
-  nn_model model[2]; /* [0] CVAE, [1] CNN, max_batch = score.batch_size */
-  float *x;          /* owned (batch, C, H, W) */
-  uint32_t *key;     /* owned (batch): noise keys (event indices) */
-  det_event *ev;     /* owned: this rank's records of one bank */
+  nn_model model[2];       /* [0] CVAE, [1] CNN, max_batch = score.batch_size */
+  float *x;                /* owned (batch, C, H, W) */
+  uint32_t *key;           /* owned (batch): noise keys (event indices) */
+  det_event *ev;           /* owned: this rank's records of one bank */
   scan_score_record *rows; /* owned: this rank's scores of one bank */
   char *config_text;
   char results[APP_PATH_MAX + 64];
@@ -120,8 +120,9 @@ static dd_status score_bank(const par_world *w, sc_ctx *c, io_file *in, int cls,
       img_render(c->rend, &c->ev[i + j], c->x + (size_t)j * IMG_SIZE);
       c->key[j] = (uint32_t)c->ev[i + j].index;
     }
-    nn_noise nz = {p->run.seed, DD_STREAM_SCORE_EPS, (uint32_t)cls, c->key, NULL,
-                   p->train.score_noise == TRAIN_SCORE_MEAN};
+    nn_noise nz = {p->run.seed,   DD_STREAM_SCORE_EPS,
+                   (uint32_t)cls, c->key,
+                   NULL,          p->train.score_noise == TRAIN_SCORE_MEAN};
     st = nn_model_forward(&c->model[0], c->x, NULL, bn, &nz, NULL);
     if (st == DD_OK) st = nn_model_forward(&c->model[1], c->x, NULL, bn, NULL, NULL);
     for (int j = 0; j < bn && st == DD_OK; j++) {
@@ -208,7 +209,7 @@ dd_status app_cmd_score(const par_world *w, const app_opts *o) {
   if (st == DD_OK) st = img_renderer_init(c.rend, &p->image, c.det);
   st = par_agree(w, st);
   if (st != DD_OK) goto done;
-  dd_info("score: analysis split of %llu ER and %llu NR events, batches of %d, latent %s", 
+  dd_info("score: analysis split of %llu ER and %llu NR events, batches of %d, latent %s",
           (unsigned long long)p->detector.bank.n[DET_ER][DET_SPLIT_ANALYSIS],
           (unsigned long long)p->detector.bank.n[DET_NR][DET_SPLIT_ANALYSIS], B,
           p->train.score_noise == TRAIN_SCORE_MEAN

@@ -429,9 +429,13 @@ static const curve k_curves[] = {
     {"wall_s", "s", "wall time of the epoch's training steps (rank 0's clock)", EP(wall_s), 3},
     {"images_per_s", "1/s", "training images per second, all ranks together", EP(images_per_s), 3},
     {"allreduce_share", "1",
-     "share of the step time spent in the gradient MPI_Allreduce (waits for slower ranks "
-     "included), mean over ranks",
+     "share of the step time spent in the gradient MPI_Allreduce, mean over ranks (after a "
+     "barrier, so waiting for slower ranks is not included)",
      EP(allreduce_share), 3},
+    {"wait_share", "1",
+     "share of the step time spent waiting for the slowest rank before the allreduce (load "
+     "imbalance), mean over ranks",
+     EP(wait_share), 3},
     {"eval_s", "s", "wall time of the evaluation after the epoch", EP(eval_s), 3},
 };
 #undef EP

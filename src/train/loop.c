@@ -142,9 +142,14 @@ static dd_status train_step(train_trainer *t, const long long *idx, int b_global
   }
   MPI_Request req;
   MPI_Iallreduce(local, sums, SUM_N, MPI_DOUBLE, MPI_SUM, t->w->comm, &req);
+  /* the barrier separates waiting for the slowest rank (load imbalance) from
+   * the reduction itself in the timings; it costs one latency per step */
   const double t0 = dd_time_now();
+  if (t->w->size > 1) MPI_Barrier(t->w->comm);
+  const double t1 = dd_time_now();
   MPI_Allreduce(MPI_IN_PLACE, m->grads, (int)m->n_params, MPI_FLOAT, MPI_SUM, t->w->comm);
-  t->t_allreduce += dd_time_now() - t0;
+  t->t_allreduce += dd_time_now() - t1;
+  t->t_wait += t1 - t0;
   MPI_Wait(&req, MPI_STATUS_IGNORE);
   /* every rank holds the same sums, so every rank takes the same decision */
   DD_TRY(nn_model_check_loss(m, m->step, sums[SUM_LOSS]), "%s", t->job.name);
@@ -308,7 +313,7 @@ static dd_status run_epoch(train_trainer *t, uint32_t epoch, train_epoch *e, dd_
   }
   double tot[SUM_N] = {0};
   const long long steps = (n + B - 1) / B;
-  t->t_allreduce = 0.0;
+  t->t_allreduce = t->t_wait = 0.0;
   const double t0 = dd_time_now();
   for (long long k = 0; k < steps; k++) {
     const int b = (int)(n - k * B < B ? n - k * B : B);
@@ -334,19 +339,15 @@ static dd_status run_epoch(train_trainer *t, uint32_t epoch, train_epoch *e, dd_
   } else if (tot[SUM_ER] > 0 && tot[SUM_NR] > 0) {
     e->train_accuracy = 0.5 * (tot[SUM_ER_OK] / tot[SUM_ER] + tot[SUM_NR_OK] / tot[SUM_NR]);
   }
-  /* rank 0's clock for the epoch; the allreduce share averaged over ranks */
-  double share[3] = {wall > 0 ? t->t_allreduce / wall : 0.0, 0.0, 0.0};
-  share[1] = share[0];
-  share[2] = -share[0];
-  double red[3];
-  MPI_Allreduce(share, red, 1, MPI_DOUBLE, MPI_SUM, t->w->comm);
-  MPI_Allreduce(share + 1, red + 1, 2, MPI_DOUBLE, MPI_MAX, t->w->comm);
+  /* rank 0's clock for the epoch; the shares averaged over ranks */
+  double share[2] = {wall > 0 ? t->t_allreduce / wall : 0.0, wall > 0 ? t->t_wait / wall : 0.0};
+  double red[2];
+  MPI_Allreduce(share, red, 2, MPI_DOUBLE, MPI_SUM, t->w->comm);
   MPI_Bcast(&wall, 1, MPI_DOUBLE, 0, t->w->comm);
   e->allreduce_share = red[0] / t->w->size;
+  e->wait_share = red[1] / t->w->size;
   e->wall_s = wall;
   e->images_per_s = wall > 0 ? (double)n / wall : 0.0;
-  dd_debug("%s epoch %u: allreduce share over ranks %.1f-%.1f %%", t->job.name, epoch + 1,
-           -100.0 * red[2], 100.0 * red[1]);
   return DD_OK;
 }
 

@@ -17,7 +17,7 @@ export HDF5_USE_FILE_LOCKING=FALSE
 # shorter than tiny.cfg's own schedule, long enough to be killed in the middle
 SETS=(--set train.cvae.epochs=6 --set train.cnn.epochs=2)
 set_dir() { echo "run.output_dir=\"$1\""; }
-TIMING="wall_s images_per_s allreduce_share eval_s"
+TIMING="wall_s images_per_s allreduce_share wait_share eval_s"
 
 $MPIRUN -n 2 "$DDSCAN" simulate "$CFG" --set "$(set_dir "$TMP/ref")" -q >"$TMP/sim.log" 2>&1 ||
   fail "simulate: $(tail -5 "$TMP/sim.log")"
