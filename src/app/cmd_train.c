@@ -198,7 +198,7 @@ static uint64_t stage_hash(tr_ctx *c) {
 /* Loads banks, renderer and sample sets. */
 static dd_status prepare(const par_world *w, tr_ctx *c) {
   app_params *p = c->p;
-  DD_TRY(app_banks_check(w, c->cfg, c->results), "train");
+  DD_TRY(app_banks_check(w, c->cfg, c->results), "checking the banks");
   io_file *f = NULL;
   DD_TRY(io_file_open(w, c->results, IO_READ, &f), "train");
   dd_status st = read_class(f, &p->detector.bank, DET_ER, &c->er, &c->n_er_train, &c->n_er_test);
