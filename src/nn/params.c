@@ -252,7 +252,7 @@ static dd_status load_cvae(cfg_doc *cfg, nn_arch *a) {
   int idx = 0;
   DD_TRY(cfg_get_choice(cfg, "nn.cvae.kl", "paper", kls, 2, &idx), "%s", g);
   a->kl = (nn_kl_form)idx;
-  DD_TRY(cfg_get_choice(cfg, "nn.cvae.reconstruction", "mean", recs, 2, &idx), "%s", g);
+  DD_TRY(cfg_get_choice(cfg, "nn.cvae.reconstruction", "sum", recs, 2, &idx), "%s", g);
   a->rec = (nn_rec_reduction)idx;
   DD_TRY(load_adam(cfg, g, &a->adam), "%s", g);
   DD_TRY(check_arch(cfg, a), "%s", g);

@@ -5,9 +5,11 @@
 #    an uninterrupted run and every dataset of /training (curves, CNN
 #    metrics, example images) is the same bit for bit (timing columns excepted);
 # 2. at another rank count (3) the results agree within tolerance: the
-#    gradient sums round differently and Adam carries the difference on.  Seen
-#    on this schedule: CVAE curves (3 epochs at np 3) within 2e-7 relative, CNN
-#    curves (60 steps at np 3) within 2e-3; bounds: 1e-2 relative,
+#    gradient sums round differently and Adam carries the difference on.  With
+#    the summed reconstruction loss (nn.cvae.reconstruction = "sum") seen on
+#    this schedule: CVAE curves (3 epochs at np 3) within 0.8 % of each curve's
+#    largest magnitude, CNN curves (60 steps at np 3) within 2e-3; bounds: 2e-2
+#    of the curve's scale,
 #    accuracies and ROC areas within one test event of 100 per class, example
 #    logits (which span -8..8) within 0.2 (seen 0.06).
 set -u
@@ -67,7 +69,10 @@ with h5py.File(ref, "r", locking=False) as a, h5py.File(got, "r", locking=False)
         elif "logit" in k:
             assert np.allclose(x, y, rtol=0, atol=0.2, equal_nan=True), (k, x, y)
         else:
-            assert np.allclose(x, y, rtol=rtol, atol=0, equal_nan=True), (k, x, y)
+            # relative to the curve's own scale: a KL term that crosses zero
+            # has no meaningful element-wise relative difference
+            scale = float(np.nanmax(np.abs(x))) if x.size else 0.0
+            assert np.allclose(x, y, rtol=0, atol=rtol * scale, equal_nan=True), (k, x, y)
         n += 1
     assert n > 20, n
 PY
@@ -91,6 +96,6 @@ kill_after "$TMP/k3" "cvae: epoch 3/6"
 $MPIRUN -n 3 "$DDSCAN" train "$CFG" --set "$(set_dir "$TMP/k3")" "${SETS[@]}" --resume \
   >"$TMP/resume3.log" 2>&1 || fail "resume at np 3: $(tail -5 "$TMP/resume3.log")"
 grep -q "on 3 rank(s)" "$TMP/resume3.log" || fail "not resumed at np 3: $(head -c 800 "$TMP/resume3.log")"
-same_curves "$TMP/k3" "resumed at np 3" 1e-2
-echo "resumed at np 3: curves within 1e-2 relative"
+same_curves "$TMP/k3" "resumed at np 3" 2e-2
+echo "resumed at np 3: curves within 2e-2 of their scale"
 pass
