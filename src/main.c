@@ -28,6 +28,8 @@ typedef struct command {
 } command;
 
 static const command k_commands[] = {
+    {"run", "CONFIG", "the whole pipeline (also `ddscan CONFIG`): simulate, train, score, scan",
+     app_cmd_run, CMD_MPI | CMD_NEEDS_CONFIG},
     {"check-config", "CONFIG", "validate CONFIG and print the resolved configuration",
      app_cmd_check_config, CMD_MPI | CMD_NEEDS_CONFIG},
     {"spectrum", "--mass GEV [...]", "print dR/dE or integrated WIMP rates (no MPI needed)",
@@ -50,7 +52,8 @@ static const int k_n_commands = (int)(sizeof k_commands / sizeof k_commands[0]);
 
 static void print_help(FILE *fp) {
   fprintf(fp,
-          "usage: ddscan COMMAND [ARGS] [OPTIONS]\n"
+          "usage: ddscan CONFIG [OPTIONS]           (the whole pipeline)\n"
+          "       ddscan COMMAND [ARGS] [OPTIONS]\n"
           "\n"
           "ddscan: model-independent WIMP sensitivity scans for liquid-xenon TPCs\n"
           "(simulation, CVAE/CNN anomaly scores, p-values and 5-sigma contours).\n"
@@ -133,13 +136,19 @@ int main(int argc, char **argv) {
   }
 
   const command *cmd = NULL;
+  int first_arg = 2;
   for (int i = 0; i < k_n_commands; i++)
     if (strcmp(argv[1], k_commands[i].name) == 0) cmd = &k_commands[i];
+  if (!cmd && argv[1][0] != '-' && strchr(argv[1], '.')) {
+    /* `ddscan CONFIG`: the whole pipeline */
+    cmd = &k_commands[0];
+    first_arg = 1;
+  }
   if (!cmd) return usage_error("unknown command '%s'", argv[1]);
 
   /* Common options; everything else is positional or for the command. */
   static char *rest[256];
-  for (int i = 2; i < argc; i++) {
+  for (int i = first_arg; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--set") == 0) {
       if (i + 1 >= argc) return usage_error("%s needs KEY=VALUE", a);

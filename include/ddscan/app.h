@@ -69,6 +69,9 @@ dd_status app_load_config(const par_world *w, const app_opts *o, cfg_doc **cfg, 
 /* Subcommands.  Each returns DD_OK or an error recorded in the error context;
  * DD_ERR_ARG means a usage error (exit code 2). */
 dd_status app_cmd_check_config(const par_world *w, const app_opts *o);
+/* `ddscan CONFIG` / `ddscan run CONFIG` (cmd_run.c): simulate, train, score
+ * and scan in turn, skipping the stages whose outputs are current. */
+dd_status app_cmd_run(const par_world *w, const app_opts *o);
 /* `ddscan spectrum --mass GEV [...]`: dR/dE table or integrated rate (no MPI). */
 dd_status app_cmd_spectrum(const par_world *w, const app_opts *o);
 /* `ddscan simulate CONFIG [--preview N]` (cmd_simulate.c): the ER and NR

@@ -56,6 +56,11 @@ void scan_unit_decode(const scan_params *p, long long unit, int *i_mass, int *i_
  * groups physics, stats and scan).  The stage's config_hash combines it with
  * the score stage's hash of the scores it reads (scan_run). */
 uint64_t scan_config_hash(const cfg_doc *cfg);
+/* Collective: *current = 1 when input_path holds a complete scan of this
+ * configuration (config_hash = scan_config_hash) and of the scores now in the
+ * file.  Fails like the scan itself when the file has no scores. */
+dd_status scan_stage_is_current(const par_world *w, const char *input_path, uint64_t config_hash,
+                                int *current);
 
 /* ======================================================================== */
 /* /scores: the per-event scores of the analysis split (written by the score  */

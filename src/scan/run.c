@@ -703,6 +703,14 @@ static dd_status input_check(const par_world *w, const char *path, char *hash, s
   return st != DD_OK ? st : st2;
 }
 
+dd_status scan_stage_is_current(const par_world *w, const char *input_path, uint64_t config_hash,
+                                int *current) {
+  *current = 0;
+  char score_hash[64];
+  DD_TRY(input_check(w, input_path, score_hash, sizeof score_hash), "scan");
+  return io_stage_is_current(w, input_path, "scan", dd_hash_str(config_hash, score_hash), current);
+}
+
 typedef struct progress_ctx {
   dd_progress bar;
   long long offset; /* units done before this session */
