@@ -9,10 +9,9 @@ q0,A has the closed form), then checks: ddplot draws every figure the file suppo
 exit 1 and no traceback (training groups, scan results, a missing method, a shard, a
 missing file); the numbers ddplot computes (Fig. 6 histograms scaled by linearity, the
 --summary JSON) agree with the file's own /scan and /contours values; mkresults writes a
-page whose image links all exist and whose statements carry verdicts.  Figs. 1, 3, 4 (and 5
-on network scores) come from the tiny pipeline (configs/tiny.cfg: simulate, train, score,
-scan) when the binary has those stages, and until then from a /training group written here
-in the layout of src/app/cmd_train.c.  Exits non-zero on any failure.
+page whose image links all exist and whose statements carry verdicts.  Figs. 1, 3, 4 (and 5,
+9 on network scores) come from the tiny pipeline (configs/tiny.cfg: simulate, train, score,
+scan at np 2).  Exits non-zero on any failure.
 """
 import importlib.util
 import json
@@ -95,18 +94,21 @@ def load_ddplot():
     return mod
 
 
-def check_image_files(out, names):
+def check_image_files(out, names, pdf=True):
     import matplotlib.image as mpimg
     for name in names:
-        png, pdf = os.path.join(out, name + ".png"), os.path.join(out, name + ".pdf")
-        if not check(os.path.isfile(png) and os.path.isfile(pdf), f"{name}: PNG or PDF missing"):
+        png = os.path.join(out, name + ".png")
+        if not check(os.path.isfile(png), f"{name}: PNG missing"):
             continue
         with open(png, "rb") as f:
             check(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{png}: not a PNG")
-        with open(pdf, "rb") as f:
-            check(f.read(5) == b"%PDF-", f"{pdf}: not a PDF")
         check(os.path.getsize(png) > 20000, f"{png}: only {os.path.getsize(png)} bytes")
-        check(os.path.getsize(pdf) > 8000, f"{pdf}: only {os.path.getsize(pdf)} bytes")
+        if pdf:
+            p = os.path.join(out, name + ".pdf")
+            if check(os.path.isfile(p), f"{name}: PDF missing"):
+                with open(p, "rb") as f:
+                    check(f.read(5) == b"%PDF-", f"{p}: not a PDF")
+                check(os.path.getsize(p) > 8000, f"{p}: only {os.path.getsize(p)} bytes")
         img = mpimg.imread(png)
         check(img.shape[0] >= 300 and img.shape[1] >= 500, f"{png}: {img.shape[:2]} pixels")
         # a drawn figure: many distinct colours, not a blank or single-colour page
@@ -121,39 +123,6 @@ def expect_error(args, cwd, must, what):
     check("Traceback" not in err, f"{what}: a Python traceback instead of a message:\n{err[-800:]}")
     for m in must:
         check(m in err, f"{what}: stderr lacks '{m}': {err.strip()[-500:]}")
-
-
-def add_training(path, k=3):
-    """A /training group in the layout src/app/cmd_train.c writes (until `ddscan train` is on
-    main): loss curves per epoch and example images with reconstructions."""
-    rng = np.random.default_rng(1)
-    with h5py.File(path, "a", locking=False) as f:
-        ep = np.arange(1, 21, dtype=np.int32)
-        for model in ("cvae", "cnn"):
-            g = f.create_group(f"training/{model}")
-            g.create_dataset("epoch", data=ep)
-            for name in ("train_loss", "test_loss", "train_rec", "test_rec", "train_kl", "test_kl",
-                         "test_nr_loss"):
-                g.create_dataset(name, data=(1.0 + 5.0 / ep) * (1.1 if "test" in name else 1.0))
-            g.attrs["n_train"], g.attrs["n_test"] = 300, 100
-        f["training/cvae"].attrs["beta"] = 0.5
-        f["training/cvae"].attrs["kl"] = "paper"
-        f["training/cnn"].attrs["accuracy"] = 0.93
-        e = f.create_group("training/examples")
-        for bank in ("er", "nr"):
-            img = rng.random((k, 3, 75, 75)).astype(np.float32) ** 3
-            e.create_dataset(f"{bank}_image", data=img)
-            e.create_dataset(f"{bank}_reconstruction", data=np.clip(img + 0.05 * rng.standard_normal(img.shape),
-                                                                     0, 1).astype(np.float32))
-            e.create_dataset(f"{bank}_event", data=np.arange(k, dtype=np.int64) + 400)
-            e.create_dataset(f"{bank}_l_rec", data=np.full(k, 0.0025))
-
-
-def pipeline_available():
-    """True when this ddscan has the train and score stages (then Figs. 1, 3, 4 come from them)."""
-    r = subprocess.run([DDSCAN, "--help"], capture_output=True, text=True, timeout=60)
-    cmds = {ln.split()[0] for ln in r.stdout.splitlines() if ln.startswith("  ") and ln.split()}
-    return {"train", "score"} <= cmds
 
 
 def check_numbers(dp, path, sound=True):
@@ -281,14 +250,15 @@ def main():
         expect_error([scores_only, "--out", out, "--fig", "5"], tmp, ["scan stage"], "--fig 5 on a scores-only file")
         expect_error([os.path.join(tmp, "nope.h5"), "--out", out], tmp, ["nope.h5' does not exist"], "missing file")
         nos = os.path.join(tmp, "no_scores.h5")
-        shutil.copy(path, nos)
+        shutil.copy(scores_only, nos)
         with h5py.File(nos, "a", locking=False) as f:
             del f["scores/nr/h_b"]
         expect_error([nos, "--out", out, "--fig", "5"], tmp,
                      ["fig 5 needs /scores/nr/h_b", "score stage", "ddscan score CONFIG"], "--fig 5 without h_b")
         rc, so, se = tool([DDPLOT, nos, "--out", os.path.join(tmp, "nos")])
-        check(rc == 0 and "skipped fig 5 (paper): fig 5 needs /scores/nr/h_b" in so,
-              f"default run on a file without h_b: exit {rc}, {so[-600:]} {se[-600:]}")
+        check(rc == 1 and "skipped fig 5 (paper): fig 5 needs /scores/nr/h_b" in so
+              and "skipped fig 9 (paper): fig 9 needs /axes/method" in so and "supports none" in se,
+              f"default run on a scores file without h_b: exit {rc}, {so[-600:]} {se[-600:]}")
         os.makedirs(os.path.join(tmp, "shard"))
         shutil.copy(scores_only, os.path.join(tmp, "shard", "results.h5"))
         run([DDSCAN, "scan", os.path.join(tmp, "p.cfg"), "-q", "--shard", "0/2",
@@ -316,49 +286,44 @@ def main():
         run([DDSCAN, "scan", "n.cfg", "-q"], tmp)
         check_numbers(dp, os.path.join(tmp, "nrbg", "results.h5"), sound=False)
 
-        # 4. Figs. 1, 3, 4 (and 5 on network scores): the real tiny pipeline where the binary
-        # has `train` and `score`; meanwhile a /training group in cmd_train.c's layout
-        tr = os.path.join(tmp, "with_training.h5")
-        out2 = os.path.join(tmp, "figs_training")
-        if pipeline_available():
-            print("Figs. 1, 3, 4, 5: the tiny pipeline (simulate, train, score, scan)")
-            tiny = os.path.join(tmp, "tiny")
-            os.makedirs(tiny)
-            cfg = os.path.join(ROOT, "configs", "tiny.cfg")
-            for stage in ("simulate", "train", "score", "scan"):
-                run([DDSCAN, stage, cfg, "-q", "--set", f'run.output_dir="{tiny}"'], tmp)
-            shutil.copy(os.path.join(tiny, "results.h5"), tr)
-            figs = ["1", "3", "4", "5"]
-            second = "plot-test"          # mkresults' label of `path` below
-        else:
-            print("Figs. 1, 3, 4: a /training group in the layout of src/app/cmd_train.c "
-                  "(this ddscan has no train/score commands yet)")
-            shutil.copy(path, tr)
-            add_training(tr)
-            figs = ["1", "3", "4"]
-            second = "plot-test-2"
-        rc, so, se = tool([DDPLOT, tr, "--out", out2, "--fig"] + figs)
-        check(rc == 0, f"ddplot --fig {' '.join(figs)}: exit {rc}\n{se[-1500:]}")
-        check_image_files(out2, ["fig1", "fig3", "fig4"] + (["fig5_paper", "fig5_sound"] if "5" in figs else []))
+        # 4. the tiny pipeline (simulate, train, score, scan): Figs. 1, 3, 4 and every other
+        # figure it supports, on network scores
+        tiny = os.path.join(tmp, "tiny")
+        os.makedirs(tiny)
+        cfg = os.path.join(ROOT, "configs", "tiny.cfg")
+        for stage in ("simulate", "train", "score", "scan"):
+            run([DDSCAN, stage, cfg, "-q", "--set", f'run.output_dir="{tiny}"'], tmp)
+        tr = os.path.join(tiny, "results.h5")
+        out2 = os.path.join(tmp, "figs_tiny")
+        figs = ["1", "3", "4", "5", "9"]
+        rc, so, se = tool([DDPLOT, tr, "--out", out2, "--format", "png", "--fig"] + figs)
+        check(rc == 0, f"ddplot --fig {' '.join(figs)} on the tiny pipeline: exit {rc}\n{se[-1500:]}")
+        check_image_files(out2, ["fig1", "fig3", "fig4", "fig5_paper", "fig5_sound", "fig9_paper", "fig9_sound"],
+                          pdf=False)
+        with h5py.File(tr, "r", locking=False) as f:
+            check(f["scores/er"].attrs["detector_preset"] != "synthetic", "tiny pipeline scores are synthetic")
 
         # 5. mkresults: a page whose links exist, with verdicts
         page = os.path.join(tmp, "docs", "results.md")
-        rc, so, se = tool([MKRESULTS, "--out", page, "-q", tr, path])
+        second = "plot-test"
+        rc, so, se = tool([MKRESULTS, "--out", page, "-q", "--fig", "1,5,9", tr, path])
         check(rc == 0, f"mkresults: exit {rc}\n{se[-1500:]}")
         if os.path.isfile(page):
             text = open(page).read()
             links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
             n_tr = len([x for x in os.listdir(os.path.join(os.path.dirname(page), "img", "results"))])
-            check(n_tr == 2 and len(links) >= len(want) + 3, f"{len(links)} figure links, {n_tr} runs in results.md")
+            # tiny: fig1, fig5 x 2, fig9 x 3; the synthetic run: fig5 x 2, fig9 x 3
+            check(n_tr == 2 and len(links) == 11, f"{len(links)} figure links, {n_tr} runs in results.md")
             for ln in links:
                 check(ln.startswith("img/results/") and os.path.isfile(os.path.join(os.path.dirname(page), ln)),
                       f"results.md links a missing image {ln}")
-            check(f"| {second} |" in text, f"run {second} has no row in results.md")
+            check(f"| {second} |" in text and "| tiny |" in text, "a run has no row in results.md")
             for v in ("**reproduced**", "**different by design**", "**paper value unavailable**"):
                 check(v in text, f"results.md has no verdict {v}")
             check("synthetic" in text and "Warning" in text, "results.md does not flag synthetic scores")
             check(f"not drawn from **{second}**: fig 1 needs /training/examples/er_image" in text,
-                  "results.md does not say why fig 1 is missing from the second run")
+                  "results.md does not say why fig 1 is missing from the synthetic run")
+            check("img/results/tiny/fig1.png" in text, "results.md lacks the tiny pipeline's Fig. 1")
         rc, so, se = tool([MKRESULTS, "--out", page, "-q", os.path.join(tmp, "nope.h5")])
         check(rc == 1 and "nope.h5' does not exist" in se and "Traceback" not in se, f"mkresults on a missing file: {rc} {se}")
     if failures:
