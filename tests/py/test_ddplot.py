@@ -10,8 +10,8 @@ exit 1 and no traceback (training groups, scan results, a missing method, a shar
 missing file); the numbers ddplot computes (Fig. 6 histograms scaled by linearity, the
 --summary JSON) agree with the file's own /scan and /contours values; mkresults writes a
 page whose image links all exist and whose statements carry verdicts.  Figs. 1, 3, 4 (and 5,
-9 on network scores) come from the tiny pipeline (configs/tiny.cfg: simulate, train, score,
-scan at np 2).  Exits non-zero on any failure.
+9 on network scores) come from the tiny pipeline (`ddscan configs/tiny.cfg` at np 2: simulate,
+train, score, scan).  Exits non-zero on any failure.
 """
 import importlib.util
 import json
@@ -286,13 +286,11 @@ def main():
         run([DDSCAN, "scan", "n.cfg", "-q"], tmp)
         check_numbers(dp, os.path.join(tmp, "nrbg", "results.h5"), sound=False)
 
-        # 4. the tiny pipeline (simulate, train, score, scan): Figs. 1, 3, 4 and every other
-        # figure it supports, on network scores
+        # 4. the tiny pipeline (`ddscan CONFIG`: simulate, train, score, scan): Figs. 1, 3, 4
+        # and the others on network scores
         tiny = os.path.join(tmp, "tiny")
         os.makedirs(tiny)
-        cfg = os.path.join(ROOT, "configs", "tiny.cfg")
-        for stage in ("simulate", "train", "score", "scan"):
-            run([DDSCAN, stage, cfg, "-q", "--set", f'run.output_dir="{tiny}"'], tmp)
+        run([DDSCAN, os.path.join(ROOT, "configs", "tiny.cfg"), "-q", "--set", f'run.output_dir="{tiny}"'], tmp)
         tr = os.path.join(tiny, "results.h5")
         out2 = os.path.join(tmp, "figs_tiny")
         figs = ["1", "3", "4", "5", "9"]
