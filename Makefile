@@ -6,6 +6,8 @@
 #   make check-slurm  the slurm/ scripts against a real SLURM on localhost (root)
 #   make asan       the same tests in an ASan+UBSan build (build-asan/)
 #   make bench      throughput figures, measured side by side (docs/performance.md)
+#   make demo       configs/quick.cfg end to end on 2 ranks, with pictures
+#   make paper      every configs/fig*-small.cfg, then docs/results.md
 #   make deps       install missing Debian packages now
 #   make install PREFIX=/opt/ddscan
 #   make format     clang-format every C file; `make format-check` fails on a diff
@@ -128,6 +130,15 @@ asan:
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  all tests
 	@DDSCAN_ASAN=1 tests/run.sh build-asan build-asan/bin
+
+# The README's first command: configs/quick.cfg end to end on 2 ranks, then
+# the figures (a few minutes on 2 cores).
+demo: all
+	@tools/demo.sh
+
+# Every configs/fig*-small.cfg and docs/results.md (about 30 minutes on 2 cores).
+paper: all
+	@tools/paper.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/ddscan \
