@@ -346,7 +346,7 @@ const char *det_split_name(int split);
  * move with the earliest photon's transit-time and jitter tails, and stays
  * defined for a 3-PE S1 (it lies inside the first PE's pulse); 90 ns is the
  * window that separates NEST v2 ER and NR pulses best (docs/detector.md §7:
- * flat within 0.1 point of ceiling from 80 to 120 ns).  Value in
+ * the ceiling is flat within 0.2 point from 80 to 120 ns).  Value in
  * [DET_S1_PROMPT_START, 1]; NaN for an event without S1 area. */
 #define DET_S1_PROMPT_START 0.10 /* cumulative fraction that marks the start */
 #define DET_S1_PROMPT_NS 90.0    /* prompt window after the start */
