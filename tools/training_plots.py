@@ -5,7 +5,8 @@ usage: tools/training_plots.py RESULTS.h5 OUTDIR [--label TEXT]
 
 Writes OUTDIR/training_curves.png (the paper's Fig. 3 and the CNN's learning
 curves: per-epoch losses of /training/cvae and /training/cnn, with the CNN
-accuracy beside the information ceiling of /banks/ceiling) and
+accuracy beside the information ceilings of /banks/ceiling, (cS1, cS2) and with
+the S1 pulse shape) and
 OUTDIR/training_reconstructions.png (Fig. 1 and Fig. 4: test ER and NR images
 of /training/examples beside their CVAE reconstructions, channel by channel).
 Needs Debian's python3-h5py and python3-matplotlib; run with /usr/bin/python3.
@@ -63,6 +64,11 @@ def curves(f, out, label):
     if np.isfinite(ceil[k]):
         a.axhline(ceil[k], color="k", ls="--", lw=1,
                   label="ceiling (cS1, cS2), %g GeV: %.3f" % (mass[k], ceil[k]))
+    if "ceiling_accuracy_shape" in cn and np.isfinite(cn["ceiling_accuracy_shape"][k]):
+        cs = cn["ceiling_accuracy_shape"][k]
+        ref = cn.attrs.get("ceiling_reference", "")
+        a.axhline(cs, color="k", ls=":" if ref != "shape" else "-.", lw=1,
+                  label="ceiling with the S1 shape%s: %.3f" % (" (reference)" if ref == "shape" else "", cs))
     a.plot([e2[-1]], [accw[k]], "k*", ms=12, label="CNN, NR reweighted to %g GeV: %.3f" % (mass[k], accw[k]))
     a.set_xlabel("epoch")
     a.set_ylabel("held-out metric")

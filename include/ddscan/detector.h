@@ -1,7 +1,8 @@
 /* detector.h - the dual-phase xenon TPC response: presets (xent_sr0, xent_design,
  * x1t_pax), NEST v2 / laidbax quanta, S1 and S2 detection on PMT arrays, the
  * waveform summaries the event images need, corrections and acceptance, the
- * event banks and the information ceiling on (cS1, cS2).  Specification:
+ * event banks and the information ceilings on (cS1, cS2) and on (cS1, cS2,
+ * S1 pulse shape).  Specification:
  * specs/detector_image.md (section numbers below refer to it).  No MPI, HDF5 or
  * libconfig: parameters come through det_params_load and the cfg getters. */
 #ifndef DDSCAN_DETECTOR_H
@@ -335,6 +336,27 @@ const char *det_split_name(int split);
 /* Information ceiling (spec §7) and band statistics (§8.4, §8.5)            */
 /* ------------------------------------------------------------------------ */
 
+/* The S1 pulse-shape feature: the prompt fraction of the S1 as the image
+ * shows it (panel C: the 37 columns s1_wf over s1_window_ns).  Column k
+ * covers [k, k+1) T/37 of the displayed window T with the constant height
+ * w_k (its area w_k T/370 PE); the pulse start t_s is where the cumulative
+ * area reaches DET_S1_PROMPT_START of the total (linear inside the column),
+ * and the prompt fraction is the share of the total area before
+ * t_s + DET_S1_PROMPT_NS.  A quantile start, unlike the first PE, does not
+ * move with the earliest photon's transit-time and jitter tails, and stays
+ * defined for a 3-PE S1 (it lies inside the first PE's pulse); 90 ns is the
+ * window that separates NEST v2 ER and NR pulses best (docs/detector.md §7:
+ * the ceiling is flat within 0.2 point from 80 to 120 ns).  Value in
+ * [DET_S1_PROMPT_START, 1]; NaN for an event without S1 area. */
+#define DET_S1_PROMPT_START 0.10 /* cumulative fraction that marks the start */
+#define DET_S1_PROMPT_NS 90.0    /* prompt window after the start */
+double det_s1_prompt_fraction(const det_event *ev);
+
+/* Whether the S1 waveform panel can carry class information: 1 unless the
+ * S1 timing model is pax_simple (one decay time for ER and NR).  Decides
+ * which ceiling a classifier on the images is judged against. */
+int det_s1_shape_informative(const det_params *p);
+
 #define DET_BAND_BINS 10 /* cS1 bins 3-5-7-10-15-20-30-40-50-70-100 PE */
 extern const double det_band_edges_pe[DET_BAND_BINS + 1];
 
@@ -356,27 +378,47 @@ typedef struct det_ceiling {
   double nr_median[DET_BAND_BINS], nr_sigma[DET_BAND_BINS];
   uint64_t n_er, n_nr; /* events inside the ceiling window */
   double ess_nr;       /* effective NR sample size (sum w)^2 / sum w^2 in the window */
+  /* with the S1 pulse shape f (det_s1_prompt_fraction); NaN without shapes */
+  double accuracy_shape;     /* likelihood ratio on (cS1, log10 cS2/cS1, f) */
+  double auc_shape;          /* its ROC area */
+  double accuracy_cs1_shape; /* likelihood ratio on (cS1, f) */
+  double auc_cs1_shape;
+  double psd_leak_bin[DET_BAND_BINS]; /* ER fraction above the NR median of f */
+  /* the factorisation p(y, f | cS1, class) = p(y | cS1, class) p(f | cS1,
+   * class): weighted correlation of y = log10(cS2/cS1) and f per band bin
+   * (NaN below 100 events), and the largest |corr| over both classes and
+   * the bins with at least 1000 effective events */
+  double shape_corr_er[DET_BAND_BINS], shape_corr_nr[DET_BAND_BINS];
+  double shape_corr_max;
 } det_ceiling;
 
 /* Simulates accepted (cS1, cS2) pairs for the ceiling from DD_STREAM_CEILING
  * (a = event, b = class, c = retry), events first .. first+count-1.  With
  * cs2_bottom set, cs2 holds cS2_b.  energy_kev (may be NULL) receives the
- * recoil energies (for reweighting). */
+ * recoil energies (for reweighting), s1_shape (may be NULL) the S1 prompt
+ * fractions (det_s1_prompt_fraction). */
 dd_status det_ceiling_simulate(const det_model *m, int cls, uint32_t seed, uint64_t first,
                                uint64_t count, det_energy_fn draw_energy, void *ctx,
                                float *cs1 /* (count) */, float *cs2 /* (count) */,
-                               float *energy_kev /* (count) or NULL */);
+                               float *energy_kev /* (count) or NULL */,
+                               float *s1_shape /* (count) or NULL */);
 
 /* The Bayes-optimal (likelihood-ratio) classifier on (cS1, log10 cS2/cS1):
  * class densities are histogrammed from the even-indexed events, accuracy
  * and AUC measured on the odd-indexed ones (classes weighted equally), inside
  * [cs1_min, cs1_max].  Also the cS1-only accuracy and the ER leakage below
  * the NR median per band bin.  Events carry weights w_er / w_nr (NULL: 1),
- * e.g. to reweight an NR sample drawn from q(E) to one WIMP mass.  Pure
- * function of its inputs. */
-dd_status det_ceiling_compute(const float *cs1_er, const float *cs2_er, const double *w_er,
-                              size_t n_er, const float *cs1_nr, const float *cs2_nr,
-                              const double *w_nr, size_t n_nr, double cs1_min, double cs1_max,
-                              det_ceiling *out);
+ * e.g. to reweight an NR sample drawn from q(E) to one WIMP mass.
+ * With the S1 prompt fractions shape_er / shape_nr (both or neither may be
+ * NULL; without them the shape fields are NaN), also the ceiling on (cS1,
+ * log10 cS2/cS1, f): the likelihood ratio LR(cS1, y) p(f | cS1, NR) /
+ * p(f | cS1, ER), i.e. f independent of y given class and cS1 (checked by
+ * shape_corr_*), with p(f | cS1) from smoothed histograms of the same even
+ * half, measured on the same odd half; a non-finite f adds no shape term.
+ * Pure function of its inputs. */
+dd_status det_ceiling_compute(const float *cs1_er, const float *cs2_er, const float *shape_er,
+                              const double *w_er, size_t n_er, const float *cs1_nr,
+                              const float *cs2_nr, const float *shape_nr, const double *w_nr,
+                              size_t n_nr, double cs1_min, double cs1_max, det_ceiling *out);
 
 #endif /* DDSCAN_DETECTOR_H */

@@ -93,7 +93,7 @@ typedef struct sim_ctx {
   img_renderer *renderer;
   phys_sampler q[2]; /* [DET_ER], [DET_NR] */
   det_event *ev;
-  float *cs1[2], *cs2[2], *ener[2]; /* ceiling sample, gathered on every rank */
+  float *cs1[2], *cs2[2], *ener[2], *shape[2]; /* ceiling sample, gathered on every rank */
   double *w;
   char *config_text;
 } sim_ctx;
@@ -110,6 +110,7 @@ static void sim_free(sim_ctx *c) {
     free(c->cs1[k]);
     free(c->cs2[k]);
     free(c->ener[k]);
+    free(c->shape[k]);
   }
   free(c->w);
   free(c->config_text);
@@ -172,23 +173,20 @@ static dd_status write_bank(const par_world *w, sim_ctx *c, io_file *f, int cls)
 }
 
 /* The ceiling sample of one class, simulated in blocks and gathered in index
- * order on every rank. */
+ * order on every rank: cS1, cS2, energy, S1 prompt fraction. */
 static dd_status ceiling_sample(const par_world *w, sim_ctx *c, int cls) {
   long long n = (long long)c->p->detector.ceiling_events, first, count;
   io_rows_split(n, w->rank, w->size, &first, &count);
-  float *l1 = NULL, *l2 = NULL, *le = NULL;
-  dd_status st = dd_calloc((void **)&l1, (size_t)(count + 1), sizeof(float), "ceiling block");
-  if (st == DD_OK)
-    st = dd_calloc((void **)&l2, (size_t)(count + 1), sizeof(float), "ceiling block");
-  if (st == DD_OK)
-    st = dd_calloc((void **)&le, (size_t)(count + 1), sizeof(float), "ceiling block");
-  if (st == DD_OK) st = dd_calloc((void **)&c->cs1[cls], (size_t)(n + 1), sizeof(float), "ceiling");
-  if (st == DD_OK) st = dd_calloc((void **)&c->cs2[cls], (size_t)(n + 1), sizeof(float), "ceiling");
-  if (st == DD_OK)
-    st = dd_calloc((void **)&c->ener[cls], (size_t)(n + 1), sizeof(float), "ceiling");
+  float *loc[4] = {NULL, NULL, NULL, NULL};
+  float **all[4] = {&c->cs1[cls], &c->cs2[cls], &c->ener[cls], &c->shape[cls]};
+  dd_status st = DD_OK;
+  for (int k = 0; k < 4 && st == DD_OK; k++) {
+    st = dd_calloc((void **)&loc[k], (size_t)(count + 1), sizeof(float), "ceiling block");
+    if (st == DD_OK) st = dd_calloc((void **)all[k], (size_t)(n + 1), sizeof(float), "ceiling");
+  }
   if (st == DD_OK)
     st = det_ceiling_simulate(c->model, cls, c->p->run.seed, (uint64_t)first, (uint64_t)count,
-                              sampler_draw, &c->q[cls], l1, l2, le);
+                              sampler_draw, &c->q[cls], loc[0], loc[1], loc[2], loc[3]);
   st = par_agree(w, st);
   if (st == DD_OK) {
     int *counts = calloc((size_t)w->size, sizeof(int)),
@@ -200,60 +198,92 @@ static dd_status ceiling_sample(const par_world *w, sim_ctx *c, int cls) {
       counts[r] = (int)cr;
       displs[r] = (int)fr;
     }
-    MPI_Allgatherv(l1, (int)count, MPI_FLOAT, c->cs1[cls], counts, displs, MPI_FLOAT, w->comm);
-    MPI_Allgatherv(l2, (int)count, MPI_FLOAT, c->cs2[cls], counts, displs, MPI_FLOAT, w->comm);
-    MPI_Allgatherv(le, (int)count, MPI_FLOAT, c->ener[cls], counts, displs, MPI_FLOAT, w->comm);
+    for (int k = 0; k < 4; k++)
+      MPI_Allgatherv(loc[k], (int)count, MPI_FLOAT, *all[k], counts, displs, MPI_FLOAT, w->comm);
     free(counts);
     free(displs);
   }
-  free(l1);
-  free(l2);
-  free(le);
+  for (int k = 0; k < 4; k++) free(loc[k]);
   return st == DD_OK ? DD_OK : DD_CONTEXT(st, "ceiling sample");
 }
 
-/* /banks/ceiling: the ceiling for every scan mass (NR sample reweighted from
- * q(E) to that mass), computed on rank 0 and written from there. */
+/* Layout of the ceiling results: per mass scalars [nm] each, then per mass
+ * and band bin [nm][bins] each, then per band bin [bins] each (ER only, the
+ * same for every mass). */
+enum {
+  CR_ACC,
+  CR_AUC,
+  CR_ACC1,
+  CR_LEAK,
+  CR_ESS,
+  CR_ACC_SHAPE,
+  CR_AUC_SHAPE,
+  CR_ACC1_SHAPE,
+  CR_AUC1_SHAPE,
+  CR_CORR_MAX,
+  CR_N_SCALAR,
+  CR_NR_MEDIAN = CR_N_SCALAR,
+  CR_NR_SIGMA,
+  CR_LEAK_BIN,
+  CR_PSD_LEAK_BIN,
+  CR_CORR_NR,
+  CR_N_MASS_BIN,
+  CR_ER_MEDIAN = CR_N_MASS_BIN,
+  CR_ER_SIGMA,
+  CR_CORR_ER,
+  CR_N
+};
+
+/* /banks/ceiling: both ceilings for every scan mass (NR sample reweighted
+ * from q(E) to that mass), computed on rank 0 and written from there. */
 static dd_status write_ceiling(const par_world *w, sim_ctx *c, io_file *f) {
   const app_params *p = c->p;
   const det_params *dp = &p->detector;
-  int nm = p->scan.n_mass;
+  const int nm = p->scan.n_mass, nb = DET_BAND_BINS;
   size_t n = (size_t)dp->ceiling_events;
   DD_TRY(ceiling_sample(w, c, DET_ER), "ER");
   DD_TRY(ceiling_sample(w, c, DET_NR), "NR");
-  double *res = calloc((size_t)nm * (5 + 3 * DET_BAND_BINS) + 2 * DET_BAND_BINS, sizeof(double));
+  const size_t n_res = (size_t)nm * CR_N_SCALAR + (size_t)nm * nb * (CR_N_MASS_BIN - CR_N_SCALAR) +
+                       (size_t)nb * (CR_N - CR_N_MASS_BIN);
+  double *res = calloc(n_res, sizeof(double));
   dd_status st = res ? DD_OK : DD_FAIL(DD_ERR_NOMEM, "ceiling results");
   if (st == DD_OK) st = dd_calloc((void **)&c->w, n + 1, sizeof(double), "ceiling weights");
-  /* layout of res: accuracy, auc, cs1-only, leakage, ess [nm] each, then
-   * nr_median, nr_sigma, leak_bin [nm][bins], then er_median, er_sigma [bins] */
-  double *acc = res, *auc = res + nm, *acc1 = res + 2 * nm, *leak = res + 3 * nm,
-         *ess = res + 4 * nm;
-  double *nrm = res + 5 * nm, *nrs = nrm + nm * DET_BAND_BINS, *lb = nrs + nm * DET_BAND_BINS;
-  double *erm = lb + nm * DET_BAND_BINS, *ers = erm + DET_BAND_BINS;
+  double *out[CR_N]; /* start of each quantity in res */
+  for (int q = 0, off = 0; q < CR_N; q++) {
+    out[q] = res ? res + off : NULL;
+    off += q < CR_N_SCALAR ? nm : (q < CR_N_MASS_BIN ? nm * nb : nb);
+  }
+  const int informative = det_s1_shape_informative(dp);
   for (int k = 0; k < nm && st == DD_OK && w->rank == 0; k++) {
     double mass = p->scan.mass_gev[k];
     for (size_t i = 0; i < n; i++)
       c->w[i] =
           phys_weight_nr(&p->phys, &c->q[DET_NR], mass, p->phys.sigma_ref_cm2, c->ener[DET_NR][i]);
     det_ceiling r;
-    st =
-        det_ceiling_compute(c->cs1[DET_ER], c->cs2[DET_ER], NULL, n, c->cs1[DET_NR], c->cs2[DET_NR],
-                            c->w, n, dp->ceiling_cs1_min_pe, dp->ceiling_cs1_max_pe, &r);
+    st = det_ceiling_compute(c->cs1[DET_ER], c->cs2[DET_ER], c->shape[DET_ER], NULL, n,
+                             c->cs1[DET_NR], c->cs2[DET_NR], c->shape[DET_NR], c->w, n,
+                             dp->ceiling_cs1_min_pe, dp->ceiling_cs1_max_pe, &r);
     if (st != DD_OK) break;
-    acc[k] = r.accuracy;
-    auc[k] = r.auc;
-    acc1[k] = r.accuracy_cs1_only;
-    leak[k] = r.leakage;
-    ess[k] = r.ess_nr;
-    memcpy(nrm + k * DET_BAND_BINS, r.nr_median, sizeof r.nr_median);
-    memcpy(nrs + k * DET_BAND_BINS, r.nr_sigma, sizeof r.nr_sigma);
-    memcpy(lb + k * DET_BAND_BINS, r.leak_bin, sizeof r.leak_bin);
-    memcpy(erm, r.er_median, sizeof r.er_median);
-    memcpy(ers, r.er_sigma, sizeof r.er_sigma);
+    const double scalar[CR_N_SCALAR] = {
+        r.accuracy,       r.auc,       r.accuracy_cs1_only,  r.leakage,       r.ess_nr,
+        r.accuracy_shape, r.auc_shape, r.accuracy_cs1_shape, r.auc_cs1_shape, r.shape_corr_max};
+    for (int q = 0; q < CR_N_SCALAR; q++) out[q][k] = scalar[q];
+    const double *per_bin[CR_N_MASS_BIN - CR_N_SCALAR] = {r.nr_median, r.nr_sigma, r.leak_bin,
+                                                          r.psd_leak_bin, r.shape_corr_nr};
+    for (int q = CR_N_SCALAR; q < CR_N_MASS_BIN; q++)
+      memcpy(out[q] + k * nb, per_bin[q - CR_N_SCALAR], sizeof(double) * (size_t)nb);
+    memcpy(out[CR_ER_MEDIAN], r.er_median, sizeof r.er_median);
+    memcpy(out[CR_ER_SIGMA], r.er_sigma, sizeof r.er_sigma);
+    memcpy(out[CR_CORR_ER], r.shape_corr_er, sizeof r.shape_corr_er);
     dd_info(
-        "ceiling %s, %g GeV: accuracy %.4f, AUC %.4f (cS1 alone %.4f), ER leakage below the "
-        "NR median %.2f %%, NR effective events %.0f",
+        "ceiling %s, %g GeV: (cS1, cS2) accuracy %.4f, AUC %.4f (cS1 alone %.4f), ER leakage "
+        "below the NR median %.2f %%, NR effective events %.0f",
         dp->preset_name, mass, r.accuracy, r.auc, r.accuracy_cs1_only, 100.0 * r.leakage, r.ess_nr);
+    dd_info(
+        "ceiling %s, %g GeV: with the S1 pulse shape accuracy %.4f, AUC %.4f (cS1 + shape %.4f); "
+        "max |corr(y, shape)| %.3f; the images are judged against the %s ceiling",
+        dp->preset_name, mass, r.accuracy_shape, r.auc_shape, r.accuracy_cs1_shape,
+        r.shape_corr_max, informative ? "shape" : "(cS1, cS2)");
     if (r.ess_nr < 0.05 * (double)r.n_nr)
       dd_warn("ceiling at %g GeV rests on %.0f effective NR events: widen physics.nr_reference",
               mass, r.ess_nr);
@@ -276,19 +306,38 @@ static dd_status write_ceiling(const par_world *w, sim_ctx *c, io_file *f) {
                                DET_BAND_BINS);
   static const struct {
     const char *name, *desc;
-    int off, per_bin;
+    int q;
   } k_out[] = {
       {"accuracy",
        "balanced-class accuracy of the Bayes (likelihood-ratio) classifier on (cS1, log10 "
        "cS2/cS1), measured on an independent half of the sample",
-       0, 0},
-      {"auc", "ROC area of that likelihood ratio", 1, 0},
-      {"accuracy_cs1_only", "the same classifier on cS1 alone", 2, 0},
-      {"leakage", "ER fraction below the NR median of log10(cS2/cS1), over the cS1 bins", 3, 0},
-      {"ess_nr", "effective number of reweighted NR events (sum w)^2 / sum w^2", 4, 0},
-      {"nr_median", "NR median of log10(cS2/cS1) per cS1 bin", 5, 1},
-      {"nr_sigma", "NR standard deviation of log10(cS2/cS1) per cS1 bin", 6, 1},
-      {"leak_bin", "ER fraction below the NR median per cS1 bin", 7, 1},
+       CR_ACC},
+      {"auc", "ROC area of that likelihood ratio", CR_AUC},
+      {"accuracy_cs1_only", "the same classifier on cS1 alone", CR_ACC1},
+      {"leakage", "ER fraction below the NR median of log10(cS2/cS1), over the cS1 bins", CR_LEAK},
+      {"ess_nr", "effective number of reweighted NR events (sum w)^2 / sum w^2", CR_ESS},
+      {"accuracy_shape",
+       "balanced-class accuracy of the likelihood-ratio classifier on (cS1, log10 cS2/cS1, S1 "
+       "prompt fraction f): LR(cS1, y) p(f|cS1,NR)/p(f|cS1,ER), same halves",
+       CR_ACC_SHAPE},
+      {"auc_shape", "ROC area of that likelihood ratio", CR_AUC_SHAPE},
+      {"accuracy_cs1_shape", "the same classifier on (cS1, f) only", CR_ACC1_SHAPE},
+      {"auc_cs1_shape", "ROC area of the classifier on (cS1, f)", CR_AUC1_SHAPE},
+      {"shape_corr_max",
+       "largest |correlation| of log10(cS2/cS1) and f within a cS1 bin (either class, bins with "
+       ">= 1000 effective events): the check of the factorisation",
+       CR_CORR_MAX},
+      {"nr_median", "NR median of log10(cS2/cS1) per cS1 bin", CR_NR_MEDIAN},
+      {"nr_sigma", "NR standard deviation of log10(cS2/cS1) per cS1 bin", CR_NR_SIGMA},
+      {"leak_bin", "ER fraction below the NR median per cS1 bin", CR_LEAK_BIN},
+      {"psd_leak_bin",
+       "ER fraction above the NR median of the S1 prompt fraction per cS1 bin (pulse-shape "
+       "discrimination alone at 50 % NR acceptance)",
+       CR_PSD_LEAK_BIN},
+      {"shape_corr_nr", "NR correlation of log10(cS2/cS1) and f per cS1 bin", CR_CORR_NR},
+      {"er_median", "ER median of log10(cS2/cS1) per cS1 bin", CR_ER_MEDIAN},
+      {"er_sigma", "ER standard deviation of log10(cS2/cS1) per cS1 bin", CR_ER_SIGMA},
+      {"shape_corr_er", "ER correlation of log10(cS2/cS1) and f per cS1 bin", CR_CORR_ER},
   };
   const char *const ax_m[1] = {"/banks/ceiling/mass_gev"};
   const char *const ax_mb[2] = {"/banks/ceiling/mass_gev", "/banks/ceiling/cs1_bin_pe"};
@@ -296,32 +345,33 @@ static dd_status write_ceiling(const par_world *w, sim_ctx *c, io_file *f) {
   for (size_t i = 0; i < sizeof k_out / sizeof *k_out && st == DD_OK; i++) {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", g, k_out[i].name);
-    long long dims[2] = {nm, DET_BAND_BINS};
-    const double *src =
-        k_out[i].off < 5 ? res + k_out[i].off * nm : nrm + (k_out[i].off - 5) * nm * DET_BAND_BINS;
-    st = io_dataset_create(f, path, IO_F64, k_out[i].per_bin ? 2 : 1, dims,
-                           k_out[i].per_bin ? ax_mb : ax_m, "1", k_out[i].desc);
-    if (st == DD_OK) st = io_write_root(f, path, IO_F64, w->rank == 0 ? src : NULL);
+    const int q = k_out[i].q;
+    long long dims[2] = {nm, nb}, dim_b = nb;
+    if (q < CR_N_SCALAR)
+      st = io_dataset_create(f, path, IO_F64, 1, dims, ax_m, "1", k_out[i].desc);
+    else if (q < CR_N_MASS_BIN)
+      st = io_dataset_create(f, path, IO_F64, 2, dims, ax_mb, "1", k_out[i].desc);
+    else
+      st = io_dataset_create(f, path, IO_F64, 1, &dim_b, ax_b, "1", k_out[i].desc);
+    if (st == DD_OK) st = io_write_root(f, path, IO_F64, w->rank == 0 ? out[q] : NULL);
   }
-  long long nb = DET_BAND_BINS;
-  if (st == DD_OK)
-    st = io_dataset_create(f, "/banks/ceiling/er_median", IO_F64, 1, &nb, ax_b, "1",
-                           "ER median of log10(cS2/cS1) per cS1 bin");
-  if (st == DD_OK)
-    st = io_write_root(f, "/banks/ceiling/er_median", IO_F64, w->rank == 0 ? erm : NULL);
-  if (st == DD_OK)
-    st = io_dataset_create(f, "/banks/ceiling/er_sigma", IO_F64, 1, &nb, ax_b, "1",
-                           "ER standard deviation of log10(cS2/cS1) per cS1 bin");
-  if (st == DD_OK)
-    st = io_write_root(f, "/banks/ceiling/er_sigma", IO_F64, w->rank == 0 ? ers : NULL);
   if (st == DD_OK) st = io_attr_write_int(f, g, "events_per_class", (long long)n);
   if (st == DD_OK) st = io_attr_write_double(f, g, "cs1_min_pe", dp->ceiling_cs1_min_pe);
   if (st == DD_OK) st = io_attr_write_double(f, g, "cs1_max_pe", dp->ceiling_cs1_max_pe);
+  if (st == DD_OK) st = io_attr_write_string(f, g, "reference", informative ? "shape" : "cs1_cs2");
   if (st == DD_OK)
-    st = io_attr_write_string(f, g, "description",
-                              "information ceiling (docs/detector.md): what any classifier can "
-                              "reach from the corrected signals; an independent sample from "
-                              "DD_STREAM_CEILING, ER as in the bank, NR reweighted per mass");
+    st = io_attr_write_string(
+        f, g, "shape_feature",
+        "S1 prompt fraction f (det_s1_prompt_fraction): share of the area of the 37 displayed S1 "
+        "waveform columns before t_10 + 90 ns, t_10 where the cumulative area reaches 10 %");
+  if (st == DD_OK)
+    st = io_attr_write_string(
+        f, g, "description",
+        "information ceilings (docs/detector.md §7): what any classifier can reach from the "
+        "corrected signals (accuracy, auc) and from them plus the S1 pulse shape the image shows "
+        "(accuracy_shape, auc_shape); attribute reference names the one an image classifier is "
+        "judged against (shape unless detector.s1_timing is pax_simple); an independent sample "
+        "from DD_STREAM_CEILING, ER as in the bank, NR reweighted per mass");
   free(res);
   return st == DD_OK ? DD_OK : DD_CONTEXT(st, "writing %s", g);
 }

@@ -2,8 +2,10 @@
  * Reads the train and test splits of /banks/er and /banks/nr, trains the CVAE
  * on ER and the CNN on the balanced ER/NR split (src/train: data-parallel,
  * a checkpoint and loss history per epoch), reuses checkpoints of this
- * configuration, measures the CNN against the information ceiling of
- * /banks/ceiling (NR reweighted per WIMP mass, as the ceiling), and writes
+ * configuration, measures the CNN against the information ceilings of
+ * /banks/ceiling (NR reweighted per WIMP mass, as the ceilings; judged
+ * against the one with the S1 pulse shape when the S1 timing model can carry
+ * class information, docs/training.md §5), and writes
  * /training (curves per epoch, metrics, example images with their
  * reconstructions) and PNGs to <run.output_dir>/training.  docs/training.md. */
 #define _POSIX_C_SOURCE 200809L
@@ -52,6 +54,9 @@ typedef struct tr_ctx {
   double accuracy, auc;
   int n_mass;
   double *mass, *acc_w, *auc_w, *ceil_acc, *ceil_auc; /* (n_mass) each */
+  double *ceil_acc_shape, *ceil_auc_shape;            /* (n_mass) each: with the S1 shape */
+  double *ceil_acc_ref, *ceil_auc_ref;                /* (n_mass) each: the reference one */
+  int ceil_shape_ref;                                 /* 1: the reference is the shape ceiling */
 } tr_ctx;
 
 static void tr_free(tr_ctx *c) {
@@ -81,6 +86,10 @@ static void tr_free(tr_ctx *c) {
   free(c->auc_w);
   free(c->ceil_acc);
   free(c->ceil_auc);
+  free(c->ceil_acc_shape);
+  free(c->ceil_auc_shape);
+  free(c->ceil_acc_ref);
+  free(c->ceil_auc_ref);
 }
 
 /* train.checkpoint_dir, or "<run.output_dir>/checkpoints" when empty. */
@@ -212,10 +221,18 @@ static dd_status prepare(const par_world *w, tr_ctx *c) {
   if (st == DD_OK) st = dd_calloc((void **)&c->auc_w, (size_t)nm, sizeof(double), "metrics");
   if (st == DD_OK) st = dd_calloc((void **)&c->ceil_acc, (size_t)nm, sizeof(double), "ceiling");
   if (st == DD_OK) st = dd_calloc((void **)&c->ceil_auc, (size_t)nm, sizeof(double), "ceiling");
+  double **shape_ref[4] = {&c->ceil_acc_shape, &c->ceil_auc_shape, &c->ceil_acc_ref,
+                           &c->ceil_auc_ref};
+  for (int q = 0; q < 4 && st == DD_OK; q++)
+    st = dd_calloc((void **)shape_ref[q], (size_t)nm, sizeof(double), "ceiling");
   if (st == DD_OK) {
     memcpy(c->mass, p->scan.mass_gev, sizeof(double) * (size_t)nm);
-    for (int k = 0; k < nm; k++) c->ceil_acc[k] = c->ceil_auc[k] = NAN;
+    for (int k = 0; k < nm; k++)
+      c->ceil_acc[k] = c->ceil_auc[k] = c->ceil_acc_shape[k] = c->ceil_auc_shape[k] = NAN;
   }
+  /* a results file of an older simulate has no shape ceiling: then the
+   * (cS1, cS2) one is the only reference */
+  const int have_shape = have && io_exists(f, "/banks/ceiling/accuracy_shape");
   if (st == DD_OK && have) {
     int rank = 0;
     long long dims[IO_MAX_RANK];
@@ -225,7 +242,25 @@ static dd_status prepare(const par_world *w, tr_ctx *c) {
                    dims[0], nm);
     if (st == DD_OK) st = io_read_all(f, "/banks/ceiling/accuracy", IO_F64, c->ceil_acc);
     if (st == DD_OK) st = io_read_all(f, "/banks/ceiling/auc", IO_F64, c->ceil_auc);
+    if (st == DD_OK && have_shape)
+      st = io_read_all(f, "/banks/ceiling/accuracy_shape", IO_F64, c->ceil_acc_shape);
+    if (st == DD_OK && have_shape)
+      st = io_read_all(f, "/banks/ceiling/auc_shape", IO_F64, c->ceil_auc_shape);
   }
+  /* the ceiling that matches the information in the image: with the S1
+   * panel carrying class-dependent timing, the one with the pulse shape */
+  c->ceil_shape_ref = have_shape && det_s1_shape_informative(&p->detector);
+  if (st == DD_OK)
+    for (int k = 0; k < nm; k++) {
+      c->ceil_acc_ref[k] = c->ceil_shape_ref ? c->ceil_acc_shape[k] : c->ceil_acc[k];
+      c->ceil_auc_ref[k] = c->ceil_shape_ref ? c->ceil_auc_shape[k] : c->ceil_auc[k];
+    }
+  if (st == DD_OK && have && !have_shape && det_s1_shape_informative(&p->detector) && w->rank == 0)
+    dd_warn(
+        "train: '%s' has no /banks/ceiling/accuracy_shape (an older simulate): the CNN is "
+        "compared with the (cS1, cS2) ceiling only, although the S1 panel carries pulse-shape "
+        "information; rerun `ddscan simulate`",
+        c->results);
   dd_status cst = io_file_close(&f);
   if (st == DD_OK) st = cst;
   DD_TRY(st, "train: reading '%s'", c->results);
@@ -518,14 +553,25 @@ static dd_status write_model(io_file *f, tr_ctx *c, int k) {
       {"ceiling_accuracy",
        "information ceiling of /banks/ceiling: Bayes accuracy on (cS1, log10 cS2/cS1)"},
       {"ceiling_auc", "information ceiling of /banks/ceiling: ROC area"},
+      {"ceiling_accuracy_shape",
+       "information ceiling of /banks/ceiling with the S1 pulse shape: accuracy on (cS1, log10 "
+       "cS2/cS1, S1 prompt fraction); NaN if simulate did not compute it"},
+      {"ceiling_auc_shape", "the same ceiling's ROC area"},
+      {"ceiling_reference_accuracy",
+       "the ceiling the CNN is judged against (attribute ceiling_reference): the shape one "
+       "unless detector.s1_timing is pax_simple"},
+      {"ceiling_reference_auc", "its ROC area"},
   };
-  const double *src[4] = {c->acc_w, c->auc_w, c->ceil_acc, c->ceil_auc};
-  for (int q = 0; q < 4; q++) {
+  const double *src[8] = {c->acc_w,          c->auc_w,          c->ceil_acc,     c->ceil_auc,
+                          c->ceil_acc_shape, c->ceil_auc_shape, c->ceil_acc_ref, c->ceil_auc_ref};
+  for (int q = 0; q < 8; q++) {
     snprintf(path, sizeof path, "%s/%s", g, k_m[q].name);
     DD_TRY(put(f, path, IO_F64, 1, &nm, max, "1", k_m[q].desc, src[q]), "%s", g);
   }
   const double win[2] = {p->detector.ceiling_cs1_min_pe, p->detector.ceiling_cs1_max_pe};
   DD_TRY(io_attr_write_doubles(f, g, "cs1_window_pe", win, 2), "%s", g);
+  DD_TRY(io_attr_write_string(f, g, "ceiling_reference", c->ceil_shape_ref ? "shape" : "cs1_cs2"),
+         "%s", g);
   return DD_OK;
 }
 
@@ -620,7 +666,7 @@ static dd_status write_pngs(tr_ctx *c) {
   return st;
 }
 
-static void log_summary(const tr_ctx *c) {
+static void log_summary(const tr_ctx *c, int rank) {
   const train_history *h = &c->hist[M_CVAE];
   if (h->n > 0) {
     const train_epoch *e = &h->e[h->n - 1];
@@ -633,13 +679,26 @@ static void log_summary(const tr_ctx *c) {
       "train: CNN held-out accuracy %.4f, ROC AUC %.4f (%lld ER + %lld NR test events, NR from "
       "the reference spectrum q(E), p > 0.5 = NR)",
       c->accuracy, c->auc, c->n_er_test, c->n_nr_test);
-  for (int k = 0; k < c->n_mass; k++)
+  for (int k = 0; k < c->n_mass; k++) {
+    const double diff = 100.0 * (c->acc_w[k] - c->ceil_acc_ref[k]);
     dd_info(
-        "train: CNN at %g GeV (NR reweighted, cS1 %g-%g PE): accuracy %.4f, AUC %.4f | "
-        "ceiling %.4f, %.4f | accuracy %.1f points below the ceiling",
+        "train: CNN at %g GeV (NR reweighted, cS1 %g-%g PE): accuracy %.4f, AUC %.4f | ceilings "
+        "(cS1, cS2) %.4f, %.4f; with the S1 shape %.4f, %.4f | %.1f points %s the %s ceiling",
         c->mass[k], c->p->detector.ceiling_cs1_min_pe, c->p->detector.ceiling_cs1_max_pe,
-        c->acc_w[k], c->auc_w[k], c->ceil_acc[k], c->ceil_auc[k],
-        100.0 * (c->ceil_acc[k] - c->acc_w[k]));
+        c->acc_w[k], c->auc_w[k], c->ceil_acc[k], c->ceil_auc[k], c->ceil_acc_shape[k],
+        c->ceil_auc_shape[k], fabs(diff), diff > 0.0 ? "above" : "below",
+        c->ceil_shape_ref ? "shape" : "(cS1, cS2)");
+    if (diff > 1.0 && rank == 0)
+      dd_warn(
+          "train: at %g GeV the CNN is %.1f points above the ceiling of the information in its "
+          "images: label leakage? (docs/detector.md §7; %lld + %lld test events)",
+          c->mass[k], diff, c->n_er_test, c->n_nr_test);
+  }
+  if (c->n_mass > 0 && isfinite(c->ceil_acc_ref[0]))
+    dd_info("train: reference ceiling: %s",
+            c->ceil_shape_ref
+                ? "with the S1 pulse shape (the S1 waveform panel carries class-dependent timing)"
+                : "(cS1, cS2) (pax_simple S1 timing: the waveform panel has no class information)");
 }
 
 dd_status app_cmd_train(const par_world *w, const app_opts *o) {
@@ -660,7 +719,7 @@ dd_status app_cmd_train(const par_world *w, const app_opts *o) {
   st = par_agree(w, st);
   for (int k = 0; k < N_MODELS && st == DD_OK; k++) st = run_model(w, o, &c, k);
   if (st != DD_OK) goto done;
-  log_summary(&c);
+  log_summary(&c, w->rank);
   const uint64_t hs = stage_hash(&c);
   int current = 0;
   st = io_stage_is_current(w, c.results, "train", hs, &current);

@@ -2,7 +2,9 @@
 # simulate.sh - `ddscan simulate` end to end: the bank records and the ceiling
 # are identical bytes at every rank count (h5diff against np 1);
 # the tables hold what the configuration asked for and every record passes the
-# acceptance (h5py); --preview writes PNG files; a bad detector key is one
+# acceptance (h5py); both ceilings are stored, the one with the S1 pulse shape
+# clearly above the (cS1, cS2) one with NEST v2 timing and equal to it with
+# pax_simple timing; --preview writes PNG files; a bad detector key is one
 # error naming file:line and the key.
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -61,8 +63,37 @@ with h5py.File(sys.argv[1], "r", locking=False) as f:
     assert c["mass_gev"][()].tolist() == [50.0, 500.0]
     assert ((acc > 0.85) & (acc < 0.97)).all(), acc
     assert ((c["leakage"][()] > 0.002) & (c["leakage"][()] < 0.05)).all()
+    for k in c:
+        assert "units" in c[k].attrs and "description" in c[k].attrs, k
+    # NEST v2 S1 timing (xent_sr0's default): the pulse shape adds information
+    # (seen +0.024 and +0.026 on 2000 + 2000 test events, noise ~0.005)
+    sh = c["accuracy_shape"][()]
+    assert c.attrs["reference"] == "shape", c.attrs["reference"]
+    assert (sh > acc + 0.01).all(), (sh, acc)
+    assert (c["auc_shape"][()] > c["auc"][()]).all()
+    assert (c["accuracy_cs1_shape"][()] > c["accuracy_cs1_only"][()] + 0.05).all()
+    assert c["psd_leak_bin"].shape == (2, 10) and c["shape_corr_er"].shape == (10,)
     assert "spectra" not in f  # owned by the scan stage
 print("contents ok")
+PY
+
+# pax_simple S1 timing (one decay time for ER and NR): no shape information,
+# the two ceilings agree within the noise (20 000 events per class)
+$MPIRUN -n 2 "$DDSCAN" simulate "$CFG" --set "run.output_dir=\"$TMP/simple\"" \
+  --set 'detector.s1_timing="pax_simple"' --set detector.ceiling.events=20000 -q \
+  >"$TMP/simple.log" 2>&1 || fail "simulate with pax_simple: $(tail -5 "$TMP/simple.log")"
+"$PY" - "$TMP/simple/results.h5" <<'PY' || fail "pax_simple ceilings"
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r", locking=False) as f:
+    c = f["banks/ceiling"]
+    assert c.attrs["reference"] == "cs1_cs2", c.attrs["reference"]
+    acc, sh = c["accuracy"][()], c["accuracy_shape"][()]
+    # seen differences below 1e-3
+    assert (np.abs(sh - acc) < 0.005).all(), (sh, acc)
+    assert (np.abs(c["auc_shape"][()] - c["auc"][()]) < 0.003).all()
+    psd = c["psd_leak_bin"][()]
+    assert (np.abs(psd - 0.5) < 0.1).all(), psd
+print("pax_simple: ceilings %s and %s" % (acc, sh))
 PY
 
 # a bad detector parameter: one message naming the key, exit 1, no file
