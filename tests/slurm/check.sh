@@ -71,7 +71,7 @@ mkdir -p "$work/single"
 cd "$work/single"
 mpirun -n 1 "$build/tests/mpi_scan" scores ../scan.cfg --er 3000 --nr 3000 >scores.log 2>&1 ||
   fail "synthetic scores: $(cat scores.log)"
-sbatch --wait -n 2 -o single.out "$root/slurm/ddscan.sbatch" ../scan.cfg >/dev/null ||
+DDSCAN_STAGES=scan sbatch --wait -n 2 -o single.out "$root/slurm/ddscan.sbatch" ../scan.cfg >/dev/null ||
   fail "ddscan.sbatch (srun): $(tail -n 20 single.out)"
 grep -q '^ddscan.sbatch: ddscan ' single.out || fail "no version line: $(head -n 5 single.out)"
 grep -q '^ddscan.sbatch: config ../scan.cfg (hash [0-9a-f]\{16\})' single.out ||
