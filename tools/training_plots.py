@@ -38,14 +38,16 @@ def curves(f, out, label):
     a.plot(e1, cv["test_rec"][()], "s-", label="test ER")
     a.plot(e1, cv["test_nr_rec"][()], "^-", label="test NR (anomalies)")
     a.set_xlabel("epoch")
-    a.set_ylabel("reconstruction term (MSE per pixel)")
+    rec = cv.attrs.get("reconstruction", b"mean")
+    rec = rec.decode() if isinstance(rec, bytes) else str(rec)
+    a.set_ylabel("reconstruction term (squared error, %s over pixels)" % rec)
     a.set_title("CVAE reconstruction (Fig. 3)")
     a.legend()
     a = ax[1]
     a.plot(e1, cv["train_loss"][()], "o-", label="train")
     a.plot(e1, cv["test_loss"][()], "s-", label="test ER")
     a.set_xlabel("epoch")
-    a.set_ylabel("loss  MSE + beta KL  (beta = %g, KL as %s)" % (cv.attrs["beta"], cv.attrs["kl"]))
+    a.set_ylabel("loss  L_rec + beta KL  (beta = %g, KL as %s)" % (cv.attrs["beta"], cv.attrs["kl"]))
     a.set_title("CVAE total loss")
     a.legend()
     a = ax[2]

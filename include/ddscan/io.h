@@ -236,6 +236,10 @@ typedef struct io_stage {
  * with a warning that says why.  Dimension scales attached inside owned paths
  * must also live inside owned paths (checked by io_dataset_create). */
 dd_status io_stage_begin(const par_world *w, const io_stage *s, io_file **out, int *resumed);
+/* For a stage whose work runs before io_stage_begin (train: the networks are
+ * trained, then the file is written): wall_time_s counts from t, a
+ * dd_time_now() taken when the work began, instead of from io_stage_begin. */
+void io_stage_started_at(io_file *f, double t);
 /* Collective.  Records wall_time_s (and, after a resume, resumed_at) in
  * /provenance/<name>, updates n_ranks, removes stage_in_progress and commits
  * (close, fsync, rename). */

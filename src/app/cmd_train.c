@@ -520,6 +520,8 @@ static dd_status write_model(io_file *f, tr_ctx *c, int k) {
   if (k == M_CVAE) {
     DD_TRY(io_attr_write_double(f, g, "beta", a->beta), "%s", g);
     DD_TRY(io_attr_write_string(f, g, "kl", a->kl == NN_KL_PAPER ? "paper" : "standard"), "%s", g);
+    DD_TRY(io_attr_write_string(f, g, "reconstruction", a->rec == NN_REC_SUM ? "sum" : "mean"),
+           "%s", g);
     DD_TRY(io_attr_write_int(f, g, "n_test", c->cvae_test.n), "%s", g);
     DD_TRY(io_attr_write_int(f, g, "n_test_nr", c->cvae_test_nr.n), "%s", g);
     DD_TRY(io_attr_write_string(f, g, "description",
@@ -702,6 +704,7 @@ static void log_summary(const tr_ctx *c, int rank) {
 }
 
 dd_status app_cmd_train(const par_world *w, const app_opts *o) {
+  const double t_begin = dd_time_now(); /* the stage's wall time includes the training */
   tr_ctx c;
   memset(&c, 0, sizeof c);
   io_file *f = NULL;
@@ -735,6 +738,7 @@ dd_status app_cmd_train(const par_world *w, const app_opts *o) {
   io_stage s = {"train",      owned,        1,  c.results, c.results, c.config_text, hs,
                 o->argc_orig, o->argv_orig, -1, -1,        0,         NULL};
   if (st == DD_OK) st = io_stage_begin(w, &s, &f, NULL);
+  if (st == DD_OK) io_stage_started_at(f, t_begin);
   if (st == DD_OK) st = io_group_create(f, "/training");
   for (int k = 0; k < N_MODELS && st == DD_OK; k++) st = write_model(f, &c, k);
   if (st == DD_OK && c.n_ex > 0) st = write_examples(f, &c);

@@ -6,34 +6,9 @@
 
 #include <math.h>
 
-/* Multipliers and Weyl key increments from the SC11 paper, §4.2. */
-#define PHILOX_M0 UINT32_C(0xD2511F53)
-#define PHILOX_M1 UINT32_C(0xCD9E8D57)
-#define PHILOX_W0 UINT32_C(0x9E3779B9) /* golden ratio */
-#define PHILOX_W1 UINT32_C(0xBB67AE85) /* sqrt(3) - 1 */
-#define PHILOX_ROUNDS 10
-
+/* The block function itself is dd_philox4x32_10_inline in core.h. */
 void dd_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
-  uint32_t x0 = ctr[0], x1 = ctr[1], x2 = ctr[2], x3 = ctr[3];
-  uint32_t k0 = key[0], k1 = key[1];
-  for (int r = 0; r < PHILOX_ROUNDS; r++) {
-    if (r > 0) { /* the key schedule bumps before every round but the first */
-      k0 += PHILOX_W0;
-      k1 += PHILOX_W1;
-    }
-    uint64_t p0 = (uint64_t)PHILOX_M0 * x0;
-    uint64_t p1 = (uint64_t)PHILOX_M1 * x2;
-    uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
-    uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
-    x0 = hi1 ^ x1 ^ k0;
-    x1 = lo1;
-    x2 = hi0 ^ x3 ^ k1;
-    x3 = lo0;
-  }
-  out[0] = x0;
-  out[1] = x1;
-  out[2] = x2;
-  out[3] = x3;
+  dd_philox4x32_10_inline(ctr, key, out);
 }
 
 dd_rng dd_rng_for(uint32_t seed, dd_stream stream, uint32_t a, uint32_t b, uint32_t c) {
@@ -53,7 +28,7 @@ dd_rng dd_rng_for(uint32_t seed, dd_stream stream, uint32_t a, uint32_t b, uint3
 
 uint32_t dd_rng_u32(dd_rng *r) {
   if (r->pos >= 4) {
-    dd_philox4x32_10(r->ctr, r->key, r->buf);
+    dd_philox4x32_10_inline(r->ctr, r->key, r->buf);
     r->ctr[3]++;
     r->pos = 0;
   }

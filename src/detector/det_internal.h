@@ -27,37 +27,9 @@ void det_zig_init(det_zig *z);
 double det_zig_normal_slow(const det_zig *z, dd_rng *r, int32_t hz, uint32_t iz);
 double det_zig_exp_slow(const det_zig *z, dd_rng *r, uint32_t jz, uint32_t iz);
 
-/* One Philox4x32-10 round with key (k0, k1) on (x0, x1, x2, x3). */
-#define DET_PHILOX_ROUND(k0, k1)                                               \
-  do {                                                                         \
-    uint64_t p0_ = UINT64_C(0xD2511F53) * x0, p1_ = UINT64_C(0xCD9E8D57) * x2; \
-    x0 = (uint32_t)(p1_ >> 32) ^ x1 ^ (k0);                                    \
-    x1 = (uint32_t)p1_;                                                        \
-    x2 = (uint32_t)(p0_ >> 32) ^ x3 ^ (k1);                                    \
-    x3 = (uint32_t)p0_;                                                        \
-  } while (0)
-
-/* Refills r->buf: the same block function as core's dd_philox4x32_10 (a
- * test compares them), written out round by round because the per-event
- * simulation spends a third of its instructions here. */
+/* Refills r->buf from the next block, as dd_rng_u32 does. */
 static inline void det_philox_refill(dd_rng *r) {
-  uint32_t x0 = r->ctr[0], x1 = r->ctr[1], x2 = r->ctr[2], x3 = r->ctr[3];
-  uint32_t k0 = r->key[0], k1 = r->key[1];
-  const uint32_t w0 = UINT32_C(0x9E3779B9), w1 = UINT32_C(0xBB67AE85); /* Weyl key steps */
-  DET_PHILOX_ROUND(k0, k1);
-  DET_PHILOX_ROUND(k0 + w0, k1 + w1);
-  DET_PHILOX_ROUND(k0 + 2 * w0, k1 + 2 * w1);
-  DET_PHILOX_ROUND(k0 + 3 * w0, k1 + 3 * w1);
-  DET_PHILOX_ROUND(k0 + 4 * w0, k1 + 4 * w1);
-  DET_PHILOX_ROUND(k0 + 5 * w0, k1 + 5 * w1);
-  DET_PHILOX_ROUND(k0 + 6 * w0, k1 + 6 * w1);
-  DET_PHILOX_ROUND(k0 + 7 * w0, k1 + 7 * w1);
-  DET_PHILOX_ROUND(k0 + 8 * w0, k1 + 8 * w1);
-  DET_PHILOX_ROUND(k0 + 9 * w0, k1 + 9 * w1);
-  r->buf[0] = x0;
-  r->buf[1] = x1;
-  r->buf[2] = x2;
-  r->buf[3] = x3;
+  dd_philox4x32_10_inline(r->ctr, r->key, r->buf);
   r->ctr[3]++;
   r->pos = 0;
 }

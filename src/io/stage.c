@@ -353,6 +353,10 @@ dd_status io_stage_begin(const par_world *w, const io_stage *s, io_file **out, i
   return DD_OK;
 }
 
+void io_stage_started_at(io_file *f, double t) {
+  if (f && t > 0.0 && t < f->t_start) f->t_start = t;
+}
+
 dd_status io_stage_commit(io_file **fp) {
   io_file *f = *fp;
   if (!f) return DD_FAIL(DD_ERR_ARG, "io_stage_commit: no file");

@@ -50,6 +50,10 @@ with h5py.File(sys.argv[1], "r", locking=False) as f:
                 assert d.dims[0][0].name == g["epoch"].name, (m, k)
         assert np.all(np.isfinite(g["train_loss"][()])) and np.all(np.isfinite(g["test_loss"][()]))
         assert g.attrs["steps"] > 0 and g.attrs["start"] == "trained", dict(g.attrs)
+    assert t["cvae"].attrs["reconstruction"] in ("sum", "mean"), dict(t["cvae"].attrs)
+    # the stage's recorded wall time covers the training itself (it runs before the file is written)
+    trained = float(np.sum(t["cvae"]["wall_s"][()]) + np.sum(t["cnn"]["wall_s"][()]))
+    assert f["provenance/train"].attrs["wall_time_s"] >= trained, (f["provenance/train"].attrs["wall_time_s"], trained)
     cv, cn = t["cvae"], t["cnn"]
     # the CVAE learnt: the test reconstruction loss fell by a third or more (seen: 0.079 -> 0.035)
     rec = cv["test_rec"][()]
