@@ -136,7 +136,7 @@ asan:
 demo: all
 	@tools/demo.sh
 
-# Every configs/fig*-small.cfg and docs/results.md (about 30 minutes on 2 cores).
+# Every configs/fig*-small.cfg and docs/results.md (about 8 minutes on 2 cores).
 paper: all
 	@tools/paper.sh
 

@@ -13,6 +13,7 @@ Needs Debian's python3-h5py and python3-matplotlib; run with /usr/bin/python3.
 """
 import argparse
 import os
+import re
 import sys
 
 import h5py
@@ -38,7 +39,12 @@ def curves(f, out, label):
     a.plot(e1, cv["test_rec"][()], "s-", label="test ER")
     a.plot(e1, cv["test_nr_rec"][()], "^-", label="test NR (anomalies)")
     a.set_xlabel("epoch")
-    rec = cv.attrs.get("reconstruction", b"mean")
+    rec = cv.attrs.get("reconstruction")
+    if rec is None:  # files written before the attribute: the resolved configuration says it
+        text = f["/config"].attrs.get("text", b"") if "config" in f else b""
+        text = text.decode() if isinstance(text, bytes) else str(text)
+        m = re.search(r'\breconstruction\s*=\s*"(\w+)"', text)
+        rec = m.group(1) if m else "?"
     rec = rec.decode() if isinstance(rec, bytes) else str(rec)
     a.set_ylabel("reconstruction term (squared error, %s over pixels)" % rec)
     a.set_title("CVAE reconstruction (Fig. 3)")

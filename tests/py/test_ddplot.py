@@ -322,6 +322,13 @@ def main():
             check(f"not drawn from **{second}**: fig 1 needs /training/examples/er_image" in text,
                   "results.md does not say why fig 1 is missing from the synthetic run")
             check("img/results/tiny/fig1.png" in text, "results.md lacks the tiny pipeline's Fig. 1")
+        # FILE:FIGS: each statement is judged on the run made for its figure
+        rc, so, se = tool([MKRESULTS, "--out", page, "-q", tr + ":1,5", path + ":9"])
+        check(rc == 0, f"mkresults FILE:FIGS: exit {rc}\n{se[-1500:]}")
+        if rc == 0:
+            rows = [ln for ln in open(page).read().splitlines() if ln.startswith("| the ML band")]
+            check(rows and all(f"| {second} |" in ln for ln in rows),
+                  f"the Fig. 9 statement is not judged on the Fig. 9 run alone: {rows}")
         rc, so, se = tool([MKRESULTS, "--out", page, "-q", os.path.join(tmp, "nope.h5")])
         check(rc == 1 and "nope.h5' does not exist" in se and "Traceback" not in se, f"mkresults on a missing file: {rc} {se}")
     if failures:
