@@ -207,13 +207,13 @@ const char *dd_version_string(void);
 
 /* One Philox4x32 round: the multipliers M0 = 0xD2511F53, M1 = 0xCD9E8D57
  * of the SC11 paper, §4.2; (k0, k1) is the round key. */
-#define DD_PHILOX_ROUND(x, k0, k1)                                                 \
-  do {                                                                             \
+#define DD_PHILOX_ROUND(x, k0, k1)                                                     \
+  do {                                                                                 \
     uint64_t p0_ = UINT64_C(0xD2511F53) * (x)[0], p1_ = UINT64_C(0xCD9E8D57) * (x)[2]; \
-    (x)[0] = (uint32_t)(p1_ >> 32) ^ (x)[1] ^ (k0);                                \
-    (x)[1] = (uint32_t)p1_;                                                        \
-    (x)[2] = (uint32_t)(p0_ >> 32) ^ (x)[3] ^ (k1);                                \
-    (x)[3] = (uint32_t)p0_;                                                        \
+    (x)[0] = (uint32_t)(p1_ >> 32) ^ (x)[1] ^ (k0);                                    \
+    (x)[1] = (uint32_t)p1_;                                                            \
+    (x)[2] = (uint32_t)(p0_ >> 32) ^ (x)[3] ^ (k1);                                    \
+    (x)[3] = (uint32_t)p0_;                                                            \
   } while (0)
 
 /* Raw block function: 10 rounds of Philox4x32 on ctr with key, the key

@@ -58,6 +58,22 @@ void nn_act_backward(nn_act act, float alpha, float *din, const float *dout, con
  * window (row-major) takes the gradient, as in PyTorch.  Comparisons are
  * written as selections (a > m ? a : m) so that they compile to max and
  * conditional moves: the winners are random, and branches would mispredict. */
+/* The maximum of one 2x2 window (rows r0, r1, columns 2 ow and 2 ow + 1). */
+static inline float pool2_max(const float *restrict r0, const float *restrict r1, int ow) {
+  float m = r0[2 * ow];
+  m = r0[2 * ow + 1] > m ? r0[2 * ow + 1] : m;
+  m = r1[2 * ow] > m ? r1[2 * ow] : m;
+  return r1[2 * ow + 1] > m ? r1[2 * ow + 1] : m;
+}
+
+/* 16 windows at once: a constant trip count and restrict pointers, which
+ * gcc -O2 vectorizes (the stride-2 loads become shuffles); out of line, see
+ * NN_NOINLINE. */
+static NN_NOINLINE void pool2_max16(const float *restrict r0, const float *restrict r1,
+                                    float *restrict o) {
+  for (int u = 0; u < 16; u++) o[u] = pool2_max(r0, r1, u);
+}
+
 static void maxpool_forward(const nn_layer *L, float *out, const float *in, int n) {
   const int k = L->kernel, s = L->stride, H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w;
   const size_t planes = (size_t)L->in_c * n;
@@ -72,13 +88,9 @@ static void maxpool_forward(const nn_layer *L, float *out, const float *in, int 
       for (int oh = 0; oh < Ho; oh++) {
         const float *r0 = im + (size_t)(2 * oh) * W, *r1 = r0 + W;
         float *orow = o + (size_t)oh * Wo;
-        for (int ow = 0; ow < Wo; ow++) {
-          float m = r0[2 * ow];
-          m = r0[2 * ow + 1] > m ? r0[2 * ow + 1] : m;
-          m = r1[2 * ow] > m ? r1[2 * ow] : m;
-          m = r1[2 * ow + 1] > m ? r1[2 * ow + 1] : m;
-          orow[ow] = m;
-        }
+        int ow = 0; /* blocks of 16 (vectorized by gcc -O2), then the tail */
+        for (; ow + 16 <= Wo; ow += 16) pool2_max16(r0 + 2 * ow, r1 + 2 * ow, orow + ow);
+        for (; ow < Wo; ow++) orow[ow] = pool2_max(r0, r1, ow);
       }
       continue;
     }
@@ -93,6 +105,35 @@ static void maxpool_forward(const nn_layer *L, float *out, const float *in, int 
   }
 }
 
+/* One 2x2 window of the backward pass: its gradient goes to the first
+ * maximum in the order a, b, c, e (row-major), +0 to the other three.  The
+ * winner is found with comparisons and bit operations only: the winners are
+ * random, and branches here mispredicted half the time (5x slower). */
+static inline void pool2_bwd_window(const float *restrict r0, const float *restrict r1,
+                                    const float *restrict d, float *restrict d0, float *restrict d1,
+                                    int ow) {
+  const float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], e = r1[2 * ow + 1];
+  const float m1 = b > a ? b : a, m2 = c > m1 ? c : m1;
+  const uint32_t s3 = e > m2, s2 = (c > m1) & ~s3 & 1u, s1 = (b > a) & ~(s2 | s3) & 1u;
+  const uint32_t s0 = ~(s1 | s2 | s3) & 1u;
+  uint32_t gb, o0, o1, o2, o3;
+  memcpy(&gb, &d[ow], sizeof gb);
+  o0 = gb & (0u - s0); /* the gradient where the flag is set, +0 elsewhere */
+  o1 = gb & (0u - s1);
+  o2 = gb & (0u - s2);
+  o3 = gb & (0u - s3);
+  memcpy(&d0[2 * ow], &o0, sizeof o0);
+  memcpy(&d0[2 * ow + 1], &o1, sizeof o1);
+  memcpy(&d1[2 * ow], &o2, sizeof o2);
+  memcpy(&d1[2 * ow + 1], &o3, sizeof o3);
+}
+
+static NN_NOINLINE void pool2_bwd16(const float *restrict r0, const float *restrict r1,
+                                    const float *restrict d, float *restrict d0,
+                                    float *restrict d1) {
+  for (int u = 0; u < 16; u++) pool2_bwd_window(r0, r1, d, d0, d1, u);
+}
+
 static void maxpool_backward(const nn_layer *L, float *din, const float *dout, const float *in,
                              int n) {
   const int k = L->kernel, s = L->stride, H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w;
@@ -103,33 +144,19 @@ static void maxpool_backward(const nn_layer *L, float *din, const float *dout, c
   }
   if (k == 2 && s == 2) {
     /* disjoint windows: write each window's four gradients once, and zero
-     * the odd last row/column that no window covers; no separate memset */
+     * the odd last row/column that no window covers; no separate memset.
+     * Blocks of 16 windows with a constant trip count, which gcc -O2
+     * vectorizes (the stride-2 loads become shuffles), then a scalar tail. */
     for (size_t p = 0; p < planes; p++) {
       const float *im = in + p * H * W, *d = dout + p * Ho * Wo;
       float *di = din + p * H * W;
       for (int oh = 0; oh < Ho; oh++) {
-        const float *r0 = im + (size_t)(2 * oh) * W, *r1 = r0 + W;
+        const float *r0 = im + (size_t)(2 * oh) * W, *r1 = r0 + W, *dr = d + (size_t)oh * Wo;
         float *d0 = di + (size_t)(2 * oh) * W, *d1 = d0 + W;
-        for (int ow = 0; ow < Wo; ow++) {
-          const float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], e = r1[2 * ow + 1];
-          /* The first maximum in the order a, b, c, e, as 0/1 flags from
-           * comparisons and bit operations only: the winners are random, and
-           * branches here mispredicted half the time (5x slower). */
-          const float m1 = b > a ? b : a, m2 = c > m1 ? c : m1;
-          const uint32_t s3 = e > m2, s2 = (c > m1) & ~s3 & 1u, s1 = (b > a) & ~(s2 | s3) & 1u;
-          const uint32_t s0 = ~(s1 | s2 | s3) & 1u;
-          const float g = d[(size_t)oh * Wo + ow];
-          uint32_t gb, o0, o1, o2, o3;
-          memcpy(&gb, &g, sizeof gb);
-          o0 = gb & (0u - s0); /* the gradient where the flag is set, +0 elsewhere */
-          o1 = gb & (0u - s1);
-          o2 = gb & (0u - s2);
-          o3 = gb & (0u - s3);
-          memcpy(&d0[2 * ow], &o0, sizeof o0);
-          memcpy(&d0[2 * ow + 1], &o1, sizeof o1);
-          memcpy(&d1[2 * ow], &o2, sizeof o2);
-          memcpy(&d1[2 * ow + 1], &o3, sizeof o3);
-        }
+        int ow = 0;
+        for (; ow + 16 <= Wo; ow += 16)
+          pool2_bwd16(r0 + 2 * ow, r1 + 2 * ow, dr + ow, d0 + 2 * ow, d1 + 2 * ow);
+        for (; ow < Wo; ow++) pool2_bwd_window(r0, r1, dr, d0, d1, ow);
         if (W > 2 * Wo) d0[W - 1] = d1[W - 1] = 0.0f;
       }
       if (H > 2 * Ho) memset(di + (size_t)(H - 1) * W, 0, sizeof *di * W);

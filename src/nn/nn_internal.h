@@ -21,6 +21,14 @@ void nn_col2im(float *img, const float *col, int C, int N, int n0, int nb, int H
 /* Images per GEMM chunk for a layer with `plane` GEMM columns per image and
  * `rows` rows in its column matrix and other operand together. */
 int nn_chunk_images(size_t plane, size_t rows);
+/* Keeps a small kernel out of line: gcc vectorizes a 16-iteration loop over
+ * restrict pointers as a function of its own, but not once inlined into a
+ * caller's row loop (the max-pool kernels in layers.c). */
+#if defined(__GNUC__)
+#define NN_NOINLINE __attribute__((noinline))
+#else
+#define NN_NOINLINE
+#endif
 size_t nn_conv_work_floats(const nn_layer *L, int n);
 void nn_conv2d_forward(const nn_layer *L, const float *params, float *out, const float *in,
                        float *work, int n, nn_layer_prof *prof);
