@@ -107,7 +107,7 @@ static dd_status dset_check_same(io_file *f, const char *path, io_type type, int
   hid_t d;
   DD_TRY(dset_open(f, path, &d), "checking '%s'", path);
   dd_status st = DD_OK;
-  int r;
+  int r = 0;
   hsize_t hd[IO_MAX_RANK];
   hid_t t = H5Dget_type(d);
   st = dset_shape(d, path, &r, hd);
@@ -415,7 +415,7 @@ static dd_status transfer_box(io_file *f, const char *path, int write, hid_t mty
                               const long long *start, const long long *count, void *buf) {
   hid_t d;
   DD_TRY(dset_open(f, path, &d), "%s '%s'", write ? "writing" : "reading", path);
-  int rank;
+  int rank = 0;
   hsize_t dims[IO_MAX_RANK];
   dd_status st = dset_shape(d, path, &rank, dims);
   if (st == DD_OK) st = box_check(f, path, rank, dims, start, count, buf);
@@ -464,7 +464,7 @@ dd_status io_read_slab(io_file *f, const char *path, io_type mem, const long lon
 
 dd_status io_write_rows(io_file *f, const char *path, io_type mem, long long n_local,
                         const void *buf) {
-  int rank;
+  int rank = 0;
   long long dims[IO_MAX_RANK];
   DD_TRY(io_dataset_shape(f, path, &rank, dims), "writing rows of '%s'", path);
   long long first = 0, total = 0;
@@ -481,7 +481,7 @@ dd_status io_write_rows(io_file *f, const char *path, io_type mem, long long n_l
 }
 
 dd_status io_write_root(io_file *f, const char *path, io_type mem, const void *buf) {
-  int rank;
+  int rank = 0;
   long long dims[IO_MAX_RANK];
   DD_TRY(io_dataset_shape(f, path, &rank, dims), "writing '%s'", path);
   long long start[IO_MAX_RANK] = {0}, count[IO_MAX_RANK];
@@ -490,7 +490,7 @@ dd_status io_write_root(io_file *f, const char *path, io_type mem, const void *b
 }
 
 dd_status io_read_all(io_file *f, const char *path, io_type mem, void *buf) {
-  int rank;
+  int rank = 0;
   long long dims[IO_MAX_RANK];
   DD_TRY(io_dataset_shape(f, path, &rank, dims), "reading '%s'", path);
   long long start[IO_MAX_RANK] = {0};
@@ -504,7 +504,7 @@ dd_status io_read_raw(io_file *f, const char *path, void **buf, size_t *elem_siz
   *buf = NULL;
   hid_t d;
   DD_TRY(dset_open(f, path, &d), "reading '%s'", path);
-  int rank;
+  int rank = 0;
   hsize_t dims[IO_MAX_RANK];
   dd_status st = dset_shape(d, path, &rank, dims);
   hid_t t = H5Dget_type(d);
@@ -533,7 +533,7 @@ dd_status io_read_raw(io_file *f, const char *path, void **buf, size_t *elem_siz
 dd_status io_write_raw_root(io_file *f, const char *path, const void *buf) {
   hid_t d;
   DD_TRY(dset_open(f, path, &d), "writing '%s'", path);
-  int rank;
+  int rank = 0;
   hsize_t dims[IO_MAX_RANK];
   dd_status st = dset_shape(d, path, &rank, dims);
   long long n = 1;

@@ -115,7 +115,7 @@ static dd_status brent(root_fn *r, double a, double fa, double b, double fb, dou
 static dd_status dense_root(root_fn *r, double tol, double *mu, unsigned *fl) {
   double x0 = log(MU_MIN), x1 = log(MU_MAX), prev_x = x0;
   for (int i = 0; i < DENSE_POINTS; i++) {
-    double x = x0 + (x1 - x0) * i / (DENSE_POINTS - 1), v;
+    double x = x0 + (x1 - x0) * i / (DENSE_POINTS - 1), v = 0.0;
     DD_TRY(root_eval(r, x, &v), "dense scan");
     if (v >= 0.0) {
       if (i == 0) {
@@ -125,7 +125,7 @@ static dd_status dense_root(root_fn *r, double tol, double *mu, unsigned *fl) {
       }
       double lo = prev_x, hi = x;
       while (hi - lo > tol) {
-        double mid = 0.5 * (lo + hi), vm;
+        double mid = 0.5 * (lo + hi), vm = 0.0;
         DD_TRY(root_eval(r, mid, &vm), "dense-scan bisection");
         if (vm >= 0.0)
           hi = mid;
