@@ -202,6 +202,40 @@ dd_status io_table_read(io_file *f, const char *group, const io_field *fields, i
 void io_table_describe(FILE *fp, const char *group, const io_field *fields, int n_fields);
 
 /* ------------------------------------------------------------------------ */
+/* io_spec tables: the declarative schema of N-D datasets (src/io/spec.c).   */
+/* ------------------------------------------------------------------------ */
+
+/* One dataset a stage owns.  Its dims are the lengths of its axes (dimension
+ * scales written before it), so the row holds no sizes; the same row
+ * creates the dataset, checks a file against it and documents it. */
+typedef struct io_spec {
+  const char *path;              /* absolute dataset path ("/scan/p_value") */
+  io_type type;                  /* element type in the file */
+  const char *axes[IO_MAX_RANK]; /* axis path per dimension, NULL after the last */
+  const char *units;             /* "1" for dimensionless */
+  const char *description;       /* one sentence */
+  unsigned need;                 /* the caller's bits: which runs have the row (0: every run) */
+} io_spec;
+
+/* Number of dimensions of a row (axes before the first NULL). */
+int io_spec_rank(const io_spec *s);
+/* The row of `path` in a table, or NULL. */
+const io_spec *io_spec_find(const io_spec *specs, int n, const char *path);
+/* Collective: io_dataset_create of the row, with dims read from its axes.
+ * Existing with the same layout: left as it is (resume). */
+dd_status io_spec_create(io_file *f, const io_spec *s);
+/* Every row i with skip == NULL or skip[i] == 0. */
+dd_status io_spec_create_all(io_file *f, const io_spec *specs, int n, const unsigned char *skip);
+/* Collective: 1 when the file holds the row's dataset with its type, rank and
+ * axes; else 0 with the reason in why.  Records no error. */
+int io_spec_check(io_file *f, const io_spec *s, char *why, size_t cap);
+int io_spec_check_all(io_file *f, const io_spec *specs, int n, const unsigned char *skip, char *why,
+                      size_t cap);
+/* Markdown rows "| `path` | [axis][axis] | type | units | description |"
+ * (docs/format.md).  Not collective; pure formatting. */
+void io_spec_describe(FILE *fp, const io_spec *specs, int n);
+
+/* ------------------------------------------------------------------------ */
 /* Stages: one results file per run; a stage replaces the groups it owns.    */
 /* ------------------------------------------------------------------------ */
 

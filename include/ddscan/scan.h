@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ddscan/cfg.h"     /* uses: cfg_doc */
 #include "ddscan/core.h"    /* uses: dd_status */
@@ -61,6 +62,19 @@ uint64_t scan_config_hash(const cfg_doc *cfg);
  * file.  Fails like the scan itself when the file has no scores. */
 dd_status scan_stage_is_current(const par_world *w, const char *input_path, uint64_t config_hash,
                                 int *current);
+
+/* The declarative schema of the N-D datasets the scan stage owns (/scan,
+ * /contours, /templates, /spectra; src/scan/schema.c): one io_spec row each,
+ * its `need` bits say which scans have it (only with the method "classical",
+ * only with stats.sound.nr_bkg). */
+enum { SCAN_NEED_CLASSICAL = 1u, SCAN_NEED_NR_BKG = 2u };
+/* The table (n rows). */
+const io_spec *scan_schema(int *n);
+/* 1 when a row exists for a scan with (or without) the classical method and
+ * the NR-background nuisance. */
+int scan_dataset_enabled(const io_spec *d, int has_classical, int nr_bkg);
+/* Markdown rows of the whole table (docs/format.md). */
+void scan_schema_describe(FILE *fp);
 
 /* ======================================================================== */
 /* /scores: the per-event scores of the analysis split (written by the score  */

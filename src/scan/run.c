@@ -14,32 +14,6 @@
 
 #include <mpi.h> /* uses: MPI_Allreduce, MPI_Bcast */
 
-static const char *const k_ud_path[UD_N] = {
-    "/scan/p_value",
-    "/scan/z",
-    "/scan/log_p",
-    "/contours/sigma5",
-    "/contours/flags",
-    "/templates/ts/edges",
-    "/templates/ts/n_bins",
-    "/templates/ts/background",
-    "/templates/ts/background_w2",
-    "/templates/ts/background_mc",
-    "/templates/ts/signal",
-    "/templates/ts/signal_w2",
-    "/templates/ts/nr_background",
-    "/templates/ts/nr_background_w2",
-    "/templates/classical/cs1_edges",
-    "/templates/classical/y_edges",
-    "/templates/classical/background",
-    "/templates/classical/background_w2",
-    "/templates/classical/background_mc",
-    "/templates/classical/signal",
-    "/templates/classical/signal_w2",
-    "/templates/classical/nr_background",
-    "/templates/classical/nr_background_w2",
-};
-
 static const char *const k_unit_axes[2] = {"/axes/mass_gev", "/axes/r"};
 
 /* ------------------------------------------------------------------ events */
@@ -147,214 +121,13 @@ static dd_status index_axis(io_file *f, const char *path, int n, const char *des
   return st;
 }
 
-typedef struct ds_spec {
-  scan_ud id;
-  io_type type;
-  int rank;
-  long long dims[5];
-  const char *axes[5];
-  const char *units;
-  const char *description;
-} ds_spec;
-
-static dd_status create_per_unit(scan_state *s) {
-  const scan_params *g = s->job->grid;
-  long long M = g->n_methods, NM = g->n_mass, NS = g->n_sigma, NE = g->n_exposure, NR = g->n_r;
-  long long K = s->ts_kmax, NX = s->cl_nx, NY = s->cl_ny;
-  const char *A = "/axes/method", *MS = "/axes/mass_gev", *SG = "/axes/sigma_cm2",
-             *EX = "/axes/exposure_ty", *RR = "/axes/r";
-  const char *TB = "/templates/ts/bin", *TE = "/templates/ts/edge";
-  const char *CX = "/templates/classical/cs1_edge", *CB = "/templates/classical/cs1_bin",
-             *CY = "/templates/classical/y_edge", *CYB = "/templates/classical/y_bin";
-  const ds_spec specs[] = {
-      {UD_P,
-       IO_F64,
-       5,
-       {M, NM, NS, NE, NR},
-       {A, MS, SG, EX, RR},
-       "1",
-       "discovery p-value of the background-only hypothesis (conventions per method: /scan "
-       "attribute conventions)"},
-      {UD_Z,
-       IO_F64,
-       5,
-       {M, NM, NS, NE, NR},
-       {A, MS, SG, EX, RR},
-       "1",
-       "significance Z: sound/classical the median sqrt(q0,A); paper and toys Phibar^-1(p) "
-       "(one-sided)"},
-      {UD_LOGP,
-       IO_F64,
-       5,
-       {M, NM, NS, NE, NR},
-       {A, MS, SG, EX, RR},
-       "1",
-       "natural log of p_value, finite where p underflows"},
-      {UD_SIG5,
-       IO_F64,
-       4,
-       {M, NM, NE, NR},
-       {A, MS, EX, RR},
-       "cm^2",
-       "cross-section at which the method reaches its 5-sigma threshold (+inf: not within "
-       "1e20 sigma_ref; 0: above it as sigma -> 0)"},
-      {UD_FLAGS,
-       IO_I32,
-       4,
-       {M, NM, NE, NR},
-       {A, MS, EX, RR},
-       "1",
-       "stats flag bits of the contour point (1 floored background, 2 low count, 8 "
-       "non-monotone, 16 no root, 32 at zero, 1024 low MC; include/ddscan/stats.h)"},
-      {UD_TS_EDGES,
-       IO_F64,
-       3,
-       {NM, NR, K + 1},
-       {MS, RR, TE},
-       "1",
-       "TS bin edges at this R (+-inf at open ends; NaN beyond n_bins + 1; the same for every "
-       "mass)"},
-      {UD_TS_NBINS, IO_I32, 2, {NM, NR}, {MS, RR}, "1", "number of TS bins of the unit"},
-      {UD_TS_BKG,
-       IO_F64,
-       3,
-       {NM, NR, K},
-       {MS, RR, TB},
-       "events/(t*y)",
-       "ER background per TS bin (beta_i; NaN beyond n_bins)"},
-      {UD_TS_BKG_W2,
-       IO_F64,
-       3,
-       {NM, NR, K},
-       {MS, RR, TB},
-       "(events/(t*y))^2",
-       "sum of squared ER weights per TS bin (MC statistics)"},
-      {UD_TS_BKG_MC,
-       IO_I64,
-       3,
-       {NM, NR, K},
-       {MS, RR, TB},
-       "1",
-       "ER Monte-Carlo events per TS bin (0 beyond n_bins)"},
-      {UD_TS_SIG,
-       IO_F64,
-       3,
-       {NM, NR, K},
-       {MS, RR, TB},
-       "events/(t*y)",
-       "WIMP signal per TS bin at sigma_ref (alpha_i; scale by sigma/sigma_ref)"},
-      {UD_TS_SIG_W2,
-       IO_F64,
-       3,
-       {NM, NR, K},
-       {MS, RR, TB},
-       "(events/(t*y))^2",
-       "sum of squared signal weights per TS bin at sigma_ref"},
-      {UD_TS_NRB, IO_F64, 3, {NM, NR, K}, {MS, RR, TB}, "events/(t*y)", "NR background per TS bin"},
-      {UD_TS_NRB_W2,
-       IO_F64,
-       3,
-       {NM, NR, K},
-       {MS, RR, TB},
-       "(events/(t*y))^2",
-       "sum of squared NR-background weights per TS bin"},
-      {UD_CL_X,
-       IO_F64,
-       3,
-       {NM, NR, NX + 1},
-       {MS, RR, CX},
-       "PE",
-       "cS1 bin edges of the classical histogram"},
-      {UD_CL_Y,
-       IO_F64,
-       4,
-       {NM, NR, NX, NY + 1},
-       {MS, RR, CB, CY},
-       "1",
-       "log10(cS2/cS1) bin edges per cS1 slice (+-inf at open ends)"},
-      {UD_CL_BKG,
-       IO_F64,
-       4,
-       {NM, NR, NX, NY},
-       {MS, RR, CB, CYB},
-       "events/(t*y)",
-       "ER background per (cS1, log10 cS2/cS1) bin"},
-      {UD_CL_BKG_W2,
-       IO_F64,
-       4,
-       {NM, NR, NX, NY},
-       {MS, RR, CB, CYB},
-       "(events/(t*y))^2",
-       "sum of squared ER weights per classical bin"},
-      {UD_CL_BKG_MC,
-       IO_I64,
-       4,
-       {NM, NR, NX, NY},
-       {MS, RR, CB, CYB},
-       "1",
-       "ER Monte-Carlo events per classical bin"},
-      {UD_CL_SIG,
-       IO_F64,
-       4,
-       {NM, NR, NX, NY},
-       {MS, RR, CB, CYB},
-       "events/(t*y)",
-       "WIMP signal per classical bin at sigma_ref"},
-      {UD_CL_SIG_W2,
-       IO_F64,
-       4,
-       {NM, NR, NX, NY},
-       {MS, RR, CB, CYB},
-       "(events/(t*y))^2",
-       "sum of squared signal weights per classical bin at sigma_ref"},
-      {UD_CL_NRB,
-       IO_F64,
-       4,
-       {NM, NR, NX, NY},
-       {MS, RR, CB, CYB},
-       "events/(t*y)",
-       "NR background per classical bin"},
-      {UD_CL_NRB_W2,
-       IO_F64,
-       4,
-       {NM, NR, NX, NY},
-       {MS, RR, CB, CYB},
-       "(events/(t*y))^2",
-       "sum of squared NR-background weights per classical bin"},
-  };
-  for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
-    const ds_spec *d = &specs[i];
-    if (s->ud_k[d->id] < 0) continue;
-    DD_TRY(io_dataset_create(s->f, k_ud_path[d->id], d->type, d->rank, d->dims, d->axes, d->units,
-                             d->description),
-           "scan layout");
+/* Creates the rows [first, last) of the schema that this scan has (the
+ * per-unit rows the state enabled, every other row). */
+static dd_status create_rows(scan_state *s, int first, int last) {
+  for (int k = first; k < last; k++) {
+    if (k < UD_N && s->ud_k[k] < 0) continue;
+    DD_TRY(io_spec_create(s->f, &scan_datasets[k]), "scan layout");
   }
-  return DD_OK;
-}
-
-static dd_status create_band(scan_state *s) {
-  const scan_params *g = s->job->grid;
-  long long d3[3] = {g->n_methods, g->n_mass, g->n_exposure}, d2[2] = {g->n_methods, g->n_mass};
-  const char *a3[3] = {"/axes/method", "/axes/mass_gev", "/axes/exposure_ty"};
-  io_file *f = s->f;
-  DD_TRY(io_dataset_create(f, "/contours/band_lo", IO_F64, 3, d3, a3, "cm^2",
-                           "lower edge of the R band: min over R in [r_band_lo, r_band_hi] of "
-                           "sigma5 (NaN in a shard file until merged)"),
-         "scan layout");
-  DD_TRY(io_dataset_create(f, "/contours/band_hi", IO_F64, 3, d3, a3, "cm^2",
-                           "upper edge of the R band: max over R in [r_band_lo, r_band_hi] of "
-                           "sigma5"),
-         "scan layout");
-  DD_TRY(io_dataset_create(f, "/contours/best_r", IO_F64, 3, d3, a3, "1",
-                           "R with the smallest sigma5 at this exposure (lowest R on ties; NaN "
-                           "when no R has a finite sigma5)"),
-         "scan layout");
-  DD_TRY(io_dataset_create(f, "/contours/best_r_overall", IO_F64, 2, d2, a3, "1",
-                           "R minimising sum over exposures of ln sigma5 (the R_opt line)"),
-         "scan layout");
-  DD_TRY(io_dataset_create(f, "/contours/sigma5_best_r", IO_F64, 3, d3, a3, "cm^2",
-                           "sigma5 at best_r_overall"),
-         "scan layout");
   return DD_OK;
 }
 
@@ -458,30 +231,15 @@ static dd_status write_spectra(scan_state *s) {
   dd_status st = phys_spectra_init(&sp, j->phys, j->grid->mass_gev, (size_t)j->grid->n_mass);
   st = par_agree(s->w, st);
   if (st != DD_OK) return DD_CONTEXT(st, "/spectra");
-  long long nm = (long long)sp.n_mass, ne = (long long)sp.n_energy, d2[2] = {nm, ne};
+  long long nm = (long long)sp.n_mass, ne = (long long)sp.n_energy;
   const char *am = "/spectra/mass_gev", *ae = "/spectra/e_kev";
-  const char *a2[2] = {am, ae};
   const void *r0 = NULL; /* rank 0 passes the data */
   int root = s->w->rank == 0;
   st = io_axis_write(f, am, IO_F64, nm, sp.mass_gev, "GeV/c^2", "WIMP mass of the spectra");
   if (st == DD_OK)
     st = io_axis_write(f, ae, IO_F64, ne, sp.e_kev, "keV",
                        "recoil energy (keVnr for WIMP and NR background, keVee for ER)");
-  if (st == DD_OK)
-    st = io_dataset_create(f, "/spectra/dRdE", IO_F64, 2, d2, a2, "events/(t*y*keV)",
-                           "SI WIMP recoil spectrum at sigma_ref (standard halo, Helm)");
-  if (st == DD_OK)
-    st = io_dataset_create(f, "/spectra/endpoint_kev", IO_F64, 1, &nm, a2, "keV",
-                           "kinematic endpoint of the recoil spectrum (keVnr)");
-  if (st == DD_OK)
-    st = io_dataset_create(f, "/spectra/counts_window", IO_F64, 1, &nm, a2, "events/(t*y)",
-                           "expected WIMP events per t*y in the analysis window at sigma_ref");
-  if (st == DD_OK)
-    st = io_dataset_create(f, "/spectra/er_dRdE", IO_F64, 1, &ne, a2 + 1, "events/(t*y*keV)",
-                           "ER background density (per keVee)");
-  if (st == DD_OK)
-    st = io_dataset_create(f, "/spectra/nr_bg_dRdE", IO_F64, 1, &ne, a2 + 1, "events/(t*y*keV)",
-                           "enabled NR backgrounds (per keVnr)");
+  if (st == DD_OK) st = create_rows(s, SD_SPECTRA_DRDE, SD_N);
   if (st == DD_OK) st = io_write_root(f, "/spectra/dRdE", IO_F64, root ? sp.dRdE : r0);
   if (st == DD_OK)
     st = io_write_root(f, "/spectra/endpoint_kev", IO_F64, root ? sp.endpoint_kev : r0);
@@ -540,18 +298,8 @@ static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_s
                       "log10(cS2/cS1) bin edge index (0-based)"),
            "scan axes");
   }
-  DD_TRY(create_per_unit(s), "scan layout");
-  DD_TRY(create_band(s), "scan layout");
+  DD_TRY(create_rows(s, 0, SD_SPECTRA_DRDE), "scan layout");
   long long nm = g->n_mass;
-  const char *am[1] = {"/axes/mass_gev"};
-  DD_TRY(io_dataset_create(f, "/scan/effective_events", IO_F64, 1, &nm, am, "1",
-                           "effective sample size (sum w)^2/sum w^2 of the NR events reweighted "
-                           "to this mass"),
-         "scan layout");
-  DD_TRY(io_dataset_create(f, "/scan/signal_rate", IO_F64, 1, &nm, am, "events/(t*y)",
-                           "expected accepted WIMP events per t*y at sigma_ref (sum of the NR "
-                           "weights)"),
-         "scan layout");
   double bkg_rate = 0.0;
   for (long i = 0; i < s->n_er; i++) bkg_rate += s->er_w[i];
   DD_TRY(write_conventions(s, er, nr, score_hash, bkg_rate), "scan layout");
@@ -608,13 +356,11 @@ static dd_status state_init(scan_state *s) {
                    "scan grid of %lld points is too large for the toy streams (at most 2^32 "
                    "points with method \"toys\")",
                    s->n_points);
+  /* io_units numbers the per-unit datasets it is given 0, 1, ...: ud_k maps
+   * a schema row to that number (-1 for rows this scan does not have) */
   int n = 0;
-  for (int k = 0; k < UD_N; k++) {
-    int on = 1;
-    if (k == UD_TS_NRB || k == UD_TS_NRB_W2) on = s->nr_bkg;
-    if (k >= UD_CL_X) on = s->has_classical && (k < UD_CL_NRB || s->nr_bkg);
-    if (on) s->ud_k[k] = n++;
-  }
+  for (int k = 0; k < UD_N; k++)
+    if (scan_dataset_enabled(&scan_datasets[k], s->has_classical, s->nr_bkg)) s->ud_k[k] = n++;
   int kmax = s->ts_kmax;
   if (s->has_classical && s->cl_nx * s->cl_ny > kmax) kmax = s->cl_nx * s->cl_ny;
   DD_TRY(stats_work_init(&s->work, kmax, s->has_toys ? p->toys : 0), "scan workspace");
@@ -772,7 +518,7 @@ dd_status scan_run(const par_world *w, const scan_job *job) {
     const char *ds[UD_N];
     int n_ds = 0;
     for (int k = 0; k < UD_N; k++)
-      if (s.ud_k[k] >= 0) ds[s.ud_k[k]] = k_ud_path[k], n_ds++;
+      if (s.ud_k[k] >= 0) ds[s.ud_k[k]] = scan_datasets[k].path, n_ds++;
     st = io_units_begin(s.f, "/scan/done", 2, k_unit_axes, n_ds, ds,
                         job->shard_count > 0 ? job->shard_index : 0,
                         job->shard_count > 0 ? job->shard_count : 1, &s.units, &todo, &n_todo);

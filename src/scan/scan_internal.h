@@ -6,8 +6,11 @@
 
 #include "ddscan/scan.h"
 
-/* Per-unit datasets (each has both unit axes, /axes/mass_gev and /axes/r).
- * The ts_nrb and classical ones exist only when enabled. */
+/* The scan's datasets, the index of scan_datasets[] (schema.c).  The first
+ * UD_N are written per work unit (each has both unit axes, /axes/mass_gev and
+ * /axes/r; the NR-background and classical ones exist only when enabled);
+ * the SD_ ones are written once.  A new dataset is one enum value here and
+ * one row in schema.c. */
 typedef enum scan_ud {
   UD_P = 0,     /* /scan/p_value [method][mass][sigma][exposure][r] */
   UD_Z,         /* /scan/z */
@@ -32,8 +35,24 @@ typedef enum scan_ud {
   UD_CL_SIG_W2, /* /templates/classical/signal_w2 */
   UD_CL_NRB,    /* /templates/classical/nr_background */
   UD_CL_NRB_W2, /* /templates/classical/nr_background_w2 */
-  UD_N
+  UD_N,
+  SD_BAND_LO = UD_N,   /* /contours/band_lo [method][mass][exposure] */
+  SD_BAND_HI,          /* /contours/band_hi */
+  SD_BEST_R,           /* /contours/best_r */
+  SD_BEST_R_OVERALL,   /* /contours/best_r_overall [method][mass] */
+  SD_SIGMA5_BEST_R,    /* /contours/sigma5_best_r */
+  SD_EFFECTIVE_EVENTS, /* /scan/effective_events [mass] */
+  SD_SIGNAL_RATE,      /* /scan/signal_rate [mass] */
+  SD_SPECTRA_DRDE,     /* /spectra/dRdE [mass][energy] */
+  SD_SPECTRA_ENDPOINT, /* /spectra/endpoint_kev */
+  SD_SPECTRA_COUNTS,   /* /spectra/counts_window */
+  SD_SPECTRA_ER,       /* /spectra/er_dRdE [energy] */
+  SD_SPECTRA_NR_BG,    /* /spectra/nr_bg_dRdE */
+  SD_N
 } scan_ud;
+
+/* The table itself (schema.c), indexed by scan_ud. */
+extern const io_spec scan_datasets[SD_N];
 
 /* Everything one rank needs for its units.  Sized once, before the units. */
 typedef struct scan_state {
