@@ -47,6 +47,8 @@ static const command k_commands[] = {
      app_cmd_merge, CMD_MPI},
     {"info", "RESULTS.h5", "summary of a results file: stages, grid, best R, contours",
      app_cmd_info, CMD_MPI},
+    {"schema", "", "the datasets every stage owns, as the Markdown tables of docs/format.md",
+     app_cmd_schema, 0},
 };
 static const int k_n_commands = (int)(sizeof k_commands / sizeof k_commands[0]);
 

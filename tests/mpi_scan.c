@@ -18,7 +18,7 @@
 
 #include <mpi.h>
 
-#include "ddscan/app.h"
+#include "ddscan/stage.h"
 #include "ddscan/core.h"
 #include "ddscan/io.h"
 #include "ddscan/par.h"
@@ -44,11 +44,11 @@ static void sub_dir(const char *name, char *buf, size_t cap) {
 }
 
 /* Parses configuration text into params (every rank, same text). */
-static cfg_doc *load(const char *text, app_params *p) {
+static cfg_doc *load(const char *text, stage_params *p) {
   cfg_doc *d = NULL;
   dd_error_clear();
   ASSERT_OK(cfg_parse(&d, text, "mpi_scan.cfg"));
-  ASSERT_OK(app_params_load(d, p));
+  ASSERT_OK(stage_params_load(d, p));
   return d;
 }
 
@@ -58,9 +58,9 @@ static void test_scores_roundtrip(void **state) {
   (void)state;
   char dir[600], path[700];
   sub_dir("roundtrip", dir, sizeof dir);
-  app_params *p = calloc(1, sizeof *p);
+  stage_params *p = calloc(1, sizeof *p);
   cfg_doc *d = load("run = { seed = 11; };", p);
-  ASSERT_OK(scan_synthetic_write(&g_w, &p->phys, 11, 257, 131, dir, "x", 1, 1, g_argv));
+  ASSERT_OK(stage_score_write_synthetic(&g_w, &p->phys, 11, 257, 131, dir, "x", 1, 1, g_argv));
   snprintf(path, sizeof path, "%s/results.h5", dir);
   io_file *f = NULL;
   ASSERT_OK(io_file_open(&g_w, path, IO_READ, &f));
@@ -71,7 +71,7 @@ static void test_scores_roundtrip(void **state) {
   long long want_n[2] = {257, 131};
   for (int b = 0; b < 2; b++) {
     scan_scores s;
-    ASSERT_OK(scan_scores_read(f, (scan_bank)b, &s));
+    ASSERT_OK(stage_scores_read(f, (scan_bank)b, &s));
     assert_int_equal(s.n, want_n[b]);
     assert_true(s.info.beta == 0.5);
     assert_int_equal(s.info.seed, 11);
@@ -139,9 +139,9 @@ static dd_status write_bad(const char *dir, bad_kind kind) {
     if (st == DD_OK)
       st = io_dataset_create(f, "/banks/er/energy_kev", IO_F64, 1, &n, ax, "keV", "energy");
   } else {
-    st = scan_scores_write(f, SCAN_BANK_ER, rows, n_local, &info);
+    st = stage_scores_write(f, SCAN_BANK_ER, rows, n_local, &info);
     info.n_draws_total = 8;
-    if (st == DD_OK) st = scan_scores_write(f, SCAN_BANK_NR, rows, n_local, &info);
+    if (st == DD_OK) st = stage_scores_write(f, SCAN_BANK_NR, rows, n_local, &info);
     if (st == DD_OK && kind == BAD_ATTR) st = io_attr_delete(f, "/scores/nr", "beta");
   }
   if (st != DD_OK) {
@@ -171,8 +171,8 @@ static void test_scores_errors(void **state) {
     io_file *f = NULL;
     ASSERT_OK(io_file_open(&g_w, path, IO_READ, &f));
     scan_scores er, nr;
-    dd_status st = scan_scores_read(f, SCAN_BANK_ER, &er);
-    if (st == DD_OK) st = scan_scores_read(f, SCAN_BANK_NR, &nr);
+    dd_status st = stage_scores_read(f, SCAN_BANK_ER, &er);
+    if (st == DD_OK) st = stage_scores_read(f, SCAN_BANK_NR, &nr);
     assert_int_equal(st, DD_ERR_IO);
     assert_error_contains(cases[i].want);
     assert_error_contains(path);
@@ -195,7 +195,7 @@ static const char *k_scan_cfg =
     "  classical = { cs1_bins = 5; y_bins = 3; }; };\n";
 
 typedef struct scan_fixture {
-  app_params *p;
+  stage_params *p;
   cfg_doc *cfg;
   char dir[600], path[700];
 } scan_fixture;
@@ -210,8 +210,8 @@ static int scan_setup(void **state) {
   g_fx.p = calloc(1, sizeof *g_fx.p);
   g_fx.cfg = load(text, g_fx.p);
   snprintf(g_fx.path, sizeof g_fx.path, "%s/results.h5", g_fx.dir);
-  if (scan_synthetic_write(&g_w, &g_fx.p->phys, 7, 1200, 900, g_fx.dir, text, 5, 1, g_argv) !=
-      DD_OK)
+  if (stage_score_write_synthetic(&g_w, &g_fx.p->phys, 7, 1200, 900, g_fx.dir, text, 5, 1,
+                                  g_argv) != DD_OK)
     return 1;
   scan_job job = {.phys = &g_fx.p->phys,
                   .stats = &g_fx.p->stats,
@@ -225,7 +225,7 @@ static int scan_setup(void **state) {
                   .shard_count = -1,
                   .argc = 1,
                   .argv = g_argv};
-  if (scan_run(&g_w, &job) != DD_OK) {
+  if (stage_scan_run_job(&g_w, &job) != DD_OK) {
     fprintf(stderr, "rank %d: %s\n", g_w.rank, dd_error_chain());
     return 1;
   }
@@ -277,8 +277,8 @@ static void test_scan_matches_oracle(void **state) {
   for (int u = 0; u < NMASS * NR; u++) assert_int_equal(done[u], 1);
 
   scan_scores er, nr;
-  ASSERT_OK(scan_scores_read(f, SCAN_BANK_ER, &er));
-  ASSERT_OK(scan_scores_read(f, SCAN_BANK_NR, &nr));
+  ASSERT_OK(stage_scores_read(f, SCAN_BANK_ER, &er));
+  ASSERT_OK(stage_scores_read(f, SCAN_BANK_NR, &nr));
   ASSERT_OK(io_file_close(&f));
   /* weights from the physics convention (docs/physics.md §8) */
   phys_sampler qe, qn;
@@ -404,7 +404,7 @@ static void test_scan_without_scores(void **state) {
   char dir[600], path[700];
   sub_dir("noscores", dir, sizeof dir);
   snprintf(path, sizeof path, "%s/results.h5", dir);
-  app_params *p = calloc(1, sizeof *p);
+  stage_params *p = calloc(1, sizeof *p);
   cfg_doc *d = load("", p);
   scan_job job = {.phys = &p->phys,
                   .stats = &p->stats,
@@ -418,12 +418,12 @@ static void test_scan_without_scores(void **state) {
                   .shard_count = -1,
                   .argc = 1,
                   .argv = g_argv};
-  assert_int_equal(scan_run(&g_w, &job), DD_ERR_IO);
+  assert_int_equal(stage_scan_run_job(&g_w, &job), DD_ERR_IO);
   assert_error_contains("does not exist");
   assert_error_contains("`score`");
   dd_error_clear();
   ASSERT_OK(write_bad(dir, BAD_NO_SCORES));
-  assert_int_equal(scan_run(&g_w, &job), DD_ERR_IO);
+  assert_int_equal(stage_scan_run_job(&g_w, &job), DD_ERR_IO);
   assert_error_contains("has no /scores/er");
   assert_error_contains("ddscan score CONFIG");
   assert_error_contains(path);
@@ -477,9 +477,12 @@ static void test_dispatch_progress(void **state) {
 /* ------------------------------------------------------------- modes */
 
 static int scores_mode(int argc, char **argv) {
-  app_opts o;
+  const char *sets[64];
+  stage_opts o;
   memset(&o, 0, sizeof o);
   o.config_path = argv[2];
+  o.sets = sets;
+  o.shard_index = o.shard_count = -1;
   long long n_er = 3000, n_nr = 3000;
   for (int i = 3; i < argc; i++) {
     if (strcmp(argv[i], "--er") == 0 && i + 1 < argc)
@@ -487,28 +490,24 @@ static int scores_mode(int argc, char **argv) {
     else if (strcmp(argv[i], "--nr") == 0 && i + 1 < argc)
       n_nr = atoll(argv[++i]);
     else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && o.n_sets < 64)
-      o.sets[o.n_sets++] = argv[++i];
+      sets[o.n_sets++] = argv[++i];
     else {
       if (g_w.rank == 0) fprintf(stderr, "mpi_scan scores: bad argument '%s'\n", argv[i]);
       return 2;
     }
   }
-  app_params *p = calloc(1, sizeof *p);
-  cfg_doc *cfg = NULL;
-  char *text = NULL;
-  dd_status st = app_load_config(&g_w, &o, &cfg, p);
-  if (st == DD_OK) st = cfg_resolved_text(cfg, &text);
+  stage_ctx c;
+  dd_status st = stage_ctx_load(&c, &g_w, &o);
   if (st == DD_OK) {
     static const char *const paths[] = {"run.seed", "physics"};
-    st = scan_synthetic_write(&g_w, &p->phys, p->run.seed, n_er, n_nr, p->run.output_dir, text,
-                              cfg_hash(cfg, paths, 2), argc, argv);
+    st = stage_score_write_synthetic(&g_w, &c.p->phys, c.p->run.seed, n_er, n_nr,
+                                     c.p->run.output_dir, c.config_text, cfg_hash(c.cfg, paths, 2),
+                                     argc, argv);
+    if (st == DD_OK && g_w.rank == 0)
+      printf("mpi_scan: %lld ER + %lld NR synthetic scored events in %s/results.h5\n", n_er, n_nr,
+             c.p->run.output_dir);
+    stage_ctx_free(&c);
   }
-  if (st == DD_OK && g_w.rank == 0)
-    printf("mpi_scan: %lld ER + %lld NR synthetic scored events in %s/results.h5\n", n_er, n_nr,
-           p->run.output_dir);
-  free(text);
-  cfg_free(cfg);
-  free(p);
   if (st != DD_OK) {
     int first = par_first_failing_rank(&g_w);
     if (first == g_w.rank || (first == g_w.size && g_w.rank == 0)) dd_error_print(stderr, g_w.rank);

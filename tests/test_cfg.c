@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ddscan/app.h"
+#include "ddscan/stage.h"
 #include "ddscan/cfg.h"
 #include "ddscan/core.h"
 
@@ -232,8 +232,8 @@ static void test_bad_files(void **state) {
     cfg_doc *d = NULL;
     dd_status st = cfg_parse(&d, text, e->d_name);
     if (st == DD_OK) {
-      app_params p;
-      st = app_params_load(d, &p);
+      stage_params p;
+      st = stage_params_load(d, &p);
     }
     if (st == DD_OK) fail_msg("%s: loaded without error, expected '%s'", e->d_name, expect);
     if (!strstr(dd_error_chain(), expect))
@@ -256,13 +256,42 @@ static void test_example_documents_every_key(void **state) {
   cfg_doc *d = NULL;
   dd_error_clear();
   assert_int_equal(cfg_parse(&d, text, "example.cfg"), DD_OK);
-  app_params p;
-  if (app_params_load(d, &p) != DD_OK) fail_msg("example.cfg: %s", dd_error_chain());
+  stage_params p;
+  if (stage_params_load(d, &p) != DD_OK) fail_msg("example.cfg: %s", dd_error_chain());
   int count = 0;
   const char *keys = cfg_defaulted_keys(d, &count);
   if (count != 0) fail_msg("keys read by the code but not documented in example.cfg:\n%s", keys);
   cfg_free(d);
   free(text);
+}
+
+/* Group `score` belongs to the score stage: defaults, values, a bad batch. */
+static void test_score_params(void **state) {
+  (void)state;
+  static const char *const texts[3] = {"", "score = { noise = \"mean\"; batch_size = 9; };\n",
+                                       "score = {\n batch_size = 0;\n};\n"};
+  for (int i = 0; i < 3; i++) {
+    cfg_doc *d = NULL;
+    dd_error_clear();
+    assert_int_equal(cfg_parse(&d, texts[i], "s.cfg"), DD_OK);
+    stage_params *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    dd_status st = stage_params_load(d, p);
+    if (i == 0) {
+      assert_int_equal(st, DD_OK);
+      assert_int_equal(p->score.noise, STAGE_SCORE_SAMPLE);
+      assert_int_equal(p->score.batch_size, 100);
+    } else if (i == 1) {
+      assert_int_equal(st, DD_OK);
+      assert_int_equal(p->score.noise, STAGE_SCORE_MEAN);
+      assert_int_equal(p->score.batch_size, 9);
+    } else {
+      assert_int_equal(st, DD_ERR_CONFIG);
+      assert_non_null(strstr(dd_error_chain(), "s.cfg:2: score.batch_size: must be in [1,"));
+    }
+    free(p);
+    cfg_free(d);
+  }
 }
 
 /* Every shipped configuration loads. */
@@ -282,8 +311,8 @@ static void test_shipped_configs(void **state) {
     assert_int_equal(dd_read_file(path, &text, NULL), DD_OK);
     cfg_doc *d = NULL;
     dd_error_clear();
-    app_params p;
-    if (cfg_parse(&d, text, e->d_name) != DD_OK || app_params_load(d, &p) != DD_OK)
+    stage_params p;
+    if (cfg_parse(&d, text, e->d_name) != DD_OK || stage_params_load(d, &p) != DD_OK)
       fail_msg("%s: %s", e->d_name, dd_error_chain());
     cfg_free(d);
     free(text);
@@ -295,10 +324,15 @@ static void test_shipped_configs(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_getters),         cmocka_unit_test(test_defaults_resolved),
-      cmocka_unit_test(test_overrides),       cmocka_unit_test(test_grids),
-      cmocka_unit_test(test_choice),          cmocka_unit_test(test_cfg_error_fn),
-      cmocka_unit_test(test_bad_files),       cmocka_unit_test(test_example_documents_every_key),
+      cmocka_unit_test(test_score_params),
+      cmocka_unit_test(test_getters),
+      cmocka_unit_test(test_defaults_resolved),
+      cmocka_unit_test(test_overrides),
+      cmocka_unit_test(test_grids),
+      cmocka_unit_test(test_choice),
+      cmocka_unit_test(test_cfg_error_fn),
+      cmocka_unit_test(test_bad_files),
+      cmocka_unit_test(test_example_documents_every_key),
       cmocka_unit_test(test_shipped_configs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ddscan/app.h"
+#include "ddscan/stage.h"
 #include "ddscan/cfg.h"
 #include "ddscan/core.h"
 #include "ddscan/stats.h"

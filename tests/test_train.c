@@ -184,7 +184,6 @@ static void test_params(void **state) {
   assert_int_equal(p.cvae.batch_size, 100);
   assert_int_equal(p.cnn.batch_size, 100);
   assert_int_equal(p.eval_batch_size, 100);
-  assert_int_equal(p.score_noise, TRAIN_SCORE_SAMPLE);
   assert_string_equal(p.checkpoint_dir, "");
   assert_int_equal(
       load_params("train = { cvae = { epochs = 3; batch_size = 7; }; examples = 2; };\n"
@@ -194,8 +193,6 @@ static void test_params(void **state) {
   assert_int_equal(p.cvae.epochs, 3);
   assert_int_equal(p.cvae.batch_size, 7);
   assert_int_equal(p.examples, 2);
-  assert_int_equal(p.score_noise, TRAIN_SCORE_MEAN);
-  assert_int_equal(p.score_batch_size, 9);
   assert_int_equal(load_params("train = {\n cnn = { epochs = 0; };\n};\n", &p), DD_ERR_CONFIG);
   assert_error_contains("t.cfg:2: train.cnn.epochs: must be in [1,");
   assert_int_equal(load_params("train = { cvae = { batch_size = 2.5; }; };\n", &p), DD_ERR_CONFIG);

@@ -55,13 +55,8 @@ void scan_unit_decode(const scan_params *p, long long unit, int *i_mass, int *i_
 
 /* Hash of the configuration keys the scan stage depends on (run.seed and the
  * groups physics, stats and scan).  The stage's config_hash combines it with
- * the score stage's hash of the scores it reads (scan_run). */
+ * the score stage's hash of the scores it reads (src/stage/scan.c). */
 uint64_t scan_config_hash(const cfg_doc *cfg);
-/* Collective: *current = 1 when input_path holds a complete scan of this
- * configuration (config_hash = scan_config_hash) and of the scores now in the
- * file.  Fails like the scan itself when the file has no scores. */
-dd_status scan_stage_is_current(const par_world *w, const char *input_path, uint64_t config_hash,
-                                int *current);
 
 /* The declarative schema of the N-D datasets the scan stage owns (/scan,
  * /contours, /templates, /spectra; src/scan/schema.c): one io_spec row each,
@@ -77,8 +72,8 @@ int scan_dataset_enabled(const io_spec *d, int has_classical, int nr_bkg);
 void scan_schema_describe(FILE *fp);
 
 /* ======================================================================== */
-/* /scores: the per-event scores of the analysis split (written by the score  */
-/* stage through scan_scores_write; docs/format.md §scores)                  */
+/* /scores: the per-event scores of the analysis split, the scan's input     */
+/* (the score stage owns the schema: src/stage/scores.c; docs/format.md §7)  */
 /* ======================================================================== */
 
 /* The two banks: ER (background) and NR (signal, drawn from the broad
@@ -102,11 +97,6 @@ typedef struct scan_score_record {
   int64_t attempts;  /* energy draws this event took, rejected ones included, >= 1 */
 } scan_score_record;
 
-/* The io_field table of scan_score_record: one dataset per member in
- * /scores/er and /scores/nr (row axis "index"). */
-extern const io_field scan_score_fields[];
-extern const int scan_n_score_fields;
-
 /* Bank attributes (on the group /scores/<bank>). */
 typedef struct scan_bank_info {
   double beta;              /* "beta": beta of the CVAE loss L = l_rec + beta*kl (paper: 0.5) */
@@ -115,16 +105,6 @@ typedef struct scan_bank_info {
   char detector_preset[64]; /* "detector_preset": detector.preset, or "synthetic" */
 } scan_bank_info;
 
-/* Collective.  Writes bank b as the table scan_bank_group(b) (every rank its
- * n_local rows, in rank order, like io_table_write) and the bank attributes
- * beta, n_draws_total, seed, detector_preset plus energy_units ("keVee" or
- * "keVnr") and energy_sampler ("physics.er_background" or
- * "physics.nr_reference": the spectrum the energies were drawn from, which
- * the scan divides by).  info must be the same on every rank.  The caller's
- * stage must own "/scores". */
-dd_status scan_scores_write(io_file *f, scan_bank b, const scan_score_record *rows,
-                            long long n_local, const scan_bank_info *info);
-
 /* One bank as read by the scan (every rank holds all rows). */
 typedef struct scan_scores {
   long long n;
@@ -132,14 +112,6 @@ typedef struct scan_scores {
   scan_bank_info info;
 } scan_scores;
 
-/* Collective.  Reads bank b in full on every rank and validates it: every
- * dataset and attribute of the schema present, n > 0, energy_units and
- * energy_sampler as expected, beta finite and >= 0, every value finite,
- * h_b >= 0, energy >= 0, attempts >= 1, and n_draws_total equal to the sum
- * of attempts.  A missing group or dataset is DD_ERR_IO naming the file,
- * the path and the stage to run ("run `ddscan score CONFIG` first"); a bad
- * value names the dataset and the row.  *s must be zeroed or freed. */
-dd_status scan_scores_read(io_file *f, scan_bank b, scan_scores *s);
 /* Frees the rows; accepts a zeroed struct; zeroes it. */
 void scan_scores_free(scan_scores *s);
 
@@ -164,17 +136,20 @@ typedef struct scan_job {
   char *const *argv;
 } scan_job;
 
-/* Collective: the scan stage.  Reads /scores from input_path (clear error
- * naming the file and the missing dataset when absent), begins the stage
- * "scan" (owns /axes, /scan, /contours, /templates, /spectra), writes the
- * axes, the conventions and the non-unit data, then hands out the work units
- * (mass, R) of this shard with par_dispatch; each unit builds its TS and
- * classical templates, evaluates every method at every (sigma, exposure),
- * solves the 5-sigma contour and writes its slices at once (io_unit_write,
- * io_unit_done), so that a killed scan resumes with --resume.  Then (not in
- * shards) the R band, and the commit.  Results are bitwise identical for any
- * rank count and dispatch order.  Rank 0 prints progress and a summary. */
-dd_status scan_run(const par_world *w, const scan_job *job);
+/* Collective: the scan's computation into the open stage file f (the stage
+ * "scan" begun by src/stage/scan.c, which owns /axes, /scan, /contours,
+ * /templates, /spectra), from both banks' scores (every rank all rows).
+ * Writes the axes, the conventions and the non-unit data, then hands out the
+ * work units (mass, R) of this shard with par_dispatch; each unit builds its
+ * TS and classical templates, evaluates every method at every (sigma,
+ * exposure), solves the 5-sigma contour and writes its slices at once
+ * (io_unit_write, io_unit_done), so that a killed scan resumes (resumed = 1:
+ * the units marked done are skipped).  Then (not in shards) the R band.
+ * Results are bitwise identical for any rank count and dispatch order.
+ * Rank 0 prints progress and a summary.  score_hash: the score stage's
+ * config_hash, stored as /scan attribute scores_config_hash. */
+dd_status scan_compute(const par_world *w, const scan_job *job, io_file *f, int resumed,
+                       const scan_scores *er, const scan_scores *nr, const char *score_hash);
 
 /* Collective: fills the R-band datasets of /contours (band_lo, band_hi,
  * best_r, best_r_overall, sigma5_best_r) from /contours/sigma5 of an open
@@ -205,13 +180,5 @@ dd_status scan_merge(const par_world *w, const char *output_path, const char *co
  * with a = 0x5C0E0000 + b, b = event. */
 void scan_synthetic_event(const phys_sampler *q, scan_bank b, uint32_t seed, long long event,
                           scan_score_record *out);
-
-/* Collective: writes the stage "score" into "<dir>/results.h5" with
- * n_er + n_nr synthetic events (beta 0.5, preset "synthetic"), each rank a
- * block of rows.  config_text/config_hash identify it like a real stage. */
-dd_status scan_synthetic_write(const par_world *w, const phys_params *phys, uint32_t seed,
-                               long long n_er, long long n_nr, const char *dir,
-                               const char *config_text, uint64_t config_hash, int argc,
-                               char *const *argv);
 
 #endif /* DDSCAN_SCAN_H */

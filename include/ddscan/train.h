@@ -21,23 +21,19 @@
 #include "ddscan/par.h"      /* uses: par_world */
 
 /* ------------------------------------------------------------------------ */
-/* Parameters: groups `train` and `score` (configs/example.cfg)              */
+/* Parameters: group `train` (configs/example.cfg)                           */
 /* ------------------------------------------------------------------------ */
 
 #define TRAIN_PATH_MAX 1024
+/* Default minibatch (the paper's 100) and the largest batch accepted. */
+#define TRAIN_DEF_BATCH 100
+#define TRAIN_MAX_BATCH 65536
 
 /* The loop of one model (train.cvae, train.cnn). */
 typedef struct train_model_params {
   int epochs;     /* passes over the training split, >= 1 */
   int batch_size; /* global minibatch, split over the ranks, >= 1 */
 } train_model_params;
-
-/* How `ddscan score` draws the CVAE's latent sample (docs/training.md). */
-typedef enum train_score_noise {
-  TRAIN_SCORE_SAMPLE =
-      0,               /* z = mu + sigma*eps, eps from DD_STREAM_SCORE_EPS (a = bank, b = event) */
-  TRAIN_SCORE_MEAN = 1 /* z = mu: the reconstruction of the posterior mean */
-} train_score_noise;
 
 typedef struct train_params {
   train_model_params cvae;             /* train.cvae */
@@ -46,11 +42,9 @@ typedef struct train_params {
   char checkpoint_dir[TRAIN_PATH_MAX]; /* train.checkpoint_dir; "" = <output_dir>/checkpoints */
   int checksum_every;                  /* train.checksum_every: steps; 0 = epoch ends only */
   int examples;                        /* train.examples: ER and NR test images stored */
-  int score_batch_size;                /* score.batch_size */
-  train_score_noise score_noise;       /* score.noise */
 } train_params;
 
-/* Reads and validates groups `train` and `score` (defaults: the paper's
+/* Reads and validates group `train` (defaults: the paper's
  * minibatch 100, CVAE 200 epochs; docs/training.md).  Errors name file:line
  * and the key. */
 dd_status train_params_load(cfg_doc *cfg, train_params *p);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ddscan/app.h"     /* uses: app_opts, app_params_load */
+#include "ddscan/app.h"     /* uses: app_opts, stage_params_load */
 #include "ddscan/cfg.h"     /* uses: cfg_parse, cfg_set_override */
 #include "ddscan/core.h"    /* uses: dd_status, dd_read_file */
 #include "ddscan/physics.h" /* uses: phys_dRdE, phys_rate_integral, ... */
@@ -100,14 +100,14 @@ static dd_status parse_args(const app_opts *o, spectrum_args *a) {
 
 /* The configuration (CONFIG, or an empty one: the defaults) with the --set
  * overrides, validated like a run's; no MPI needed. */
-static dd_status load_params(const app_opts *o, const char *path, app_params *p) {
+static dd_status load_params(const app_opts *o, const char *path, stage_params *p) {
   char *text = NULL;
   if (path) DD_TRY(dd_read_file(path, &text, NULL), "reading configuration");
   cfg_doc *cfg = NULL;
   dd_status st = cfg_parse(&cfg, text ? text : "", path ? path : "(defaults)");
   free(text);
   for (int i = 0; i < o->n_sets && st == DD_OK; i++) st = cfg_set_override(cfg, o->sets[i]);
-  if (st == DD_OK) st = app_params_load(cfg, p);
+  if (st == DD_OK) st = stage_params_load(cfg, p);
   cfg_free(cfg);
   if (st != DD_OK) return DD_CONTEXT(st, "configuration '%s'", path ? path : "(defaults)");
   return DD_OK;
@@ -132,7 +132,7 @@ static void print_header(const phys_params *p, const spectrum_args *a, double si
 dd_status app_cmd_spectrum(const par_world *w, const app_opts *o) {
   spectrum_args a;
   DD_TRY(parse_args(o, &a), "spectrum");
-  app_params *ap = NULL;
+  stage_params *ap = NULL;
   DD_TRY(dd_calloc((void **)&ap, 1, sizeof *ap, "parameters"), "spectrum");
   dd_status st = load_params(o, a.config, ap);
   if (st != DD_OK) {

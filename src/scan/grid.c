@@ -6,6 +6,7 @@
 #include "ddscan/scan.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,4 +121,21 @@ void scan_unit_decode(const scan_params *p, long long unit, int *i_mass, int *i_
 uint64_t scan_config_hash(const cfg_doc *cfg) {
   static const char *const paths[] = {"run.seed", "physics", "stats", "scan"};
   return cfg_hash(cfg, paths, 4);
+}
+
+static const char *const k_bank_groups[SCAN_N_BANKS] = {"/scores/er", "/scores/nr"};
+static const char *const k_bank_names[SCAN_N_BANKS] = {"er", "nr"};
+
+const char *scan_bank_group(scan_bank b) {
+  return b >= 0 && b < SCAN_N_BANKS ? k_bank_groups[b] : "?";
+}
+
+const char *scan_bank_name(scan_bank b) {
+  return b >= 0 && b < SCAN_N_BANKS ? k_bank_names[b] : "?";
+}
+
+void scan_scores_free(scan_scores *s) {
+  if (!s) return;
+  free(s->rows);
+  memset(s, 0, sizeof *s);
 }

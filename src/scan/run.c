@@ -29,13 +29,10 @@ static dd_status alloc_doubles(double **p, long n, const char *what) {
   return dd_calloc((void **)p, (size_t)(n > 0 ? n : 1), sizeof(double), what);
 }
 
-/* Reads both banks from the stage's file (every rank, all rows) and fills
- * the per-event arrays: TS components, (cS1, cS2), ER weights and, when the
- * NR background is a nuisance, the NR-background weights. */
-static dd_status events_load(scan_state *s, scan_scores *er, scan_scores *nr) {
+/* From both banks (every rank holds all rows) fills the per-event arrays: TS components, (cS1,
+ * cS2), ER weights and, when the NR background is a nuisance, the NR-background weights. */
+static dd_status events_load(scan_state *s, const scan_scores *er, const scan_scores *nr) {
   const scan_job *j = s->job;
-  DD_TRY(scan_scores_read(s->f, SCAN_BANK_ER, er), "scan");
-  DD_TRY(scan_scores_read(s->f, SCAN_BANK_NR, nr), "scan");
   s->n_er = (long)er->n;
   s->n_nr = (long)nr->n;
   double **er_arr[] = {&s->er_ltot, &s->er_hb, &s->er_w, &s->er_cs1, &s->er_cs2};
@@ -417,46 +414,6 @@ static void state_free(scan_state *s) {
 
 /* ------------------------------------------------------------------ driver */
 
-/* The input must exist and hold both banks, before any .tmp is made; also
- * reads the score stage's config_hash ("none" when absent) into hash. */
-static dd_status input_check(const par_world *w, const char *path, char *hash, size_t cap) {
-  int exists = w->rank == 0 ? dd_path_exists(path) : 0;
-  MPI_Bcast(&exists, 1, MPI_INT, 0, w->comm);
-  if (!exists)
-    return DD_FAIL(DD_ERR_IO,
-                   "'%s' does not exist: the scan reads the per-event scores (/scores/er, "
-                   "/scores/nr) from it; run the earlier stages first (`ddscan simulate`, "
-                   "`train`, `score` CONFIG)",
-                   path);
-  io_file *in = NULL;
-  DD_TRY(io_file_open(w, path, IO_READ, &in), "scan input");
-  dd_status st = DD_OK;
-  if (io_attr_exists(in, "/", "stage_in_progress"))
-    st = DD_FAIL(DD_ERR_IO, "'%s' is an unfinished file (stage_in_progress)", path);
-  for (int b = 0; b < SCAN_N_BANKS && st == DD_OK; b++)
-    if (!io_exists(in, scan_bank_group((scan_bank)b)))
-      st = DD_FAIL(DD_ERR_IO,
-                   "'%s' has no %s (the per-event scores of the analysis split): run the "
-                   "score stage first (`ddscan score CONFIG`, or `ddscan CONFIG`)",
-                   path, scan_bank_group((scan_bank)b));
-  snprintf(hash, cap, "none");
-  char *v = NULL;
-  if (st == DD_OK && io_attr_exists(in, "/provenance/score", "config_hash") &&
-      io_attr_read_string(in, "/provenance/score", "config_hash", &v) == DD_OK)
-    snprintf(hash, cap, "%s", v);
-  free(v);
-  dd_status st2 = io_file_close(&in);
-  return st != DD_OK ? st : st2;
-}
-
-dd_status scan_stage_is_current(const par_world *w, const char *input_path, uint64_t config_hash,
-                                int *current) {
-  *current = 0;
-  char score_hash[64];
-  DD_TRY(input_check(w, input_path, score_hash, sizeof score_hash), "scan");
-  return io_stage_is_current(w, input_path, "scan", dd_hash_str(config_hash, score_hash), current);
-}
-
 typedef struct progress_ctx {
   dd_progress bar;
   long long offset; /* units done before this session */
@@ -468,50 +425,20 @@ static void on_progress(void *ctx, long long n_done, long long n_items) {
   dd_progress_update(&pc->bar, (double)(pc->offset + n_done));
 }
 
-dd_status scan_run(const par_world *w, const scan_job *job) {
+dd_status scan_compute(const par_world *w, const scan_job *job, io_file *f, int resumed,
+                       const scan_scores *er, const scan_scores *nr, const char *score_hash) {
   const scan_params *g = job->grid;
-  char score_hash[64];
-  DD_TRY(input_check(w, job->input_path, score_hash, sizeof score_hash), "scan");
-  /* The stage is keyed by its configuration and by the scores it reads, so a
-   * stale .tmp from other scores is never resumed. */
-  uint64_t hash = dd_hash_str(job->config_hash, score_hash);
-  const char *owned[] = {"/axes", "/scan", "/contours", "/templates", "/spectra"};
-  io_stage st_def = {.name = "scan",
-                     .owned = owned,
-                     .n_owned = 5,
-                     .input_path = job->input_path,
-                     .output_path = job->output_path,
-                     .config_text = job->config_text,
-                     .config_hash = hash,
-                     .argc = job->argc,
-                     .argv = job->argv,
-                     .shard_index = job->shard_index,
-                     .shard_count = job->shard_count,
-                     .resume = job->resume,
-                     .units_done = "/scan/done"};
   scan_state s;
   memset(&s, 0, sizeof s);
   s.w = w;
   s.job = job;
-  int resumed = 0;
-  DD_TRY(io_stage_begin(w, &st_def, &s.f, &resumed), "scan");
-  char hex[17];
-  io_hash_hex(hash, hex);
-  dd_info("scan: stage hash %s (configuration + scores %s)", hex, score_hash);
-  if (job->shard_count > 0)
-    dd_info("scan: shard %d of %d: units u with u %% %d == %d -> '%s'", job->shard_index,
-            job->shard_count, job->shard_count, job->shard_index, job->output_path);
+  s.f = f;
   scan_params_print(g);
 
-  scan_scores er, nr;
-  memset(&er, 0, sizeof er);
-  memset(&nr, 0, sizeof nr);
   dd_status st = state_init(&s);
-  if (st == DD_OK) st = events_load(&s, &er, &nr);
+  if (st == DD_OK) st = events_load(&s, er, nr);
   st = par_agree(w, st);
-  if (st == DD_OK) st = write_layout(&s, &er, &nr, score_hash);
-  scan_scores_free(&er);
-  scan_scores_free(&nr);
+  if (st == DD_OK) st = write_layout(&s, er, nr, score_hash);
 
   long long *todo = NULL, n_todo = 0;
   if (st == DD_OK) {
@@ -555,12 +482,5 @@ dd_status scan_run(const par_world *w, const scan_job *job) {
   if (st == DD_OK && job->shard_count <= 0) st = scan_rband_write(s.f);
   if (st == DD_OK && job->shard_count <= 0) st = scan_flags_report(s.f);
   state_free(&s);
-  if (st != DD_OK) {
-    io_file_close(&s.f);
-    return DD_CONTEXT(st, "scan into '%s'", job->output_path);
-  }
-  DD_TRY(io_stage_commit(&s.f), "scan");
-  dd_info("scan: wrote '%s'%s", job->output_path,
-          job->shard_count > 0 ? " (merge the shards with `ddscan merge`)" : "");
-  return DD_OK;
+  return st;
 }

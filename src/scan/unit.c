@@ -13,7 +13,7 @@
 
 uint32_t scan_point_id(const scan_params *g, int im, int is, int ie, int ir) {
   long long id = (((long long)im * g->n_sigma + is) * g->n_exposure + ie) * g->n_r + ir;
-  return (uint32_t)id; /* scan_run checks that every id fits */
+  return (uint32_t)id; /* the scan's state_init checks that every id fits */
 }
 
 /* Saves (save = 1) or restores the classical slot's results of a mass. */

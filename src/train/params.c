@@ -1,7 +1,7 @@
-/* params.c - groups `train` (the training loop of each network: epochs,
+/* params.c - group `train` (the training loop of each network: epochs,
  * global minibatch, evaluation batch, checkpoints, checksum interval, stored
- * examples) and `score` (batch and latent noise of `ddscan score`).  The
- * defaults live here only; configs/example.cfg documents them. */
+ * examples).  The defaults live here only; configs/example.cfg documents
+ * them.  The score stage's group `score` is loaded by src/stage/score.c. */
 #include "ddscan/train.h"
 
 #include <stdio.h>
@@ -11,11 +11,9 @@
  * epoch count is not given there; 30 reaches a plateau on 2x16000 images. */
 #define TRAIN_DEF_CVAE_EPOCHS 200
 #define TRAIN_DEF_CNN_EPOCHS 30
-#define TRAIN_DEF_BATCH 100
 #define TRAIN_DEF_CHECKSUM_EVERY 100
 #define TRAIN_DEF_EXAMPLES 4
 #define TRAIN_MAX_EPOCHS 1000000
-#define TRAIN_MAX_BATCH 65536
 #define TRAIN_MAX_EXAMPLES 64
 
 static dd_status int_in(cfg_doc *cfg, const char *path, long long def, long long lo, long long hi,
@@ -52,11 +50,5 @@ dd_status train_params_load(cfg_doc *cfg, train_params *p) {
          "train");
   DD_TRY(int_in(cfg, "train.examples", TRAIN_DEF_EXAMPLES, 0, TRAIN_MAX_EXAMPLES, &p->examples),
          "train");
-  DD_TRY(int_in(cfg, "score.batch_size", TRAIN_DEF_BATCH, 1, TRAIN_MAX_BATCH, &p->score_batch_size),
-         "score");
-  static const char *const noises[] = {"sample", "mean"};
-  int idx = 0;
-  DD_TRY(cfg_get_choice(cfg, "score.noise", "sample", noises, 2, &idx), "score");
-  p->score_noise = (train_score_noise)idx;
   return DD_OK;
 }

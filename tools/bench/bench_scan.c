@@ -13,7 +13,7 @@
 
 #include <mpi.h>
 
-#include "ddscan/app.h"
+#include "ddscan/stage.h"
 #include "ddscan/core.h"
 #include "ddscan/io.h"
 #include "ddscan/par.h"
@@ -39,7 +39,7 @@ static int die(const char *what) {
 
 /* The same 16 units in memory: weights, templates, every point, contours
  * (the R-independent classical method once, as the stage does per rank). */
-static double bare_stats(const app_params *p, scan_scores *er_, scan_scores *nr_) {
+static double bare_stats(const stage_params *p, scan_scores *er_, scan_scores *nr_) {
   const scan_scores er = *er_, nr = *nr_;
   const phys_params *ph = &p->phys;
   const scan_params *g = &p->scan;
@@ -121,10 +121,11 @@ int main(int argc, char **argv) {
   snprintf(text, sizeof text, k_cfg, dir);
   snprintf(path, sizeof path, "%s/results.h5", dir);
   cfg_doc *cfg = NULL;
-  app_params *p = calloc(1, sizeof *p);
-  if (cfg_parse(&cfg, text, "bench") != DD_OK || app_params_load(cfg, p) != DD_OK) die("config");
+  stage_params *p = calloc(1, sizeof *p);
+  if (cfg_parse(&cfg, text, "bench") != DD_OK || stage_params_load(cfg, p) != DD_OK) die("config");
   double t0 = dd_time_now();
-  if (scan_synthetic_write(&w, &p->phys, 1, N_EVENTS, N_EVENTS, dir, text, 1, argc, argv) != DD_OK)
+  if (stage_score_write_synthetic(&w, &p->phys, 1, N_EVENTS, N_EVENTS, dir, text, 1, argc, argv) !=
+      DD_OK)
     die("scores");
   double t_scores = dd_time_now() - t0;
   scan_job job = {.phys = &p->phys,
@@ -141,15 +142,15 @@ int main(int argc, char **argv) {
                   .argv = argv};
   MPI_Barrier(w.comm);
   t0 = dd_time_now();
-  if (scan_run(&w, &job) != DD_OK) die("scan");
+  if (stage_scan_run_job(&w, &job) != DD_OK) die("scan");
   double t_scan = dd_time_now() - t0;
   double t_bare = 0.0;
   io_file *f = NULL;
   scan_scores er, nr;
   /* collective reads on every rank; rank 0 alone then computes */
   if (io_file_open(&w, path, IO_READ, &f) != DD_OK ||
-      scan_scores_read(f, SCAN_BANK_ER, &er) != DD_OK ||
-      scan_scores_read(f, SCAN_BANK_NR, &nr) != DD_OK)
+      stage_scores_read(f, SCAN_BANK_ER, &er) != DD_OK ||
+      stage_scores_read(f, SCAN_BANK_NR, &nr) != DD_OK)
     die("reading the scores");
   io_file_close(&f);
   if (w.rank == 0) t_bare = bare_stats(p, &er, &nr);

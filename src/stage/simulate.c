@@ -1,5 +1,5 @@
-/* cmd_simulate.c - `ddscan simulate CONFIG [--preview N]`: stage 1 of the
- * pipeline.  Every rank simulates a static block of the ER and NR banks
+/* simulate.c - the simulate stage (`ddscan simulate CONFIG [--preview N]`),
+ * stage 1 of the pipeline.  Every rank simulates a static block of the ER and NR banks
  * (det_events_simulate; events are a pure function of (seed, class, index),
  * so the records do not depend on the rank count), and the stage writes them
  * as io_field tables /banks/er and /banks/nr, the information ceiling of
@@ -14,71 +14,11 @@
 
 #include <mpi.h> /* uses: MPI_Allreduce, MPI_Allgatherv */
 
-#include "ddscan/app.h"      /* uses: app_load_config, app_params */
+#include "ddscan/stage.h"    /* uses: stage_ctx, stage_def, stage_bank_fields */
 #include "ddscan/detector.h" /* uses: det_model, det_events_simulate, det_ceiling_* */
 #include "ddscan/image.h"    /* uses: img_renderer, img_preview_write */
 #include "ddscan/io.h"       /* uses: io_stage_begin, io_table_write, io_write_root */
 #include "ddscan/physics.h"  /* uses: phys_sampler, phys_weight_nr */
-
-#define EV(m) offsetof(det_event, m)
-static const io_field k_bank_fields[] = {
-    {"cls", IO_I32, 1, "1", "class (truth): 0 = ER, 1 = NR", EV(cls), NULL},
-    {"attempts", IO_I32, 1, "1", "draws it took, rejected ones included", EV(attempts), NULL},
-    {"energy_kev", IO_F64, 1, "keV", "recoil energy (keVee for ER, keVnr for NR)", EV(energy_kev),
-     NULL},
-    {"x_cm", IO_F64, 1, "cm", "true x of the interaction", EV(x_cm), NULL},
-    {"y_cm", IO_F64, 1, "cm", "true y of the interaction", EV(y_cm), NULL},
-    {"depth_cm", IO_F64, 1, "cm", "true depth below the gate", EV(depth_cm), NULL},
-    {"s1_pe", IO_F64, 1, "PE", "S1 area", EV(s1_pe), NULL},
-    {"s2_pe", IO_F64, 1, "PE", "S2 area", EV(s2_pe), NULL},
-    {"s2_top_pe", IO_F64, 1, "PE", "S2 area on the top array", EV(s2_top_pe), NULL},
-    {"s2_bottom_pe", IO_F64, 1, "PE", "S2 area on the bottom array", EV(s2_bottom_pe), NULL},
-    {"cs1_pe", IO_F64, 1, "PE", "S1 corrected for the light yield at the reconstructed depth",
-     EV(cs1_pe), NULL},
-    {"cs2_pe", IO_F64, 1, "PE", "S2 corrected for electron lifetime and radial yield", EV(cs2_pe),
-     NULL},
-    {"cs2_bottom_pe", IO_F64, 1, "PE", "bottom-array S2 with the same corrections",
-     EV(cs2_bottom_pe), NULL},
-    {"drift_time_us", IO_F64, 1, "us", "S2 centre minus S1 start", EV(drift_time_us), NULL},
-    {"s2_width_us", IO_F64, 1, "us", "RMS of the S2 photon arrival times", EV(s2_width_us), NULL},
-    {"s1_aft", IO_F64, 1, "1", "S1 area fraction on the top array", EV(s1_aft), NULL},
-    {"s2_aft", IO_F64, 1, "1", "S2 area fraction on the top array", EV(s2_aft), NULL},
-    {"x_rec_cm", IO_F64, 1, "cm", "reconstructed x", EV(x_rec_cm), NULL},
-    {"y_rec_cm", IO_F64, 1, "cm", "reconstructed y", EV(y_rec_cm), NULL},
-    {"depth_rec_cm", IO_F64, 1, "cm", "depth from the drift time", EV(depth_rec_cm), NULL},
-    {"n_ph", IO_I32, 1, "1", "produced photons", EV(n_ph), NULL},
-    {"n_e", IO_I32, 1, "1", "produced electrons (after recombination)", EV(n_e), NULL},
-    {"n_s1_phd", IO_I32, 1, "1", "detected S1 photons", EV(n_s1_phd), NULL},
-    {"n_e_ext", IO_I32, 1, "1", "electrons extracted into the gas", EV(n_e_ext), NULL},
-    {"n_pmts_hit", IO_I32, 1, "1", "PMTs in the S1 coincidence window", EV(n_pmts_hit), NULL},
-    {"n_pmt_top", IO_I32, 1, "1", "PMTs of the top array", EV(n_pmt_top), NULL},
-    {"n_pmt_bottom", IO_I32, 1, "1", "PMTs of the bottom array", EV(n_pmt_bottom), NULL},
-    {"s1_window_ns", IO_F32, 1, "ns", "length of the displayed S1 window", EV(s1_window_ns), NULL},
-    {"s2_window_ns", IO_F32, 1, "ns", "length of the displayed S2 window", EV(s2_window_ns), NULL},
-    {"s1_wf", IO_F32, DET_WF_COLS, "PE",
-     "S1 sum waveform: mean PE per 10-ns sample in each of 37 columns of the window", EV(s1_wf),
-     "wf_col"},
-    {"s2_wf", IO_F32, DET_WF_COLS, "PE",
-     "S2 sum waveform: mean PE per 10-ns sample in each of 37 columns of the window", EV(s2_wf),
-     "wf_col"},
-    {"s1_pmt_bottom_pe", IO_F32, DET_MAX_PMT_BOTTOM, "PE", "S1 area per bottom-array PMT",
-     EV(s1_pmt_bottom_pe), "pmt_bottom"},
-    {"s2_pmt_top_pe", IO_F32, DET_MAX_PMT_TOP, "PE", "S2 area per top-array PMT", EV(s2_pmt_top_pe),
-     "pmt_top"},
-};
-#undef EV
-static const int k_n_bank_fields = (int)(sizeof k_bank_fields / sizeof k_bank_fields[0]);
-
-const io_field *app_bank_fields(int *n) {
-  *n = k_n_bank_fields;
-  return k_bank_fields;
-}
-
-uint64_t app_simulate_hash(const cfg_doc *cfg) {
-  /* the keys the stage depends on: a change in any of them redoes it */
-  static const char *const hash_keys[] = {"run.seed", "detector", "physics", "scan.mass_gev"};
-  return cfg_hash(cfg, hash_keys, 4);
-}
 
 /* The detector's energy callback on top of a physics sampler. */
 static double sampler_draw(void *ctx, double u) {
@@ -87,20 +27,16 @@ static double sampler_draw(void *ctx, double u) {
 
 /* Everything the stage holds, freed in one place. */
 typedef struct sim_ctx {
-  cfg_doc *cfg;
-  app_params *p;
+  const stage_params *p; /* borrowed from the stage context */
   det_model *model;
   img_renderer *renderer;
   phys_sampler q[2]; /* [DET_ER], [DET_NR] */
   det_event *ev;
   float *cs1[2], *cs2[2], *ener[2], *shape[2]; /* ceiling sample, gathered on every rank */
   double *w;
-  char *config_text;
 } sim_ctx;
 
 static void sim_free(sim_ctx *c) {
-  cfg_free(c->cfg);
-  free(c->p);
   free(c->model);
   free(c->renderer);
   phys_sampler_free(&c->q[0]);
@@ -113,7 +49,6 @@ static void sim_free(sim_ctx *c) {
     free(c->shape[k]);
   }
   free(c->w);
-  free(c->config_text);
 }
 
 /* One bank: this rank's block, then the table (collective). */
@@ -146,8 +81,9 @@ static dd_status write_bank(const par_world *w, sim_ctx *c, io_file *f, int cls)
   if (total > 0) {
     char desc[128];
     snprintf(desc, sizeof desc, "event index in the %s bank (counter a of its event stream)", name);
-    DD_TRY(io_table_write(f, group, k_bank_fields, k_n_bank_fields, desc, c->ev, sizeof(det_event),
-                          count),
+    int nf = 0;
+    const io_field *fields = stage_bank_fields(&nf);
+    DD_TRY(io_table_write(f, group, fields, nf, desc, c->ev, sizeof(det_event), count),
            "writing %s", group);
   } else {
     DD_TRY(io_group_create(f, group), "writing %s", group);
@@ -234,10 +170,127 @@ enum {
   CR_N
 };
 
+/* The ceiling's datasets in /banks/ceiling, indexed like its results (CR_):
+ * per mass, per mass and cS1 band bin, per band bin (ER only). */
+#define CM "/banks/ceiling/mass_gev"
+#define CBIN "/banks/ceiling/cs1_bin_pe"
+static const io_spec k_ceiling_specs[CR_N] = {
+    [CR_ACC] = {"/banks/ceiling/accuracy",
+                IO_F64,
+                {CM},
+                "1",
+                "balanced-class accuracy of the Bayes (likelihood-ratio) classifier on (cS1, log10 "
+                "cS2/cS1), measured on an independent half of the sample",
+                0},
+    [CR_AUC] = {"/banks/ceiling/auc", IO_F64, {CM}, "1", "ROC area of that likelihood ratio", 0},
+    [CR_ACC1] = {"/banks/ceiling/accuracy_cs1_only",
+                 IO_F64,
+                 {CM},
+                 "1",
+                 "the same classifier on cS1 alone",
+                 0},
+    [CR_LEAK] = {"/banks/ceiling/leakage",
+                 IO_F64,
+                 {CM},
+                 "1",
+                 "ER fraction below the NR median of log10(cS2/cS1), over the cS1 bins",
+                 0},
+    [CR_ESS] = {"/banks/ceiling/ess_nr",
+                IO_F64,
+                {CM},
+                "1",
+                "effective number of reweighted NR events (sum w)^2 / sum w^2",
+                0},
+    [CR_ACC_SHAPE] =
+        {"/banks/ceiling/accuracy_shape",
+         IO_F64,
+         {CM},
+         "1",
+         "balanced-class accuracy of the likelihood-ratio classifier on (cS1, log10 cS2/cS1, S1 "
+         "prompt fraction f): LR(cS1, y) p(f|cS1,NR)/p(f|cS1,ER), same halves",
+         0},
+    [CR_AUC_SHAPE] =
+        {"/banks/ceiling/auc_shape", IO_F64, {CM}, "1", "ROC area of that likelihood ratio", 0},
+    [CR_ACC1_SHAPE] = {"/banks/ceiling/accuracy_cs1_shape",
+                       IO_F64,
+                       {CM},
+                       "1",
+                       "the same classifier on (cS1, f) only",
+                       0},
+    [CR_AUC1_SHAPE] = {"/banks/ceiling/auc_cs1_shape",
+                       IO_F64,
+                       {CM},
+                       "1",
+                       "ROC area of the classifier on (cS1, f)",
+                       0},
+    [CR_CORR_MAX] =
+        {"/banks/ceiling/shape_corr_max",
+         IO_F64,
+         {CM},
+         "1",
+         "largest |correlation| of log10(cS2/cS1) and f within a cS1 bin (either class, bins with "
+         ">= 1000 effective events): the check of the factorisation",
+         0},
+    [CR_NR_MEDIAN] = {"/banks/ceiling/nr_median",
+                      IO_F64,
+                      {CM, CBIN},
+                      "1",
+                      "NR median of log10(cS2/cS1) per cS1 bin",
+                      0},
+    [CR_NR_SIGMA] = {"/banks/ceiling/nr_sigma",
+                     IO_F64,
+                     {CM, CBIN},
+                     "1",
+                     "NR standard deviation of log10(cS2/cS1) per cS1 bin",
+                     0},
+    [CR_LEAK_BIN] = {"/banks/ceiling/leak_bin",
+                     IO_F64,
+                     {CM, CBIN},
+                     "1",
+                     "ER fraction below the NR median per cS1 bin",
+                     0},
+    [CR_PSD_LEAK_BIN] =
+        {"/banks/ceiling/psd_leak_bin",
+         IO_F64,
+         {CM, CBIN},
+         "1",
+         "ER fraction above the NR median of the S1 prompt fraction per cS1 bin (pulse-shape "
+         "discrimination alone at 50 % NR acceptance)",
+         0},
+    [CR_CORR_NR] = {"/banks/ceiling/shape_corr_nr",
+                    IO_F64,
+                    {CM, CBIN},
+                    "1",
+                    "NR correlation of log10(cS2/cS1) and f per cS1 bin",
+                    0},
+    [CR_ER_MEDIAN] = {"/banks/ceiling/er_median",
+                      IO_F64,
+                      {CBIN},
+                      "1",
+                      "ER median of log10(cS2/cS1) per cS1 bin",
+                      0},
+    [CR_ER_SIGMA] = {"/banks/ceiling/er_sigma",
+                     IO_F64,
+                     {CBIN},
+                     "1",
+                     "ER standard deviation of log10(cS2/cS1) per cS1 bin",
+                     0},
+    [CR_CORR_ER] = {"/banks/ceiling/shape_corr_er",
+                    IO_F64,
+                    {CBIN},
+                    "1",
+                    "ER correlation of log10(cS2/cS1) and f per cS1 bin",
+                    0},
+};
+#undef CM
+#undef CBIN
+
+static const char *const k_owned[] = {"/banks"};
+
 /* /banks/ceiling: both ceilings for every scan mass (NR sample reweighted
  * from q(E) to that mass), computed on rank 0 and written from there. */
 static dd_status write_ceiling(const par_world *w, sim_ctx *c, io_file *f) {
-  const app_params *p = c->p;
+  const stage_params *p = c->p;
   const det_params *dp = &p->detector;
   const int nm = p->scan.n_mass, nb = DET_BAND_BINS;
   size_t n = (size_t)dp->ceiling_events;
@@ -304,56 +357,10 @@ static dd_status write_ceiling(const par_world *w, sim_ctx *c, io_file *f) {
   if (st == DD_OK)
     st = io_attr_write_doubles(f, "/banks/ceiling/cs1_bin_pe", "upper_edge_pe", upper,
                                DET_BAND_BINS);
-  static const struct {
-    const char *name, *desc;
-    int q;
-  } k_out[] = {
-      {"accuracy",
-       "balanced-class accuracy of the Bayes (likelihood-ratio) classifier on (cS1, log10 "
-       "cS2/cS1), measured on an independent half of the sample",
-       CR_ACC},
-      {"auc", "ROC area of that likelihood ratio", CR_AUC},
-      {"accuracy_cs1_only", "the same classifier on cS1 alone", CR_ACC1},
-      {"leakage", "ER fraction below the NR median of log10(cS2/cS1), over the cS1 bins", CR_LEAK},
-      {"ess_nr", "effective number of reweighted NR events (sum w)^2 / sum w^2", CR_ESS},
-      {"accuracy_shape",
-       "balanced-class accuracy of the likelihood-ratio classifier on (cS1, log10 cS2/cS1, S1 "
-       "prompt fraction f): LR(cS1, y) p(f|cS1,NR)/p(f|cS1,ER), same halves",
-       CR_ACC_SHAPE},
-      {"auc_shape", "ROC area of that likelihood ratio", CR_AUC_SHAPE},
-      {"accuracy_cs1_shape", "the same classifier on (cS1, f) only", CR_ACC1_SHAPE},
-      {"auc_cs1_shape", "ROC area of the classifier on (cS1, f)", CR_AUC1_SHAPE},
-      {"shape_corr_max",
-       "largest |correlation| of log10(cS2/cS1) and f within a cS1 bin (either class, bins with "
-       ">= 1000 effective events): the check of the factorisation",
-       CR_CORR_MAX},
-      {"nr_median", "NR median of log10(cS2/cS1) per cS1 bin", CR_NR_MEDIAN},
-      {"nr_sigma", "NR standard deviation of log10(cS2/cS1) per cS1 bin", CR_NR_SIGMA},
-      {"leak_bin", "ER fraction below the NR median per cS1 bin", CR_LEAK_BIN},
-      {"psd_leak_bin",
-       "ER fraction above the NR median of the S1 prompt fraction per cS1 bin (pulse-shape "
-       "discrimination alone at 50 % NR acceptance)",
-       CR_PSD_LEAK_BIN},
-      {"shape_corr_nr", "NR correlation of log10(cS2/cS1) and f per cS1 bin", CR_CORR_NR},
-      {"er_median", "ER median of log10(cS2/cS1) per cS1 bin", CR_ER_MEDIAN},
-      {"er_sigma", "ER standard deviation of log10(cS2/cS1) per cS1 bin", CR_ER_SIGMA},
-      {"shape_corr_er", "ER correlation of log10(cS2/cS1) and f per cS1 bin", CR_CORR_ER},
-  };
-  const char *const ax_m[1] = {"/banks/ceiling/mass_gev"};
-  const char *const ax_mb[2] = {"/banks/ceiling/mass_gev", "/banks/ceiling/cs1_bin_pe"};
-  const char *const ax_b[1] = {"/banks/ceiling/cs1_bin_pe"};
-  for (size_t i = 0; i < sizeof k_out / sizeof *k_out && st == DD_OK; i++) {
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", g, k_out[i].name);
-    const int q = k_out[i].q;
-    long long dims[2] = {nm, nb}, dim_b = nb;
-    if (q < CR_N_SCALAR)
-      st = io_dataset_create(f, path, IO_F64, 1, dims, ax_m, "1", k_out[i].desc);
-    else if (q < CR_N_MASS_BIN)
-      st = io_dataset_create(f, path, IO_F64, 2, dims, ax_mb, "1", k_out[i].desc);
-    else
-      st = io_dataset_create(f, path, IO_F64, 1, &dim_b, ax_b, "1", k_out[i].desc);
-    if (st == DD_OK) st = io_write_root(f, path, IO_F64, w->rank == 0 ? out[q] : NULL);
+  for (int q = 0; q < CR_N && st == DD_OK; q++) {
+    st = io_spec_create(f, &k_ceiling_specs[q]);
+    if (st == DD_OK)
+      st = io_write_root(f, k_ceiling_specs[q].path, IO_F64, w->rank == 0 ? out[q] : NULL);
   }
   if (st == DD_OK) st = io_attr_write_int(f, g, "events_per_class", (long long)n);
   if (st == DD_OK) st = io_attr_write_double(f, g, "cs1_min_pe", dp->ceiling_cs1_min_pe);
@@ -376,51 +383,58 @@ static dd_status write_ceiling(const par_world *w, sim_ctx *c, io_file *f) {
   return st == DD_OK ? DD_OK : DD_CONTEXT(st, "writing %s", g);
 }
 
-dd_status app_cmd_simulate(const par_world *w, const app_opts *o) {
+static dd_status simulate_run(stage_ctx *x) {
+  const par_world *w = x->w;
   sim_ctx c;
   memset(&c, 0, sizeof c);
+  c.p = x->p;
   io_file *f = NULL;
-  dd_status st = dd_calloc((void **)&c.p, 1, sizeof *c.p, "parameters");
-  if (st == DD_OK) st = app_load_config(w, o, &c.cfg, c.p);
-  if (st == DD_OK) st = dd_calloc((void **)&c.model, 1, sizeof *c.model, "detector model");
+  dd_status st = dd_calloc((void **)&c.model, 1, sizeof *c.model, "detector model");
   if (st == DD_OK) st = det_model_init(c.model, &c.p->detector, c.p->run.seed);
   if (st == DD_OK) st = phys_sampler_init_er(&c.q[DET_ER], &c.p->phys);
   if (st == DD_OK) st = phys_sampler_init_nr_ref(&c.q[DET_NR], &c.p->phys);
-  if (st == DD_OK) st = cfg_resolved_text(c.cfg, &c.config_text);
   if (st != DD_OK) goto done;
   det_params_print(&c.p->detector);
-  char path[APP_PATH_MAX + 64];
-  st = io_results_path(c.p->run.output_dir, -1, -1, path, sizeof path);
-  if (st == DD_OK && w->rank == 0) st = dd_mkdir_p(c.p->run.output_dir);
+  if (w->rank == 0) st = dd_mkdir_p(c.p->run.output_dir);
   st = par_agree(w, st);
   if (st != DD_OK) goto done;
-  static const char *const owned[] = {"/banks"};
-  io_stage s = {"simulate",   owned,        1,  path, path, c.config_text, app_simulate_hash(c.cfg),
-                o->argc_orig, o->argv_orig, -1, -1,   0,    NULL};
+  io_stage s = {"simulate",
+                k_owned,
+                1,
+                x->results,
+                x->results,
+                x->config_text,
+                stage_simulate_hash(x->cfg),
+                x->o.argc,
+                x->o.argv,
+                -1,
+                -1,
+                0,
+                NULL};
   st = io_stage_begin(w, &s, &f, NULL);
   if (st == DD_OK) st = write_bank(w, &c, f, DET_ER);
   if (st == DD_OK) st = write_bank(w, &c, f, DET_NR);
   if (st == DD_OK && c.p->detector.ceiling_events > 0) st = write_ceiling(w, &c, f);
   /* previews: rank 0 renders the first N events of each bank */
-  if (st == DD_OK && o->preview_n > 0) {
+  if (st == DD_OK && x->o.preview_n > 0) {
     dd_status pst = DD_OK;
     if (w->rank == 0) {
-      char dir[APP_PATH_MAX + 16];
+      char dir[STAGE_PATH_MAX + 16];
       snprintf(dir, sizeof dir, "%s/preview", c.p->run.output_dir);
       pst = dd_calloc((void **)&c.renderer, 1, sizeof *c.renderer, "renderer");
       if (pst == DD_OK) pst = img_renderer_init(c.renderer, &c.p->image, c.model);
       if (pst == DD_OK)
-        pst = img_preview_write(c.renderer, c.p->run.seed, o->preview_n, sampler_draw, &c.q[DET_ER],
-                                sampler_draw, &c.q[DET_NR], dir);
+        pst = img_preview_write(c.renderer, c.p->run.seed, x->o.preview_n, sampler_draw,
+                                &c.q[DET_ER], sampler_draw, &c.q[DET_NR], dir);
       if (pst == DD_OK)
         dd_info("simulate: %d ER and %d NR example images in %s (sheet.png, sheet_pax.png)",
-                o->preview_n, o->preview_n, dir);
+                x->o.preview_n, x->o.preview_n, dir);
     }
     st = par_agree(w, pst);
   }
   if (st == DD_OK) {
     st = io_stage_commit(&f);
-    if (st == DD_OK) dd_info("simulate: wrote %s", path);
+    if (st == DD_OK) dd_info("simulate: wrote %s", x->results);
   } else {
     io_file_close(&f);
   }
@@ -428,3 +442,23 @@ done:
   sim_free(&c);
   return st == DD_OK ? DD_OK : DD_CONTEXT(st, "simulate");
 }
+
+static dd_status simulate_is_current(stage_ctx *x, int *current) {
+  return io_stage_is_current(x->w, x->results, "simulate", stage_simulate_hash(x->cfg), current);
+}
+
+static void simulate_schema(stage_schema *out) {
+  static stage_table tables[2] = {{"/banks/er", NULL, 0}, {"/banks/nr", NULL, 0}};
+  for (int k = 0; k < 2; k++) tables[k].fields = stage_bank_fields(&tables[k].n_fields);
+  out->tables = tables;
+  out->n_tables = 2;
+  out->specs = k_ceiling_specs;
+  out->n_specs = (int)(sizeof k_ceiling_specs / sizeof k_ceiling_specs[0]);
+}
+
+const stage_def stage_simulate = {
+    "simulate",      "the ER and NR event banks and the information ceiling per scan mass",
+    k_owned,         1,
+    simulate_schema, simulate_is_current,
+    simulate_run,
+};

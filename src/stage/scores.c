@@ -1,14 +1,17 @@
-/* scores.c - the /scores schema: the io_field table of scan_score_record, the
- * bank attributes, writing a bank (the score stage's side of the contract)
- * and reading it back with every check the scan relies on (docs/format.md). */
-#include "ddscan/scan.h"
+/* scores.c - the /scores schema, owned by the score stage: the io_field
+ * table of scan_score_record, the bank attributes, writing a bank and
+ * reading it back with every check the scan relies on (docs/format.md §7),
+ * and the synthetic banks that tests and benchmarks score-free scan on. */
+#include "ddscan/stage.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const io_field scan_score_fields[] = {
+#include <mpi.h> /* uses: MPI_Allreduce */
+
+const io_field stage_score_fields[] = {
     {"event", IO_I64, 1, "1",
      "event index in the bank (the key of its simulation and image random streams)",
      offsetof(scan_score_record, event), NULL},
@@ -38,10 +41,8 @@ const io_field scan_score_fields[] = {
      "included (their sum is the bank's n_draws_total)",
      offsetof(scan_score_record, attempts), NULL},
 };
-const int scan_n_score_fields = (int)(sizeof scan_score_fields / sizeof scan_score_fields[0]);
+const int stage_n_score_fields = (int)(sizeof stage_score_fields / sizeof stage_score_fields[0]);
 
-static const char *const k_groups[SCAN_N_BANKS] = {"/scores/er", "/scores/nr"};
-static const char *const k_names[SCAN_N_BANKS] = {"er", "nr"};
 static const char *const k_units[SCAN_N_BANKS] = {"keVee", "keVnr"};
 static const char *const k_sampler[SCAN_N_BANKS] = {"physics.er_background",
                                                     "physics.nr_reference"};
@@ -49,21 +50,13 @@ static const char *const k_rows[SCAN_N_BANKS] = {
     "event row in the scored ER (background) analysis split",
     "event row in the scored NR (signal reference) analysis split"};
 
-const char *scan_bank_group(scan_bank b) {
-  return b >= 0 && b < SCAN_N_BANKS ? k_groups[b] : "?";
-}
-
-const char *scan_bank_name(scan_bank b) {
-  return b >= 0 && b < SCAN_N_BANKS ? k_names[b] : "?";
-}
-
-dd_status scan_scores_write(io_file *f, scan_bank b, const scan_score_record *rows,
-                            long long n_local, const scan_bank_info *info) {
+dd_status stage_scores_write(io_file *f, scan_bank b, const scan_score_record *rows,
+                             long long n_local, const scan_bank_info *info) {
   if (b < 0 || b >= SCAN_N_BANKS) return DD_FAIL(DD_ERR_ARG, "scores: bank %d", (int)b);
-  const char *g = k_groups[b];
-  DD_TRY(io_table_write(f, g, scan_score_fields, scan_n_score_fields, k_rows[b], rows, sizeof *rows,
-                        n_local),
-         "writing the %s scores", k_names[b]);
+  const char *g = scan_bank_group(b);
+  DD_TRY(io_table_write(f, g, stage_score_fields, stage_n_score_fields, k_rows[b], rows,
+                        sizeof *rows, n_local),
+         "writing the %s scores", scan_bank_name(b));
   DD_TRY(io_attr_write_double(f, g, "beta", info->beta), "scores '%s'", g);
   DD_TRY(io_attr_write_int(f, g, "n_draws_total", info->n_draws_total), "scores '%s'", g);
   DD_TRY(io_attr_write_int(f, g, "seed", info->seed), "scores '%s'", g);
@@ -80,12 +73,6 @@ dd_status scan_scores_write(io_file *f, scan_bank b, const scan_score_record *ro
                 "spectrum q(E); weights for a WIMP of mass m: w = dR/dE_m(E)/q(E)/n_draws_total"),
       "scores '%s'", g);
   return DD_OK;
-}
-
-void scan_scores_free(scan_scores *s) {
-  if (!s) return;
-  free(s->rows);
-  memset(s, 0, sizeof *s);
 }
 
 /* The hint every "not there" message ends with. */
@@ -124,30 +111,31 @@ static const char *row_problem(const scan_score_record *r) {
   return NULL;
 }
 
-dd_status scan_scores_read(io_file *f, scan_bank b, scan_scores *s) {
+dd_status stage_scores_read(io_file *f, scan_bank b, scan_scores *s) {
   memset(s, 0, sizeof *s);
   if (b < 0 || b >= SCAN_N_BANKS) return DD_FAIL(DD_ERR_ARG, "scores: bank %d", (int)b);
-  const char *g = k_groups[b], *path = io_file_disk_path(f);
+  const char *g = scan_bank_group(b), *path = io_file_disk_path(f);
   if (!io_exists(f, "/scores"))
     return DD_FAIL(DD_ERR_IO,
                    "'%s' has no /scores (the per-event scores of the analysis split); %s", path,
                    SCORE_HINT);
   if (!io_exists(f, g))
-    return DD_FAIL(DD_ERR_IO, "'%s' has no %s (the %s bank's scores); %s", path, g, k_names[b],
-                   SCORE_HINT);
+    return DD_FAIL(DD_ERR_IO, "'%s' has no %s (the %s bank's scores); %s", path, g,
+                   scan_bank_name(b), SCORE_HINT);
   char ds[IO_PATH_MAX];
-  for (int i = 0; i < scan_n_score_fields; i++) {
-    snprintf(ds, sizeof ds, "%s/%s", g, scan_score_fields[i].path);
+  for (int i = 0; i < stage_n_score_fields; i++) {
+    snprintf(ds, sizeof ds, "%s/%s", g, stage_score_fields[i].path);
     if (!io_exists(f, ds))
       return DD_FAIL(DD_ERR_IO, "'%s' has no dataset %s (%s); %s", path, ds,
-                     scan_score_fields[i].description, SCORE_HINT);
+                     stage_score_fields[i].description, SCORE_HINT);
   }
   static const char *const attrs[] = {"beta", "n_draws_total", "seed", "detector_preset"};
   for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
-    DD_TRY(need_attr(f, g, attrs[i]), "reading the %s scores", k_names[b]);
-  DD_TRY(check_string_attr(f, g, "energy_units", k_units[b]), "reading the %s scores", k_names[b]);
+    DD_TRY(need_attr(f, g, attrs[i]), "reading the %s scores", scan_bank_name(b));
+  DD_TRY(check_string_attr(f, g, "energy_units", k_units[b]), "reading the %s scores",
+         scan_bank_name(b));
   DD_TRY(check_string_attr(f, g, "energy_sampler", k_sampler[b]), "reading the %s scores",
-         k_names[b]);
+         scan_bank_name(b));
   char *preset = NULL;
   DD_TRY(io_attr_read_double(f, g, "beta", &s->info.beta), "scores '%s'", g);
   DD_TRY(io_attr_read_int(f, g, "n_draws_total", &s->info.n_draws_total), "scores '%s'", g);
@@ -159,12 +147,13 @@ dd_status scan_scores_read(io_file *f, scan_bank b, scan_scores *s) {
     return DD_FAIL(DD_ERR_IO, "'%s': %s@beta = %g must be finite and >= 0", path, g, s->info.beta);
 
   long long n = 0;
-  DD_TRY(io_table_length(f, g, scan_score_fields, scan_n_score_fields, &n), "'%s': %s", path, g);
+  DD_TRY(io_table_length(f, g, stage_score_fields, stage_n_score_fields, &n), "'%s': %s", path, g);
   if (n < 1) return DD_FAIL(DD_ERR_IO, "'%s': %s holds no events; %s", path, g, SCORE_HINT);
-  DD_TRY(dd_calloc((void **)&s->rows, (size_t)n, sizeof *s->rows, "scores"), "bank %s", k_names[b]);
+  DD_TRY(dd_calloc((void **)&s->rows, (size_t)n, sizeof *s->rows, "scores"), "bank %s",
+         scan_bank_name(b));
   s->n = n;
   dd_status st =
-      io_table_read(f, g, scan_score_fields, scan_n_score_fields, 0, n, s->rows, sizeof *s->rows);
+      io_table_read(f, g, stage_score_fields, stage_n_score_fields, 0, n, s->rows, sizeof *s->rows);
   long long sum = 0;
   for (long long i = 0; st == DD_OK && i < n; i++) {
     const char *why = row_problem(&s->rows[i]);
@@ -180,7 +169,75 @@ dd_status scan_scores_read(io_file *f, scan_bank b, scan_scores *s) {
                  path, g, s->info.n_draws_total, n, sum);
   if (st != DD_OK) {
     scan_scores_free(s);
-    return DD_CONTEXT(st, "reading the %s scores", k_names[b]);
+    return DD_CONTEXT(st, "reading the %s scores", scan_bank_name(b));
   }
   return DD_OK;
+}
+
+/* ---------------------------------------------------------------- synthetic */
+
+/* A bank of scan_synthetic_event records, each rank a block of rows. */
+static dd_status synthetic_bank(const par_world *w, io_file *f, const phys_sampler *q, scan_bank b,
+                                uint32_t seed, long long n) {
+  long long first, count;
+  io_rows_split(n, w->rank, w->size, &first, &count);
+  scan_score_record *rows = NULL;
+  DD_TRY(
+      dd_calloc((void **)&rows, (size_t)(count > 0 ? count : 1), sizeof *rows, "synthetic scores"),
+      "bank %s", scan_bank_name(b));
+  long long draws = 0, total = 0;
+  for (long long i = 0; i < count; i++) {
+    scan_synthetic_event(q, b, seed, first + i, &rows[i]);
+    draws += rows[i].attempts;
+  }
+  /* integer sum: exact in any order */
+  MPI_Allreduce(&draws, &total, 1, MPI_LONG_LONG, MPI_SUM, w->comm);
+  scan_bank_info info = {0.5, total, seed, "synthetic"};
+  dd_status st = stage_scores_write(f, b, rows, count, &info);
+  free(rows);
+  return st;
+}
+
+dd_status stage_score_write_synthetic(const par_world *w, const phys_params *phys, uint32_t seed,
+                                      long long n_er, long long n_nr, const char *dir,
+                                      const char *config_text, uint64_t config_hash, int argc,
+                                      char *const *argv) {
+  if (n_er < 1 || n_nr < 1)
+    return DD_FAIL(DD_ERR_ARG, "synthetic scores: %lld ER and %lld NR events", n_er, n_nr);
+  char path[2048];
+  DD_TRY(io_results_path(dir, -1, -1, path, sizeof path), "synthetic scores");
+  const char *owned[] = {"/scores"};
+  io_stage s = {.name = "score",
+                .owned = owned,
+                .n_owned = 1,
+                .input_path = path,
+                .output_path = path,
+                .config_text = config_text,
+                .config_hash = config_hash,
+                .argc = argc,
+                .argv = argv,
+                .shard_index = -1,
+                .shard_count = -1};
+  io_file *f = NULL;
+  DD_TRY(io_stage_begin(w, &s, &f, NULL), "synthetic scores");
+  phys_sampler q_er, q_nr;
+  memset(&q_er, 0, sizeof q_er);
+  memset(&q_nr, 0, sizeof q_nr);
+  /* every rank builds the same samplers from the same parameters */
+  dd_status st = phys_sampler_init_er(&q_er, phys);
+  if (st == DD_OK) st = phys_sampler_init_nr_ref(&q_nr, phys);
+  st = par_agree(w, st);
+  if (st == DD_OK) st = synthetic_bank(w, f, &q_er, SCAN_BANK_ER, seed, n_er);
+  if (st == DD_OK) st = synthetic_bank(w, f, &q_nr, SCAN_BANK_NR, seed, n_nr);
+  if (st == DD_OK)
+    st = io_attr_write_string(f, "/scores", "description",
+                              "synthetic per-event scores (tests and benchmarks: toy detector, "
+                              "Gaussian score components), not a simulation");
+  phys_sampler_free(&q_er);
+  phys_sampler_free(&q_nr);
+  if (st != DD_OK) {
+    io_file_close(&f);
+    return DD_CONTEXT(st, "writing synthetic scores into '%s'", path);
+  }
+  return io_stage_commit(&f);
 }

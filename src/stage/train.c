@@ -1,4 +1,5 @@
-/* cmd_train.c - `ddscan train CONFIG [--resume]`: stage 2 of the pipeline.
+/* train.c - the train stage (`ddscan train CONFIG [--resume]`), stage 2 of
+ * the pipeline.
  * Reads the train and test splits of /banks/er and /banks/nr, trains the CVAE
  * on ER and the CNN on the balanced ER/NR split (src/train: data-parallel,
  * a checkpoint and loss history per epoch), reuses checkpoints of this
@@ -16,29 +17,26 @@
 
 #include <mpi.h> /* uses: MPI_Bcast */
 
-#include "ddscan/app.h"      /* uses: app_load_config, app_params, app_bank_fields */
+#include "ddscan/stage.h"    /* uses: stage_ctx, stage_def, stage_bank_read_training */
 #include "ddscan/detector.h" /* uses: det_model, det_bank_range */
 #include "ddscan/image.h"    /* uses: img_renderer, img_png_write_sheet */
 #include "ddscan/io.h"       /* uses: io_stage_begin, io_dataset_create, io_write_root */
 #include "ddscan/physics.h"  /* uses: phys_sampler, phys_weight_nr */
 #include "ddscan/train.h"    /* uses: train_trainer, train_set, train_history */
 
-enum { M_CVAE = 0, M_CNN = 1, N_MODELS = 2 };
-static const char *const k_model[N_MODELS] = {"cvae", "cnn"};
+enum { M_CVAE = STAGE_CVAE, M_CNN = STAGE_CNN, N_MODELS = STAGE_N_MODELS };
 
 /* Everything the stage holds, freed in one place. */
 typedef struct tr_ctx {
-  cfg_doc *cfg;
-  app_params *p; /* owned */
+  stage_ctx *x;          /* borrowed: configuration, parameters, paths */
+  const stage_params *p; /* borrowed: x->p */
   det_model *det;
   img_renderer *rend;
   phys_sampler q_nr;  /* the NR bank's reference spectrum, for the weights */
   det_event *er, *nr; /* owned: train then test split of each class */
   long long n_er_train, n_er_test, n_nr_train, n_nr_test, n_bal;
   train_set cvae_train, cvae_test, cvae_test_nr, cnn_train, cnn_test;
-  char *config_text;
-  char results[APP_PATH_MAX + 64];
-  char ckpt[N_MODELS][APP_PATH_MAX + 64], hist_path[N_MODELS][APP_PATH_MAX + 64];
+  char ckpt[N_MODELS][STAGE_PATH_MAX + 64], hist_path[N_MODELS][STAGE_PATH_MAX + 64];
   uint64_t hash[N_MODELS];
   train_history hist[N_MODELS];
   train_start start[N_MODELS];
@@ -60,8 +58,6 @@ typedef struct tr_ctx {
 } tr_ctx;
 
 static void tr_free(tr_ctx *c) {
-  cfg_free(c->cfg);
-  free(c->p);
   free(c->det);
   free(c->rend);
   phys_sampler_free(&c->q_nr);
@@ -72,7 +68,6 @@ static void tr_free(tr_ctx *c) {
   train_set_free(&c->cvae_test_nr);
   train_set_free(&c->cnn_train);
   train_set_free(&c->cnn_test);
-  free(c->config_text);
   for (int k = 0; k < N_MODELS; k++) train_history_free(&c->hist[k]);
   for (int k = 0; k < 2; k++) {
     free(c->ex_img[k]);
@@ -92,127 +87,26 @@ static void tr_free(tr_ctx *c) {
   free(c->ceil_auc_ref);
 }
 
-/* train.checkpoint_dir, or "<run.output_dir>/checkpoints" when empty. */
-static void ckpt_dir(const app_params *p, char *buf, size_t cap) {
-  if (p->train.checkpoint_dir[0])
-    snprintf(buf, cap, "%s", p->train.checkpoint_dir);
-  else
-    snprintf(buf, cap, "%s/checkpoints", p->run.output_dir);
-}
-
-void app_train_paths(const app_params *p, int model, char *ckpt, char *hist, size_t cap) {
-  char dir[APP_PATH_MAX + 32];
-  ckpt_dir(p, dir, sizeof dir);
-  if (ckpt) snprintf(ckpt, cap, "%s/%s.ckpt", dir, k_model[model]);
-  if (hist) snprintf(hist, cap, "%s/%s.hist", dir, k_model[model]);
-}
-
-dd_status app_bank_read(io_file *f, int cls, long long first, long long count, det_event *out) {
-  const char *group = cls == DET_ER ? "/banks/er" : "/banks/nr";
-  int nf = 0;
-  const io_field *fields = app_bank_fields(&nf);
-  long long n_rows = 0;
-  DD_TRY(io_table_length(f, group, fields, nf, &n_rows), "reading %s of '%s'", group,
-         io_file_final_path(f));
-  if (first < 0 || first + count > n_rows)
-    return DD_FAIL(DD_ERR_IO,
-                   "'%s' %s holds %lld events, this configuration needs events [%lld, %lld): run "
-                   "`ddscan simulate CONFIG` first",
-                   io_file_final_path(f), group, n_rows, first, first + count);
-  if (count > 0) memset(out, 0, (size_t)count * sizeof *out);
-  DD_TRY(io_table_read(f, group, fields, nf, first, count, out, sizeof *out), "reading %s", group);
-  /* the row index is the table's axis, not a field */
-  for (long long i = 0; i < count; i++) out[i].index = (uint64_t)(first + i);
-  return DD_OK;
-}
-
-dd_status app_banks_check(const par_world *w, cfg_doc *cfg, const char *path) {
-  int cur = 0;
-  DD_TRY(io_stage_is_current(w, path, "simulate", app_simulate_hash(cfg), &cur), "'%s'", path);
-  if (!cur)
-    return DD_FAIL(DD_ERR_IO,
-                   "'%s' does not hold the event banks of this configuration (missing, "
-                   "unfinished, or simulated with other detector/physics/seed keys): run `ddscan "
-                   "simulate %s` first",
-                   path, cfg_filename(cfg));
-  return DD_OK;
-}
-
-/* The train and test splits of one class: every rank reads them all (the
- * shuffle may put any sample in any rank's slice). */
-static dd_status read_class(io_file *f, const det_bank *b, int cls, det_event **out,
-                            long long *n_train, long long *n_test) {
-  uint64_t f0, c0, f1, c1;
-  det_bank_range(b, cls, DET_SPLIT_TRAIN, &f0, &c0);
-  det_bank_range(b, cls, DET_SPLIT_TEST, &f1, &c1);
-  *n_train = (long long)c0;
-  *n_test = (long long)c1;
-  const long long n = (long long)(c0 + c1);
-  DD_TRY(dd_calloc((void **)out, (size_t)(n > 0 ? n : 1), sizeof **out, "bank records"),
-         "bank records");
-  /* the splits are contiguous: [train, test) from index 0 */
-  if (f0 != 0 || f1 != c0) return DD_FAIL(DD_ERR_INTERNAL, "bank splits are not contiguous");
-  return app_bank_read(f, cls, 0, n, *out);
-}
-
-/* Model hashes: the keys that shape training plus the content of the records
- * it reads (so a change of the analysis split or of the scan masses never
- * retrains, while any change of the banks does).  er/nr hold the train then
- * the test split of each class. */
-static uint64_t model_hash(const cfg_doc *cfg, int k, const det_event *er, long long n_er_train,
-                           long long n_er_test, const det_event *nr, long long n_nr_train,
-                           long long n_nr_test) {
-  const char *keys[4] = {"run.seed", "image", k == M_CVAE ? "nn.cvae" : "nn.cnn",
-                         k == M_CVAE ? "train.cvae.batch_size" : "train.cnn.batch_size"};
-  uint64_t h =
-      dd_hash_str(DD_HASH_INIT, k == M_CVAE ? "ddscan-train-1 cvae" : "ddscan-train-1 cnn");
-  const uint64_t ch = cfg_hash(cfg, keys, 4);
-  h = dd_hash_bytes(h, &ch, sizeof ch);
-  const size_t r = sizeof(det_event);
-  const long long bal = n_er_train < n_nr_train ? n_er_train : n_nr_train;
-  if (k == M_CVAE) {
-    h = dd_hash_bytes(h, er, (size_t)(n_er_train + n_er_test) * r);
-    h = dd_hash_bytes(h, nr + n_nr_train, (size_t)n_nr_test * r);
-  } else {
-    h = dd_hash_bytes(h, er, (size_t)bal * r);
-    h = dd_hash_bytes(h, nr, (size_t)bal * r);
-    h = dd_hash_bytes(h, er + n_er_train, (size_t)n_er_test * r);
-    h = dd_hash_bytes(h, nr + n_nr_train, (size_t)n_nr_test * r);
-  }
-  return h;
-}
-
-dd_status app_train_model_hashes(const par_world *w, const cfg_doc *cfg, const app_params *p,
-                                 io_file *f, uint64_t hash[2]) {
-  (void)w;
-  det_event *er = NULL, *nr = NULL;
-  long long ner, ner_t, nnr, nnr_t;
-  dd_status st = read_class(f, &p->detector.bank, DET_ER, &er, &ner, &ner_t);
-  if (st == DD_OK) st = read_class(f, &p->detector.bank, DET_NR, &nr, &nnr, &nnr_t);
-  if (st == DD_OK)
-    for (int k = 0; k < N_MODELS; k++) hash[k] = model_hash(cfg, k, er, ner, ner_t, nr, nnr, nnr_t);
-  free(er);
-  free(nr);
-  return st;
-}
-
 static uint64_t stage_hash(tr_ctx *c) {
   static const char *const keys[] = {"train", "scan.mass_gev", "detector.ceiling", "physics"};
   uint64_t h = dd_hash_str(DD_HASH_INIT, "ddscan-train-stage-1");
   h = dd_hash_bytes(h, c->hash, sizeof c->hash);
-  const uint64_t ch = cfg_hash(c->cfg, keys, 4);
+  const uint64_t ch = cfg_hash(c->x->cfg, keys, 4);
   return dd_hash_bytes(h, &ch, sizeof ch);
 }
 
 /* Loads banks, renderer and sample sets. */
 static dd_status prepare(const par_world *w, tr_ctx *c) {
-  app_params *p = c->p;
-  DD_TRY(app_banks_check(w, c->cfg, c->results), "checking the banks");
+  const stage_params *p = c->p;
+  const char *results = c->x->results;
+  DD_TRY(stage_banks_check(c->x), "checking the banks");
   io_file *f = NULL;
-  DD_TRY(io_file_open(w, c->results, IO_READ, &f), "train");
-  dd_status st = read_class(f, &p->detector.bank, DET_ER, &c->er, &c->n_er_train, &c->n_er_test);
+  DD_TRY(io_file_open(w, results, IO_READ, &f), "train");
+  dd_status st =
+      stage_bank_read_training(f, &p->detector.bank, DET_ER, &c->er, &c->n_er_train, &c->n_er_test);
   if (st == DD_OK)
-    st = read_class(f, &p->detector.bank, DET_NR, &c->nr, &c->n_nr_train, &c->n_nr_test);
+    st = stage_bank_read_training(f, &p->detector.bank, DET_NR, &c->nr, &c->n_nr_train,
+                                  &c->n_nr_test);
   /* the ceiling, when simulate computed one */
   int nm = p->scan.n_mass, have = st == DD_OK && io_exists(f, "/banks/ceiling/accuracy");
   c->n_mass = nm;
@@ -238,7 +132,7 @@ static dd_status prepare(const par_world *w, tr_ctx *c) {
     long long dims[IO_MAX_RANK];
     st = io_dataset_shape(f, "/banks/ceiling/accuracy", &rank, dims);
     if (st == DD_OK && (rank != 1 || dims[0] != nm))
-      st = DD_FAIL(DD_ERR_IO, "'%s' /banks/ceiling has %lld masses, scan.mass_gev %d", c->results,
+      st = DD_FAIL(DD_ERR_IO, "'%s' /banks/ceiling has %lld masses, scan.mass_gev %d", results,
                    dims[0], nm);
     if (st == DD_OK) st = io_read_all(f, "/banks/ceiling/accuracy", IO_F64, c->ceil_acc);
     if (st == DD_OK) st = io_read_all(f, "/banks/ceiling/auc", IO_F64, c->ceil_auc);
@@ -260,12 +154,12 @@ static dd_status prepare(const par_world *w, tr_ctx *c) {
         "train: '%s' has no /banks/ceiling/accuracy_shape (an older simulate): the CNN is "
         "compared with the (cS1, cS2) ceiling only, although the S1 panel carries pulse-shape "
         "information; rerun `ddscan simulate`",
-        c->results);
+        results);
   dd_status cst = io_file_close(&f);
   if (st == DD_OK) st = cst;
-  DD_TRY(st, "train: reading '%s'", c->results);
+  DD_TRY(st, "train: reading '%s'", results);
   if (c->n_er_train < 1 || c->n_nr_train < 1)
-    return cfg_error(c->cfg, "detector.bank", "training needs er_train >= 1 and nr_train >= 1");
+    return cfg_error(c->x->cfg, "detector.bank", "training needs er_train >= 1 and nr_train >= 1");
   c->n_bal = c->n_er_train < c->n_nr_train ? c->n_er_train : c->n_nr_train;
   if (c->n_er_train != c->n_nr_train)
     dd_warn("train: the CNN uses %lld events of each class (er_train %lld, nr_train %lld)",
@@ -283,8 +177,8 @@ static dd_status prepare(const par_world *w, tr_ctx *c) {
   DD_TRY(img_renderer_init(c->rend, &p->image, c->det), "train");
   DD_TRY(phys_sampler_init_nr_ref(&c->q_nr, &p->phys), "train");
   for (int k = 0; k < N_MODELS; k++) {
-    c->hash[k] = model_hash(c->cfg, k, c->er, c->n_er_train, c->n_er_test, c->nr, c->n_nr_train,
-                            c->n_nr_test);
+    c->hash[k] = stage_model_hash(c->x->cfg, k, c->er, c->n_er_train, c->n_er_test, c->nr,
+                                  c->n_nr_train, c->n_nr_test);
     const int ep = k == M_CVAE ? p->train.cvae.epochs : p->train.cnn.epochs;
     DD_TRY(train_history_init(&c->hist[k], c->hash[k], ep), "train");
   }
@@ -337,7 +231,7 @@ static dd_status examples_forward(tr_ctx *c, train_trainer *t, const train_set *
  * events reweighted to that WIMP and both classes restricted to the
  * ceiling's cS1 window. */
 static dd_status cnn_metrics(tr_ctx *c) {
-  const app_params *p = c->p;
+  const stage_params *p = c->p;
   const long long ne = c->n_er_test, nn = c->n_nr_test;
   const double *le = c->logit, *ln = c->logit + ne;
   c->accuracy = train_balanced_accuracy(le, NULL, ne, ln, NULL, nn, 0.0);
@@ -364,12 +258,12 @@ static dd_status cnn_metrics(tr_ctx *c) {
 }
 
 /* One model: build, restore or train, evaluate, examples. */
-static dd_status run_model(const par_world *w, const app_opts *o, tr_ctx *c, int k) {
-  const app_params *p = c->p;
+static dd_status run_model(const par_world *w, tr_ctx *c, int k) {
+  const stage_params *p = c->p;
   const train_params *tp = &p->train;
   train_job job;
   memset(&job, 0, sizeof job);
-  job.name = k_model[k];
+  job.name = stage_model_name(k);
   job.arch = k == M_CVAE ? &p->nn.cvae : &p->nn.cnn;
   job.renderer = c->rend;
   job.train = k == M_CVAE ? &c->cvae_train : &c->cnn_train;
@@ -392,7 +286,7 @@ static dd_status run_model(const par_world *w, const app_opts *o, tr_ctx *c, int
       "epochs, model hash %s",
       job.name, job.train->n, k == M_CVAE ? "ER" : "ER + NR", job.test->n, job.batch_size, w->size,
       job.epochs, hex);
-  dd_status st = train_trainer_restore(&t, o->resume, &c->hist[k], &c->start[k]);
+  dd_status st = train_trainer_restore(&t, c->x->o.resume, &c->hist[k], &c->start[k]);
   if (st == DD_OK && c->start[k] != TRAIN_START_COMPLETE) st = train_trainer_fit(&t, &c->hist[k]);
   /* the final evaluation uses the noise keys of the last epoch's */
   const uint32_t a = (uint32_t)(job.epochs - 1);
@@ -475,11 +369,66 @@ static const curve k_curves[] = {
 };
 #undef EP
 
+/* The CNN's metrics per scan mass beside the ceilings (/training/cnn). */
+static const io_spec k_mass_specs[8] = {
+    {"/training/cnn/accuracy_weighted",
+     IO_F64,
+     {"/training/cnn/mass_gev"},
+     "1",
+     "CNN class-balanced test accuracy at p = 0.5, NR reweighted to this WIMP mass, both classes "
+     "in the ceiling's cS1 window",
+     0},
+    {"/training/cnn/auc_weighted",
+     IO_F64,
+     {"/training/cnn/mass_gev"},
+     "1",
+     "CNN test ROC area with the same weights and window",
+     0},
+    {"/training/cnn/ceiling_accuracy",
+     IO_F64,
+     {"/training/cnn/mass_gev"},
+     "1",
+     "information ceiling of /banks/ceiling: Bayes accuracy on (cS1, log10 cS2/cS1)",
+     0},
+    {"/training/cnn/ceiling_auc",
+     IO_F64,
+     {"/training/cnn/mass_gev"},
+     "1",
+     "information ceiling of /banks/ceiling: ROC area",
+     0},
+    {"/training/cnn/ceiling_accuracy_shape",
+     IO_F64,
+     {"/training/cnn/mass_gev"},
+     "1",
+     "information ceiling of /banks/ceiling with the S1 pulse shape: accuracy on (cS1, log10 "
+     "cS2/cS1, S1 prompt fraction); NaN if simulate did not compute it",
+     0},
+    {"/training/cnn/ceiling_auc_shape",
+     IO_F64,
+     {"/training/cnn/mass_gev"},
+     "1",
+     "the same ceiling's ROC area",
+     0},
+    {"/training/cnn/ceiling_reference_accuracy",
+     IO_F64,
+     {"/training/cnn/mass_gev"},
+     "1",
+     "the ceiling the CNN is judged against (attribute ceiling_reference): the shape one "
+     "unless detector.s1_timing is pax_simple",
+     0},
+    {"/training/cnn/ceiling_reference_auc",
+     IO_F64,
+     {"/training/cnn/mass_gev"},
+     "1",
+     "its ROC area",
+     0},
+};
+
 static dd_status write_model(io_file *f, tr_ctx *c, int k) {
-  const app_params *p = c->p;
+  const stage_params *p = c->p;
   const train_history *h = &c->hist[k];
   char g[64], ax[96], path[160];
-  snprintf(g, sizeof g, "/training/%s", k_model[k]);
+  snprintf(g, sizeof g, "/training/%s", stage_model_name(k));
   snprintf(ax, sizeof ax, "%s/epoch", g);
   const long long n = h->n;
   int32_t *ep = NULL;
@@ -544,31 +493,11 @@ static dd_status write_model(io_file *f, tr_ctx *c, int k) {
   DD_TRY(io_axis_write(f, mx, IO_F64, nm, c->mass, "GeV/c^2",
                        "WIMP mass of the NR reweighting (the scan masses)"),
          "%s", g);
-  const char *const max[1] = {mx};
-  static const struct {
-    const char *name, *desc;
-  } k_m[] = {
-      {"accuracy_weighted",
-       "CNN class-balanced test accuracy at p = 0.5, NR reweighted to this WIMP mass, both classes "
-       "in the ceiling's cS1 window"},
-      {"auc_weighted", "CNN test ROC area with the same weights and window"},
-      {"ceiling_accuracy",
-       "information ceiling of /banks/ceiling: Bayes accuracy on (cS1, log10 cS2/cS1)"},
-      {"ceiling_auc", "information ceiling of /banks/ceiling: ROC area"},
-      {"ceiling_accuracy_shape",
-       "information ceiling of /banks/ceiling with the S1 pulse shape: accuracy on (cS1, log10 "
-       "cS2/cS1, S1 prompt fraction); NaN if simulate did not compute it"},
-      {"ceiling_auc_shape", "the same ceiling's ROC area"},
-      {"ceiling_reference_accuracy",
-       "the ceiling the CNN is judged against (attribute ceiling_reference): the shape one "
-       "unless detector.s1_timing is pax_simple"},
-      {"ceiling_reference_auc", "its ROC area"},
-  };
   const double *src[8] = {c->acc_w,          c->auc_w,          c->ceil_acc,     c->ceil_auc,
                           c->ceil_acc_shape, c->ceil_auc_shape, c->ceil_acc_ref, c->ceil_auc_ref};
   for (int q = 0; q < 8; q++) {
-    snprintf(path, sizeof path, "%s/%s", g, k_m[q].name);
-    DD_TRY(put(f, path, IO_F64, 1, &nm, max, "1", k_m[q].desc, src[q]), "%s", g);
+    DD_TRY(io_spec_create(f, &k_mass_specs[q]), "%s", g);
+    DD_TRY(io_write_root(f, k_mass_specs[q].path, IO_F64, src[q]), "%s", g);
   }
   const double win[2] = {p->detector.ceiling_cs1_min_pe, p->detector.ceiling_cs1_max_pe};
   DD_TRY(io_attr_write_doubles(f, g, "cs1_window_pe", win, 2), "%s", g);
@@ -576,6 +505,46 @@ static dd_status write_model(io_file *f, tr_ctx *c, int k) {
          "%s", g);
   return DD_OK;
 }
+
+/* The example events (/training/examples), per class: the image, its
+ * reconstruction, the event index and the three values. */
+#define EXA                                                                               \
+  {                                                                                       \
+    "/training/examples/example", "/training/examples/channel", "/training/examples/row", \
+        "/training/examples/col"                                                          \
+  }
+#define EX1 \
+  { "/training/examples/example" }
+static const io_spec k_example_specs[12] = {
+    {"/training/examples/er_image", IO_F32, EXA, "1",
+     "ER test event rendered as the networks see it, (C, H, W), values in [0, 1] (paper Fig. 1)",
+     0},
+    {"/training/examples/er_reconstruction", IO_F32, EXA, "1",
+     "CVAE reconstruction of er_image (latent sample with the last epoch's test noise keys; "
+     "paper Fig. 4)",
+     0},
+    {"/training/examples/er_event", IO_I64, EX1, "1", "index of the event in /banks/er", 0},
+    {"/training/examples/er_l_rec", IO_F64, EX1, "1", "CVAE reconstruction term (MSE) of the event",
+     0},
+    {"/training/examples/er_kl", IO_F64, EX1, "1", "CVAE KL term of the event", 0},
+    {"/training/examples/er_logit", IO_F64, EX1, "1",
+     "CNN logit of the event, p = 1/(1 + exp(-logit))", 0},
+    {"/training/examples/nr_image", IO_F32, EXA, "1",
+     "NR test event rendered as the networks see it, (C, H, W), values in [0, 1] (paper Fig. 1)",
+     0},
+    {"/training/examples/nr_reconstruction", IO_F32, EXA, "1",
+     "CVAE reconstruction of nr_image (latent sample with the last epoch's test noise keys; "
+     "paper Fig. 4)",
+     0},
+    {"/training/examples/nr_event", IO_I64, EX1, "1", "index of the event in /banks/nr", 0},
+    {"/training/examples/nr_l_rec", IO_F64, EX1, "1", "CVAE reconstruction term (MSE) of the event",
+     0},
+    {"/training/examples/nr_kl", IO_F64, EX1, "1", "CVAE KL term of the event", 0},
+    {"/training/examples/nr_logit", IO_F64, EX1, "1",
+     "CNN logit of the event, p = 1/(1 + exp(-logit))", 0},
+};
+#undef EXA
+#undef EX1
 
 static dd_status write_examples(io_file *f, tr_ctx *c) {
   const char *g = "/training/examples";
@@ -594,40 +563,19 @@ static dd_status write_examples(io_file *f, tr_ctx *c) {
     st = io_axis_write(f, "/training/examples/col", IO_I32, IMG_W, idx, "1", "image column");
   free(idx);
   DD_TRY(st, "writing %s", g);
-  const char *const ax4[4] = {"/training/examples/example", "/training/examples/channel",
-                              "/training/examples/row", "/training/examples/col"};
-  const long long d4[4] = {k, IMG_C, IMG_H, IMG_W};
   double *col = NULL;
   DD_TRY(dd_calloc((void **)&col, (size_t)k, sizeof *col, "example values"), "examples");
-  static const char *const names[2] = {"er", "nr"};
-  static const char *const vname[3] = {"l_rec", "kl", "logit"};
-  static const char *const vdesc[3] = {
-      "CVAE reconstruction term (MSE) of the event",
-      "CVAE KL term of the event",
-      "CNN logit of the event, p = 1/(1 + exp(-logit))",
-  };
-  char path[128], desc[256];
   for (int cls = 0; cls < 2 && st == DD_OK; cls++) {
-    const char *nm = names[cls];
-    snprintf(path, sizeof path, "%s/%s_image", g, nm);
-    snprintf(desc, sizeof desc,
-             "%s test event rendered as the networks see it, (C, H, W), values in [0, 1] "
-             "(paper Fig. 1)",
-             cls ? "NR" : "ER");
-    st = put(f, path, IO_F32, 4, d4, ax4, "1", desc, c->ex_img[cls]);
-    snprintf(path, sizeof path, "%s/%s_reconstruction", g, nm);
-    snprintf(desc, sizeof desc,
-             "CVAE reconstruction of %s_image (latent sample with the last epoch's test noise "
-             "keys; paper Fig. 4)",
-             nm);
-    if (st == DD_OK) st = put(f, path, IO_F32, 4, d4, ax4, "1", desc, c->ex_rec[cls]);
-    snprintf(path, sizeof path, "%s/%s_event", g, nm);
-    snprintf(desc, sizeof desc, "index of the event in /banks/%s", nm);
-    if (st == DD_OK) st = put(f, path, IO_I64, 1, &k, ax4, "1", desc, c->ex_event[cls]);
+    const io_spec *sp = &k_example_specs[6 * cls];
+    const void *data[3] = {c->ex_img[cls], c->ex_rec[cls], c->ex_event[cls]};
+    for (int q = 0; q < 3 && st == DD_OK; q++) {
+      st = io_spec_create(f, &sp[q]);
+      if (st == DD_OK) st = io_write_root(f, sp[q].path, sp[q].type, data[q]);
+    }
     for (int q = 0; q < 3 && st == DD_OK; q++) {
       for (long long i = 0; i < k; i++) col[i] = c->ex_val[cls][(size_t)i * 3 + q];
-      snprintf(path, sizeof path, "%s/%s_%s", g, nm, vname[q]);
-      st = put(f, path, IO_F64, 1, &k, ax4, "1", vdesc[q], col);
+      st = io_spec_create(f, &sp[3 + q]);
+      if (st == DD_OK) st = io_write_root(f, sp[3 + q].path, IO_F64, col);
     }
   }
   free(col);
@@ -642,7 +590,7 @@ static dd_status write_examples(io_file *f, tr_ctx *c) {
  * its reconstruction, NR, its reconstruction). */
 static dd_status write_pngs(tr_ctx *c) {
   const int k = c->n_ex, scale = c->p->image.png_scale;
-  char dir[APP_PATH_MAX + 32], path[APP_PATH_MAX + 64];
+  char dir[STAGE_PATH_MAX + 32], path[STAGE_PATH_MAX + 64];
   snprintf(dir, sizeof dir, "%s/training", c->p->run.output_dir);
   DD_TRY(dd_mkdir_p(dir), "creating '%s'", dir);
   float *sheet = NULL;
@@ -703,46 +651,43 @@ static void log_summary(const tr_ctx *c, int rank) {
                 : "(cS1, cS2) (pax_simple S1 timing: the waveform panel has no class information)");
 }
 
-dd_status app_cmd_train(const par_world *w, const app_opts *o) {
+static const char *const k_owned[] = {"/training"};
+
+static dd_status train_run(stage_ctx *x) {
+  const par_world *w = x->w;
   const double t_begin = dd_time_now(); /* the stage's wall time includes the training */
   tr_ctx c;
   memset(&c, 0, sizeof c);
+  c.x = x;
+  c.p = x->p;
   io_file *f = NULL;
-  dd_status st = dd_calloc((void **)&c.p, 1, sizeof *c.p, "parameters");
-  if (st == DD_OK) st = app_load_config(w, o, &c.cfg, c.p);
-  if (st == DD_OK) st = cfg_resolved_text(c.cfg, &c.config_text);
-  if (st == DD_OK) st = io_results_path(c.p->run.output_dir, -1, -1, c.results, sizeof c.results);
-  if (st != DD_OK) goto done;
-  char dir[APP_PATH_MAX + 32];
-  ckpt_dir(c.p, dir, sizeof dir);
   for (int k = 0; k < N_MODELS; k++)
-    app_train_paths(c.p, k, c.ckpt[k], c.hist_path[k], sizeof c.ckpt[k]);
-  st = prepare(w, &c);
-  if (st == DD_OK && w->rank == 0) st = dd_mkdir_p(dir);
+    stage_model_paths(x, k, c.ckpt[k], c.hist_path[k], sizeof c.ckpt[k]);
+  dd_status st = prepare(w, &c);
+  if (st == DD_OK && w->rank == 0) st = dd_mkdir_p(x->checkpoint_dir);
   st = par_agree(w, st);
-  for (int k = 0; k < N_MODELS && st == DD_OK; k++) st = run_model(w, o, &c, k);
+  for (int k = 0; k < N_MODELS && st == DD_OK; k++) st = run_model(w, &c, k);
   if (st != DD_OK) goto done;
   log_summary(&c, w->rank);
   const uint64_t hs = stage_hash(&c);
   int current = 0;
-  st = io_stage_is_current(w, c.results, "train", hs, &current);
+  st = io_stage_is_current(w, x->results, "train", hs, &current);
   if (st == DD_OK && current && c.start[M_CVAE] == TRAIN_START_COMPLETE &&
       c.start[M_CNN] == TRAIN_START_COMPLETE) {
     dd_info(
         "train: '%s' /training and both checkpoints are current for this configuration: "
         "nothing to do",
-        c.results);
+        x->results);
     goto done;
   }
-  static const char *const owned[] = {"/training"};
-  io_stage s = {"train",      owned,        1,  c.results, c.results, c.config_text, hs,
-                o->argc_orig, o->argv_orig, -1, -1,        0,         NULL};
+  io_stage s = {"train",   k_owned, 1,  x->results, x->results, x->config_text, hs, x->o.argc,
+                x->o.argv, -1,      -1, 0,          NULL};
   if (st == DD_OK) st = io_stage_begin(w, &s, &f, NULL);
   if (st == DD_OK) io_stage_started_at(f, t_begin);
   if (st == DD_OK) st = io_group_create(f, "/training");
   for (int k = 0; k < N_MODELS && st == DD_OK; k++) st = write_model(f, &c, k);
   if (st == DD_OK && c.n_ex > 0) st = write_examples(f, &c);
-  if (st == DD_OK) st = io_attr_write_string(f, "/training", "checkpoint_dir", dir);
+  if (st == DD_OK) st = io_attr_write_string(f, "/training", "checkpoint_dir", x->checkpoint_dir);
   if (st == DD_OK)
     st = io_attr_write_string(f, "/training", "description",
                               "training of the CVAE (ER) and the CNN (ER vs NR): curves per "
@@ -753,7 +698,7 @@ dd_status app_cmd_train(const par_world *w, const app_opts *o) {
   }
   if (st == DD_OK) {
     st = io_stage_commit(&f);
-    if (st == DD_OK) dd_info("train: wrote %s", c.results);
+    if (st == DD_OK) dd_info("train: wrote %s", x->results);
   } else {
     io_file_close(&f);
   }
@@ -761,3 +706,68 @@ done:
   tr_free(&c);
   return st == DD_OK ? DD_OK : DD_CONTEXT(st, "train");
 }
+
+/* Current when /training was written for these model hashes and both
+ * checkpoints are finished (the run itself also reuses finished
+ * checkpoints when /training is stale). */
+static dd_status train_is_current(stage_ctx *x, int *current) {
+  *current = 0;
+  int banks = 0;
+  DD_TRY(io_stage_is_current(x->w, x->results, "simulate", stage_simulate_hash(x->cfg), &banks),
+         "train");
+  if (!banks) return DD_OK;
+  tr_ctx c;
+  memset(&c, 0, sizeof c);
+  c.x = x;
+  io_file *f = NULL;
+  DD_TRY(io_file_open(x->w, x->results, IO_READ, &f), "train");
+  dd_status st = stage_model_hashes(x, f, c.hash);
+  dd_status st2 = io_file_close(&f);
+  DD_TRY(st == DD_OK ? st2 : st, "train");
+  DD_TRY(io_stage_is_current(x->w, x->results, "train", stage_hash(&c), current), "train");
+  for (int k = 0; k < N_MODELS && *current; k++) {
+    char ckpt[STAGE_PATH_MAX + 64];
+    stage_model_paths(x, k, ckpt, NULL, sizeof ckpt);
+    int ok = x->w->rank == 0 ? dd_path_exists(ckpt) : 0;
+    MPI_Bcast(&ok, 1, MPI_INT, 0, x->w->comm);
+    *current = ok;
+  }
+  return DD_OK;
+}
+
+/* /training: the loss curves of each model on its epoch axis, the CNN's
+ * metrics per scan mass beside the ceilings, the example images. */
+static void train_schema(stage_schema *out) {
+  enum { NC = sizeof k_curves / sizeof k_curves[0], NM = 8, NE = 12 };
+  static io_spec specs[2 * NC + NM + NE];
+  static int n = 0;
+  if (n == 0) {
+    static char paths[2 * NC][64];
+    for (int k = 0; k < N_MODELS; k++)
+      for (int q = 0; q < NC; q++) {
+        if (!(k_curves[q].models & (1 << k))) continue;
+        snprintf(paths[n], sizeof paths[n], "/training/%s/%s", stage_model_name(k),
+                 k_curves[q].name);
+        specs[n] = (io_spec){paths[n],
+                             IO_F64,
+                             {k == M_CVAE ? "/training/cvae/epoch" : "/training/cnn/epoch"},
+                             k_curves[q].units,
+                             k_curves[q].desc,
+                             0};
+        n++;
+      }
+    for (int q = 0; q < NM; q++) specs[n++] = k_mass_specs[q];
+    for (int q = 0; q < NE; q++) specs[n++] = k_example_specs[q];
+  }
+  out->tables = NULL;
+  out->n_tables = 0;
+  out->specs = specs;
+  out->n_specs = n;
+}
+
+const stage_def stage_train = {
+    "train",      "the CVAE on ER and the CNN on ER vs NR (data-parallel, checkpoints), /training",
+    k_owned,      1,
+    train_schema, train_is_current,
+    train_run,
+};

@@ -1,4 +1,4 @@
-/* cmd_score.c - `ddscan score CONFIG`: stage 3 of the pipeline.  Loads the
+/* score.c - the score stage (`ddscan score CONFIG`), stage 3 of the pipeline.  Loads the
  * finished CVAE and CNN checkpoints of this configuration and computes, for
  * every event of the analysis split of both banks, the components of the
  * anomaly score (paper Eqs. 8, 10, 11): L_rec (MSE), KL, the CNN logit and
@@ -7,7 +7,7 @@
  * batches dealt to the ranks in contiguous blocks, so every network call and
  * every output byte is the same for any rank count.  The CVAE's latent
  * sample uses DD_STREAM_SCORE_EPS (a = bank, b = event index), or z = mu with
- * score.noise = "mean".  Writes /scores in the schema of scan.h. */
+ * score.noise = "mean".  Writes /scores in the schema of scores.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -16,17 +16,17 @@
 
 #include <mpi.h> /* uses: MPI_Bcast, MPI_Allreduce */
 
-#include "ddscan/app.h"      /* uses: app_load_config, app_bank_read, app_train_model_hashes */
+#include "ddscan/stage.h"    /* uses: stage_ctx, stage_bank_read, stage_model_hashes */
 #include "ddscan/detector.h" /* uses: det_model, det_bank_range */
 #include "ddscan/image.h"    /* uses: img_renderer, img_render */
 #include "ddscan/io.h"       /* uses: io_stage_begin, io_stage_is_current */
 #include "ddscan/nn.h"       /* uses: nn_model, nn_checkpoint_load */
-#include "ddscan/scan.h"     /* uses: scan_score_record, scan_scores_write */
+#include "ddscan/scan.h"     /* uses: scan_score_record, stage_scores_write */
 #include "ddscan/stats.h"    /* uses: stats_hb_from_logit */
 
 typedef struct sc_ctx {
-  cfg_doc *cfg;
-  app_params *p; /* owned */
+  stage_ctx *ctx;        /* borrowed */
+  const stage_params *p; /* borrowed: x->p */
   det_model *det;
   img_renderer *rend;
   nn_model model[2];       /* [0] CVAE, [1] CNN, max_batch = score.batch_size */
@@ -34,13 +34,9 @@ typedef struct sc_ctx {
   uint32_t *key;           /* owned (batch): noise keys (event indices) */
   det_event *ev;           /* owned: this rank's records of one bank */
   scan_score_record *rows; /* owned: this rank's scores of one bank */
-  char *config_text;
-  char results[APP_PATH_MAX + 64];
 } sc_ctx;
 
 static void sc_free(sc_ctx *c) {
-  cfg_free(c->cfg);
-  free(c->p);
   free(c->det);
   free(c->rend);
   nn_model_free(&c->model[0]);
@@ -49,23 +45,22 @@ static void sc_free(sc_ctx *c) {
   free(c->key);
   free(c->ev);
   free(c->rows);
-  free(c->config_text);
 }
 
 /* Rank 0 loads the finished checkpoint of model k and broadcasts the
  * parameters.  A missing, unfinished or foreign checkpoint is an error that
  * says which stage to run. */
 static dd_status load_model(const par_world *w, sc_ctx *c, int k, uint64_t hash) {
-  const app_params *p = c->p;
-  char ckpt[APP_PATH_MAX + 64];
-  app_train_paths(p, k, ckpt, NULL, sizeof ckpt);
+  const stage_params *p = c->p;
+  char ckpt[STAGE_PATH_MAX + 64];
+  stage_model_paths(c->ctx, k, ckpt, NULL, sizeof ckpt);
   const int epochs = k == 0 ? p->train.cvae.epochs : p->train.cnn.epochs;
   nn_model *m = &c->model[k];
   dd_status st = DD_OK;
   if (w->rank == 0) {
     if (!dd_path_exists(ckpt)) {
       st = DD_FAIL(DD_ERR_IO, "no checkpoint '%s': run `ddscan train %s` first", ckpt,
-                   cfg_filename(c->cfg));
+                   cfg_filename(c->ctx->cfg));
     } else {
       nn_ckpt_info want = {hash, p->run.seed, 0, 0}, got;
       st = nn_checkpoint_load(m, ckpt, &want, &got);
@@ -73,12 +68,12 @@ static dd_status load_model(const par_world *w, sc_ctx *c, int k, uint64_t hash)
         char msg[768];
         snprintf(msg, sizeof msg, "%s", dd_error_message());
         st = DD_FAIL(DD_ERR_CONFIG, "%s: run `ddscan train %s` for this configuration", msg,
-                     cfg_filename(c->cfg));
+                     cfg_filename(c->ctx->cfg));
       } else if (st == DD_OK && got.epoch != (uint64_t)epochs) {
         st = DD_FAIL(DD_ERR_CONFIG,
                      "checkpoint '%s' stopped after epoch %llu of %d: finish it with `ddscan "
                      "train %s --resume`",
-                     ckpt, (unsigned long long)got.epoch, epochs, cfg_filename(c->cfg));
+                     ckpt, (unsigned long long)got.epoch, epochs, cfg_filename(c->ctx->cfg));
       }
     }
   }
@@ -90,10 +85,10 @@ static dd_status load_model(const par_world *w, sc_ctx *c, int k, uint64_t hash)
 /* Bank cls (DET_ER / DET_NR): this rank's block of fixed batches. */
 static dd_status score_bank(const par_world *w, sc_ctx *c, io_file *in, int cls,
                             long long *n_local_out, long long *first_out) {
-  const app_params *p = c->p;
+  const stage_params *p = c->p;
   uint64_t first, n;
   det_bank_range(&p->detector.bank, cls, DET_SPLIT_ANALYSIS, &first, &n);
-  const int B = p->train.score_batch_size;
+  const int B = p->score.batch_size;
   const long long nb = ((long long)n + B - 1) / B;
   long long b0, bc;
   io_rows_split(nb, w->rank, w->size, &b0, &bc);
@@ -108,7 +103,7 @@ static dd_status score_bank(const par_world *w, sc_ctx *c, io_file *in, int cls,
   DD_TRY(dd_calloc((void **)&c->ev, (size_t)(nl > 0 ? nl : 1), sizeof *c->ev, "records"), "score");
   DD_TRY(dd_calloc((void **)&c->rows, (size_t)(nl > 0 ? nl : 1), sizeof *c->rows, "scores"),
          "score");
-  DD_TRY(app_bank_read(in, cls, (long long)first + r0, nl, c->ev), "score");
+  DD_TRY(stage_bank_read(in, cls, (long long)first + r0, nl, c->ev), "score");
   dd_status st = DD_OK;
   char label[64];
   snprintf(label, sizeof label, "score %s", cls == DET_ER ? "ER" : "NR");
@@ -122,7 +117,7 @@ static dd_status score_bank(const par_world *w, sc_ctx *c, io_file *in, int cls,
     }
     nn_noise nz = {p->run.seed,   DD_STREAM_SCORE_EPS,
                    (uint32_t)cls, c->key,
-                   NULL,          p->train.score_noise == TRAIN_SCORE_MEAN};
+                   NULL,          p->score.noise == STAGE_SCORE_MEAN};
     st = nn_model_forward(&c->model[0], c->x, NULL, bn, &nz, NULL);
     if (st == DD_OK) st = nn_model_forward(&c->model[1], c->x, NULL, bn, NULL, NULL);
     for (int j = 0; j < bn && st == DD_OK; j++) {
@@ -164,38 +159,58 @@ static void log_bank(const par_world *w, const sc_ctx *c, int cls, long long nl,
             cls == DET_ER ? "ER" : "NR", n, t[0] / (double)n, t[1] / (double)n, t[2] / (double)n);
 }
 
-dd_status app_cmd_score(const par_world *w, const app_opts *o) {
+/* The stage hash: the model hashes (which cover the training records) plus
+ * the keys that shape the analysis events and their scoring. */
+static dd_status score_hash(stage_ctx *x, uint64_t *hash, uint64_t mh[STAGE_N_MODELS]) {
+  io_file *in = NULL;
+  DD_TRY(io_file_open(x->w, x->results, IO_READ, &in), "score");
+  dd_status st = stage_model_hashes(x, in, mh);
+  dd_status st2 = io_file_close(&in);
+  DD_TRY(st == DD_OK ? st2 : st, "score");
+  static const char *const keys[] = {"run.seed", "detector", "physics", "image", "score"};
+  uint64_t h = dd_hash_str(DD_HASH_INIT, "ddscan-score-1");
+  h = dd_hash_bytes(h, mh, sizeof(uint64_t) * STAGE_N_MODELS);
+  const uint64_t ch = cfg_hash(x->cfg, keys, 5);
+  *hash = dd_hash_bytes(h, &ch, sizeof ch);
+  return DD_OK;
+}
+
+static const char *const k_owned[] = {"/scores"};
+
+static dd_status score_is_current(stage_ctx *x, int *current) {
+  *current = 0;
+  int banks = 0;
+  DD_TRY(io_stage_is_current(x->w, x->results, "simulate", stage_simulate_hash(x->cfg), &banks),
+         "score");
+  if (!banks) return DD_OK;
+  uint64_t hash = 0, mh[STAGE_N_MODELS];
+  DD_TRY(score_hash(x, &hash, mh), "score");
+  return io_stage_is_current(x->w, x->results, "score", hash, current);
+}
+
+static dd_status score_run(stage_ctx *x) {
+  const par_world *w = x->w;
   sc_ctx c;
   memset(&c, 0, sizeof c);
+  c.ctx = x;
+  c.p = x->p;
   io_file *in = NULL, *out = NULL;
-  dd_status st = dd_calloc((void **)&c.p, 1, sizeof *c.p, "parameters");
-  if (st == DD_OK) st = app_load_config(w, o, &c.cfg, c.p);
-  if (st == DD_OK) st = cfg_resolved_text(c.cfg, &c.config_text);
-  if (st == DD_OK) st = io_results_path(c.p->run.output_dir, -1, -1, c.results, sizeof c.results);
-  if (st == DD_OK) st = app_banks_check(w, c.cfg, c.results);
-  if (st != DD_OK) goto done;
-  const app_params *p = c.p;
+  const stage_params *p = c.p;
   /* the models this configuration trains, identified by their hashes */
-  uint64_t mh[2] = {0, 0};
-  st = io_file_open(w, c.results, IO_READ, &in);
-  if (st == DD_OK) st = app_train_model_hashes(w, c.cfg, p, in, mh);
-  io_file_close(&in);
+  uint64_t mh[STAGE_N_MODELS] = {0, 0}, hash = 0;
+  dd_status st = stage_banks_check(x);
+  if (st == DD_OK) st = score_hash(x, &hash, mh);
   if (st != DD_OK) goto done;
-  static const char *const keys[] = {"run.seed", "detector", "physics", "image", "score"};
-  uint64_t hash = dd_hash_str(DD_HASH_INIT, "ddscan-score-1");
-  hash = dd_hash_bytes(hash, mh, sizeof mh);
-  const uint64_t ch = cfg_hash(c.cfg, keys, 5);
-  hash = dd_hash_bytes(hash, &ch, sizeof ch);
   int current = 0;
-  st = io_stage_is_current(w, c.results, "score", hash, &current);
+  st = io_stage_is_current(w, x->results, "score", hash, &current);
   if (st == DD_OK && current) {
     char hex[17];
     io_hash_hex(hash, hex);
     dd_info("score: '%s' /scores is current for this configuration (hash %s): nothing to do",
-            c.results, hex);
+            x->results, hex);
     goto done;
   }
-  const int B = p->train.score_batch_size;
+  const int B = p->score.batch_size;
   if (st == DD_OK) st = nn_model_init(&c.model[0], &p->nn.cvae, B, p->run.seed, 0);
   if (st == DD_OK) st = nn_model_init(&c.model[1], &p->nn.cnn, B, p->run.seed, 0);
   if (st == DD_OK) st = load_model(w, &c, 0, mh[0]);
@@ -212,15 +227,14 @@ dd_status app_cmd_score(const par_world *w, const app_opts *o) {
   dd_info("score: analysis split of %llu ER and %llu NR events, batches of %d, latent %s",
           (unsigned long long)p->detector.bank.n[DET_ER][DET_SPLIT_ANALYSIS],
           (unsigned long long)p->detector.bank.n[DET_NR][DET_SPLIT_ANALYSIS], B,
-          p->train.score_noise == TRAIN_SCORE_MEAN
+          p->score.noise == STAGE_SCORE_MEAN
               ? "z = mu"
               : "sample z = mu + sigma*eps, eps from DD_STREAM_SCORE_EPS (a = bank, b = event)");
-  static const char *const owned[] = {"/scores"};
-  io_stage s = {"score",      owned,        1,  c.results, c.results, c.config_text, hash,
-                o->argc_orig, o->argv_orig, -1, -1,        0,         NULL};
+  io_stage s = {"score",   k_owned, 1,  x->results, x->results, x->config_text, hash, x->o.argc,
+                x->o.argv, -1,      -1, 0,          NULL};
   /* the input stays open read-only beside the stage's .tmp (records are read
    * bank by bank, each rank its own rows) */
-  st = io_file_open(w, c.results, IO_READ, &in);
+  st = io_file_open(w, x->results, IO_READ, &in);
   if (st == DD_OK) st = io_stage_begin(w, &s, &out, NULL);
   for (int cls = 0; cls < 2 && st == DD_OK; cls++) {
     long long nl = 0, first = 0;
@@ -235,14 +249,14 @@ dd_status app_cmd_score(const par_world *w, const app_opts *o) {
     info.seed = p->run.seed;
     snprintf(info.detector_preset, sizeof info.detector_preset, "%s", p->detector.preset_name);
     if (st == DD_OK)
-      st = scan_scores_write(out, cls == DET_ER ? SCAN_BANK_ER : SCAN_BANK_NR, c.rows, nl, &info);
+      st = stage_scores_write(out, cls == DET_ER ? SCAN_BANK_ER : SCAN_BANK_NR, c.rows, nl, &info);
     if (st == DD_OK)
       log_bank(w, &c, cls, nl, (long long)p->detector.bank.n[cls][DET_SPLIT_ANALYSIS]);
   }
   io_file_close(&in);
   if (st == DD_OK) {
     st = io_stage_commit(&out);
-    if (st == DD_OK) dd_info("score: wrote %s", c.results);
+    if (st == DD_OK) dd_info("score: wrote %s", x->results);
   } else {
     io_file_close(&out);
   }
@@ -250,3 +264,23 @@ done:
   sc_free(&c);
   return st == DD_OK ? DD_OK : DD_CONTEXT(st, "score");
 }
+
+static void score_schema(stage_schema *out) {
+  static stage_table tables[SCAN_N_BANKS];
+  for (int b = 0; b < SCAN_N_BANKS; b++) {
+    tables[b].group = scan_bank_group((scan_bank)b);
+    tables[b].fields = stage_score_fields;
+    tables[b].n_fields = stage_n_score_fields;
+  }
+  out->tables = tables;
+  out->n_tables = SCAN_N_BANKS;
+  out->specs = NULL;
+  out->n_specs = 0;
+}
+
+const stage_def stage_score = {
+    "score",      "the anomaly-score components of every analysis event -> /scores",
+    k_owned,      1,
+    score_schema, score_is_current,
+    score_run,
+};

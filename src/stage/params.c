@@ -1,12 +1,13 @@
-/* params.c - run-level keys and the one place that loads every module's
- * parameters, so that unknown keys can be detected after all have read. */
-#include "ddscan/app.h"
+/* params.c - the run-level keys (group `run`), the score stage's keys (group
+ * `score`) and the one place that loads every module's parameters, so that
+ * unknown keys can be detected after every module has read its own. */
+#include "ddscan/stage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static dd_status run_params_load(cfg_doc *cfg, app_run_params *r) {
+static dd_status run_params_load(cfg_doc *cfg, stage_run_params *r) {
   long long seed;
   DD_TRY(cfg_get_string(cfg, "run.name", "ddscan", r->name, sizeof r->name), "run");
   for (const char *c = r->name; *c; c++)
@@ -20,7 +21,7 @@ static dd_status run_params_load(cfg_doc *cfg, app_run_params *r) {
   if (seed < 0 || seed > (long long)UINT32_MAX)
     return cfg_error(cfg, "run.seed", "must be in [0, 4294967295], got %lld", seed);
   r->seed = (uint32_t)seed;
-  char def_dir[APP_PATH_MAX];
+  char def_dir[STAGE_PATH_MAX];
   snprintf(def_dir, sizeof def_dir, "runs/%s", r->name);
   DD_TRY(cfg_get_string(cfg, "run.output_dir", def_dir, r->output_dir, sizeof r->output_dir),
          "run");
@@ -28,7 +29,23 @@ static dd_status run_params_load(cfg_doc *cfg, app_run_params *r) {
   return DD_OK;
 }
 
-dd_status app_params_load(cfg_doc *cfg, app_params *p) {
+/* Group `score`: the batch is fixed by the configuration, not by the rank
+ * count, so every network call (and every output byte) is the same at any
+ * np; the default is the training minibatch. */
+static dd_status score_params_load(cfg_doc *cfg, stage_score_params *s) {
+  long long b;
+  DD_TRY(cfg_get_int(cfg, "score.batch_size", TRAIN_DEF_BATCH, &b), "score");
+  if (b < 1 || b > TRAIN_MAX_BATCH)
+    return cfg_error(cfg, "score.batch_size", "must be in [1, %d], got %lld", TRAIN_MAX_BATCH, b);
+  s->batch_size = (int)b;
+  static const char *const noises[] = {"sample", "mean"};
+  int idx = 0;
+  DD_TRY(cfg_get_choice(cfg, "score.noise", "sample", noises, 2, &idx), "score");
+  s->noise = (stage_score_noise)idx;
+  return DD_OK;
+}
+
+dd_status stage_params_load(cfg_doc *cfg, stage_params *p) {
   memset(p, 0, sizeof *p);
   DD_TRY(run_params_load(cfg, &p->run), "loading run parameters");
   DD_TRY(phys_params_load(cfg, &p->phys), "loading physics parameters");
@@ -38,24 +55,7 @@ dd_status app_params_load(cfg_doc *cfg, app_params *p) {
   DD_TRY(img_params_load(cfg, &p->image), "loading image parameters");
   DD_TRY(nn_params_load(cfg, &p->nn), "loading nn parameters");
   DD_TRY(train_params_load(cfg, &p->train), "loading train parameters");
+  DD_TRY(score_params_load(cfg, &p->score), "loading score parameters");
   DD_TRY(cfg_check_unused(cfg), "checking for unknown keys");
-  return DD_OK;
-}
-
-dd_status app_load_config(const par_world *w, const app_opts *o, cfg_doc **cfg, app_params *p) {
-  *cfg = NULL;
-  if (!o->config_path) return DD_FAIL(DD_ERR_ARG, "missing CONFIG argument");
-  char *text = NULL;
-  DD_TRY(par_read_and_bcast_file(w, o->config_path, &text), "reading configuration");
-  dd_status st = cfg_parse(cfg, text, o->config_path);
-  free(text);
-  if (st != DD_OK) return DD_CONTEXT(st, "parsing configuration");
-  for (int i = 0; i < o->n_sets && st == DD_OK; i++) st = cfg_set_override(*cfg, o->sets[i]);
-  if (st == DD_OK) st = app_params_load(*cfg, p);
-  if (st != DD_OK) {
-    cfg_free(*cfg);
-    *cfg = NULL;
-    return DD_CONTEXT(st, "configuration '%s'", o->config_path);
-  }
   return DD_OK;
 }

@@ -1,0 +1,245 @@
+/* stage.h - the stage layer: every pipeline stage (simulate, train, score,
+ * scan) in one home, src/stage/, with one shape.  A stage is a stage_def:
+ * its name, the results-file groups it owns, the declarative schema of the
+ * datasets in them (io_field tables and io_spec rows, from which the writers
+ * create them, `ddscan info` and a resume check them, and docs/format.md's
+ * tables are printed), `is_current` (is its output in the results file for
+ * this configuration?) and `run`.  Every stage gets one stage_ctx: the
+ * configuration read, validated and resolved once per invocation, the
+ * parameters of every module and the options of the command line.
+ * docs/architecture.md is the map; src/app only parses arguments and prints.
+ * May use every module below it (STYLE.md §1: like scan). */
+#ifndef DDSCAN_STAGE_H
+#define DDSCAN_STAGE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ddscan/cfg.h"      /* uses: cfg_doc */
+#include "ddscan/core.h"     /* uses: dd_status */
+#include "ddscan/detector.h" /* uses: det_params, det_event */
+#include "ddscan/image.h"    /* uses: img_params */
+#include "ddscan/io.h"       /* uses: io_file, io_field, io_spec */
+#include "ddscan/nn.h"       /* uses: nn_params */
+#include "ddscan/par.h"      /* uses: par_world */
+#include "ddscan/physics.h"  /* uses: phys_params */
+#include "ddscan/scan.h"     /* uses: scan_params */
+#include "ddscan/stats.h"    /* uses: stats_params */
+#include "ddscan/train.h"    /* uses: train_params */
+
+#define STAGE_PATH_MAX 1024
+
+/* ======================================================================== */
+/* Parameters: every module's, loaded once (src/stage/params.c)              */
+/* ======================================================================== */
+
+/* Run-level keys (group `run`). */
+typedef struct stage_run_params {
+  char name[128];                  /* run.name: label used in file names */
+  uint32_t seed;                   /* run.seed: the global seed of every stream */
+  char output_dir[STAGE_PATH_MAX]; /* run.output_dir: results, checkpoints, PNGs */
+} stage_run_params;
+
+/* How the score stage draws the CVAE's latent sample (docs/training.md). */
+typedef enum stage_score_noise {
+  STAGE_SCORE_SAMPLE = 0, /* z = mu + sigma*eps, eps from DD_STREAM_SCORE_EPS (bank, event) */
+  STAGE_SCORE_MEAN = 1    /* z = mu */
+} stage_score_noise;
+
+/* The score stage's keys (group `score`). */
+typedef struct stage_score_params {
+  int batch_size;          /* score.batch_size: events per network call (fixed: np-invariant) */
+  stage_score_noise noise; /* score.noise */
+} stage_score_params;
+
+/* Everything a run needs, loaded and validated from one configuration. */
+typedef struct stage_params {
+  stage_run_params run;
+  phys_params phys;         /* group physics */
+  stats_params stats;       /* group stats */
+  scan_params scan;         /* group scan: grid and methods */
+  det_params detector;      /* group detector */
+  img_params image;         /* group image */
+  nn_params nn;             /* group nn: the CVAE and CNN architectures, losses, Adam */
+  train_params train;       /* group train */
+  stage_score_params score; /* group score */
+} stage_params;
+
+/* Loads every module's parameters (defaults filled into cfg), then fails on
+ * any key nobody read.  Identical on every rank (same text, same code). */
+dd_status stage_params_load(cfg_doc *cfg, stage_params *p);
+
+/* ======================================================================== */
+/* The context of one invocation (src/stage/context.c)                       */
+/* ======================================================================== */
+
+/* What the command line asks of the stages (strings borrowed from argv). */
+typedef struct stage_opts {
+  const char *config_path; /* CONFIG */
+  const char *const *sets; /* --set key=value, in order */
+  int n_sets;
+  int resume;      /* --resume */
+  int preview_n;   /* simulate --preview N (0: none) */
+  int shard_index; /* scan --shard I/N; -1 when not a shard */
+  int shard_count; /* -1 when not a shard */
+  int argc;        /* the full command line (provenance) */
+  char *const *argv;
+} stage_opts;
+
+typedef struct stage_ctx {
+  const par_world *w;                /* borrowed */
+  stage_opts o;                      /* copy (its strings borrowed) */
+  cfg_doc *cfg;                      /* owned: the parsed configuration with --set and defaults */
+  stage_params *p;                   /* owned: every module's parameters */
+  char *config_text;                 /* owned: the resolved configuration (-> /config) */
+  char results[STAGE_PATH_MAX + 64]; /* "<run.output_dir>/results.h5" */
+  char checkpoint_dir[STAGE_PATH_MAX + 64]; /* train.checkpoint_dir or <output_dir>/checkpoints */
+} stage_ctx;
+
+/* Collective.  Reads CONFIG on rank 0, broadcasts it, parses it on every
+ * rank, applies the --set overrides, loads every module's parameters and
+ * resolves the text and the paths: the one place a configuration is read.
+ * On failure the context is freed; errors name file:line and the key. */
+dd_status stage_ctx_load(stage_ctx *c, const par_world *w, const stage_opts *o);
+/* Frees what the context owns; accepts a zeroed one. */
+void stage_ctx_free(stage_ctx *c);
+
+/* ======================================================================== */
+/* Stages                                                                    */
+/* ======================================================================== */
+
+/* A stage's schema: the io_field tables and the io_spec rows of what it owns. */
+typedef struct stage_table {
+  const char *group;      /* "/banks/er" */
+  const io_field *fields; /* one dataset per field, rows on "<group>/index" */
+  int n_fields;
+} stage_table;
+typedef struct stage_schema {
+  const stage_table *tables;
+  int n_tables;
+  const io_spec *specs; /* N-D datasets */
+  int n_specs;
+} stage_schema;
+
+typedef struct stage_def {
+  const char *name;         /* "simulate", "train", "score", "scan" */
+  const char *summary;      /* one line for --help and docs */
+  const char *const *owned; /* groups it (re)writes; every other group is carried over */
+  int n_owned;
+  void (*schema)(stage_schema *out);
+  /* Collective: *current = 1 when the results file holds this stage's
+   * output for this configuration and for the inputs now in the file. */
+  dd_status (*is_current)(stage_ctx *c, int *current);
+  /* Collective: runs the stage (it decides itself what it can reuse). */
+  dd_status (*run)(stage_ctx *c);
+} stage_def;
+
+extern const stage_def stage_simulate; /* src/stage/simulate.c */
+extern const stage_def stage_train;    /* src/stage/train.c */
+extern const stage_def stage_score;    /* src/stage/score.c */
+extern const stage_def stage_scan;     /* src/stage/scan.c */
+
+/* The stages in pipeline order (n of them). */
+const stage_def *const *stage_list(int *n);
+/* The stage named `name`, or NULL. */
+const stage_def *stage_find(const char *name);
+/* Collective: the whole pipeline (`ddscan CONFIG`): every stage in turn,
+ * skipping each whose output is current (banks by their hash, networks by
+ * their checkpoints, scores and scan by their hashes).  One context: the
+ * configuration is read once. */
+dd_status stage_pipeline_run(stage_ctx *c);
+
+/* Markdown rows of every stage's schema (docs/format.md §9, `ddscan
+ * schema`); not collective. */
+void stage_schema_describe(FILE *fp);
+/* Collective: the datasets of stage s's schema that `f` lacks or holds with
+ * another type, rank or axes: 1 when all match (rows with need bits are
+ * checked only when present), else 0 with the first reason in why. */
+int stage_schema_check(io_file *f, const stage_def *s, char *why, size_t cap);
+
+/* ======================================================================== */
+/* Banks and model identity (src/stage/banks.c): what later stages read of   */
+/* the simulate and train stages, in one place                               */
+/* ======================================================================== */
+
+/* The det_event columns of the bank tables /banks/er and /banks/nr. */
+const io_field *stage_bank_fields(int *n);
+/* Hash of the configuration keys the simulate stage depends on. */
+uint64_t stage_simulate_hash(const cfg_doc *cfg);
+/* Collective: DD_OK when the results file holds the banks of this
+ * configuration, else DD_ERR_IO telling the user to simulate. */
+dd_status stage_banks_check(stage_ctx *c);
+/* Reads rows [first, first + count) of /banks/er (cls DET_ER) or /banks/nr
+ * into out (the index field set from the row).  Collective (each rank its
+ * own range).  Too few rows is DD_ERR_IO naming the file. */
+dd_status stage_bank_read(io_file *f, int cls, long long first, long long count, det_event *out);
+/* The train then test split of one class (every rank reads them all):
+ * *out malloc'ed (caller frees). */
+dd_status stage_bank_read_training(io_file *f, const det_bank *b, int cls, det_event **out,
+                                   long long *n_train, long long *n_test);
+/* The model hash [STAGE_CVAE] / [STAGE_CNN] of a configuration: the keys that
+ * shape training plus the content of the records it trains on (so a change
+ * of the analysis split or of the scan masses never retrains).  er/nr hold
+ * the train then test split of each class. */
+enum { STAGE_CVAE = 0, STAGE_CNN = 1, STAGE_N_MODELS = 2 };
+uint64_t stage_model_hash(const cfg_doc *cfg, int model, const det_event *er, long long n_er_train,
+                          long long n_er_test, const det_event *nr, long long n_nr_train,
+                          long long n_nr_test);
+/* Collective: both model hashes of this configuration from the banks in f. */
+dd_status stage_model_hashes(stage_ctx *c, io_file *f, uint64_t hash[STAGE_N_MODELS]);
+/* "cvae" or "cnn". */
+const char *stage_model_name(int model);
+/* "<checkpoint_dir>/cvae.ckpt" and its loss history ".hist" (either may be
+ * NULL). */
+void stage_model_paths(const stage_ctx *c, int model, char *ckpt, char *hist, size_t cap);
+
+/* ======================================================================== */
+/* The score stage's contract with the scan (src/stage/score.c)              */
+/* ======================================================================== */
+
+/* The io_field table of scan_score_record: one dataset per member in
+ * /scores/er and /scores/nr (row axis "index"). */
+extern const io_field stage_score_fields[];
+extern const int stage_n_score_fields;
+
+/* Collective.  Writes bank b as the table scan_bank_group(b) (every rank its
+ * n_local rows, in rank order, like io_table_write) and the bank attributes
+ * beta, n_draws_total, seed, detector_preset plus energy_units ("keVee" or
+ * "keVnr") and energy_sampler ("physics.er_background" or
+ * "physics.nr_reference": the spectrum the energies were drawn from, which
+ * the scan divides by).  info must be the same on every rank.  The caller's
+ * stage must own "/scores". */
+dd_status stage_scores_write(io_file *f, scan_bank b, const scan_score_record *rows,
+                             long long n_local, const scan_bank_info *info);
+
+/* Collective.  Reads bank b in full on every rank and validates it: every
+ * dataset and attribute of the schema present, n > 0, energy_units and
+ * energy_sampler as expected, beta finite and >= 0, every value finite,
+ * h_b >= 0, energy >= 0, attempts >= 1, and n_draws_total equal to the sum
+ * of attempts.  A missing group or dataset is DD_ERR_IO naming the file,
+ * the path and the stage to run ("run `ddscan score CONFIG` first"); a bad
+ * value names the dataset and the row.  *s must be zeroed or freed. */
+dd_status stage_scores_read(io_file *f, scan_bank b, scan_scores *s);
+/* Collective: writes the stage "score" into "<dir>/results.h5" with
+ * n_er + n_nr synthetic events (scan_synthetic_event; beta 0.5, preset
+ * "synthetic"), each rank a block of rows: tests, benchmarks, check-slurm. */
+dd_status stage_score_write_synthetic(const par_world *w, const phys_params *phys, uint32_t seed,
+                                      long long n_er, long long n_nr, const char *dir,
+                                      const char *config_text, uint64_t config_hash, int argc,
+                                      char *const *argv);
+
+/* ======================================================================== */
+/* The scan stage with an explicit job (src/stage/scan.c): tests, benchmarks */
+/* ======================================================================== */
+
+/* Collective: the scan stage on job->input_path (clear error naming the
+ * file and the stage to run when it holds no scores): begin (or resume), read
+ * /scores, scan_compute, commit (into job->output_path). */
+dd_status stage_scan_run_job(const par_world *w, const scan_job *job);
+/* Collective: *current = 1 when input_path holds a complete scan of this
+ * configuration (config_hash = scan_config_hash) and of the scores now in
+ * the file.  Fails like the scan itself when the file has no scores. */
+dd_status stage_scan_is_current_at(const par_world *w, const char *input_path, uint64_t config_hash,
+                                   int *current);
+
+#endif /* DDSCAN_STAGE_H */
