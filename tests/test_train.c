@@ -186,9 +186,7 @@ static void test_params(void **state) {
   assert_int_equal(p.eval_batch_size, 100);
   assert_string_equal(p.checkpoint_dir, "");
   assert_int_equal(
-      load_params("train = { cvae = { epochs = 3; batch_size = 7; }; examples = 2; };\n"
-                  "score = { noise = \"mean\"; batch_size = 9; };\n",
-                  &p),
+      load_params("train = { cvae = { epochs = 3; batch_size = 7; }; examples = 2; };\n", &p),
       DD_OK);
   assert_int_equal(p.cvae.epochs, 3);
   assert_int_equal(p.cvae.batch_size, 7);
@@ -197,8 +195,6 @@ static void test_params(void **state) {
   assert_error_contains("t.cfg:2: train.cnn.epochs: must be in [1,");
   assert_int_equal(load_params("train = { cvae = { batch_size = 2.5; }; };\n", &p), DD_ERR_CONFIG);
   assert_error_contains("train.cvae.batch_size: expected an integer");
-  assert_int_equal(load_params("score = { noise = \"random\"; };\n", &p), DD_ERR_CONFIG);
-  assert_error_contains("score.noise");
 }
 
 static void test_set_keys(void **state) {

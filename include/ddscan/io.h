@@ -33,6 +33,8 @@ typedef enum io_type {
 } io_type;
 /* Bytes per element (0 for an unknown type). */
 size_t io_type_size(io_type t);
+/* "float64", "int32", ... (docs/format.md's names); "?" for an unknown type. */
+const char *io_type_name(io_type t);
 
 /* An open results file.  Opaque; every rank of the communicator holds one. */
 typedef struct io_file io_file;

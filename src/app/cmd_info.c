@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ddscan/app.h"  /* uses: app_opts */
-#include "ddscan/io.h"   /* uses: io_file_open, io_attr_read_*, io_read_all */
-#include "ddscan/scan.h" /* uses: scan_bank_group */
+#include "ddscan/app.h"   /* uses: app_opts */
+#include "ddscan/io.h"    /* uses: io_file_open, io_attr_read_*, io_read_all */
+#include "ddscan/scan.h"  /* uses: scan_bank_group */
+#include "ddscan/stage.h" /* uses: stage_find, stage_schema_check */
 
 #define OUT(...)                           \
   do {                                     \
@@ -82,6 +83,13 @@ static void print_stages(const par_world *w, io_file *f) {
     if (sc > 0 && si >= 0) OUT(", shard %lld of %lld", si, sc);
     if (strcmp(stages[i], "merge") == 0) OUT(", %lld shards", attr_int(f, grp, "shard_count", -1));
     OUT("\n");
+    /* what the stage wrote, against its declared schema (`ddscan schema`) */
+    const stage_def *def = stage_find(stages[i]);
+    char why[512] = "";
+    if (def && !end[0]) continue;
+    if (def && !stage_schema_check(f, def, why, sizeof why))
+      OUT("            SCHEMA MISMATCH: %s (a damaged file, or one written by another ddscan)\n",
+          why);
   }
   static const struct {
     const char *group, *stage;

@@ -10,24 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *type_name(io_type t) {
-  switch (t) {
-    case IO_F64:
-      return "f64";
-    case IO_F32:
-      return "f32";
-    case IO_I64:
-      return "i64";
-    case IO_I32:
-      return "i32";
-    case IO_U8:
-      return "u8";
-    case IO_U64:
-      return "u64";
-  }
-  return "?";
-}
-
 int io_spec_rank(const io_spec *s) {
   int r = 0;
   while (r < IO_MAX_RANK && s->axes[r]) r++;
@@ -82,7 +64,7 @@ int io_spec_check(io_file *f, const io_spec *s, char *why, size_t cap) {
   if (ok && d >= 0) {
     hid_t t = H5Dget_type(d);
     if (t < 0 || H5Tequal(t, io_h5_file_type(s->type)) <= 0) {
-      snprintf(why, cap, "'%s' is not of type %s", s->path, type_name(s->type));
+      snprintf(why, cap, "'%s' is not of type %s", s->path, io_type_name(s->type));
       ok = 0;
     }
     if (t >= 0) H5Tclose(t);
@@ -115,6 +97,6 @@ void io_spec_describe(FILE *fp, const io_spec *specs, int n) {
     fprintf(fp, "| `%s` | [", s->path);
     for (int d = 0; d < io_spec_rank(s); d++)
       fprintf(fp, "%s%s", d ? "][" : "", io_path_base(s->axes[d]));
-    fprintf(fp, "] | %s | %s | %s |\n", type_name(s->type), s->units, s->description);
+    fprintf(fp, "] | %s | %s | %s |\n", io_type_name(s->type), s->units, s->description);
   }
 }

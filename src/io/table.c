@@ -11,7 +11,7 @@
 
 #include <mpi.h> /* uses: MPI_Exscan, MPI_Allreduce */
 
-static const char *type_name(io_type t) {
+const char *io_type_name(io_type t) {
   switch (t) {
     case IO_F64:
       return "float64";
@@ -214,9 +214,9 @@ void io_table_describe(FILE *fp, const char *group, const io_field *fields, int 
     col_axis_name(fl, col, sizeof col);
     if (fl->ncols > 1)
       fprintf(fp, "| `%s/%s` | [n][%d] (index, %s) | %s | %s | %s |\n", group, fl->path, fl->ncols,
-              col, type_name(fl->type), fl->units, fl->description);
+              col, io_type_name(fl->type), fl->units, fl->description);
     else
       fprintf(fp, "| `%s/%s` | [n] (index) | %s | %s | %s |\n", group, fl->path,
-              type_name(fl->type), fl->units, fl->description);
+              io_type_name(fl->type), fl->units, fl->description);
   }
 }

@@ -507,7 +507,8 @@ static dd_status write_model(io_file *f, tr_ctx *c, int k) {
 }
 
 /* The example events (/training/examples), per class: the image, its
- * reconstruction, the event index and the three values. */
+ * reconstruction, the event index and the three values.  need = 1: only
+ * with train.examples > 0. */
 #define EXA                                                                               \
   {                                                                                       \
     "/training/examples/example", "/training/examples/channel", "/training/examples/row", \
@@ -518,30 +519,30 @@ static dd_status write_model(io_file *f, tr_ctx *c, int k) {
 static const io_spec k_example_specs[12] = {
     {"/training/examples/er_image", IO_F32, EXA, "1",
      "ER test event rendered as the networks see it, (C, H, W), values in [0, 1] (paper Fig. 1)",
-     0},
+     1},
     {"/training/examples/er_reconstruction", IO_F32, EXA, "1",
      "CVAE reconstruction of er_image (latent sample with the last epoch's test noise keys; "
      "paper Fig. 4)",
-     0},
-    {"/training/examples/er_event", IO_I64, EX1, "1", "index of the event in /banks/er", 0},
+     1},
+    {"/training/examples/er_event", IO_I64, EX1, "1", "index of the event in /banks/er", 1},
     {"/training/examples/er_l_rec", IO_F64, EX1, "1", "CVAE reconstruction term (MSE) of the event",
-     0},
-    {"/training/examples/er_kl", IO_F64, EX1, "1", "CVAE KL term of the event", 0},
+     1},
+    {"/training/examples/er_kl", IO_F64, EX1, "1", "CVAE KL term of the event", 1},
     {"/training/examples/er_logit", IO_F64, EX1, "1",
-     "CNN logit of the event, p = 1/(1 + exp(-logit))", 0},
+     "CNN logit of the event, p = 1/(1 + exp(-logit))", 1},
     {"/training/examples/nr_image", IO_F32, EXA, "1",
      "NR test event rendered as the networks see it, (C, H, W), values in [0, 1] (paper Fig. 1)",
-     0},
+     1},
     {"/training/examples/nr_reconstruction", IO_F32, EXA, "1",
      "CVAE reconstruction of nr_image (latent sample with the last epoch's test noise keys; "
      "paper Fig. 4)",
-     0},
-    {"/training/examples/nr_event", IO_I64, EX1, "1", "index of the event in /banks/nr", 0},
+     1},
+    {"/training/examples/nr_event", IO_I64, EX1, "1", "index of the event in /banks/nr", 1},
     {"/training/examples/nr_l_rec", IO_F64, EX1, "1", "CVAE reconstruction term (MSE) of the event",
-     0},
-    {"/training/examples/nr_kl", IO_F64, EX1, "1", "CVAE KL term of the event", 0},
+     1},
+    {"/training/examples/nr_kl", IO_F64, EX1, "1", "CVAE KL term of the event", 1},
     {"/training/examples/nr_logit", IO_F64, EX1, "1",
-     "CNN logit of the event, p = 1/(1 + exp(-logit))", 0},
+     "CNN logit of the event, p = 1/(1 + exp(-logit))", 1},
 };
 #undef EXA
 #undef EX1
