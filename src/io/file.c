@@ -219,6 +219,31 @@ dd_status io_file_commit(io_file **fp) {
   return DD_OK;
 }
 
+/* ---------------------------------------------------------------- ownership */
+
+/* The ownership rule.  A stage's file starts as a copy of the previous
+ * stage's file minus the paths the stage owns (io_stage_begin), so whatever
+ * the stage writes outside its owned paths would silently change data that
+ * another stage produced and that this stage's config_hash does not describe;
+ * a later io_stage_is_current would then vouch for it.  Every public writer
+ * that can create an object (groups here; datasets, axes, tables, done masks
+ * in dataset.c, table.c, units.c) therefore checks its path first, and so do
+ * the dimension scales a dataset attaches, since attaching writes into the
+ * scale.  The *_raw variants skip the check: they serve callers that have
+ * checked an enclosing path already (table.c, units.c), io's own groups
+ * (/config, /provenance) and the carrying over of objects (copy.c, merge.c).
+ * The check lives here, with the io_file whose owned list it reads, so that
+ * the writers never call up into stage.c. */
+dd_status io_stage_check_owned(io_file *f, const char *path, const char *what) {
+  if (!f->stage[0]) return DD_OK; /* plain io_file_create/open: no stage, no rule */
+  for (int i = 0; i < f->n_owned; i++)
+    if (io_path_within(path, f->owned[i])) return DD_OK;
+  return DD_FAIL(DD_ERR_ARG,
+                 "stage '%s' writes %s '%s' outside the paths it owns (a stage may only "
+                 "write, and attach scales from, its own groups)",
+                 f->stage, what, path);
+}
+
 /* ---------------------------------------------------------------- groups */
 
 int io_exists(io_file *f, const char *path) {

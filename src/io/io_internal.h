@@ -1,6 +1,15 @@
 /* io_internal.h - what the io source files share: the io_file struct, HDF5
  * error capture, type mapping and small collective helpers.  Private to
- * src/io/; nothing outside io sees an HDF5 handle. */
+ * src/io/; nothing outside io sees an HDF5 handle.
+ *
+ * The files form layers; a file calls only files below it, never up or
+ * sideways (tests/e2e/io_layers.sh fails on a cycle):
+ *   h5util.c                  errors, types, paths, broadcasts (no io_file use)
+ *   file.c                    files, groups, attributes, the ownership check
+ *   dataset.c                 datasets, axes, slabs, raw whole-dataset I/O
+ *   table.c  units.c  copy.c  io_field tables; work units; copy/compare trees
+ *   stage.c                   stage begin/commit/resume, provenance
+ *   merge.c                   shard merging (uses copy, units and provenance) */
 #ifndef DDSCAN_IO_INTERNAL_H
 #define DDSCAN_IO_INTERNAL_H
 
@@ -72,7 +81,10 @@ dd_status io_dataset_create_raw(io_file *f, const char *path, io_type type, int 
  * with the same length, the values are written again (idempotent). */
 dd_status io_axis_write_rows(io_file *f, const char *path, io_type type, long long n_local,
                              const void *values, const char *units, const char *description);
-/* Ownership check of the active stage: path must lie inside an owned path. */
+/* Ownership check of the active stage (file.c): DD_OK without a stage or
+ * when path lies inside one of the stage's owned paths, else DD_ERR_ARG
+ * naming the stage, `what` and path.  The public writers call it before
+ * they create anything (the rule is explained in file.c). */
 dd_status io_stage_check_owned(io_file *f, const char *path, const char *what);
 
 /* Collective read of a whole dataset in its own file type (raw bytes; no

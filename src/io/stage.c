@@ -1,7 +1,9 @@
 /* stage.c - stages that chain through one results file: a stage starts a
  * fresh "<results>.tmp", carries over everything it does not own from the
  * previous file, writes its own groups and commits by rename; or, with
- * --resume, reopens its unfinished .tmp.  Also the provenance attributes. */
+ * --resume, reopens its unfinished .tmp.  Also the provenance attributes.
+ * Top layer of io (io_internal.h): it calls file.c, dataset.c and copy.c,
+ * and none of them calls back (the ownership check is in file.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "io_internal.h"
 
@@ -11,16 +13,6 @@
 #include <unistd.h>
 
 #include <mpi.h> /* uses: MPI_Get_library_version, MPI_Gather, MPI_Bcast */
-
-dd_status io_stage_check_owned(io_file *f, const char *path, const char *what) {
-  if (!f->stage[0]) return DD_OK;
-  for (int i = 0; i < f->n_owned; i++)
-    if (io_path_within(path, f->owned[i])) return DD_OK;
-  return DD_FAIL(DD_ERR_ARG,
-                 "stage '%s' writes %s '%s' outside the paths it owns (a stage may only "
-                 "write, and attach scales from, its own groups)",
-                 f->stage, what, path);
-}
 
 dd_status io_results_path(const char *dir, int shard_index, int shard_count, char *buf,
                           size_t cap) {
@@ -156,6 +148,31 @@ dd_status io_provenance_write(io_file *f, const char *grp, const char *start_iso
 }
 
 /* ---------------------------------------------------------------- stages */
+
+/* The bookkeeping of a stage, and why.
+ * - A file under its final name is always complete: the stage writes
+ *   "<output>.tmp" and only io_stage_commit renames it, after a collective
+ *   close and an fsync (io_file_commit).  A killed run leaves the previous
+ *   <output> untouched and its .tmp beside it.
+ * - The root attribute stage_in_progress = <name> marks the .tmp as
+ *   unfinished.  Commit deletes it last, just before the rename, so a
+ *   committed file never has it; an input file that has it is unfinished
+ *   and refused, and io_stage_is_current never trusts it.
+ * - config_hash is written twice: at the root of the .tmp, where it ties an
+ *   unfinished file to the configuration that started it (resume refuses
+ *   another one), and in /provenance/<name>, where io_stage_is_current reads
+ *   it to skip a stage whose output is current.
+ * - Resume reopens the .tmp as it is: nothing is carried over again and the
+ *   first session's start_time stays; the resumed session's start becomes
+ *   resumed_at at commit.  resume_verdict only accepts a .tmp of the same
+ *   stage, configuration and shard, and, for a stage with work units, one
+ *   whose up-front phase completed (no done-mask entry still holds its
+ *   creation value 2; units.c), because before that its datasets may be
+ *   half-created.  Any other .tmp is discarded with a warning and the stage
+ *   starts afresh.
+ * The verdict and every decision are taken from data every rank reads
+ * identically (rank 0's broadcasts, the same file), so all ranks take the
+ * same branch and the collective calls stay matched. */
 
 static dd_status stage_check(const io_stage *s) {
   if (!s->name || !s->name[0] || strlen(s->name) >= IO_STAGE_NAME_MAX)

@@ -11,13 +11,6 @@
 
 /* ------------------------------------------------------------ inference */
 
-size_t nn_layer_out_size(const nn_layer *L) {
-  return (size_t)L->out_c * L->out_h * L->out_w;
-}
-size_t nn_layer_in_size(const nn_layer *L) {
-  return (size_t)L->in_c * L->in_h * L->in_w;
-}
-
 /* A layer error: with the config, "file:line: path: msg"; without, the
  * layer's name. */
 static dd_status layer_error(const cfg_doc *cfg, const nn_layer_spec *s, const char *fmt, ...)

@@ -1,6 +1,9 @@
 /* nn_internal.h - private kernels of the nn module shared between its files:
  * im2col/col2im, the per-type float kernels behind nn_layer_forward/backward,
- * activations, and the model-building helpers used by params.c. */
+ * activations, and the model-building helpers used by params.c.
+ * A file calls only files later in this list (tests/e2e/io_layers.sh fails
+ * on a cycle): ref, model, params, build, layers, conv, act, blas; adam and
+ * checkpoint call no other nn file. */
 #ifndef DDSCAN_NN_INTERNAL_H
 #define DDSCAN_NN_INTERNAL_H
 
@@ -45,7 +48,7 @@ void nn_dense_forward(const nn_layer *L, const float *params, float *out, const 
 void nn_dense_backward(const nn_layer *L, const float *params, float *grads, float *din,
                        float *dout, const float *in, const float *out, int n, nn_layer_prof *prof);
 
-/* layers.c: activations in place on count floats; the backward form
+/* act.c: activations in place on count floats; the backward form
  * din = dout * f'(x) reads f's output y (LeakyReLU with alpha >= 0 keeps the
  * sign; sigmoid' = y(1-y)); din may equal dout. */
 void nn_act_apply(nn_act act, float alpha, float *x, size_t count);
@@ -75,9 +78,15 @@ float nn_sigmoidf(float x);
 /* build.c: shape inference of a whole architecture into layers[0..n_layers)
  * with its validation (errors name file:line when cfg is not NULL). */
 dd_status nn_arch_infer(const nn_arch *a, nn_layer *layers, const cfg_doc *cfg);
-/* build.c: per-sample size of a layer's output (C*H*W). */
-size_t nn_layer_out_size(const nn_layer *L);
-size_t nn_layer_in_size(const nn_layer *L);
+/* Per-sample size of a layer's output and input (C*H*W).  Inline here
+ * rather than in build.c: layers.c, model.c and ref.c need them, and
+ * build.c itself calls layers.c (no cycle between files, issue 13). */
+static inline size_t nn_layer_out_size(const nn_layer *L) {
+  return (size_t)L->out_c * L->out_h * L->out_w;
+}
+static inline size_t nn_layer_in_size(const nn_layer *L) {
+  return (size_t)L->in_c * L->in_h * L->in_w;
+}
 /* The model's noise source for sample i: fills eps (latent floats). */
 void nn_noise_fill(const nn_noise *nz, int i, float *eps, int latent);
 
