@@ -95,6 +95,17 @@ dd_status par_dispatch(const par_world *w, long long n_items, const long long *i
   return par_dispatch_progress(w, n_items, items, fn, ctx, NULL, NULL);
 }
 
+/* Why a dispatcher and not a static split: the cost of a work unit varies by
+ * orders of magnitude (a toys unit against an Asimov one, a light mass with
+ * few bins against a heavy one), so rank 0 hands out one item at a time to
+ * whichever worker asks.  Each request carries the status of the worker's
+ * previous item, so a failure anywhere stops the hand-out (every worker then
+ * gets -1, "no more") without anyone blocking in a collective while another
+ * rank still computes; the final par_agree turns the local statuses into
+ * one collective answer.  Rank 0 computes items itself only while there is
+ * more work left than workers and no request is waiting, so it never
+ * delays a worker.  Results never depend on who computed what: fn writes
+ * each item's output by the item's index. */
 dd_status par_dispatch_progress(const par_world *w, long long n_items, const long long *items,
                                 par_work_fn fn, void *ctx, par_progress_fn progress,
                                 void *progress_ctx) {

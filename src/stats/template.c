@@ -128,7 +128,17 @@ static double weighted_quantile(const ts_item *it, long n, double wtot, double q
 
 /* Equal-background edges with >= min_mc MC events per bin; the open ends make
  * every background event (and every signal event) fall in a bin, so b_i > 0
- * wherever the bin holds background MC.  edges: (bins + 1) capacity. */
+ * wherever the bin holds background MC.  edges: (bins + 1) capacity.
+ *
+ * Why this shape: the significance of a TS template comes from its highest
+ * bins, where the signal sits and the background MC is thinnest, so those
+ * bins decide whether a number can be trusted.  Equal expected background
+ * per bin spreads the MC evenly; a bin that still holds fewer than min_mc
+ * events (heavy weights, ties) is merged into its lower neighbour, starting
+ * from the top so that the critical bins are the ones made sound first, and
+ * the lowest bin last.  Edges sit half-way between two distinct TS values,
+ * never inside a run of equal values, so an event's bin does not depend on
+ * the order in which tied events were sorted. */
 static int quantile_edges(const ts_item *it, long n, double wtot, int bins, int min_mc,
                           double *edges, int *merged) {
   /* pos[j] = number of sorted events below edge j */
@@ -234,6 +244,9 @@ dd_status stats_template_build(stats_template *t, const stats_binning *bin, cons
     k = quantile_edges(it, bkg->n, wtot, bin->bins, bin->min_mc, t->edges, &t->merged_bins);
     if (k < 0) st = DD_FAIL(DD_ERR_NOMEM, "quantile edges");
   } else {
+    /* the paper-style rule: uniform bins between two background quantiles,
+     * with open under/overflow bins so that no event is lost; the overflow
+     * bin holds by construction a fixed share of the background MC */
     double lo = weighted_quantile(it, bkg->n, wtot, bin->range_q[0]);
     double hi = weighted_quantile(it, bkg->n, wtot, bin->range_q[1]);
     if (!(hi > lo)) {
