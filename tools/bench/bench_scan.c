@@ -1,6 +1,6 @@
 /* bench_scan.c - the scan stage on the Fig. 9 grid (1 mass x 41 sigma x 41
  * exposures x 16 R, methods paper, sound, classical) with scores in hand
- * (20000 ER + 20000 NR synthetic events): wall time of `scan_run` (file,
+ * (20000 ER + 20000 NR synthetic events): wall time of `stage_scan_run_job` (file,
  * layout, dispatch, unit writes with fsync, R band, commit) and grid points
  * per second, beside the bare statistics of the same 16 units computed in
  * memory on rank 0 (templates, every point, contours) in the same run.  Run
