@@ -191,6 +191,15 @@ typedef struct io_field {
 dd_status io_table_write(io_file *f, const char *group, const io_field *fields, int n_fields,
                          const char *row_description, const void *rows, size_t stride,
                          long long n_local);
+/* Collective.  The table of io_table_write with n_total rows, created but
+ * not filled (floats NaN, integers 0 until written): for tables written in
+ * rounds.  The row axis is written. */
+dd_status io_table_create(io_file *f, const char *group, const io_field *fields, int n_fields,
+                          const char *row_description, long long n_total);
+/* Collective.  Rows [first, first + n) of a created table from this rank's
+ * structs (each rank its own range, disjoint; n may be 0). */
+dd_status io_table_write_at(io_file *f, const char *group, const io_field *fields, int n_fields,
+                            long long first, long long n, const void *rows, size_t stride);
 /* Number of rows of a table (every field must agree). */
 dd_status io_table_length(io_file *f, const char *group, const io_field *fields, int n_fields,
                           long long *n_rows);

@@ -234,6 +234,13 @@ typedef struct nn_model {
  * zeroed or half-built model. */
 dd_status nn_model_init(nn_model *m, const nn_arch *arch, int max_batch, uint32_t seed,
                         int print_table);
+/* The same model for inference only: no gradient, no Adam moments, no
+ * activation-gradient arena (grads, adam_m, adam_v, dact stay NULL) and
+ * zero parameters, to be filled by nn_checkpoint_load or a broadcast.  Only
+ * nn_model_forward and nn_checkpoint_load may be called on it. */
+dd_status nn_model_init_inference(nn_model *m, const nn_arch *arch, int max_batch);
+/* Bytes the model holds (buffers and per-sample outputs). */
+size_t nn_model_bytes(const nn_model *m);
 void nn_model_free(nn_model *m);
 
 /* Re-initialises the parameters (and zeroes grads, Adam moments, step). */

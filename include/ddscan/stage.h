@@ -28,6 +28,8 @@
 #include "ddscan/train.h"    /* uses: train_params */
 
 #define STAGE_PATH_MAX 1024
+/* Most analysis events per class (the event index is a 32-bit stream counter). */
+#define STAGE_MAX_EVENTS 4000000000LL
 
 /* ======================================================================== */
 /* Parameters: every module's, loaded once (src/stage/params.c)              */
@@ -50,6 +52,9 @@ typedef enum stage_score_noise {
 typedef struct stage_score_params {
   int batch_size;          /* score.batch_size: events per network call (fixed: np-invariant) */
   stage_score_noise noise; /* score.noise */
+  long long n_events[2];   /* score.er_events / nr_events: analysis sample per class; -1 in
+                              the file = the bank's analysis split (resolved here) */
+  int block_batches;       /* score.block_batches: batches per streamed block (resume unit) */
 } stage_score_params;
 
 /* Everything a run needs, loaded and validated from one configuration. */
@@ -211,6 +216,10 @@ extern const int stage_n_score_fields;
  * stage must own "/scores". */
 dd_status stage_scores_write(io_file *f, scan_bank b, const scan_score_record *rows,
                              long long n_local, const scan_bank_info *info);
+/* The bank attributes alone (for a table written in rounds with
+ * io_table_create / io_table_write_at), and the row axis description. */
+dd_status stage_scores_write_info(io_file *f, scan_bank b, const scan_bank_info *info);
+const char *stage_scores_row_description(scan_bank b);
 
 /* Collective.  Reads bank b in full on every rank and validates it: every
  * dataset and attribute of the schema present, n > 0, energy_units and

@@ -95,39 +95,31 @@ static size_t max_row_bytes(const io_field *fields, int n_fields) {
   return m;
 }
 
-dd_status io_table_write(io_file *f, const char *group, const io_field *fields, int n_fields,
-                         const char *row_description, const void *rows, size_t stride,
-                         long long n_local) {
-  DD_TRY(fields_check(group, fields, n_fields), "writing table");
-  DD_TRY(io_stage_check_owned(f, group, "table"), "writing table '%s'", group);
+/* Why create and write apart: a table filled in rounds (the streamed score
+ * stage writes one block of rows per rank and round, and a resumed run only
+ * the blocks still missing) needs its datasets at their final length before
+ * the first row arrives.  io_table_write is the two in one call. */
+dd_status io_table_create(io_file *f, const char *group, const io_field *fields, int n_fields,
+                          const char *row_description, long long n_total) {
+  DD_TRY(fields_check(group, fields, n_fields), "creating table");
+  DD_TRY(io_stage_check_owned(f, group, "table"), "creating table '%s'", group);
   if (!row_description) return DD_FAIL(DD_ERR_ARG, "table '%s': no row description", group);
-  dd_status st = DD_OK;
-  if (n_local < 0 || (n_local > 0 && !rows))
-    st = DD_FAIL(DD_ERR_ARG, "table '%s': bad rows (n_local %lld)", group, n_local);
-  DD_TRY(par_agree(&f->w, st), "writing table '%s'", group);
-  long long first = 0;
-  MPI_Exscan(&n_local, &first, 1, MPI_LONG_LONG, MPI_SUM, f->w.comm);
-  if (f->w.rank == 0) first = 0; /* MPI_Exscan leaves rank 0's result undefined */
+  if (n_total < 0) return DD_FAIL(DD_ERR_ARG, "table '%s': %lld rows", group, n_total);
   DD_TRY(io_group_create_raw(f, group), "table '%s'", group);
-
-  /* One buffer, sized for the widest field, reused for every column. */
-  void *buf = NULL;
-  DD_TRY(dd_calloc(&buf, (size_t)(n_local > 0 ? n_local : 1), max_row_bytes(fields, n_fields),
-                   "table column buffer"),
+  long long first = 0, n_local = 0;
+  io_rows_split(n_total, f->w.rank, f->w.size, &first, &n_local);
+  int64_t *idx = NULL;
+  DD_TRY(dd_calloc((void **)&idx, (size_t)(n_local > 0 ? n_local : 1), sizeof *idx, "row axis"),
          "table '%s'", group);
   char idx_path[IO_PATH_MAX], path[IO_PATH_MAX], col[IO_PATH_MAX];
-  st = io_path_join(idx_path, sizeof idx_path, group, "index");
-  if (st == DD_OK) {
-    int64_t *idx = buf;
-    for (long long i = 0; i < n_local; i++) idx[i] = first + i;
-    st = io_axis_write_rows(f, idx_path, IO_I64, n_local, buf, "1", row_description);
-  }
-  long long total = 0;
-  MPI_Allreduce(&n_local, &total, 1, MPI_LONG_LONG, MPI_SUM, f->w.comm);
+  dd_status st = io_path_join(idx_path, sizeof idx_path, group, "index");
+  for (long long i = 0; i < n_local; i++) idx[i] = first + i;
+  if (st == DD_OK) st = io_axis_write_rows(f, idx_path, IO_I64, n_local, idx, "1", row_description);
+  free(idx);
   for (int i = 0; i < n_fields && st == DD_OK; i++) {
     const io_field *fl = &fields[i];
     const char *axes[2] = {idx_path, NULL};
-    long long dims[2] = {total, fl->ncols};
+    long long dims[2] = {n_total, fl->ncols};
     int rank = fl->ncols > 1 ? 2 : 1;
     if (rank == 2) {
       char name[IO_PATH_MAX];
@@ -148,14 +140,52 @@ dd_status io_table_write(io_file *f, const char *group, const io_field *fields, 
     if (st == DD_OK)
       st = io_dataset_create_raw(f, path, fl->type, rank, dims, axes, fl->units, fl->description,
                                  NULL);
+  }
+  if (st != DD_OK) return DD_CONTEXT(st, "creating table '%s'", group);
+  return DD_OK;
+}
+
+dd_status io_table_write_at(io_file *f, const char *group, const io_field *fields, int n_fields,
+                            long long first, long long n, const void *rows, size_t stride) {
+  DD_TRY(fields_check(group, fields, n_fields), "writing table");
+  DD_TRY(io_stage_check_owned(f, group, "table"), "writing table '%s'", group);
+  dd_status st = DD_OK;
+  if (first < 0 || n < 0 || (n > 0 && !rows))
+    st = DD_FAIL(DD_ERR_ARG, "table '%s': bad rows [%lld, +%lld)", group, first, n);
+  DD_TRY(par_agree(&f->w, st), "writing table '%s'", group);
+  /* One buffer, sized for the widest field, reused for every column. */
+  void *buf = NULL;
+  DD_TRY(dd_calloc(&buf, (size_t)(n > 0 ? n : 1), max_row_bytes(fields, n_fields),
+                   "table column buffer"),
+         "table '%s'", group);
+  char path[IO_PATH_MAX];
+  for (int i = 0; i < n_fields && st == DD_OK; i++) {
+    const io_field *fl = &fields[i];
+    long long start[2] = {first, 0}, count[2] = {n, fl->ncols};
+    st = io_path_join(path, sizeof path, group, fl->path);
     if (st == DD_OK) {
-      gather(buf, rows, stride, n_local, fl);
-      st = io_write_rows(f, path, fl->type, n_local, buf);
+      gather(buf, rows, stride, n, fl);
+      st = io_write_slab(f, path, fl->type, start, count, buf);
     }
   }
   free(buf);
   if (st != DD_OK) return DD_CONTEXT(st, "writing table '%s'", group);
   return DD_OK;
+}
+
+dd_status io_table_write(io_file *f, const char *group, const io_field *fields, int n_fields,
+                         const char *row_description, const void *rows, size_t stride,
+                         long long n_local) {
+  dd_status st = DD_OK;
+  if (n_local < 0 || (n_local > 0 && !rows))
+    st = DD_FAIL(DD_ERR_ARG, "table '%s': bad rows (n_local %lld)", group, n_local);
+  DD_TRY(par_agree(&f->w, st), "writing table '%s'", group);
+  long long first = 0, total = 0;
+  MPI_Exscan(&n_local, &first, 1, MPI_LONG_LONG, MPI_SUM, f->w.comm);
+  if (f->w.rank == 0) first = 0; /* MPI_Exscan leaves rank 0's result undefined */
+  MPI_Allreduce(&n_local, &total, 1, MPI_LONG_LONG, MPI_SUM, f->w.comm);
+  DD_TRY(io_table_create(f, group, fields, n_fields, row_description, total), "writing table");
+  return io_table_write_at(f, group, fields, n_fields, first, n_local, rows, stride);
 }
 
 dd_status io_table_length(io_file *f, const char *group, const io_field *fields, int n_fields,

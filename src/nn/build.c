@@ -295,8 +295,12 @@ static dd_status alloc_floats(float **p, size_t n, const char *what) {
   return DD_OK;
 }
 
-dd_status nn_model_init(nn_model *m, const nn_arch *arch, int max_batch, uint32_t seed,
-                        int print_table) {
+/* Builds the model; `train` = 0 leaves out what only training needs (the
+ * gradient, the Adam moments and the activation-gradient arena: about three
+ * times the parameters plus two layer outputs per sample), so an inference
+ * model costs its parameters, its activations and one workspace. */
+static dd_status model_build(nn_model *m, const nn_arch *arch, int max_batch, uint32_t seed,
+                             int print_table, int train) {
   memset(m, 0, sizeof *m);
   if (max_batch < 1) return DD_FAIL(DD_ERR_ARG, "max_batch must be >= 1, got %d", max_batch);
   m->arch = *arch;
@@ -356,13 +360,15 @@ dd_status nn_model_init(nn_model *m, const nn_arch *arch, int max_batch, uint32_
   m->dact_floats = 2 * align_up(slot);
   m->work_floats = work;
 
+  if (!train) m->dact_floats = 0;
   dd_status st = DD_OK;
   if ((st = alloc_floats(&m->params, m->n_params, "nn params")) != DD_OK ||
-      (st = alloc_floats(&m->grads, m->n_params, "nn grads")) != DD_OK ||
-      (st = alloc_floats(&m->adam_m, m->n_params, "nn adam_m")) != DD_OK ||
-      (st = alloc_floats(&m->adam_v, m->n_params, "nn adam_v")) != DD_OK ||
+      (train && (st = alloc_floats(&m->grads, m->n_params, "nn grads")) != DD_OK) ||
+      (train && (st = alloc_floats(&m->adam_m, m->n_params, "nn adam_m")) != DD_OK) ||
+      (train && (st = alloc_floats(&m->adam_v, m->n_params, "nn adam_v")) != DD_OK) ||
       (st = alloc_floats(&m->act, m->act_floats, "nn activation arena")) != DD_OK ||
-      (st = alloc_floats(&m->dact, m->dact_floats, "nn activation-gradient arena")) != DD_OK ||
+      (train &&
+       (st = alloc_floats(&m->dact, m->dact_floats, "nn activation-gradient arena")) != DD_OK) ||
       (st = alloc_floats(&m->work, m->work_floats, "nn workspace")) != DD_OK) {
     nn_model_free(m);
     return DD_CONTEXT(st, "building %s", arch->cfg_group);
@@ -383,13 +389,27 @@ dd_status nn_model_init(nn_model *m, const nn_arch *arch, int max_batch, uint32_
   m->loss = v[2];
   m->logit = v[3];
   m->label = v[4];
-  nn_model_init_weights(m, seed);
+  if (train) nn_model_init_weights(m, seed);
   if (print_table) {
     nn_model_print_table(m, NULL);
     const char *advice = nn_blas_advice();
     if (advice && dd_log_rank() <= 0) dd_warn("%s", advice);
   }
   return DD_OK;
+}
+
+dd_status nn_model_init(nn_model *m, const nn_arch *arch, int max_batch, uint32_t seed,
+                        int print_table) {
+  return model_build(m, arch, max_batch, seed, print_table, 1);
+}
+
+dd_status nn_model_init_inference(nn_model *m, const nn_arch *arch, int max_batch) {
+  return model_build(m, arch, max_batch, 0, 0, 0);
+}
+
+size_t nn_model_bytes(const nn_model *m) {
+  size_t f = m->n_params * (m->grads ? 4 : 1) + m->act_floats + m->dact_floats + m->work_floats;
+  return f * sizeof(float) + (size_t)m->max_batch * (3 * sizeof(double) + 2 * sizeof(float));
 }
 
 /* Glorot/Xavier uniform (Glorot & Bengio 2010; Keras' default kernel

@@ -151,8 +151,9 @@ dd_status nn_checkpoint_load(nn_model *m, const char *path, const nn_ckpt_info *
     const unsigned char *p = buf + CKPT_HEADER_BYTES + (size_t)m->n_tensors * CKPT_ENTRY_BYTES;
     const size_t fb = m->n_params * sizeof(float);
     memcpy(m->params, p, fb);
-    memcpy(m->adam_m, p + fb, fb);
-    memcpy(m->adam_v, p + 2 * fb, fb);
+    /* an inference model (nn_model_init_inference) has no Adam moments */
+    if (m->adam_m) memcpy(m->adam_m, p + fb, fb);
+    if (m->adam_v) memcpy(m->adam_v, p + 2 * fb, fb);
     m->step = get64(buf + 56);
     if (got) {
       got->config_hash = get64(buf + 40);

@@ -32,7 +32,7 @@ static dd_status run_params_load(cfg_doc *cfg, stage_run_params *r) {
 /* Group `score`: the batch is fixed by the configuration, not by the rank
  * count, so every network call (and every output byte) is the same at any
  * np; the default is the training minibatch. */
-static dd_status score_params_load(cfg_doc *cfg, stage_score_params *s) {
+static dd_status score_params_load(cfg_doc *cfg, const det_params *det, stage_score_params *s) {
   long long b;
   DD_TRY(cfg_get_int(cfg, "score.batch_size", TRAIN_DEF_BATCH, &b), "score");
   if (b < 1 || b > TRAIN_MAX_BATCH)
@@ -42,6 +42,30 @@ static dd_status score_params_load(cfg_doc *cfg, stage_score_params *s) {
   int idx = 0;
   DD_TRY(cfg_get_choice(cfg, "score.noise", "sample", noises, 2, &idx), "score");
   s->noise = (stage_score_noise)idx;
+  /* The analysis sample is simulated while it is scored (nothing is held but
+   * one block), so it may be far larger than the bank's analysis split; its
+   * first events are that split's (the same (seed, class, index) keys). */
+  static const char *const keys[2] = {"score.er_events", "score.nr_events"};
+  for (int c = 0; c < 2; c++) {
+    long long n;
+    DD_TRY(cfg_get_int(cfg, keys[c], -1, &n), "score");
+    if (n == -1)
+      n = (long long)det->bank.n[c][DET_SPLIT_ANALYSIS];
+    else if (n < 1 || n > STAGE_MAX_EVENTS)
+      return cfg_error(cfg, keys[c],
+                       "must be -1 (the bank's analysis split) or in [1, %lld], got %lld",
+                       (long long)STAGE_MAX_EVENTS, n);
+    if (n < 1)
+      return cfg_error(cfg, keys[c],
+                       "the analysis sample is empty (detector.bank's analysis split is 0): "
+                       "set %s >= 1",
+                       keys[c]);
+    s->n_events[c] = n;
+  }
+  DD_TRY(cfg_get_int(cfg, "score.block_batches", 10, &b), "score");
+  if (b < 1 || b > 1000000)
+    return cfg_error(cfg, "score.block_batches", "must be in [1, 1000000], got %lld", b);
+  s->block_batches = (int)b;
   return DD_OK;
 }
 
@@ -55,7 +79,7 @@ dd_status stage_params_load(cfg_doc *cfg, stage_params *p) {
   DD_TRY(img_params_load(cfg, &p->image), "loading image parameters");
   DD_TRY(nn_params_load(cfg, &p->nn), "loading nn parameters");
   DD_TRY(train_params_load(cfg, &p->train), "loading train parameters");
-  DD_TRY(score_params_load(cfg, &p->score), "loading score parameters");
+  DD_TRY(score_params_load(cfg, &p->detector, &p->score), "loading score parameters");
   DD_TRY(cfg_check_unused(cfg), "checking for unknown keys");
   return DD_OK;
 }

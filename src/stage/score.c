@@ -1,12 +1,25 @@
-/* score.c - the score stage (`ddscan score CONFIG`), stage 3 of the pipeline.  Loads the
- * finished CVAE and CNN checkpoints of this configuration and computes, for
- * every event of the analysis split of both banks, the components of the
+/* score.c - the score stage (`ddscan score CONFIG`), stage 3 of the
+ * pipeline.  Loads the finished CVAE and CNN checkpoints of this
+ * configuration and, for every event of the analysis sample of each class,
+ * simulates the event, renders it and computes the components of the
  * anomaly score (paper Eqs. 8, 10, 11): L_rec (MSE), KL, the CNN logit and
  * H_B = -log(1 - p) from it, beside cS1, cS2, the true energy and the draws
- * the event took.  Events are cut into fixed batches by index and the
- * batches dealt to the ranks in contiguous blocks, so every network call and
- * every output byte is the same for any rank count.  The CVAE's latent
- * sample uses DD_STREAM_SCORE_EPS (a = bank, b = event index), or z = mu with
+ * the event took.
+ *
+ * Why it streams: the analysis sample must be as large as the physics needs
+ * (10^6-10^7 background events on a cluster, issue 14), far more than any
+ * bank held in memory.  Events are keyed by (seed, class, index) and are
+ * simulated where they are scored, block by block; a block is
+ * score.block_batches fixed batches of score.batch_size events, and block b
+ * goes to rank b mod np in round b / np.  A rank holds one block (records,
+ * images of one batch, scores) and two inference-only networks, whatever the
+ * sample size.  Every network call sees the same batch at any rank count, so
+ * every output byte is the same for any np.  After each round the rows are
+ * flushed and then marked in /scores/done, so a killed stage continues with
+ * --resume at any rank count and redoes only unmarked blocks.  The analysis
+ * sample starts at the bank's analysis split (the same events, the same
+ * scores), and may run past it.  The CVAE's latent sample uses
+ * DD_STREAM_SCORE_EPS (a = bank, b = event index), or z = mu with
  * score.noise = "mean".  Writes /scores in the schema of scores.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -29,14 +42,17 @@ typedef struct sc_ctx {
   const stage_params *p; /* borrowed: x->p */
   det_model *det;
   img_renderer *rend;
-  nn_model model[2];       /* [0] CVAE, [1] CNN, max_batch = score.batch_size */
+  phys_sampler q[2];       /* energy samplers: [DET_ER] ER, [DET_NR] the NR reference */
+  nn_model model[2];       /* [0] CVAE, [1] CNN, inference only, max_batch = score.batch_size */
   float *x;                /* owned (batch, C, H, W) */
   uint32_t *key;           /* owned (batch): noise keys (event indices) */
-  det_event *ev;           /* owned: this rank's records of one bank */
-  scan_score_record *rows; /* owned: this rank's scores of one bank */
+  det_event *ev;           /* owned (block): the records of one block */
+  scan_score_record *rows; /* owned (block): their scores */
 } sc_ctx;
 
 static void sc_free(sc_ctx *c) {
+  phys_sampler_free(&c->q[0]);
+  phys_sampler_free(&c->q[1]);
   free(c->det);
   free(c->rend);
   nn_model_free(&c->model[0]);
@@ -82,35 +98,22 @@ static dd_status load_model(const par_world *w, sc_ctx *c, int k, uint64_t hash)
   return DD_OK;
 }
 
-/* Bank cls (DET_ER / DET_NR): this rank's block of fixed batches. */
-static dd_status score_bank(const par_world *w, sc_ctx *c, io_file *in, int cls,
-                            long long *n_local_out, long long *first_out) {
+/* The detector's energy callback on top of a physics sampler. */
+static double sampler_draw(void *ctx, double u) {
+  return phys_sampler_draw((const phys_sampler *)ctx, u);
+}
+
+/* Scores events [first, first + n) of class cls (indices relative to the
+ * start of the analysis sample, which is event `base` of the class stream)
+ * into c->rows, batch by batch. */
+static dd_status score_block(sc_ctx *c, int cls, uint64_t base, long long first, long long n) {
   const stage_params *p = c->p;
-  uint64_t first, n;
-  det_bank_range(&p->detector.bank, cls, DET_SPLIT_ANALYSIS, &first, &n);
   const int B = p->score.batch_size;
-  const long long nb = ((long long)n + B - 1) / B;
-  long long b0, bc;
-  io_rows_split(nb, w->rank, w->size, &b0, &bc);
-  const long long r0 = b0 * B;
-  long long r1 = (b0 + bc) * B;
-  if (r1 > (long long)n) r1 = (long long)n;
-  const long long nl = r1 > r0 ? r1 - r0 : 0;
-  free(c->ev);
-  free(c->rows);
-  c->ev = NULL;
-  c->rows = NULL;
-  DD_TRY(dd_calloc((void **)&c->ev, (size_t)(nl > 0 ? nl : 1), sizeof *c->ev, "records"), "score");
-  DD_TRY(dd_calloc((void **)&c->rows, (size_t)(nl > 0 ? nl : 1), sizeof *c->rows, "scores"),
-         "score");
-  DD_TRY(stage_bank_read(in, cls, (long long)first + r0, nl, c->ev), "score");
-  dd_status st = DD_OK;
-  char label[64];
-  snprintf(label, sizeof label, "score %s", cls == DET_ER ? "ER" : "NR");
-  dd_progress prog;
-  dd_progress_start(&prog, label, "events", (double)nl);
-  for (long long i = 0; i < nl && st == DD_OK; i += B) {
-    const int bn = (int)(nl - i < B ? nl - i : B);
+  DD_TRY(det_events_simulate(c->det, cls, p->run.seed, base + (uint64_t)first, (uint64_t)n,
+                             sampler_draw, &c->q[cls], c->ev, NULL),
+         "simulating events");
+  for (long long i = 0; i < n; i += B) {
+    const int bn = (int)(n - i < B ? n - i : B);
     for (int j = 0; j < bn; j++) {
       img_render(c->rend, &c->ev[i + j], c->x + (size_t)j * IMG_SIZE);
       c->key[j] = (uint32_t)c->ev[i + j].index;
@@ -118,9 +121,9 @@ static dd_status score_bank(const par_world *w, sc_ctx *c, io_file *in, int cls,
     nn_noise nz = {p->run.seed,   DD_STREAM_SCORE_EPS,
                    (uint32_t)cls, c->key,
                    NULL,          p->score.noise == STAGE_SCORE_MEAN};
-    st = nn_model_forward(&c->model[0], c->x, NULL, bn, &nz, NULL);
-    if (st == DD_OK) st = nn_model_forward(&c->model[1], c->x, NULL, bn, NULL, NULL);
-    for (int j = 0; j < bn && st == DD_OK; j++) {
+    DD_TRY(nn_model_forward(&c->model[0], c->x, NULL, bn, &nz, NULL), "CVAE");
+    DD_TRY(nn_model_forward(&c->model[1], c->x, NULL, bn, NULL, NULL), "CNN");
+    for (int j = 0; j < bn; j++) {
       const det_event *ev = &c->ev[i + j];
       scan_score_record *r = &c->rows[i + j];
       r->event = (int64_t)ev->index;
@@ -133,30 +136,106 @@ static dd_status score_bank(const par_world *w, sc_ctx *c, io_file *in, int cls,
       r->energy_kev = ev->energy_kev;
       r->attempts = ev->attempts;
       if (!isfinite(r->l_rec) || !isfinite(r->kl) || !isfinite(r->logit))
-        st = DD_FAIL(DD_ERR_NUMERIC, "score: %s event %llu has a non-finite score",
-                     cls == DET_ER ? "ER" : "NR", (unsigned long long)ev->index);
+        return DD_FAIL(DD_ERR_NUMERIC, "score: %s event %llu has a non-finite score",
+                       cls == DET_ER ? "ER" : "NR", (unsigned long long)ev->index);
     }
-    dd_progress_update(&prog, (double)(i + bn));
   }
-  dd_progress_end(&prog, (double)nl);
-  DD_TRY(par_agree(w, st), "score");
-  *n_local_out = nl;
-  *first_out = (long long)first;
   return DD_OK;
 }
 
-/* Rank 0's summary of one bank: means of the components, in index order. */
-static void log_bank(const par_world *w, const sc_ctx *c, int cls, long long nl, long long n) {
-  double s[3] = {0, 0, 0}, t[3] = {0, 0, 0};
-  for (long long i = 0; i < nl; i++) {
-    s[0] += c->rows[i].l_rec;
-    s[1] += c->rows[i].kl;
-    s[2] += c->rows[i].h_b;
+/* Blocks of one class: their size in events and how many. */
+static void class_blocks(const stage_params *p, int cls, long long *bs, long long *nb) {
+  *bs = (long long)p->score.batch_size * p->score.block_batches;
+  *nb = (p->score.n_events[cls] + *bs - 1) / *bs;
+}
+
+/* Class cls: every round, each rank scores its block (b = round * np +
+ * rank) unless /scores/done marks it, then all write their rows (a rank
+ * without a block writes none), flush, and mark the blocks done. */
+static dd_status score_class(const par_world *w, sc_ctx *c, io_file *f, int cls,
+                             const unsigned char *done, long long done_off) {
+  const stage_params *p = c->p;
+  const char *group = scan_bank_group(cls == DET_ER ? SCAN_BANK_ER : SCAN_BANK_NR);
+  uint64_t base, n_split;
+  det_bank_range(&p->detector.bank, cls, DET_SPLIT_ANALYSIS, &base, &n_split);
+  const long long n = p->score.n_events[cls];
+  long long bs, nb;
+  class_blocks(p, cls, &bs, &nb);
+  long long todo = 0;
+  for (long long b = 0; b < nb; b++) todo += !done[done_off + b];
+  char label[64];
+  snprintf(label, sizeof label, "score %s", cls == DET_ER ? "ER" : "NR");
+  dd_progress prog;
+  dd_progress_start(&prog, label, "blocks", (double)nb);
+  long long n_done = nb - todo;
+  const long long rounds = (nb + w->size - 1) / w->size;
+  dd_status st = DD_OK;
+  for (long long r = 0; r < rounds && st == DD_OK; r++) {
+    const long long b = r * w->size + w->rank;
+    const int mine = b < nb && !done[done_off + b];
+    const long long first = b * bs;
+    const long long cnt = mine ? (first + bs <= n ? bs : n - first) : 0;
+    dd_status local = mine ? score_block(c, cls, base, first, cnt) : DD_OK;
+    DD_TRY(par_agree(w, local), "score %s block %lld", cls == DET_ER ? "ER" : "NR", b);
+    st = io_table_write_at(f, group, stage_score_fields, stage_n_score_fields, mine ? first : 0,
+                           cnt, c->rows, sizeof *c->rows);
+    /* the rows reach the disk before the mark that says they are there */
+    if (st == DD_OK) st = io_file_flush(f);
+    const unsigned char one = 1;
+    const long long start = done_off + (mine ? b : 0), count = mine ? 1 : 0;
+    if (st == DD_OK) st = io_write_slab(f, "/scores/done", IO_U8, &start, &count, &one);
+    if (st == DD_OK) st = io_file_flush(f);
+    long long in_round = 0;
+    for (long long k = r * w->size; k < (r + 1) * w->size && k < nb; k++)
+      in_round += !done[done_off + k];
+    n_done += in_round;
+    dd_progress_update(&prog, (double)n_done);
   }
+  dd_progress_end(&prog, (double)nb);
+  return st;
+}
+
+/* After every block is scored: the bank attributes (n_draws_total is the sum
+ * of attempts over the table, read back in blocks because blocks scored
+ * before a resume are not in memory) and the means for the log. */
+static dd_status finish_class(const par_world *w, sc_ctx *c, io_file *f, int cls) {
+  const stage_params *p = c->p;
+  const scan_bank bank = cls == DET_ER ? SCAN_BANK_ER : SCAN_BANK_NR;
+  const char *group = scan_bank_group(bank);
+  const long long n = p->score.n_events[cls];
+  long long bs, nb;
+  class_blocks(p, cls, &bs, &nb);
+  long long draws = 0, all = 0;
+  double s[3] = {0, 0, 0}, t[3] = {0, 0, 0};
+  const long long rounds = (nb + w->size - 1) / w->size;
+  dd_status st = DD_OK;
+  for (long long r = 0; r < rounds && st == DD_OK; r++) {
+    const long long b = r * w->size + w->rank;
+    const long long first = b < nb ? b * bs : 0;
+    const long long cnt = b < nb ? (first + bs <= n ? bs : n - first) : 0;
+    st = io_table_read(f, group, stage_score_fields, stage_n_score_fields, first, cnt, c->rows,
+                       sizeof *c->rows);
+    for (long long i = 0; i < cnt && st == DD_OK; i++) {
+      draws += c->rows[i].attempts;
+      s[0] += c->rows[i].l_rec;
+      s[1] += c->rows[i].kl;
+      s[2] += c->rows[i].h_b;
+    }
+  }
+  DD_TRY(par_agree(w, st), "reading back %s", group);
+  /* integer sum: exact in any order */
+  MPI_Allreduce(&draws, &all, 1, MPI_LONG_LONG, MPI_SUM, w->comm);
   MPI_Reduce(s, t, 3, MPI_DOUBLE, MPI_SUM, 0, w->comm);
-  if (n > 0)
-    dd_info("score: %s analysis split, %lld events: mean l_rec %.5g, KL %.4g, H_B %.4g",
-            cls == DET_ER ? "ER" : "NR", n, t[0] / (double)n, t[1] / (double)n, t[2] / (double)n);
+  scan_bank_info info;
+  memset(&info, 0, sizeof info);
+  info.beta = p->nn.cvae.beta;
+  info.n_draws_total = all;
+  info.seed = p->run.seed;
+  snprintf(info.detector_preset, sizeof info.detector_preset, "%s", p->detector.preset_name);
+  DD_TRY(stage_scores_write_info(f, bank, &info), "%s", group);
+  dd_info("score: %s analysis sample, %lld events: mean l_rec %.5g, KL %.4g, H_B %.4g",
+          cls == DET_ER ? "ER" : "NR", n, t[0] / (double)n, t[1] / (double)n, t[2] / (double)n);
+  return DD_OK;
 }
 
 /* The stage hash: the model hashes (which cover the training records) plus
@@ -177,6 +256,15 @@ static dd_status score_hash(stage_ctx *x, uint64_t *hash, uint64_t mh[STAGE_N_MO
 
 static const char *const k_owned[] = {"/scores"};
 
+/* The resume mask of the streamed blocks. */
+static const io_spec k_done_spec = {
+    "/scores/done",
+    IO_U8,
+    {"/scores/block"},
+    "1",
+    "streamed-block completion mask: 1 = the block's rows are written (--resume skips it)",
+    0};
+
 static dd_status score_is_current(stage_ctx *x, int *current) {
   *current = 0;
   int banks = 0;
@@ -188,13 +276,46 @@ static dd_status score_is_current(stage_ctx *x, int *current) {
   return io_stage_is_current(x->w, x->results, "score", hash, current);
 }
 
+/* /scores/done: one flag per streamed block, ER blocks then NR blocks. */
+static dd_status done_mask(const par_world *w, const stage_params *p, io_file *f, int resumed,
+                           unsigned char **done, long long *n_er_blocks) {
+  long long bs, nb[2];
+  class_blocks(p, DET_ER, &bs, &nb[0]);
+  class_blocks(p, DET_NR, &bs, &nb[1]);
+  const long long n = nb[0] + nb[1];
+  *n_er_blocks = nb[0];
+  DD_TRY(dd_calloc((void **)done, (size_t)n, 1, "block mask"), "score");
+  if (!resumed) {
+    int32_t *ax = NULL;
+    DD_TRY(dd_calloc((void **)&ax, (size_t)n, sizeof *ax, "block axis"), "score");
+    for (long long i = 0; i < n; i++) ax[i] = (int32_t)i;
+    dd_status st = io_axis_write(f, "/scores/block", IO_I32, n, ax, "1",
+                                 "streamed block: ER blocks 0..n_er_blocks-1, then NR blocks");
+    free(ax);
+    DD_TRY(st, "score");
+    DD_TRY(io_spec_create(f, &k_done_spec), "score");
+    DD_TRY(io_attr_write_int(f, "/scores", "n_er_blocks", nb[0]), "score");
+    DD_TRY(io_attr_write_int(f, "/scores", "block_events", bs), "score");
+    return DD_OK;
+  }
+  long long got = -1, got_bs = -1;
+  dd_status st = io_attr_read_int(f, "/scores", "n_er_blocks", &got);
+  if (st == DD_OK) st = io_attr_read_int(f, "/scores", "block_events", &got_bs);
+  if (st == DD_OK && (got != nb[0] || got_bs != bs))
+    st = DD_FAIL(DD_ERR_IO, "the unfinished scores were cut into other blocks");
+  if (st == DD_OK) st = io_read_all(f, "/scores/done", IO_U8, *done);
+  (void)w;
+  return st;
+}
+
 static dd_status score_run(stage_ctx *x) {
   const par_world *w = x->w;
   sc_ctx c;
   memset(&c, 0, sizeof c);
   c.ctx = x;
   c.p = x->p;
-  io_file *in = NULL, *out = NULL;
+  io_file *out = NULL;
+  unsigned char *done = NULL;
   const stage_params *p = c.p;
   /* the models this configuration trains, identified by their hashes */
   uint64_t mh[STAGE_N_MODELS] = {0, 0}, hash = 0;
@@ -210,50 +331,75 @@ static dd_status score_run(stage_ctx *x) {
             x->results, hex);
     goto done;
   }
+  for (int cls = 0; cls < 2 && st == DD_OK; cls++) {
+    uint64_t base, n_split;
+    det_bank_range(&p->detector.bank, cls, DET_SPLIT_ANALYSIS, &base, &n_split);
+    if (base + (uint64_t)p->score.n_events[cls] > (uint64_t)UINT32_MAX)
+      st = cfg_error(x->cfg, cls == DET_ER ? "score.er_events" : "score.nr_events",
+                     "%lld events after index %llu run past the 2^32 event keys",
+                     p->score.n_events[cls], (unsigned long long)base);
+  }
   const int B = p->score.batch_size;
-  if (st == DD_OK) st = nn_model_init(&c.model[0], &p->nn.cvae, B, p->run.seed, 0);
-  if (st == DD_OK) st = nn_model_init(&c.model[1], &p->nn.cnn, B, p->run.seed, 0);
+  const long long bs = (long long)B * p->score.block_batches;
+  if (st == DD_OK) st = nn_model_init_inference(&c.model[0], &p->nn.cvae, B);
+  if (st == DD_OK) st = nn_model_init_inference(&c.model[1], &p->nn.cnn, B);
   if (st == DD_OK) st = load_model(w, &c, 0, mh[0]);
   if (st == DD_OK) st = load_model(w, &c, 1, mh[1]);
   if (st == DD_OK)
     st = dd_alloc_aligned((void **)&c.x, (size_t)B * IMG_SIZE * sizeof *c.x, "image batch");
   if (st == DD_OK) st = dd_calloc((void **)&c.key, (size_t)B, sizeof *c.key, "noise keys");
+  if (st == DD_OK) st = dd_calloc((void **)&c.ev, (size_t)bs, sizeof *c.ev, "block records");
+  if (st == DD_OK) st = dd_calloc((void **)&c.rows, (size_t)bs, sizeof *c.rows, "block scores");
   if (st == DD_OK) st = dd_calloc((void **)&c.det, 1, sizeof *c.det, "detector model");
   if (st == DD_OK) st = det_model_init(c.det, &p->detector, p->run.seed);
   if (st == DD_OK) st = dd_calloc((void **)&c.rend, 1, sizeof *c.rend, "renderer");
   if (st == DD_OK) st = img_renderer_init(c.rend, &p->image, c.det);
+  if (st == DD_OK) st = phys_sampler_init_er(&c.q[DET_ER], &p->phys);
+  if (st == DD_OK) st = phys_sampler_init_nr_ref(&c.q[DET_NR], &p->phys);
   st = par_agree(w, st);
   if (st != DD_OK) goto done;
-  dd_info("score: analysis split of %llu ER and %llu NR events, batches of %d, latent %s",
-          (unsigned long long)p->detector.bank.n[DET_ER][DET_SPLIT_ANALYSIS],
-          (unsigned long long)p->detector.bank.n[DET_NR][DET_SPLIT_ANALYSIS], B,
-          p->score.noise == STAGE_SCORE_MEAN
-              ? "z = mu"
-              : "sample z = mu + sigma*eps, eps from DD_STREAM_SCORE_EPS (a = bank, b = event)");
-  io_stage s = {"score",   k_owned, 1,  x->results, x->results, x->config_text, hash, x->o.argc,
-                x->o.argv, -1,      -1, 0,          NULL};
-  /* the input stays open read-only beside the stage's .tmp (records are read
-   * bank by bank, each rank its own rows) */
-  st = io_file_open(w, x->results, IO_READ, &in);
-  if (st == DD_OK) st = io_stage_begin(w, &s, &out, NULL);
-  for (int cls = 0; cls < 2 && st == DD_OK; cls++) {
-    long long nl = 0, first = 0;
-    st = score_bank(w, &c, in, cls, &nl, &first);
-    long long draws = 0, all = 0;
-    for (long long i = 0; i < nl && st == DD_OK; i++) draws += c.rows[i].attempts;
-    if (st == DD_OK) MPI_Allreduce(&draws, &all, 1, MPI_LONG_LONG, MPI_SUM, w->comm);
-    scan_bank_info info;
-    memset(&info, 0, sizeof info);
-    info.beta = p->nn.cvae.beta;
-    info.n_draws_total = all;
-    info.seed = p->run.seed;
-    snprintf(info.detector_preset, sizeof info.detector_preset, "%s", p->detector.preset_name);
-    if (st == DD_OK)
-      st = stage_scores_write(out, cls == DET_ER ? SCAN_BANK_ER : SCAN_BANK_NR, c.rows, nl, &info);
-    if (st == DD_OK)
-      log_bank(w, &c, cls, nl, (long long)p->detector.bank.n[cls][DET_SPLIT_ANALYSIS]);
+  dd_info(
+      "score: analysis samples of %lld ER and %lld NR events, streamed in blocks of %lld (%d "
+      "batches of %d), %.0f MB of networks per rank, latent %s",
+      p->score.n_events[DET_ER], p->score.n_events[DET_NR], bs, p->score.block_batches, B,
+      (double)(nn_model_bytes(&c.model[0]) + nn_model_bytes(&c.model[1])) / 1e6,
+      p->score.noise == STAGE_SCORE_MEAN
+          ? "z = mu"
+          : "sample z = mu + sigma*eps, eps from DD_STREAM_SCORE_EPS (a = bank, b = event)");
+  io_stage s = {"score",   k_owned,   1,  x->results, x->results,  x->config_text, hash,
+                x->o.argc, x->o.argv, -1, -1,         x->o.resume, "/scores/done"};
+  int resumed = 0;
+  st = io_stage_begin(w, &s, &out, &resumed);
+  char why[512] = "";
+  if (st == DD_OK && resumed && !stage_schema_check(out, &stage_score, why, sizeof why)) {
+    io_file_close(&out);
+    if (w->rank == 0)
+      dd_warn("score: cannot resume '%s.tmp': %s; starting the stage again", x->results, why);
+    s.resume = 0;
+    st = io_stage_begin(w, &s, &out, &resumed);
   }
-  io_file_close(&in);
+  if (st == DD_OK && !resumed)
+    for (int cls = 0; cls < 2 && st == DD_OK; cls++)
+      st =
+          io_table_create(out, scan_bank_group(cls == DET_ER ? SCAN_BANK_ER : SCAN_BANK_NR),
+                          stage_score_fields, stage_n_score_fields,
+                          stage_scores_row_description(cls == DET_ER ? SCAN_BANK_ER : SCAN_BANK_NR),
+                          p->score.n_events[cls]);
+  long long n_er_blocks = 0;
+  if (st == DD_OK) st = done_mask(w, p, out, resumed, &done, &n_er_blocks);
+  if (st == DD_OK) st = io_file_flush(out);
+  if (st == DD_OK && resumed) {
+    long long n_done = 0, n_all = 0;
+    long long bs_, nb[2];
+    class_blocks(p, DET_ER, &bs_, &nb[0]);
+    class_blocks(p, DET_NR, &bs_, &nb[1]);
+    n_all = nb[0] + nb[1];
+    for (long long i = 0; i < n_all; i++) n_done += done[i];
+    dd_info("score: resuming: %lld of %lld blocks already scored", n_done, n_all);
+  }
+  for (int cls = 0; cls < 2 && st == DD_OK; cls++)
+    st = score_class(w, &c, out, cls, done, cls == DET_ER ? 0 : n_er_blocks);
+  for (int cls = 0; cls < 2 && st == DD_OK; cls++) st = finish_class(w, &c, out, cls);
   if (st == DD_OK) {
     st = io_stage_commit(&out);
     if (st == DD_OK) dd_info("score: wrote %s", x->results);
@@ -261,6 +407,7 @@ static dd_status score_run(stage_ctx *x) {
     io_file_close(&out);
   }
 done:
+  free(done);
   sc_free(&c);
   return st == DD_OK ? DD_OK : DD_CONTEXT(st, "score");
 }
@@ -274,8 +421,8 @@ static void score_schema(stage_schema *out) {
   }
   out->tables = tables;
   out->n_tables = SCAN_N_BANKS;
-  out->specs = NULL;
-  out->n_specs = 0;
+  out->specs = &k_done_spec;
+  out->n_specs = 1;
 }
 
 const stage_def stage_score = {

@@ -50,6 +50,10 @@ static const char *const k_rows[SCAN_N_BANKS] = {
     "event row in the scored ER (background) analysis split",
     "event row in the scored NR (signal reference) analysis split"};
 
+const char *stage_scores_row_description(scan_bank b) {
+  return b >= 0 && b < SCAN_N_BANKS ? k_rows[b] : "?";
+}
+
 dd_status stage_scores_write(io_file *f, scan_bank b, const scan_score_record *rows,
                              long long n_local, const scan_bank_info *info) {
   if (b < 0 || b >= SCAN_N_BANKS) return DD_FAIL(DD_ERR_ARG, "scores: bank %d", (int)b);
@@ -57,6 +61,12 @@ dd_status stage_scores_write(io_file *f, scan_bank b, const scan_score_record *r
   DD_TRY(io_table_write(f, g, stage_score_fields, stage_n_score_fields, k_rows[b], rows,
                         sizeof *rows, n_local),
          "writing the %s scores", scan_bank_name(b));
+  return stage_scores_write_info(f, b, info);
+}
+
+dd_status stage_scores_write_info(io_file *f, scan_bank b, const scan_bank_info *info) {
+  if (b < 0 || b >= SCAN_N_BANKS) return DD_FAIL(DD_ERR_ARG, "scores: bank %d", (int)b);
+  const char *g = scan_bank_group(b);
   DD_TRY(io_attr_write_double(f, g, "beta", info->beta), "scores '%s'", g);
   DD_TRY(io_attr_write_int(f, g, "n_draws_total", info->n_draws_total), "scores '%s'", g);
   DD_TRY(io_attr_write_int(f, g, "seed", info->seed), "scores '%s'", g);
