@@ -156,6 +156,9 @@ void dd_progress_end(dd_progress *p, double done);
 double dd_time_now(void);
 /* Seconds since dd_log_init (or process start). */
 double dd_time_elapsed(void);
+/* Peak resident memory of this process so far, in bytes (getrusage; 0 where
+ * the system does not say). */
+double dd_peak_rss_bytes(void);
 
 /* 64-bit FNV-1a hash, used for config and tensor-table hashes.  Chain calls by
  * passing the previous hash as h (start with DD_HASH_INIT). */

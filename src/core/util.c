@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,4 +157,10 @@ dd_status dd_mkdir_p(const char *path) {
 int dd_path_exists(const char *path) {
   struct stat sb;
   return stat(path, &sb) == 0;
+}
+
+double dd_peak_rss_bytes(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;
+  return (double)ru.ru_maxrss * 1024.0; /* Linux reports kilobytes */
 }

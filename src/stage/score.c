@@ -401,6 +401,12 @@ static dd_status score_run(stage_ctx *x) {
     st = score_class(w, &c, out, cls, done, cls == DET_ER ? 0 : n_er_blocks);
   for (int cls = 0; cls < 2 && st == DD_OK; cls++) st = finish_class(w, &c, out, cls);
   if (st == DD_OK) {
+    /* what a cluster user sizes a node by: the largest rank */
+    double rss = dd_peak_rss_bytes(), rss_max = 0.0;
+    MPI_Allreduce(&rss, &rss_max, 1, MPI_DOUBLE, MPI_MAX, w->comm);
+    dd_info("score: peak memory %.0f MB per rank (largest of %d)", rss_max / 1e6, w->size);
+  }
+  if (st == DD_OK) {
     st = io_stage_commit(&out);
     if (st == DD_OK) dd_info("score: wrote %s", x->results);
   } else {
