@@ -90,6 +90,7 @@ typedef struct stats_params {
   double low_sb_ratio;
   double low_total_bkg_min; /* ... or the total background is below this */
   double r_band[2];         /* R range of the contour band (§6.5) */
+  double mc_ratio_min;      /* stats.mc_ratio_min: flag points whose MC-to-data ratio is below */
 } stats_params;
 
 /* Reads group `stats` (defaults of spec §10) and validates it. */
@@ -310,7 +311,8 @@ enum {
   STATS_FLAG_CHI2_25 = 1u << 7,     /* paper: 5-sigma threshold chi^2 = 25 */
   STATS_FLAG_TOY_IS = 1u << 8,      /* toys: p from importance sampling */
   STATS_FLAG_TOY_LIMITED = 1u << 9, /* toys: p beyond what the toys resolve (upper bound) */
-  STATS_FLAG_LOW_MC = 1u << 10      /* a bin with signal has fewer than min_mc background MC */
+  STATS_FLAG_LOW_MC = 1u << 10,     /* a bin with signal has fewer than min_mc background MC */
+  STATS_FLAG_MC_RATIO = 1u << 11    /* MC-to-data ratio below stats.mc_ratio_min (mcratio.c) */
 };
 
 /* Comma-separated names of the set flags ("floored, low-count"), "" for
@@ -329,6 +331,17 @@ typedef struct stats_work {
   double *pair;                      /* owned (2 n_toys): (statistic, weight) pairs */
 } stats_work;
 dd_status stats_work_init(stats_work *w, int k_max, long n_toys);
+/* Share of the Asimov q0 whose bins decide the MC-to-data ratio. */
+#define STATS_MC_RATIO_SHARE 0.9
+/* MC-to-data ratio of template t at sigma = mu sigma_ref and exposure E
+ * (src/stats/mcratio.c): among the fewest bins holding STATS_MC_RATIO_SHARE
+ * of the known-background Asimov q0, the smallest effective background MC
+ * events per expected background event, n_eff_i / b_i = bkg_i / (E w2_i)
+ * (the NR background included when stats.sound.nr_bkg).  NaN when nothing
+ * carries significance.  *n_bins (may be NULL): the bins it looked at.
+ * Uses w->n as scratch. */
+double stats_mc_ratio(const stats_template *t, const stats_params *p, double mu, double exposure_ty,
+                      stats_work *w, int *n_bins);
 void stats_work_free(stats_work *w);
 
 /* Expected counts of template t at sigma = mu * sigma_ref and exposure E

@@ -368,6 +368,7 @@ static dd_status state_init(scan_state *s) {
   DD_TRY(alloc_doubles(&s->logp, nmse, "unit log p"), "scan");
   DD_TRY(alloc_doubles(&s->sig5, nme, "unit contours"), "scan");
   DD_TRY(dd_calloc((void **)&s->flags, (size_t)nme, sizeof *s->flags, "unit flags"), "scan");
+  DD_TRY(alloc_doubles(&s->mcr, nme, "unit MC-to-data ratios"), "scan");
   DD_TRY(alloc_doubles(&s->mu5, g->n_exposure, "unit contour"), "scan");
   DD_TRY(dd_calloc((void **)&s->uflags, (size_t)g->n_exposure, sizeof *s->uflags, "unit flags"),
          "scan");
@@ -381,7 +382,7 @@ static dd_status state_init(scan_state *s) {
            "scan");
     DD_TRY(dd_calloc((void **)&s->cl_mc, (size_t)nxy, sizeof *s->cl_mc, "classical template"),
            "scan");
-    DD_TRY(alloc_doubles(&s->cl_cache, (3L * g->n_sigma + 1) * g->n_exposure, "classical cache"),
+    DD_TRY(alloc_doubles(&s->cl_cache, (3L * g->n_sigma + 2) * g->n_exposure, "classical cache"),
            "scan");
     DD_TRY(dd_calloc((void **)&s->cl_cache_flags, (size_t)g->n_exposure, sizeof *s->cl_cache_flags,
                      "classical cache"),
@@ -391,10 +392,10 @@ static dd_status state_init(scan_state *s) {
 }
 
 static void state_free(scan_state *s) {
-  double **arr[] = {&s->er_ltot,  &s->er_hb,   &s->er_w,   &s->er_cs1, &s->er_cs2,
-                    &s->nr_ltot,  &s->nr_hb,   &s->nr_e,   &s->nr_cs1, &s->nr_cs2,
-                    &s->nr_w_sig, &s->nr_w_bg, &s->p,      &s->z,      &s->logp,
-                    &s->sig5,     &s->mu5,     &s->ts_buf, &s->cl_buf, &s->cl_cache};
+  double **arr[] = {&s->er_ltot, &s->er_hb,    &s->er_w,   &s->er_cs1, &s->er_cs2,   &s->nr_ltot,
+                    &s->nr_hb,   &s->nr_e,     &s->nr_cs1, &s->nr_cs2, &s->nr_w_sig, &s->nr_w_bg,
+                    &s->p,       &s->z,        &s->logp,   &s->sig5,   &s->mu5,      &s->ts_buf,
+                    &s->cl_buf,  &s->cl_cache, &s->mcr};
   for (size_t k = 0; k < sizeof arr / sizeof arr[0]; k++) {
     free(*arr[k]);
     *arr[k] = NULL;

@@ -17,6 +17,7 @@ typedef enum scan_ud {
   UD_LOGP,      /* /scan/log_p */
   UD_SIG5,      /* /contours/sigma5 [method][mass][exposure][r] */
   UD_FLAGS,     /* /contours/flags */
+  UD_MC_RATIO,  /* /contours/mc_ratio [method][mass][exposure][r] */
   UD_TS_EDGES,  /* /templates/ts/edges [mass][r][edge] */
   UD_TS_NBINS,  /* /templates/ts/n_bins [mass][r] */
   UD_TS_BKG,    /* /templates/ts/background [mass][r][bin] */
@@ -81,6 +82,7 @@ typedef struct scan_state {
   double *p, *z, *logp; /* (n_methods, n_sigma, n_exposure) */
   double *sig5;         /* (n_methods, n_exposure) cm^2 */
   int32_t *flags;       /* (n_methods, n_exposure) */
+  double *mcr;          /* (n_methods, n_exposure): MC-to-data ratio at the contour */
   double *mu5;          /* (n_exposure) */
   unsigned *uflags;     /* (n_exposure) */
   double *ts_buf;       /* (7, ts_kmax + 1): edges, bkg, bkg_w2, sig, sig_w2, nrb, nrb_w2 */
@@ -92,7 +94,7 @@ typedef struct scan_state {
    * same bits it would recompute). */
   int cl_mass;             /* mass index of the cache, -1 none */
   int cl_slot;             /* the classical method's index in grid->methods */
-  double *cl_cache;        /* (3 n_sigma n_exposure + n_exposure): p, z, log p, sigma5 */
+  double *cl_cache;        /* (3 n_sigma n_exposure + 2 n_exposure): p, z, log p, sigma5, mcr */
   int32_t *cl_cache_flags; /* (n_exposure) */
   double t_units;          /* seconds spent in units on this rank */
 } scan_state;

@@ -62,8 +62,18 @@ const io_spec scan_datasets[SD_N] = {
                   {A, MS, EX, RR},
                   "1",
                   "stats flag bits of the contour point (1 floored background, 2 low count, 8 "
-                  "non-monotone, 16 no root, 32 at zero, 1024 low MC; include/ddscan/stats.h)",
+                  "non-monotone, 16 no root, 32 at zero, 1024 low MC, 2048 MC-to-data ratio "
+                  "below stats.mc_ratio_min; include/ddscan/stats.h)",
                   0},
+    [UD_MC_RATIO] = {"/contours/mc_ratio",
+                     IO_F64,
+                     {A, MS, EX, RR},
+                     "1",
+                     "MC-to-data ratio at the contour point: among the bins holding 90 % of the "
+                     "Asimov q0, the smallest effective background MC events per expected "
+                     "background event (NaN without a finite contour; flag 2048 below "
+                     "stats.mc_ratio_min)",
+                     0},
     [UD_TS_EDGES] = {"/templates/ts/edges",
                      IO_F64,
                      {MS, RR, TE},

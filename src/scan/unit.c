@@ -22,9 +22,9 @@ static void classical_cache(scan_state *s, int save) {
   size_t nse = (size_t)g->n_sigma * g->n_exposure, ne = (size_t)g->n_exposure;
   size_t off = (size_t)s->cl_slot * nse, off_e = (size_t)s->cl_slot * ne;
   double *c = s->cl_cache;
-  double *dst[4] = {s->p + off, s->z + off, s->logp + off, s->sig5 + off_e};
-  size_t len[4] = {nse, nse, nse, ne};
-  for (int k = 0; k < 4; k++) {
+  double *dst[5] = {s->p + off, s->z + off, s->logp + off, s->sig5 + off_e, s->mcr + off_e};
+  size_t len[5] = {nse, nse, nse, ne, ne};
+  for (int k = 0; k < 5; k++) {
     if (save)
       memcpy(c, dst[k], len[k] * sizeof *c);
     else
@@ -69,8 +69,15 @@ static dd_status eval_method(scan_state *s, int mi, const stats_template *t, int
                        s->uflags),
          "%s 5-sigma contour", stats_method_name(m));
   for (int ie = 0; ie < ne; ie++) {
-    s->sig5[(size_t)mi * ne + ie] = s->mu5[ie] * sigma_ref;
+    const double mu5 = s->mu5[ie];
+    /* how much to trust the point: MC-to-data ratio where the significance is */
+    const double r = mu5 > 0.0 && isfinite(mu5)
+                         ? stats_mc_ratio(t, j->stats, mu5, g->exposure_ty[ie], &s->work, NULL)
+                         : NAN;
+    if (r < j->stats->mc_ratio_min) s->uflags[ie] |= STATS_FLAG_MC_RATIO;
+    s->sig5[(size_t)mi * ne + ie] = mu5 * sigma_ref;
     s->flags[(size_t)mi * ne + ie] = (int32_t)s->uflags[ie];
+    s->mcr[(size_t)mi * ne + ie] = r;
   }
   return DD_OK;
 }
@@ -126,6 +133,7 @@ static dd_status write_unit(scan_state *s, long long unit, const stats_template 
   DD_TRY(put(s, UD_LOGP, unit, IO_F64, s->logp), "log p");
   DD_TRY(put(s, UD_SIG5, unit, IO_F64, s->sig5), "contours");
   DD_TRY(put(s, UD_FLAGS, unit, IO_I32, s->flags), "contour flags");
+  DD_TRY(put(s, UD_MC_RATIO, unit, IO_F64, s->mcr), "MC-to-data ratios");
   DD_TRY(put(s, UD_TS_EDGES, unit, IO_F64, e), "TS edges");
   DD_TRY(put(s, UD_TS_NBINS, unit, IO_I32, &nb), "TS bins");
   DD_TRY(put(s, UD_TS_BKG, unit, IO_F64, e + stride), "TS template");

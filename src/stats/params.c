@@ -105,6 +105,9 @@ dd_status stats_params_load(cfg_doc *cfg, stats_params *p) {
     return cfg_error(cfg, "stats.toys.count", "must be in [1, 1e9], got %lld", toys);
   p->toys = (long)toys;
 
+  DD_TRY(cfg_get_double(cfg, "stats.mc_ratio_min", 10.0, &p->mc_ratio_min), "stats");
+  if (!(p->mc_ratio_min >= 0.0) || isinf(p->mc_ratio_min))
+    return cfg_error(cfg, "stats.mc_ratio_min", "must be finite and >= 0, got %g", p->mc_ratio_min);
   DD_TRY(cfg_get_double(cfg, "stats.low_count.bkg_min", 5.0, &p->low_bkg_min), "stats");
   DD_TRY(cfg_get_double(cfg, "stats.low_count.sb_ratio", 0.1, &p->low_sb_ratio), "stats");
   DD_TRY(cfg_get_double(cfg, "stats.low_count.total_bkg_min", 10.0, &p->low_total_bkg_min),
