@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "ddscan/cfg.h"  /* uses: cfg_doc */
-#include "ddscan/core.h" /* uses: dd_status */
+#include "ddscan/core.h" /* uses: dd_status, dd_rng, dd_sampler */
 
 /* ======================================================================== */
 /* Parameters (config group `stats`)                                          */
@@ -372,6 +372,7 @@ typedef struct stats_work {
   double *bh;                        /* owned (k_max): paper-independent background */
   double *t, *w;                     /* owned (n_toys): toy statistics and IS weights */
   double *pair;                      /* owned (2 n_toys): (statistic, weight) pairs */
+  dd_sampler *smp;                   /* owned: tables of the toys' Poisson sampler */
 } stats_work;
 dd_status stats_work_init(stats_work *w, int k_max, long n_toys);
 void stats_work_free(stats_work *w);
@@ -421,7 +422,8 @@ typedef enum stats_toy_stat {
 /* Toys [toy0, toy0 + n) drawn with mu_gen (0: H0, 1: H1): toy j uses
  * dd_rng_for(seed, DD_STREAM_TOYS, point, j, 0) for, in order, the global
  * observables of the enabled constraints (theta_ER, theta_NR, gamma_0..k-1)
- * and then n_i ~ Poisson(mu_gen s_i + b_i + c_i), i = 0..k-1.  Writes the
+ * and then n_i ~ Poisson(mu_gen s_i + b_i + c_i), i = 0..k-1 (core's
+ * dd_sample_poisson with the tables w->smp).  Writes the
  * statistic of every toy to t_out (n) and, when w_out is not NULL, the
  * importance weight P(n | H0)/P(n | mu_gen) (n).  Results depend only on
  * (seed, point, j): any split of the toys over workers gives the same values.

@@ -25,18 +25,19 @@
 #define SYN_MAX_ATTEMPTS 100000
 #define SYN_STREAM_TAG 0x5C0E0000u
 
-static void toy_detector(dd_rng *r, scan_bank b, double e_kev, double *cs1, double *cs2) {
+static void toy_detector(const dd_sampler *smp, dd_rng *r, scan_bank b, double e_kev, double *cs1,
+                         double *cs2) {
   double quanta = (b == SCAN_BANK_ER ? e_kev : SYN_NR_QUENCH * e_kev) / SYN_W_KEV;
-  uint64_t nq = dd_rng_poisson(r, quanta);
-  uint64_t nph = dd_rng_binomial(r, nq, b == SCAN_BANK_ER ? 0.35 : 0.65);
+  uint64_t nq = dd_sample_poisson(smp, r, quanta);
+  uint64_t nph = dd_sample_binomial(smp, r, nq, b == SCAN_BANK_ER ? 0.35 : 0.65);
   uint64_t ne = nq - nph;
-  double s1 = (double)dd_rng_poisson(r, SYN_G1 * (double)nph);
+  double s1 = (double)dd_sample_poisson(smp, r, SYN_G1 * (double)nph);
   *cs1 = s1 + 0.3 * sqrt(s1 + 1.0) * dd_rng_normal(r);
   *cs2 = SYN_G2 * ((double)ne + 1.0) * (1.0 + 0.05 * dd_rng_normal(r));
 }
 
-void scan_synthetic_event(const phys_sampler *q, scan_bank b, uint32_t seed, long long event,
-                          scan_score_record *out) {
+void scan_synthetic_event(const phys_sampler *q, const dd_sampler *smp, scan_bank b, uint32_t seed,
+                          long long event, scan_score_record *out) {
   dd_rng r = dd_rng_for(seed, DD_STREAM_TEST, SYN_STREAM_TAG + (uint32_t)b, (uint32_t)event,
                         (uint32_t)((unsigned long long)event >> 32));
   memset(out, 0, sizeof *out);
@@ -48,7 +49,7 @@ void scan_synthetic_event(const phys_sampler *q, scan_bank b, uint32_t seed, lon
   do {
     out->attempts++;
     e = phys_sampler_draw(q, dd_rng_uniform(&r));
-    toy_detector(&r, b, e, &cs1, &cs2);
+    toy_detector(smp, &r, b, e, &cs1, &cs2);
   } while (!(cs1 >= SYN_CS1_MIN_PE && cs1 <= SYN_CS1_MAX_PE) && out->attempts < SYN_MAX_ATTEMPTS);
   out->energy_kev = e;
   out->cs1 = cs1;
@@ -69,8 +70,8 @@ void scan_synthetic_event(const phys_sampler *q, scan_bank b, uint32_t seed, lon
   out->h_b = stats_hb_from_logit(out->logit);
 }
 
-static dd_status write_bank(const par_world *w, io_file *f, const phys_sampler *q, scan_bank b,
-                            uint32_t seed, long long n) {
+static dd_status write_bank(const par_world *w, io_file *f, const phys_sampler *q,
+                            const dd_sampler *smp, scan_bank b, uint32_t seed, long long n) {
   long long first, count;
   io_rows_split(n, w->rank, w->size, &first, &count);
   scan_score_record *rows = NULL;
@@ -79,7 +80,7 @@ static dd_status write_bank(const par_world *w, io_file *f, const phys_sampler *
       "bank %s", scan_bank_name(b));
   long long draws = 0, total = 0;
   for (long long i = 0; i < count; i++) {
-    scan_synthetic_event(q, b, seed, first + i, &rows[i]);
+    scan_synthetic_event(q, smp, b, seed, first + i, &rows[i]);
     draws += rows[i].attempts;
   }
   /* integer sum: exact in any order */
@@ -115,16 +116,20 @@ dd_status scan_synthetic_write(const par_world *w, const phys_params *phys, uint
   phys_sampler q_er, q_nr;
   memset(&q_er, 0, sizeof q_er);
   memset(&q_nr, 0, sizeof q_nr);
+  dd_sampler *smp = NULL;
   /* every rank builds the same samplers from the same parameters */
   dd_status st = phys_sampler_init_er(&q_er, phys);
   if (st == DD_OK) st = phys_sampler_init_nr_ref(&q_nr, phys);
+  if (st == DD_OK) st = dd_calloc((void **)&smp, 1, sizeof *smp, "synthetic sampler tables");
+  if (st == DD_OK) dd_sampler_init(smp);
   st = par_agree(w, st);
-  if (st == DD_OK) st = write_bank(w, f, &q_er, SCAN_BANK_ER, seed, n_er);
-  if (st == DD_OK) st = write_bank(w, f, &q_nr, SCAN_BANK_NR, seed, n_nr);
+  if (st == DD_OK) st = write_bank(w, f, &q_er, smp, SCAN_BANK_ER, seed, n_er);
+  if (st == DD_OK) st = write_bank(w, f, &q_nr, smp, SCAN_BANK_NR, seed, n_nr);
   if (st == DD_OK)
     st = io_attr_write_string(f, "/scores", "description",
                               "synthetic per-event scores (tests and benchmarks: toy detector, "
                               "Gaussian score components), not a simulation");
+  free(smp);
   phys_sampler_free(&q_er);
   phys_sampler_free(&q_nr);
   if (st != DD_OK) {

@@ -55,8 +55,15 @@ dd_status stats_work_init(stats_work *w, int k_max, long n_toys) {
       return st;
     }
   }
+  /* the sampler tables are built once per workspace, not once per toy */
+  dd_status st = dd_calloc((void **)&w->smp, 1, sizeof *w->smp, "toy sampler tables");
+  if (st != DD_OK) {
+    stats_work_free(w);
+    return st;
+  }
+  dd_sampler_init(w->smp);
   if (n_toys > 0) {
-    dd_status st = dd_calloc((void **)&w->t, (size_t)n_toys, sizeof(double), "toy statistics");
+    st = dd_calloc((void **)&w->t, (size_t)n_toys, sizeof(double), "toy statistics");
     if (st == DD_OK) st = dd_calloc((void **)&w->w, (size_t)n_toys, sizeof(double), "toy weights");
     if (st == DD_OK)
       st = dd_calloc((void **)&w->pair, 2 * (size_t)n_toys, sizeof(double), "toy pairs");
@@ -80,6 +87,7 @@ void stats_work_free(stats_work *w) {
   free(w->t);
   free(w->w);
   free(w->pair);
+  free(w->smp);
   memset(w, 0, sizeof *w);
 }
 

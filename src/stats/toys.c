@@ -53,7 +53,7 @@ dd_status stats_toys_run(const stats_model *m, stats_toy_stat stat, double mu_ge
     double logw = 0.0;
     for (int i = 0; i < k; i++) {
       double bi = m->b[i] + (m->c ? m->c[i] : 0.0), si = mu_gen * m->s[i];
-      double ni = (double)dd_rng_poisson(&rng, si + bi);
+      double ni = (double)dd_sample_poisson(w->smp, &rng, si + bi);
       w->n[i] = ni;
       if (si > 0.0) logw += ni > 0.0 && !(bi > 0.0) ? -INFINITY : si - ni * log1p(si / bi);
     }
