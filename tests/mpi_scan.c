@@ -68,6 +68,9 @@ static void test_scores_roundtrip(void **state) {
   memset(q, 0, sizeof q);
   ASSERT_OK(phys_sampler_init_er(&q[0], &p->phys));
   ASSERT_OK(phys_sampler_init_nr_ref(&q[1], &p->phys));
+  dd_sampler *smp = malloc(sizeof *smp);
+  assert_non_null(smp);
+  dd_sampler_init(smp);
   long long want_n[2] = {257, 131};
   for (int b = 0; b < 2; b++) {
     scan_scores s;
@@ -79,7 +82,7 @@ static void test_scores_roundtrip(void **state) {
     long long draws = 0;
     for (long long i = 0; i < s.n; i++) {
       scan_score_record ref;
-      scan_synthetic_event(&q[b], (scan_bank)b, 11, i, &ref);
+      scan_synthetic_event(&q[b], smp, (scan_bank)b, 11, i, &ref);
       if (memcmp(&ref, &s.rows[i], sizeof ref) != 0)
         fail_msg("bank %d row %lld differs from its synthetic event", b, i);
       assert_true(s.rows[i].cs1 >= 3.0 && s.rows[i].cs1 <= 100.0);
@@ -94,6 +97,7 @@ static void test_scores_roundtrip(void **state) {
   ASSERT_OK(io_file_close(&f));
   phys_sampler_free(&q[0]);
   phys_sampler_free(&q[1]);
+  free(smp);
   cfg_free(d);
   free(p);
 }

@@ -1,5 +1,6 @@
 /* test_core.c - core: Philox4x32-10 known-answer vectors (Random123's
- * kat_vectors), statistical checks of every sampler with fixed seeds, stream
+ * kat_vectors), statistical checks of every sampler with fixed seeds (the
+ * Poisson and binomial ones by chi^2 against the exact pmf), stream
  * independence, the error chain, hashing and atomic file writes. */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
@@ -175,6 +176,9 @@ static double chi2_crit(int dof) {
   return k * t * t * t;
 }
 
+/* The sampler tables are read-only and the same for every test. */
+static dd_sampler g_smp;
+
 static void check_poisson(double lambda, uint32_t seed) {
   const long n = 400000;
   int kmax = (int)(lambda + 12 * sqrt(lambda) + 30);
@@ -182,11 +186,12 @@ static void check_poisson(double lambda, uint32_t seed) {
   double *pmf = calloc((size_t)kmax + 1, sizeof *pmf);
   assert_non_null(counts);
   assert_non_null(pmf);
+  /* the exact pmf, independent of the sampler's tables and recursions */
   for (int k = 0; k <= kmax; k++) pmf[k] = exp(k * log(lambda) - lambda - lgamma(k + 1.0));
   dd_rng r = dd_rng_for(seed, DD_STREAM_TEST, 0, 0, 0);
   double s = 0;
   for (long i = 0; i < n; i++) {
-    uint64_t k = dd_rng_poisson(&r, lambda);
+    uint64_t k = dd_sample_poisson(&g_smp, &r, lambda);
     s += (double)k;
     counts[k > (uint64_t)kmax ? (uint64_t)kmax : k]++;
   }
@@ -202,15 +207,21 @@ static void check_poisson(double lambda, uint32_t seed) {
   free(pmf);
 }
 
+/* every branch of dd_sample_poisson and its seams */
 static void test_poisson(void **state) {
   (void)state;
-  assert_int_equal(dd_rng_poisson(&(dd_rng){0}, 0.0), 0);
-  check_poisson(0.3, 1);
-  check_poisson(3.7, 2);
-  check_poisson(9.99, 3); /* last inversion value */
-  check_poisson(10.0, 4); /* first PTRS value */
-  check_poisson(47.5, 5);
-  check_poisson(2500.0, 6);
+  dd_rng r = dd_rng_for(1, DD_STREAM_TEST, 0, 0, 0);
+  assert_int_equal(dd_sample_poisson(&g_smp, &r, 0.0), 0);
+  assert_int_equal(dd_sample_poisson(&g_smp, &r, -1.0), 0);
+  check_poisson(0.3, 1);    /* unit-rate arrivals */
+  check_poisson(2.99, 2);   /* last arrivals value */
+  check_poisson(3.0, 3);    /* first inversion value */
+  check_poisson(7.0, 4);    /* inversion */
+  check_poisson(9.99, 5);   /* last inversion value */
+  check_poisson(10.0, 6);   /* first PTRS value */
+  check_poisson(47.5, 7);   /* PTRS */
+  check_poisson(2500.0, 8); /* PTRS, log k! from the table */
+  check_poisson(2e4, 9);    /* PTRS, log k! from Stirling's series */
 }
 
 static void check_binomial(uint64_t nt, double p, uint32_t seed) {
@@ -227,7 +238,7 @@ static void check_binomial(uint64_t nt, double p, uint32_t seed) {
   dd_rng r = dd_rng_for(seed, DD_STREAM_TEST, 0, 0, 0);
   double s = 0;
   for (long i = 0; i < n; i++) {
-    uint64_t k = dd_rng_binomial(&r, nt, p);
+    uint64_t k = dd_sample_binomial(&g_smp, &r, nt, p);
     assert_true(k <= nt);
     s += (double)k;
     counts[k]++;
@@ -245,17 +256,65 @@ static void check_binomial(uint64_t nt, double p, uint32_t seed) {
   free(pmf);
 }
 
+/* every branch of dd_sample_binomial */
 static void test_binomial(void **state) {
   (void)state;
   dd_rng r = dd_rng_for(1, DD_STREAM_TEST, 0, 0, 0);
-  assert_int_equal(dd_rng_binomial(&r, 0, 0.5), 0);
-  assert_int_equal(dd_rng_binomial(&r, 10, 0.0), 0);
-  assert_int_equal(dd_rng_binomial(&r, 10, 1.0), 10);
+  assert_int_equal(dd_sample_binomial(&g_smp, &r, 0, 0.5), 0);
+  assert_int_equal(dd_sample_binomial(&g_smp, &r, 10, 0.0), 0);
+  assert_int_equal(dd_sample_binomial(&g_smp, &r, 10, 1.0), 10);
   check_binomial(20, 0.1, 11);     /* inversion */
   check_binomial(30, 0.9, 12);     /* inversion after flip */
-  check_binomial(100, 0.3, 13);    /* BTRS */
-  check_binomial(5000, 0.125, 14); /* BTRS, S1 photon detection scale */
-  check_binomial(4000, 0.97, 15);  /* BTRS after flip: electron survival */
+  check_binomial(99, 0.1, 13);     /* last inversion n p */
+  check_binomial(100, 0.3, 14);    /* BTRS */
+  check_binomial(5000, 0.125, 15); /* BTRS, p = 1/8: log(p/q) from the table */
+  check_binomial(4000, 0.97, 16);  /* BTRS after flip: electron survival */
+  check_binomial(200, 0.75, 17);   /* BTRS after flip to p = 1/4 (table) */
+  check_binomial(20000, 0.45, 18); /* BTRS, log k! from Stirling's series */
+}
+
+/* ziggurat normal and exponential: moments and the tails beyond the base
+ * layer (exact values: Phibar(3.5) = 2.326e-4, P(E > 8) = e^-8) */
+static void test_ziggurat(void **state) {
+  (void)state;
+  dd_rng r = dd_rng_for(11, DD_STREAM_TEST, 1, 0, 0);
+  enum { N = 400000 };
+  double s = 0, s2 = 0, tail = 0, e1 = 0, e2 = 0, etail = 0;
+  for (int i = 0; i < N; i++) {
+    double x = dd_sample_normal(&g_smp, &r), y = dd_sample_exponential(&g_smp, &r, 2.0);
+    s += x;
+    s2 += x * x;
+    tail += x > 3.5;
+    e1 += y;
+    e2 += y * y;
+    etail += y > 16.0;
+  }
+  assert_near("normal mean", s / N, 0.0, 0.008, 0);
+  assert_near("normal var", s2 / N, 1.0, 0.008, 0);
+  assert_near("normal tail P(>3.5)", tail / N, 2.326e-4, 1e-4, 0);
+  assert_near("exponential mean", e1 / N, 2.0, 0.015, 0);
+  assert_near("exponential var", e2 / N - (e1 / N) * (e1 / N), 4.0, 0.15, 0);
+  assert_near("exponential tail P(>8 means)", etail / N, exp(-8.0), 1.2e-4, 0);
+  /* log k!: the table and Stirling's series against lgamma at the seam */
+  assert_near("log 1023!", dd_sample_logfact(&g_smp, 1023), lgamma(1024.0), 1e-9, 0);
+  assert_near("log 8191!", dd_sample_logfact(&g_smp, 8191), lgamma(8192.0), 1e-9, 0);
+  assert_near("log 8192!", dd_sample_logfact(&g_smp, 8192), lgamma(8193.0), 1e-9, 0);
+  assert_near("log 50000!", dd_sample_logfact(&g_smp, 50000), lgamma(50001.0), 1e-8, 0);
+}
+
+/* dd_rng_next32 (inline) walks the out-of-line block function word by word */
+static void test_next32_blocks(void **state) {
+  (void)state;
+  dd_rng r = dd_rng_for(1, DD_STREAM_TEST, 3, 0, 0);
+  for (int i = 0; i < 2000; i++) {
+    dd_rng a = dd_rng_for(dd_rng_u32(&r), DD_STREAM_TEST, dd_rng_u32(&r), dd_rng_u32(&r), 7);
+    uint32_t ctr[4] = {a.ctr[0], a.ctr[1], a.ctr[2], 0}, out[4];
+    for (int blk = 0; blk < 3; blk++) {
+      ctr[3] = (uint32_t)blk;
+      dd_philox4x32_10(ctr, a.key, out);
+      for (int k = 0; k < 4; k++) assert_true(dd_rng_next32(&a) == out[k]);
+    }
+  }
 }
 
 static void test_below(void **state) {
@@ -337,11 +396,14 @@ int main(void) {
       cmocka_unit_test(test_exponential),
       cmocka_unit_test(test_poisson),
       cmocka_unit_test(test_binomial),
+      cmocka_unit_test(test_ziggurat),
+      cmocka_unit_test(test_next32_blocks),
       cmocka_unit_test(test_below),
       cmocka_unit_test(test_error_chain),
       cmocka_unit_test(test_hash),
       cmocka_unit_test(test_files),
       cmocka_unit_test(test_provenance),
   };
+  dd_sampler_init(&g_smp);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

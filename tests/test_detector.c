@@ -1,7 +1,7 @@
 /* test_detector.c - the detector response against the sanity figures of
  * specs/detector_image.md §8 (layouts, NEST mean-yield table, mean cS1/cS2,
  * band medians and widths, ER leakage, thresholds, S2 width vs drift time,
- * AFTs), the samplers against their distributions, the information ceilings
+ * AFTs; the samplers are core's, tested in test_core), the information ceilings
  * against analytic Gaussian oracles, the S1 prompt fraction on profiles
  * worked out by hand, the pulse-shape ceiling with NEST v2 and with
  * pax_simple timing, determinism, label-blind
@@ -101,70 +101,6 @@ static void test_nest_means(void **state) {
       snprintf(what, sizeof what, "%s Ly at %g keV, %g V/cm", cls ? "NR" : "ER", e[i], f);
       assert_near(what, y.ly, tab[i][2 * c + 1], 0.0051, 1e-3);
     }
-}
-
-/* moments of the event-stream samplers */
-static void test_samplers(void **state) {
-  (void)state;
-  const det_model *m = &g_m[0];
-  dd_rng r = dd_rng_for(11, DD_STREAM_TEST, 1, 0, 0);
-  enum { N = 200000 };
-  double s = 0, s2 = 0, tail = 0, e1 = 0, e2 = 0;
-  for (int i = 0; i < N; i++) {
-    double x = det_normal(&m->zig, &r), y = det_exponential(&m->zig, &r, 1.0);
-    s += x;
-    s2 += x * x;
-    tail += x > 3.5; /* exercises the ziggurat tail */
-    e1 += y;
-    e2 += y * y;
-  }
-  assert_near("normal mean", s / N, 0.0, 0.01, 0);
-  assert_near("normal var", s2 / N, 1.0, 0.01, 0);
-  assert_near("normal tail P(>3.5)", tail / N, 2.326e-4, 0.8e-4, 0);
-  assert_near("exponential mean", e1 / N, 1.0, 0.01, 0);
-  assert_near("exponential var", e2 / N - (e1 / N) * (e1 / N), 1.0, 0.02, 0);
-  static const double mus[4] = {0.3, 2.5, 7.0, 40.0};
-  for (int k = 0; k < 4; k++) {
-    double a = 0, b = 0;
-    for (int i = 0; i < 50000; i++) {
-      double v = (double)det_poisson(m, &r, mus[k]);
-      a += v;
-      b += v * v;
-    }
-    a /= 50000;
-    assert_near("poisson mean", a, mus[k], 4.0 * sqrt(mus[k] / 50000), 0);
-    assert_near("poisson var", b / 50000 - a * a, mus[k], 0.03 * mus[k] + 0.01, 0);
-  }
-  static const double ps[3] = {0.01, 0.3, 0.9};
-  static const uint64_t ns[3] = {300, 200, 5000};
-  for (int k = 0; k < 3; k++) {
-    double a = 0, b = 0, mu = ns[k] * ps[k], var = mu * (1 - ps[k]);
-    for (int i = 0; i < 50000; i++) {
-      double v = (double)det_binomial(m, &r, ns[k], ps[k]);
-      a += v;
-      b += v * v;
-    }
-    a /= 50000;
-    assert_near("binomial mean", a, mu, 4.0 * sqrt(var / 50000), 0);
-    assert_near("binomial var", b / 50000 - a * a, var, 0.03 * var, 0);
-  }
-  /* log-factorial: table and Stirling agree at the seam */
-  assert_near("log 1023!", det_logfact(m, 1023), lgamma(1024.0), 1e-9, 0);
-  assert_near("log 5000!", det_logfact(m, 5000), lgamma(5001.0), 1e-9, 0);
-}
-
-/* the inlined Philox refill is core's block function, word for word */
-static void test_philox_copy(void **state) {
-  (void)state;
-  dd_rng r = dd_rng_for(1, DD_STREAM_TEST, 3, 0, 0);
-  for (int i = 0; i < 20000; i++) {
-    uint32_t key[2] = {dd_rng_u32(&r), dd_rng_u32(&r)};
-    dd_rng a =
-        dd_rng_for(key[0], (dd_stream)key[1], dd_rng_u32(&r), dd_rng_u32(&r), dd_rng_u32(&r));
-    dd_rng b = a;
-    a.ctr[3] = b.ctr[3] = dd_rng_u32(&r); /* any block counter */
-    for (int k = 0; k < 8; k++) assert_true(dd_rng_u32(&a) == det_u32(&b));
-  }
 }
 
 /* the tabulated area distributions have the moments of their definition */
@@ -866,8 +802,6 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_layouts),
       cmocka_unit_test(test_nest_means),
-      cmocka_unit_test(test_samplers),
-      cmocka_unit_test(test_philox_copy),
       cmocka_unit_test(test_area_tables),
       cmocka_unit_test(test_energy_maps),
       cmocka_unit_test(test_mean_signals),

@@ -880,33 +880,75 @@ static void test_lowcount(void **state) {
   assert_int_equal(stats_lowcount(&p, 2, s3, b3), STATS_FLAG_LOW_COUNT);
 }
 
+/* significance.c: the conversions against independent oracles (erfc, the
+ * spec §8 reference values) and the thresholds/power of §2.4, §4.1 */
+static void test_significance(void **state) {
+  (void)state;
+  stats_params p;
+  default_params(&p);
+  assert_int_equal(stats_method_convention(STATS_METHOD_PAPER), STATS_CONV_CHI2_1DOF);
+  assert_int_equal(stats_method_convention(STATS_METHOD_SOUND), STATS_CONV_Q0);
+  assert_int_equal(stats_method_convention(STATS_METHOD_TOYS), STATS_CONV_Q0);
+  assert_int_equal(stats_method_convention(STATS_METHOD_CLASSICAL), STATS_CONV_Q0);
+  const double ts[5] = {0.5, 3.45528455284553, 25.0, 100.0, 1500.0};
+  for (int i = 0; i < 5; i++) {
+    double t = ts[i];
+    /* chi^2_1dof: Eq. 13, p = erfc(sqrt(t/2)); Z is the one-sided label */
+    stats_signif c = stats_signif_of(STATS_CONV_CHI2_1DOF, t);
+    if (t < 1400.0) assert_near("chi2 p = erfc", c.p, erfc(sqrt(0.5 * t)), 0, 1e-12);
+    assert_near("chi2 log p", c.log_p, stats_chi2_logsf(t, 1), 0, 1e-15);
+    assert_near("chi2 Z label", stats_norm_logsf(c.z), c.log_p, 0, 1e-12);
+    /* q0: half chi^2_1, p = erfc(sqrt(q0/2))/2, Z = sqrt(q0) */
+    stats_signif q = stats_signif_of(STATS_CONV_Q0, t);
+    assert_near("q0 Z", q.z, sqrt(t), 0, 0);
+    if (t < 1400.0) assert_near("q0 p", q.p, 0.5 * erfc(sqrt(0.5 * t)), 0, 1e-12);
+    assert_near("q0 log p", q.log_p, stats_norm_logsf(sqrt(t)), 0, 0);
+  }
+  stats_signif s5 = stats_signif_of(STATS_CONV_Q0, 25.0);
+  assert_near("q0 = 25 is 5 sigma", s5.p, 2.866515718791939e-7, 0, 1e-12);
+  stats_signif f = stats_signif_from_p(1.349898031630095e-3);
+  assert_near("p -> Z", f.z, 3.0, 0, 1e-9);
+  assert_near("p -> log p", f.log_p, log(1.349898031630095e-3), 0, 0);
+  /* thresholds: §4.1 values, and each one's p is Phibar(Z) */
+  p.five_sigma = STATS_FIVE_P_ONE_SIDED;
+  assert_near("5 sigma chi2_P", stats_threshold5(&p, STATS_METHOD_PAPER), 26.33761216043874, 0,
+              1e-12);
+  assert_near("3 sigma chi2_P", stats_threshold3(&p, STATS_METHOD_PAPER), 10.27301806503955, 0,
+              1e-12);
+  assert_near("p at 5 sigma chi2_P",
+              stats_signif_of(STATS_CONV_CHI2_1DOF, stats_threshold5(&p, STATS_METHOD_PAPER)).z,
+              5.0, 0, 1e-9);
+  assert_true(stats_threshold5(&p, STATS_METHOD_SOUND) == 25.0);
+  assert_true(stats_threshold5(&p, STATS_METHOD_TOYS) == 25.0);
+  assert_true(stats_threshold3(&p, STATS_METHOD_CLASSICAL) == 9.0);
+  p.five_sigma = STATS_FIVE_CHI2_25;
+  assert_true(stats_threshold5(&p, STATS_METHOD_PAPER) == 25.0);
+  assert_true(stats_threshold5(&p, STATS_METHOD_SOUND) == 25.0);
+  assert_near("3 sigma keeps one-sided p", stats_threshold3(&p, STATS_METHOD_PAPER),
+              10.27301806503955, 0, 1e-12);
+  /* power Phi(Z_A - Z_thr): spec §8 no. 14 */
+  const double pw[3] = {0.158655253931, 0.5, 0.841344746069};
+  for (int i = 0; i < 3; i++) {
+    assert_near("power5", stats_power(4.0 + i, STATS_Z_DISCOVERY), pw[i], 1e-12, 1e-9);
+    assert_near("power3", stats_power(2.0 + i, STATS_Z_EVIDENCE), pw[i], 1e-12, 1e-9);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_normal_spec),
-      cmocka_unit_test(test_chi2_spec),
-      cmocka_unit_test(test_deep_tails),
-      cmocka_unit_test(test_series),
-      cmocka_unit_test(test_za),
-      cmocka_unit_test(test_two_bin),
-      cmocka_unit_test(test_contour_example),
-      cmocka_unit_test(test_norm_nuisance),
-      cmocka_unit_test(test_count_syst),
-      cmocka_unit_test(test_nr_template),
-      cmocka_unit_test(test_bb_lite),
-      cmocka_unit_test(test_fit_on_data),
-      cmocka_unit_test(test_enumeration),
-      cmocka_unit_test(test_toy_calibration),
-      cmocka_unit_test(test_importance_sampling),
-      cmocka_unit_test(test_pearson_null),
-      cmocka_unit_test(test_toy_determinism),
-      cmocka_unit_test(test_contour_solver),
-      cmocka_unit_test(test_contour_nuisances),
-      cmocka_unit_test(test_contour_toys),
-      cmocka_unit_test(test_flags_describe),
-      cmocka_unit_test(test_p_vs_exposure),
-      cmocka_unit_test(test_rband),
-      cmocka_unit_test(test_scores),
-      cmocka_unit_test(test_lowcount),
+      cmocka_unit_test(test_normal_spec),     cmocka_unit_test(test_chi2_spec),
+      cmocka_unit_test(test_significance),    cmocka_unit_test(test_deep_tails),
+      cmocka_unit_test(test_series),          cmocka_unit_test(test_za),
+      cmocka_unit_test(test_two_bin),         cmocka_unit_test(test_contour_example),
+      cmocka_unit_test(test_norm_nuisance),   cmocka_unit_test(test_count_syst),
+      cmocka_unit_test(test_nr_template),     cmocka_unit_test(test_bb_lite),
+      cmocka_unit_test(test_fit_on_data),     cmocka_unit_test(test_enumeration),
+      cmocka_unit_test(test_toy_calibration), cmocka_unit_test(test_importance_sampling),
+      cmocka_unit_test(test_pearson_null),    cmocka_unit_test(test_toy_determinism),
+      cmocka_unit_test(test_contour_solver),  cmocka_unit_test(test_contour_nuisances),
+      cmocka_unit_test(test_contour_toys),    cmocka_unit_test(test_flags_describe),
+      cmocka_unit_test(test_p_vs_exposure),   cmocka_unit_test(test_rband),
+      cmocka_unit_test(test_scores),          cmocka_unit_test(test_lowcount),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "ddscan/cfg.h"  /* uses: cfg_doc, cfg getters */
-#include "ddscan/core.h" /* uses: dd_status, dd_rng */
+#include "ddscan/core.h" /* uses: dd_status, dd_rng, dd_sampler */
 
 /* ------------------------------------------------------------------------ */
 /* Constants                                                                 */
@@ -181,26 +181,14 @@ enum { DET_TOP = 0, DET_BOTTOM = 1 };
 #define DET_PULSE_PHASES 10
 #define DET_PULSE_BINS 24 /* 10-ns bins a single-PE pulse reaches */
 
-/* Ziggurat tables for fast normal and exponential variates (Marsaglia and
- * Tsang, J. Stat. Softw. 5(8), 2000): 128 layers (normal), 256 (exponential). */
-typedef struct det_zig {
-  uint32_t kn[128];
-  double wn[128], fn[128];
-  uint32_t ke[256];
-  double we[256], fe[256];
-} det_zig;
-
-#define DET_LOGFACT_N 8192
 #define DET_AREA_Q 2048  /* quantiles of the tabulated area distributions */
 #define DET_AREA_EXACT 8 /* S2 photons per PMT with a tabulated area (n < 8) */
 
 typedef struct det_model {
   det_params p;
-  det_zig zig;
-  double logfact[DET_LOGFACT_N]; /* log(k!) */
-  double inv_int[DET_LOGFACT_N]; /* 1/k (k > 0) */
-  det_array arr[2];              /* [DET_TOP], [DET_BOTTOM] */
-  uint32_t seed;                 /* detector seed (per-PMT QE, dead PMTs) */
+  dd_sampler smp;   /* tables of the ziggurat, Poisson and binomial samplers */
+  det_array arr[2]; /* [DET_TOP], [DET_BOTTOM] */
+  uint32_t seed;    /* detector seed (per-PMT QE, dead PMTs) */
   /* derived constants */
   double g1_phd;         /* detection probability per photon (DPE removed) */
   double se_photons;     /* detected S2 photons per extracted electron */

@@ -177,8 +177,9 @@ dd_status scan_merge(const par_world *w, const char *output_path, const char *co
  * re-drawn until 3 <= cS1 <= 100 PE, counting attempts) and Gaussian-ish
  * score components with ER/NR separation (NR logits rise with energy, so
  * masses differ).  A pure function of (seed, b, event): stream DD_STREAM_TEST
- * with a = 0x5C0E0000 + b, b = event. */
-void scan_synthetic_event(const phys_sampler *q, scan_bank b, uint32_t seed, long long event,
-                          scan_score_record *out);
+ * with a = 0x5C0E0000 + b, b = event.  smp: the tables of core's Poisson and
+ * binomial samplers (dd_sampler_init; borrowed). */
+void scan_synthetic_event(const phys_sampler *q, const dd_sampler *smp, scan_bank b, uint32_t seed,
+                          long long event, scan_score_record *out);
 
 #endif /* DDSCAN_SCAN_H */

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "ddscan/cfg.h"  /* uses: cfg_doc */
-#include "ddscan/core.h" /* uses: dd_status */
+#include "ddscan/core.h" /* uses: dd_status, dd_rng, dd_sampler */
 
 /* ======================================================================== */
 /* Parameters (config group `stats`)                                          */
@@ -124,6 +124,44 @@ double stats_chi2_logsf(double x, int k);
 double stats_chi2_isf(double p, int k);
 double stats_chi2_isf_log(double logp, int k);
 
+/* log1p(x) - x without cancellation (series for |x| < 1e-2). */
+double stats_log1pmx(double x);
+/* The q0,A bin term of spec §2.2: (s + b) ln(1 + s/b) - s, as
+ * b [(1 + x) log1p(x) - x] with x = s/b and a series for x < 1e-2.
+ * b > 0, s >= 0 (b == 0 with s > 0 gives +inf: callers guard). */
+double stats_qa_term(double s, double b);
+
+/* ======================================================================== */
+/* Significance: statistic -> (p, log p, Z), thresholds, power (significance.c) */
+/* ======================================================================== */
+
+/* The significances the thresholds are quoted at: discovery and evidence. */
+#define STATS_Z_DISCOVERY 5.0
+#define STATS_Z_EVIDENCE 3.0
+
+/* Asymptotic null distribution of a statistic. */
+typedef enum stats_convention {
+  STATS_CONV_CHI2_1DOF = 0, /* paper's chi^2_P: chi^2 with 1 dof, a two-sided p (Eq. 13);
+                               Z = Phibar^-1(p) is its one-sided label (§3) */
+  STATS_CONV_Q0 = 1         /* q0: half chi^2_1, one-sided; Z = sqrt(q0), p = Phibar(Z) (§2.1) */
+} stats_convention;
+/* PAPER: chi^2_1dof; SOUND, TOYS, CLASSICAL: q0. */
+stats_convention stats_method_convention(stats_method method);
+
+/* A p-value with its log (finite when p underflows) and significance Z. */
+typedef struct stats_signif {
+  double p;
+  double log_p;
+  double z;
+} stats_signif;
+
+/* p, log p and Z of a statistic value t >= 0 under convention conv.
+ * chi^2_1dof: p = Q(1/2, t/2) = erfc(sqrt(t/2)), Z from log p.
+ * q0: Z = sqrt(t), p = Phibar(Z), log p = log Phibar(Z). */
+stats_signif stats_signif_of(stats_convention conv, double t);
+/* The same from a p-value (toys): log p = log(p), Z = Phibar^-1(p). */
+stats_signif stats_signif_from_p(double p);
+
 /* One-sided p <-> Z (spec §2.1): p = Phibar(Z), Z = Phibar^-1(p). */
 static inline double stats_p_from_z(double z) {
   return stats_norm_sf(z);
@@ -132,12 +170,19 @@ static inline double stats_z_from_p(double p) {
   return stats_norm_isf(p);
 }
 
-/* log1p(x) - x without cancellation (series for |x| < 1e-2). */
-double stats_log1pmx(double x);
-/* The q0,A bin term of spec §2.2: (s + b) ln(1 + s/b) - s, as
- * b [(1 + x) log1p(x) - x] with x = s/b and a series for x < 1e-2.
- * b > 0, s >= 0 (b == 0 with s > 0 gives +inf: callers guard). */
-double stats_qa_term(double s, double b);
+/* The statistic value whose asymptotic p is the one-sided Phibar(z): z^2 for
+ * q0, chi2_isf(Phibar(z), 1) for chi^2_1dof (26.33761216 at z = 5). */
+double stats_stat_at_z(stats_convention conv, double z);
+/* The method's 5-sigma threshold: 25 for q0; for chi^2_P 26.33761216
+ * (stats.five_sigma = "p_one_sided") or 25 ("chi2_25"). */
+double stats_threshold5(const stats_params *p, stats_method method);
+/* The method's 3-sigma threshold: 9 for q0, 10.27301807 for chi^2_P (the
+ * one-sided p; stats.five_sigma only selects the 5-sigma rule). */
+double stats_threshold3(const stats_params *p, stats_method method);
+
+/* Discovery power at median significance z_a (§2.4): P(Z >= z_thr) =
+ * Phi(z_a - z_thr), e.g. z_thr = STATS_Z_DISCOVERY. */
+double stats_power(double z_a, double z_thr);
 
 /* ======================================================================== */
 /* Per-event anomaly scores (spec §1.1-1.2, paper Eqs. 8, 10, 11)               */
@@ -329,6 +374,7 @@ typedef struct stats_work {
   double *bh;                        /* owned (k_max): paper-independent background */
   double *t, *w;                     /* owned (n_toys): toy statistics and IS weights */
   double *pair;                      /* owned (2 n_toys): (statistic, weight) pairs */
+  dd_sampler *smp;                   /* owned: tables of the toys' Poisson sampler */
 } stats_work;
 dd_status stats_work_init(stats_work *w, int k_max, long n_toys);
 /* Share of the Asimov q0 whose bins decide the MC-to-data ratio. */
@@ -376,10 +422,6 @@ typedef struct stats_result {
 dd_status stats_eval(const stats_template *t, const stats_params *p, stats_method method, double mu,
                      double exposure_ty, stats_work *w, stats_result *out);
 
-/* The statistic's 5-sigma threshold: 25 for q0; for chi^2_P 26.33761216 or 25
- * (p->five_sigma). */
-double stats_threshold5(const stats_params *p, stats_method method);
-
 /* ======================================================================== */
 /* Pseudo-experiments (spec §5.4, §7)                                          */
 /* ======================================================================== */
@@ -393,7 +435,8 @@ typedef enum stats_toy_stat {
 /* Toys [toy0, toy0 + n) drawn with mu_gen (0: H0, 1: H1): toy j uses
  * dd_rng_for(seed, DD_STREAM_TOYS, point, j, 0) for, in order, the global
  * observables of the enabled constraints (theta_ER, theta_NR, gamma_0..k-1)
- * and then n_i ~ Poisson(mu_gen s_i + b_i + c_i), i = 0..k-1.  Writes the
+ * and then n_i ~ Poisson(mu_gen s_i + b_i + c_i), i = 0..k-1 (core's
+ * dd_sample_poisson with the tables w->smp).  Writes the
  * statistic of every toy to t_out (n) and, when w_out is not NULL, the
  * importance weight P(n | H0)/P(n | mu_gen) (n).  Results depend only on
  * (seed, point, j): any split of the toys over workers gives the same values.
@@ -411,6 +454,7 @@ typedef struct stats_toy_result {
   double p_direct;       /* direct-toy estimate (may be 0) */
   double p_is;           /* IS estimate (NAN when IS is off) */
   double z_h0;           /* Phibar^-1(p_h0) */
+  double log_p_h0;       /* ln p_h0 */
   double p_asym;         /* asymptotic p of t_obs (half chi^2_1 for q0; chi^2_1 for chi^2_P) */
   double p5_h0;          /* P(T >= threshold5 | H0), direct (§4.1 for chi^2_P) */
   double median_h1;      /* lower median of T under H1 */

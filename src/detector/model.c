@@ -259,11 +259,7 @@ dd_status det_model_init(det_model *m, const det_params *p, uint32_t seed) {
   DD_TRY(det_params_validate(p, NULL), "detector model");
   m->p = *p;
   m->seed = seed;
-  det_zig_init(&m->zig);
-  for (int k = 0; k < DET_LOGFACT_N; k++) {
-    m->logfact[k] = lgamma(k + 1.0);
-    m->inv_int[k] = k > 0 ? 1.0 / k : 0.0;
-  }
+  dd_sampler_init(&m->smp);
   det_layout_fill(p->layout, &m->arr[DET_TOP], &m->arr[DET_BOTTOM]);
   pmt_randomness(m);
   m->g1_phd = p->g1_pe / (1.0 + p->p_dpe);

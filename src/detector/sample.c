@@ -118,9 +118,9 @@ static inline double area_from_table(const float *q, double u) {
  * tabulated distribution of that sum (one uniform), above it the normal of
  * the same mean and variance. */
 static double s2_photons_area(const det_model *m, dd_rng *r, uint64_t n) {
-  if (n < DET_AREA_EXACT) return area_from_table(m->photon_area_q[n], det_u01(r));
+  if (n < DET_AREA_EXACT) return area_from_table(m->photon_area_q[n], dd_rng_uniform32(r));
   double nd = (double)n;
-  double a = nd * m->s2_photon_mean + sqrt(nd * m->s2_photon_var) * det_normal(&m->zig, r);
+  double a = nd * m->s2_photon_mean + sqrt(nd * m->s2_photon_var) * dd_sample_normal(&m->smp, r);
   return a > 0.0 ? a : 0.0;
 }
 
@@ -129,8 +129,8 @@ static double s1_photon_time(const det_model *m, int cls, int exciton, double e_
   const det_params *p = &m->p;
   double t = 0.0;
   if (p->s1_timing == DET_S1_PAX_SIMPLE) {
-    t = det_exponential(&m->zig, r, p->s1_simple_decay_ns);
-    return t + p->tts_ns * det_normal(&m->zig, r);
+    t = dd_sample_exponential(&m->smp, r, p->s1_simple_decay_ns);
+    return t + p->tts_ns * dd_sample_normal(&m->smp, r);
   }
   if (p->s1_timing == DET_S1_PAX_NEST2014) {
     double singlet;
@@ -142,17 +142,17 @@ static double s1_photon_time(const det_model *m, int cls, int exciton, double e_
       double ex = 0.4 - 0.11131 * rho - 0.0026651 * rho * rho;
       ex = 1.0 / (1.0 + ex);
       ex /= 1.0 - (1.0 - ex) * (1.0 - PAX14_ER_RECOMB_FRACTION);
-      if (det_u01(r) < ex) {
+      if (dd_rng_uniform32(r) < ex) {
         singlet = PAX14_ER_PRIMARY_SINGLET;
       } else {
         double tr = 3.5 / 0.18 * (1.0 / 20.0 + 0.41) * exp(-0.009 * p->drift_field_v_cm);
-        t = fmin(tr * (1.0 / det_u01(r) - 1.0), PAX14_MAX_RECOMB_NS);
+        t = fmin(tr * (1.0 / dd_rng_uniform32(r) - 1.0), PAX14_MAX_RECOMB_NS);
         singlet = PAX14_ER_SECONDARY_SINGLET;
       }
     }
-    double tau = det_u01(r) < singlet ? PAX14_TAU1 : PAX14_TAU3;
-    t += det_exponential(&m->zig, r, tau);
-    return t + p->tts_ns * det_normal(&m->zig, r);
+    double tau = dd_rng_uniform32(r) < singlet ? PAX14_TAU1 : PAX14_TAU3;
+    t += dd_sample_exponential(&m->smp, r, tau);
+    return t + p->tts_ns * dd_sample_normal(&m->smp, r);
   }
   /* nest2: recombination delay, singlet or triplet decay, transport, jitter */
   double ratio, tau_r = 0.0, tau3, tau3_err;
@@ -169,15 +169,15 @@ static double s1_photon_time(const det_model *m, int cls, int exciton, double e_
       tau_r = exp(-0.009 * p->drift_field_v_cm) * (7.3138 + 3.8431 * log10(fmin(e_kev, 1e3)));
     if (tau_r < 0.0) tau_r = 0.0;
   }
-  if (tau_r > 0.0) t += tau_r * (1.0 / det_u01(r) - 1.0);
-  double tau = det_u01(r) < ratio / (1.0 + ratio)
-                   ? NEST_TAU1_NS + NEST_TAU1_ERR * det_normal(&m->zig, r)
-                   : tau3 + tau3_err * det_normal(&m->zig, r);
-  if (tau > 0.0) t += det_exponential(&m->zig, r, tau); /* NEST clips negative times */
-  if (det_u01(r) >= OPT_A_DIRECT)
-    t += det_exponential(&m->zig, r, det_u01(r) < OPT_B_A ? OPT_TAU_A : OPT_TAU_B);
+  if (tau_r > 0.0) t += tau_r * (1.0 / dd_rng_uniform32(r) - 1.0);
+  double tau = dd_rng_uniform32(r) < ratio / (1.0 + ratio)
+                   ? NEST_TAU1_NS + NEST_TAU1_ERR * dd_sample_normal(&m->smp, r)
+                   : tau3 + tau3_err * dd_sample_normal(&m->smp, r);
+  if (tau > 0.0) t += dd_sample_exponential(&m->smp, r, tau); /* NEST clips negative times */
+  if (dd_rng_uniform32(r) >= OPT_A_DIRECT)
+    t += dd_sample_exponential(&m->smp, r, dd_rng_uniform32(r) < OPT_B_A ? OPT_TAU_A : OPT_TAU_B);
   /* electronics jitter and PMT transit-time spread: one combined normal */
-  return t + sqrt(OPT_JITTER * OPT_JITTER + p->tts_ns * p->tts_ns) * det_normal(&m->zig, r);
+  return t + sqrt(OPT_JITTER * OPT_JITTER + p->tts_ns * p->tts_ns) * dd_sample_normal(&m->smp, r);
 }
 
 /* Sorts the photons by time: insertion sort for few, else a bottom-up merge
@@ -382,7 +382,7 @@ static int simulate_s1(const det_model *m, int cls, const det_quanta *q, double 
                        scratch *s, det_event *ev, double *t_s1_start) {
   const det_params *p = &m->p;
   double p_det = fmin(1.0, m->g1_phd * det_ly_rel(p, u));
-  uint64_t n_phd = dd_rng_binomial(r, (uint64_t)q->n_ph, p_det);
+  uint64_t n_phd = dd_sample_binomial(&m->smp, r, (uint64_t)q->n_ph, p_det);
   ev->n_s1_phd = (int32_t)n_phd;
   if (n_phd == 0 || n_phd > DET_MAX_S1_PHD) return 0;
   /* collection weights w_i = (1 - beta)(1 + rho_i^2/h^2)^(-3/2) + beta of both
@@ -433,36 +433,36 @@ static int simulate_s1(const det_model *m, int cls, const det_quanta *q, double 
   for (uint64_t k = 0; k < n_phd; k++) {
     int exciton = 0;
     if (p->s1_timing == DET_S1_NEST2) { /* detected photons: a random subset */
-      exciton = det_u01(r) * rem_all < rem_ex;
+      exciton = dd_rng_uniform32(r) * rem_all < rem_ex;
       rem_ex -= exciton;
       rem_all--;
     }
-    int a = det_u01(r) < aft ? DET_TOP : DET_BOTTOM;
+    int a = dd_rng_uniform32(r) < aft ? DET_TOP : DET_BOTTOM;
     const det_array *arr = &m->arr[a];
     int lo;
     if (use_table) {
       const double *cw = s->cw[a];
-      double ut = det_u01(r), target = ut * cw[arr->n - 1];
+      double ut = dd_rng_uniform32(r), target = ut * cw[arr->n - 1];
       lo = s->guide[a][(int)(ut * S1_GUIDES)]; /* first PMT with cw >= target */
       while (cw[lo] < target) lo++;
     } else {
       for (;;) {
-        lo = (int)(((uint64_t)det_u32(r) * (uint64_t)arr->n) >> 32);
+        lo = (int)(((uint64_t)dd_rng_next32(r) * (uint64_t)arr->n) >> 32);
         double dx = arr->x_cm[lo] - ev->x_cm, dy = arr->y_cm[lo] - ev->y_cm;
         double sq = 1.0 + (dx * dx + dy * dy) * inv_h2[a];
-        if (det_u01(r) < b1[a] / (sq * sqrt(sq)) + b0[a]) break;
+        if (dd_rng_uniform32(r) < b1[a] / (sq * sqrt(sq)) + b0[a]) break;
       }
     }
     /* one uniform decides the double-PE emission and, rescaled within its
      * branch, draws the area of the one or two PEs */
-    double ud = det_u01(r);
+    double ud = dd_rng_uniform32(r);
     int dpe = ud < p->p_dpe;
     double ua = dpe ? ud / p->p_dpe : (ud - p->p_dpe) / (1.0 - p->p_dpe);
     double area = area_from_table(m->pe_area_q[dpe ? 2 : 1], ua);
     /* a photon is a counted hit if one of its PEs passes the acceptance
      * (NEST sPEeff); the area is kept: g1 is the calibrated area gain */
-    int counted = det_u01(r) < p->hit_eff;
-    if (dpe && !counted) counted = det_u01(r) < p->hit_eff;
+    int counted = dd_rng_uniform32(r) < p->hit_eff;
+    if (dpe && !counted) counted = dd_rng_uniform32(r) < p->hit_eff;
     double t = s1_photon_time(m, cls, exciton, ev->energy_kev, r);
     area *= arr->qe[lo];
     if (arr->qe[lo] == 0.0f) counted = 0; /* dead PMT */
@@ -509,22 +509,23 @@ static int simulate_s2(const det_model *m, const det_quanta *q, dd_rng *r, scrat
                        det_event *ev, double t_s1_start, double *xs, double *ys) {
   const det_params *p = &m->p;
   double td_us = ev->depth_cm / p->drift_velocity_cm_us + p->gate_time_us;
-  uint64_t n_surv = dd_rng_binomial(r, (uint64_t)q->n_e, exp(-td_us / p->electron_lifetime_us));
-  uint64_t n_ext = dd_rng_binomial(r, n_surv, p->extraction_eff);
+  uint64_t n_surv =
+      dd_sample_binomial(&m->smp, r, (uint64_t)q->n_e, exp(-td_us / p->electron_lifetime_us));
+  uint64_t n_ext = dd_sample_binomial(&m->smp, r, n_surv, p->extraction_eff);
   ev->n_e_ext = (int32_t)(n_ext > INT32_MAX ? INT32_MAX : n_ext);
   if (n_ext == 0 || n_ext > DET_MAX_ELECTRONS) return 0;
   int n_e = (int)n_ext;
   /* transverse diffusion moves the light source by the electrons' mean shift */
   double sig_t = sqrt(2.0 * p->diffusion_trans_cm2_s * td_us * 1e-6) / sqrt((double)n_e);
-  *xs = ev->x_cm + sig_t * det_normal(&m->zig, r);
-  *ys = ev->y_cm + sig_t * det_normal(&m->zig, r);
+  *xs = ev->x_cm + sig_t * dd_sample_normal(&m->smp, r);
+  *ys = ev->y_cm + sig_t * dd_sample_normal(&m->smp, r);
   double rs = sqrt(*xs * *xs + *ys * *ys);
   double lam = m->se_photons * det_s2_rel(p, rs);
   double sig_l_ns =
       sqrt(2.0 * p->diffusion_long_cm2_s * td_us * 1e-6) / p->drift_velocity_cm_us * 1e3;
   for (int e = 0; e < n_e; e++) {
-    double t = sig_l_ns * det_normal(&m->zig, r);
-    if (p->trapping_time_ns > 0.0) t += det_exponential(&m->zig, r, p->trapping_time_ns);
+    double t = sig_l_ns * dd_sample_normal(&m->smp, r);
+    if (p->trapping_time_ns > 0.0) t += dd_sample_exponential(&m->smp, r, p->trapping_time_ns);
     s->e_t[e] = (float)t;
   }
   /* Photon counts.  Every electron emits Poisson(lam) photons and every
@@ -550,16 +551,16 @@ static int simulate_s2(const det_model *m, const det_quanta *q, dd_rng *r, scrat
   double mu_top = n_e * lam * p->s2_aft / wsum;
   uint64_t n_top = 0;
   for (int i = 0; i < top->n; i++) {
-    s->n_pmt[i] = (uint32_t)det_poisson(m, r, mu_top * s->s2w[i]);
+    s->n_pmt[i] = (uint32_t)dd_sample_poisson(&m->smp, r, mu_top * s->s2w[i]);
     n_top += s->n_pmt[i];
   }
-  uint64_t n_bot = det_poisson(m, r, n_e * lam * (1.0 - p->s2_aft));
+  uint64_t n_bot = dd_sample_poisson(&m->smp, r, n_e * lam * (1.0 - p->s2_aft));
   uint64_t n_ph = n_top + n_bot;
   if (n_ph == 0) return 0;
   uint64_t rem = n_ph;
   double t_min = 1e300, t_max = -1e300;
   for (int e = 0; e < n_e; e++) {
-    uint64_t c = e == n_e - 1 ? rem : det_binomial(m, r, rem, 1.0 / (n_e - e));
+    uint64_t c = e == n_e - 1 ? rem : dd_sample_binomial(&m->smp, r, rem, 1.0 / (n_e - e));
     rem -= c;
     s->e_c[e] = (float)c;
     if (c > 0) {
@@ -649,10 +650,11 @@ static int simulate_attempt(const det_model *m, int cls, dd_rng *r, det_energy_f
   ev->energy_kev = e;
   /* 2. position, uniform in the fiducial cylinder */
   double rad = p->fv_radius_cm * sqrt(dd_rng_uniform(r)); /* 53-bit */
-  double phi = 2.0 * DET_PI * det_u01(r);
+  double phi = 2.0 * DET_PI * dd_rng_uniform32(r);
   ev->x_cm = rad * cos(phi);
   ev->y_cm = rad * sin(phi);
-  ev->depth_cm = p->fv_depth_min_cm + (p->fv_depth_max_cm - p->fv_depth_min_cm) * det_u01(r);
+  ev->depth_cm =
+      p->fv_depth_min_cm + (p->fv_depth_max_cm - p->fv_depth_min_cm) * dd_rng_uniform32(r);
   double u = ev->depth_cm / p->drift_length_cm;
   /* 3. quanta */
   det_quanta q = det_quanta_draw(m, cls, e, r);
@@ -668,8 +670,8 @@ static int simulate_attempt(const det_model *m, int cls, dd_rng *r, det_energy_f
   if (cs1_true > 1.2 * p->roi_cs1_max_pe || cs1_true * 1.2 <= p->roi_cs1_min_pe) return 0;
   if (!simulate_s2(m, &q, r, s, ev, t_s1, &xs, &ys)) return 0;
   /* 6. reconstruction and corrections (spec §2.6) */
-  ev->x_rec_cm = xs + p->pos_res_cm * det_normal(&m->zig, r);
-  ev->y_rec_cm = ys + p->pos_res_cm * det_normal(&m->zig, r);
+  ev->x_rec_cm = xs + p->pos_res_cm * dd_sample_normal(&m->smp, r);
+  ev->y_rec_cm = ys + p->pos_res_cm * dd_sample_normal(&m->smp, r);
   ev->depth_rec_cm = (ev->drift_time_us - p->gate_time_us) * p->drift_velocity_cm_us;
   double u_rec = fmin(1.0, fmax(0.0, ev->depth_rec_cm / p->drift_length_cm));
   double r_rec =

@@ -110,9 +110,9 @@ det_yield det_nest_yield(int cls, double e, double f, double rho) {
 
 /* Skew-normal variate with location xi, scale omega, shape a (Azzalini's
  * representation: delta|Z0| + sqrt(1 - delta^2) Z1). */
-static double skew_normal(const det_zig *z, dd_rng *r, double xi, double omega, double a) {
+static double skew_normal(const dd_sampler *smp, dd_rng *r, double xi, double omega, double a) {
   double delta = a / sqrt(1.0 + a * a);
-  double z0 = det_normal(z, r), z1 = det_normal(z, r);
+  double z0 = dd_sample_normal(smp, r), z1 = dd_sample_normal(smp, r);
   return xi + omega * (delta * fabs(z0) + sqrt(1.0 - delta * delta) * z1);
 }
 
@@ -122,8 +122,8 @@ static int round_int(double x) {
 
 /* NEST GetQuanta for the mean yields y at field f (draw order: Nq or Ni,
  * then the exciton split or Nex, then Ne). */
-static det_quanta nest_quanta(const det_zig *z, int cls, const det_yield *y, double e, double f,
-                              double rho, dd_rng *r) {
+static det_quanta nest_quanta(const dd_sampler *smp, int cls, const det_yield *y, double e,
+                              double f, double rho, dd_rng *r) {
   det_quanta q = {0, 0, 0};
   double ratio = y->exciton_ratio < 0.0 ? 0.0 : y->exciton_ratio, nq_mean = y->nq;
   if (!(nq_mean > 0.0)) return q;
@@ -135,14 +135,14 @@ static det_quanta nest_quanta(const det_zig *z, int cls, const det_yield *y, dou
   if (cls == DET_ER) {
     double fano = 0.12707 - 0.029623 * rho - 0.0057042 * rho * rho + 0.0015957 * rho * rho * rho;
     fano += fabs(k_w[6]) * sqrt(nq_mean) * sqrt(f); /* FanoER, liquid */
-    nq = round_int(nq_mean + sqrt(fano * nq_mean) * det_normal(z, r));
+    nq = round_int(nq_mean + sqrt(fano * nq_mean) * dd_sample_normal(smp, r));
     if (nq < 0) nq = 0;
-    ni = (int)dd_rng_binomial(r, (uint64_t)nq, alf);
+    ni = (int)dd_sample_binomial(smp, r, (uint64_t)nq, alf);
     nex = nq - ni;
   } else {
     double ni_mean = nq_mean * alf, nex_mean = nq_mean * ratio * alf;
-    ni = round_int(ni_mean + sqrt(k_w[0] * ni_mean) * det_normal(z, r));
-    nex = round_int(nex_mean + sqrt(k_w[1] * nex_mean) * det_normal(z, r));
+    ni = round_int(ni_mean + sqrt(k_w[0] * ni_mean) * dd_sample_normal(smp, r));
+    nex = round_int(nex_mean + sqrt(k_w[1] * nex_mean) * dd_sample_normal(smp, r));
     if (ni < 0) ni = 0;
     if (nex < 0) nex = 0;
     nq = ni + nex;
@@ -190,9 +190,9 @@ static det_quanta nest_quanta(const det_zig *z, int cls, const det_yield *y, dou
   if (fabs(skew) > 0.0) {
     double wcorr = sqrt(1.0 - 2.0 / DET_PI * skew * skew / (1.0 + skew * skew));
     double mucorr = sqrt(var) / wcorr * (skew / sqrt(1.0 + skew * skew)) * 2.0 / sqrt(2.0 * DET_PI);
-    ne = round_int(skew_normal(z, r, mean - mucorr, sqrt(var) / wcorr, skew));
+    ne = round_int(skew_normal(smp, r, mean - mucorr, sqrt(var) / wcorr, skew));
   } else {
-    ne = round_int(mean + sqrt(var) * det_normal(z, r));
+    ne = round_int(mean + sqrt(var) * dd_sample_normal(smp, r));
   }
   if (ne < 0) ne = 0;
   if (ne > ni) ne = ni;
@@ -222,17 +222,17 @@ static void laidbax_nr_means(double e, double f, double *nph, double *nel) {
 /* laidbax XENONSource.yields (draw order: Nq, [NR: detectable binomial],
  * p_e fluctuation, electron binomial). */
 static det_quanta laidbax_quanta(const det_model *m, int cls, double e, dd_rng *r) {
-  const det_zig *z = &m->zig;
+  const dd_sampler *smp = &m->smp;
   det_quanta q = {0, 0, 0};
   double mean = LAIDBAX_QUANTA_PER_KEV * e;
-  double x = mean + sqrt(0.03 * mean) * det_normal(z, r);
+  double x = mean + sqrt(0.03 * mean) * dd_sample_normal(smp, r);
   if (x < 1.0) return q; /* laidbax zeroes these events */
   long nq = (long)floor(x + 0.5);
   double pe, fluct;
   if (cls == DET_NR) {
     double nph, nel;
     laidbax_nr_means(e, m->p.drift_field_v_cm, &nph, &nel);
-    nq = (long)dd_rng_binomial(r, (uint64_t)nq, fmin(1.0, (nph + nel) / mean));
+    nq = (long)dd_sample_binomial(smp, r, (uint64_t)nq, fmin(1.0, (nph + nel) / mean));
     pe = nel / (nph + nel);
     fluct = 0.02;
   } else {
@@ -242,8 +242,8 @@ static det_quanta laidbax_quanta(const det_model *m, int cls, double e, dd_rng *
     pe = fmax(0.0, fmin(qy, LAIDBAX_QUANTA_PER_KEV)) / LAIDBAX_QUANTA_PER_KEV;
     fluct = 0.045;
   }
-  pe = fmax(0.0, fmin(1.0, pe + fluct * det_normal(z, r)));
-  q.n_e = (int)dd_rng_binomial(r, (uint64_t)nq, pe);
+  pe = fmax(0.0, fmin(1.0, pe + fluct * dd_sample_normal(smp, r)));
+  q.n_e = (int)dd_sample_binomial(smp, r, (uint64_t)nq, pe);
   q.n_ph = (int)nq - q.n_e;
   /* laidbax has no exciton bookkeeping; for NEST-style S1 timing use NEST's
    * mean exciton share of the photons */
@@ -260,5 +260,5 @@ det_quanta det_quanta_draw(const det_model *m, int cls, double e, dd_rng *r) {
   }
   if (m->p.yield_model == DET_YIELD_LAIDBAX) return laidbax_quanta(m, cls, e, r);
   det_yield y = det_nest_yield(cls, e, m->p.drift_field_v_cm, m->p.density_g_cm3);
-  return nest_quanta(&m->zig, cls, &y, e, m->p.drift_field_v_cm, m->p.density_g_cm3, r);
+  return nest_quanta(&m->smp, cls, &y, e, m->p.drift_field_v_cm, m->p.density_g_cm3, r);
 }

@@ -25,18 +25,19 @@
 #define SYN_MAX_ATTEMPTS 100000
 #define SYN_STREAM_TAG 0x5C0E0000u
 
-static void toy_detector(dd_rng *r, scan_bank b, double e_kev, double *cs1, double *cs2) {
+static void toy_detector(const dd_sampler *smp, dd_rng *r, scan_bank b, double e_kev, double *cs1,
+                         double *cs2) {
   double quanta = (b == SCAN_BANK_ER ? e_kev : SYN_NR_QUENCH * e_kev) / SYN_W_KEV;
-  uint64_t nq = dd_rng_poisson(r, quanta);
-  uint64_t nph = dd_rng_binomial(r, nq, b == SCAN_BANK_ER ? 0.35 : 0.65);
+  uint64_t nq = dd_sample_poisson(smp, r, quanta);
+  uint64_t nph = dd_sample_binomial(smp, r, nq, b == SCAN_BANK_ER ? 0.35 : 0.65);
   uint64_t ne = nq - nph;
-  double s1 = (double)dd_rng_poisson(r, SYN_G1 * (double)nph);
+  double s1 = (double)dd_sample_poisson(smp, r, SYN_G1 * (double)nph);
   *cs1 = s1 + 0.3 * sqrt(s1 + 1.0) * dd_rng_normal(r);
   *cs2 = SYN_G2 * ((double)ne + 1.0) * (1.0 + 0.05 * dd_rng_normal(r));
 }
 
-void scan_synthetic_event(const phys_sampler *q, scan_bank b, uint32_t seed, long long event,
-                          scan_score_record *out) {
+void scan_synthetic_event(const phys_sampler *q, const dd_sampler *smp, scan_bank b, uint32_t seed,
+                          long long event, scan_score_record *out) {
   dd_rng r = dd_rng_for(seed, DD_STREAM_TEST, SYN_STREAM_TAG + (uint32_t)b, (uint32_t)event,
                         (uint32_t)((unsigned long long)event >> 32));
   memset(out, 0, sizeof *out);
@@ -48,7 +49,7 @@ void scan_synthetic_event(const phys_sampler *q, scan_bank b, uint32_t seed, lon
   do {
     out->attempts++;
     e = phys_sampler_draw(q, dd_rng_uniform(&r));
-    toy_detector(&r, b, e, &cs1, &cs2);
+    toy_detector(smp, &r, b, e, &cs1, &cs2);
   } while (!(cs1 >= SYN_CS1_MIN_PE && cs1 <= SYN_CS1_MAX_PE) && out->attempts < SYN_MAX_ATTEMPTS);
   out->energy_kev = e;
   out->cs1 = cs1;

@@ -55,7 +55,7 @@ static dd_status eval_method(scan_state *s, int mi, const stats_template *t, int
                "toys at sigma %g cm^2, exposure %g t*y", g->sigma_cm2[is], g->exposure_ty[ie]);
         s->p[off + ie] = tr.p_h0;
         s->z[off + ie] = tr.z_h0;
-        s->logp[off + ie] = log(tr.p_h0);
+        s->logp[off + ie] = tr.log_p_h0;
       }
     } else {
       DD_TRY(stats_p_vs_exposure(t, j->stats, m, mu, g->exposure_ty, ne, &s->work, s->p + off,

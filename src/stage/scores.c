@@ -187,8 +187,8 @@ dd_status stage_scores_read(io_file *f, scan_bank b, scan_scores *s) {
 /* ---------------------------------------------------------------- synthetic */
 
 /* A bank of scan_synthetic_event records, each rank a block of rows. */
-static dd_status synthetic_bank(const par_world *w, io_file *f, const phys_sampler *q, scan_bank b,
-                                uint32_t seed, long long n) {
+static dd_status synthetic_bank(const par_world *w, io_file *f, const phys_sampler *q,
+                                const dd_sampler *smp, scan_bank b, uint32_t seed, long long n) {
   long long first, count;
   io_rows_split(n, w->rank, w->size, &first, &count);
   scan_score_record *rows = NULL;
@@ -197,7 +197,7 @@ static dd_status synthetic_bank(const par_world *w, io_file *f, const phys_sampl
       "bank %s", scan_bank_name(b));
   long long draws = 0, total = 0;
   for (long long i = 0; i < count; i++) {
-    scan_synthetic_event(q, b, seed, first + i, &rows[i]);
+    scan_synthetic_event(q, smp, b, seed, first + i, &rows[i]);
     draws += rows[i].attempts;
   }
   /* integer sum: exact in any order */
@@ -233,12 +233,16 @@ dd_status stage_score_write_synthetic(const par_world *w, const phys_params *phy
   phys_sampler q_er, q_nr;
   memset(&q_er, 0, sizeof q_er);
   memset(&q_nr, 0, sizeof q_nr);
+  dd_sampler *smp = NULL;
   /* every rank builds the same samplers from the same parameters */
   dd_status st = phys_sampler_init_er(&q_er, phys);
   if (st == DD_OK) st = phys_sampler_init_nr_ref(&q_nr, phys);
+  if (st == DD_OK) st = dd_calloc((void **)&smp, 1, sizeof *smp, "synthetic sampler tables");
+  if (st == DD_OK) dd_sampler_init(smp);
   st = par_agree(w, st);
-  if (st == DD_OK) st = synthetic_bank(w, f, &q_er, SCAN_BANK_ER, seed, n_er);
-  if (st == DD_OK) st = synthetic_bank(w, f, &q_nr, SCAN_BANK_NR, seed, n_nr);
+  if (st == DD_OK) st = synthetic_bank(w, f, &q_er, smp, SCAN_BANK_ER, seed, n_er);
+  if (st == DD_OK) st = synthetic_bank(w, f, &q_nr, smp, SCAN_BANK_NR, seed, n_nr);
+  free(smp);
   if (st == DD_OK)
     st = io_attr_write_string(f, "/scores", "description",
                               "synthetic per-event scores (tests and benchmarks: toy detector, "

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats_internal.h" /* uses: STATS_Q0_5SIGMA */
-
 #define MU_MIN 1e-20
 #define MU_MAX 1e20
 #define MAX_EVALS 256
@@ -272,14 +270,14 @@ dd_status stats_contour(const stats_template *t, const stats_params *p, stats_me
       return DD_FAIL(DD_ERR_ARG, "toy contour: workspace holds %ld toys, %ld needed", w->n_toys,
                      p->toys);
     for (int j = 0; j < n_e; j++) {
-      double thr = STATS_Q0_5SIGMA;
+      double thr = stats_threshold5(p, STATS_METHOD_TOYS);
       if (p->toys_importance) {
         /* toy-calibrated 5-sigma threshold at this exposure (shape only:
          * q0 does not depend on the signal normalisation) */
         stats_model m;
         DD_TRY(stats_model_at(t, p, STATS_METHOD_TOYS, 1.0, exposure_ty[j], w, &m, NULL),
                "toy contour threshold at E = %g t.y", exposure_ty[j]);
-        DD_TRY(stats_toys_is_threshold(&m, 5.0, seed, point, p->toys, w, &thr),
+        DD_TRY(stats_toys_is_threshold(&m, STATS_Z_DISCOVERY, seed, point, p->toys, w, &thr),
                "toy contour threshold at E = %g t.y", exposure_ty[j]);
       }
       /* the toy median is a noisy step function of sigma (Poisson draws for
@@ -317,30 +315,23 @@ dd_status stats_p_vs_exposure(const stats_template *t, const stats_params *p, st
   stats_result ref;
   if (homog) DD_TRY(stats_eval(t, p, method, mu, 1.0, w, &ref), "p versus exposure");
   for (int j = 0; j < n_e; j++) {
-    double e = exposure_ty[j], lp, z, pv;
+    double e = exposure_ty[j];
+    stats_signif sg;
     if (!(e > 0.0) || isinf(e))
       return DD_FAIL(DD_ERR_ARG, "exposure[%d] = %g t.y must be finite and > 0", j, e);
     if (homog) {
-      double tv = e * ref.stat; /* §6.2: exact for every E */
-      if (method == STATS_METHOD_PAPER) {
-        lp = stats_chi2_logsf(tv, 1);
-        pv = stats_chi2_sf(tv, 1);
-        z = stats_norm_isf_log(lp);
-      } else {
-        z = sqrt(tv);
-        pv = stats_norm_sf(z);
-        lp = stats_norm_logsf(z);
-      }
+      /* §6.2: T = E g is exact for every E */
+      sg = stats_signif_of(stats_method_convention(method), e * ref.stat);
     } else {
       stats_result res;
       DD_TRY(stats_eval(t, p, method, mu, e, w, &res), "p versus exposure");
-      pv = res.p;
-      z = res.z;
-      lp = res.log_p;
+      sg.p = res.p;
+      sg.z = res.z;
+      sg.log_p = res.log_p;
     }
-    if (p_out) p_out[j] = pv;
-    if (z_out) z_out[j] = z;
-    if (log_p_out) log_p_out[j] = lp;
+    if (p_out) p_out[j] = sg.p;
+    if (z_out) z_out[j] = sg.z;
+    if (log_p_out) log_p_out[j] = sg.log_p;
   }
   return DD_OK;
 }

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats_internal.h" /* uses: STATS_Q0_5SIGMA */
-
 const char *stats_method_name(stats_method m) {
   switch (m) {
     case STATS_METHOD_PAPER:
@@ -57,8 +55,15 @@ dd_status stats_work_init(stats_work *w, int k_max, long n_toys) {
       return st;
     }
   }
+  /* the sampler tables are built once per workspace, not once per toy */
+  dd_status st = dd_calloc((void **)&w->smp, 1, sizeof *w->smp, "toy sampler tables");
+  if (st != DD_OK) {
+    stats_work_free(w);
+    return st;
+  }
+  dd_sampler_init(w->smp);
   if (n_toys > 0) {
-    dd_status st = dd_calloc((void **)&w->t, (size_t)n_toys, sizeof(double), "toy statistics");
+    st = dd_calloc((void **)&w->t, (size_t)n_toys, sizeof(double), "toy statistics");
     if (st == DD_OK) st = dd_calloc((void **)&w->w, (size_t)n_toys, sizeof(double), "toy weights");
     if (st == DD_OK)
       st = dd_calloc((void **)&w->pair, 2 * (size_t)n_toys, sizeof(double), "toy pairs");
@@ -82,6 +87,7 @@ void stats_work_free(stats_work *w) {
   free(w->t);
   free(w->w);
   free(w->pair);
+  free(w->smp);
   memset(w, 0, sizeof *w);
 }
 
@@ -162,12 +168,6 @@ dd_status stats_model_at(const stats_template *t, const stats_params *p, stats_m
   return DD_OK;
 }
 
-double stats_threshold5(const stats_params *p, stats_method method) {
-  if (method == STATS_METHOD_PAPER)
-    return p->five_sigma == STATS_FIVE_CHI2_25 ? 25.0 : stats_chi2_isf(stats_norm_sf(5.0), 1);
-  return STATS_Q0_5SIGMA;
-}
-
 int stats_is_homogeneous(const stats_params *p, stats_method method) {
   if (method == STATS_METHOD_PAPER) return 1;
   if (method == STATS_METHOD_TOYS) return 0;
@@ -210,25 +210,27 @@ dd_status stats_eval(const stats_template *t, const stats_params *p, stats_metho
     if (p->five_sigma == STATS_FIVE_CHI2_25) fl |= STATS_FLAG_CHI2_25;
     out->stat = chi2;
     out->sqrt_stat = sqrt(chi2);
-    out->log_p = stats_chi2_logsf(chi2, 1);
-    out->p = stats_chi2_sf(chi2, 1);
-    out->z = stats_norm_isf_log(out->log_p); /* one-sided label of a two-sided p */
+    stats_signif sg = stats_signif_of(STATS_CONV_CHI2_1DOF, chi2);
+    out->p = sg.p;
+    out->log_p = sg.log_p;
+    out->z = sg.z; /* one-sided label of a two-sided p */
     for (int j = 0; j < 4; j++) out->z_band[j] = NAN;
     out->power3 = out->power5 = NAN;
   } else {
     stats_fit fit;
     DD_TRY(stats_q0(&m, NULL, &fit), "q0,A of %s at E = %g t.y, sigma/sigma_ref = %g",
            stats_method_name(method), exposure_ty, mu);
-    double z = sqrt(fit.q0);
+    stats_signif sg = stats_signif_of(STATS_CONV_Q0, fit.q0);
+    double z = sg.z; /* sqrt(q0,A): the median Z */
     out->stat = fit.q0;
     out->sqrt_stat = z;
     out->z = z;
-    out->p = stats_norm_sf(z);
-    out->log_p = stats_norm_logsf(z);
+    out->p = sg.p;
+    out->log_p = sg.log_p;
     const double shift[4] = {-2.0, -1.0, 1.0, 2.0};
     for (int j = 0; j < 4; j++) out->z_band[j] = fmax(0.0, z + shift[j]);
-    out->power3 = stats_norm_sf(3.0 - z); /* Phi(Z_A - 3) */
-    out->power5 = stats_norm_sf(5.0 - z);
+    out->power3 = stats_power(z, STATS_Z_EVIDENCE);
+    out->power5 = stats_power(z, STATS_Z_DISCOVERY);
     out->theta_er_0 = fit.theta_er_0;
     out->theta_nr_0 = fit.theta_nr_0;
   }

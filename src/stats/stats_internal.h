@@ -6,8 +6,4 @@
  * tolerance (spec §8), so `>=` and rounding never disagree between modes. */
 int stats_ge(double t, double x);
 
-/* Asymptotic 5-sigma / 3-sigma thresholds of q0 (Z^2). */
-#define STATS_Q0_5SIGMA 25.0
-#define STATS_Q0_3SIGMA 9.0
-
 #endif

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats_internal.h" /* uses: stats_ge, STATS_Q0_* */
+#include "stats_internal.h" /* uses: stats_ge */
 
 static int cmp_double(const void *pa, const void *pb) {
   double a = *(const double *)pa, b = *(const double *)pb;
@@ -53,7 +53,7 @@ dd_status stats_toys_run(const stats_model *m, stats_toy_stat stat, double mu_ge
     double logw = 0.0;
     for (int i = 0; i < k; i++) {
       double bi = m->b[i] + (m->c ? m->c[i] : 0.0), si = mu_gen * m->s[i];
-      double ni = (double)dd_rng_poisson(&rng, si + bi);
+      double ni = (double)dd_sample_poisson(w->smp, &rng, si + bi);
       w->n[i] = ni;
       if (si > 0.0) logw += ni > 0.0 && !(bi > 0.0) ? -INFINITY : si - ni * log1p(si / bi);
     }
@@ -74,9 +74,10 @@ dd_status stats_toys_run(const stats_model *m, stats_toy_stat stat, double mu_ge
   return DD_OK;
 }
 
-/* Asymptotic p of a statistic value: half chi^2_1 for q0, chi^2_1 for chi^2_P. */
-static double asym_p(stats_toy_stat stat, double t) {
-  return stat == STATS_TOY_Q0 ? stats_norm_sf(sqrt(t)) : stats_chi2_sf(t, 1);
+/* Asymptotic convention of a toy statistic: half chi^2_1 for q0, chi^2_1 for
+ * chi^2_P. */
+static stats_convention toy_convention(stats_toy_stat stat) {
+  return stat == STATS_TOY_Q0 ? STATS_CONV_Q0 : STATS_CONV_CHI2_1DOF;
 }
 
 dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_toy_stat stat,
@@ -92,13 +93,10 @@ dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_
   DD_TRY(stats_model_at(t, p, meth, mu, exposure_ty, w, &m, &fl), "toys at E = %g t.y",
          exposure_ty);
   int k = m.k;
-  double thr5, thr3;
   if (stat == STATS_TOY_Q0) {
     stats_fit fit;
     DD_TRY(stats_q0(&m, NULL, &fit), "toys: Asimov q0");
     out->t_obs = fit.q0;
-    thr5 = STATS_Q0_5SIGMA;
-    thr3 = STATS_Q0_3SIGMA;
   } else {
     double chi2 = 0.0;
     for (int i = 0; i < k; i++) {
@@ -106,11 +104,10 @@ dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_
       if (bi + si > 0.0) chi2 += si * si / (2.0 * bi + si);
     }
     out->t_obs = chi2;
-    thr5 = stats_threshold5(p, STATS_METHOD_PAPER);
-    thr3 = stats_chi2_isf(stats_norm_sf(3.0), 1);
   }
+  double thr5 = stats_threshold5(p, meth), thr3 = stats_threshold3(p, meth);
   out->n_toys = nt;
-  out->p_asym = asym_p(stat, out->t_obs);
+  out->p_asym = stats_signif_of(toy_convention(stat), out->t_obs).p;
 
   /* H0: toys 0 .. nt-1 */
   DD_TRY(stats_toys_run(&m, stat, 0.0, seed, point, 0, nt, w, w->t, NULL), "H0 toys");
@@ -138,8 +135,7 @@ dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_
   out->power3 = (double)c3_h1 / nt;
   out->p_is = p->toys_importance ? sw / nt : NAN;
   out->median_h1 = lower_median(w->t, nt);
-  out->z_med_h1 =
-      stat == STATS_TOY_Q0 ? sqrt(out->median_h1) : stats_norm_isf(asym_p(stat, out->median_h1));
+  out->z_med_h1 = stats_signif_of(toy_convention(stat), out->median_h1).z;
 
   /* direct estimate while it has >= 25 counts (<= 20 % error), else IS */
   if (c_obs >= 25 || !p->toys_importance || !(sw > 0.0)) {
@@ -155,7 +151,9 @@ dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_
     out->p_h0_err = sqrt(fmax(sw2 / nt - out->p_is * out->p_is, 0.0) / nt);
     fl |= STATS_FLAG_TOY_IS;
   }
-  out->z_h0 = stats_norm_isf(out->p_h0);
+  stats_signif sg = stats_signif_from_p(out->p_h0);
+  out->z_h0 = sg.z;
+  out->log_p_h0 = sg.log_p;
   out->flags = fl;
   return DD_OK;
 }
@@ -220,7 +218,7 @@ dd_status stats_toys_is_threshold(const stats_model *m, double z, uint32_t seed,
   if (n_toys < 1 || n_toys > w->n_toys)
     return DD_FAIL(DD_ERR_ARG, "IS threshold: %ld toys, workspace holds %ld", n_toys, w->n_toys);
   if (!(z > 0.0)) return DD_FAIL(DD_ERR_ARG, "IS threshold: Z = %g must be > 0", z);
-  double p_target = stats_norm_sf(z);
+  double p_target = stats_p_from_z(z);
   double mu_p = mu_for_q0a(m, z * z);
   DD_TRY(stats_toys_run(m, STATS_TOY_Q0, mu_p, seed, point, 0, n_toys, w, w->t, w->w),
          "importance-sampled toys at mu_p = %g", mu_p);
