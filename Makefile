@@ -1,20 +1,28 @@
 # ddscan - GNU Makefile (no autotools, no CMake).
 #
-#   make            build bin/ddscan and build/libddscan.a (installs missing
-#                   Debian packages first, through tools/deps.sh)
-#   make check      build and run every test (unit, MPI np 1..4, end-to-end)
+#   make            build bin/ddscan and build/libddscan.a
+#   make check      build and run every test (unit, MPI np 1..4, end-to-end, Python)
 #   make check-slurm  the slurm/ scripts against a real SLURM on localhost (root)
 #   make asan       the same tests in an ASan+UBSan build (build-asan/)
 #   make bench      throughput figures, measured side by side (docs/performance.md)
 #   make demo       configs/quick.cfg end to end on 2 ranks, with pictures
 #   make paper      every configs/fig*-small.cfg, then docs/results.md
-#   make deps       install missing Debian packages now
-#   make install PREFIX=/opt/ddscan
+#   make deps       install missing Debian packages now (root or sudo)
+#   make install PREFIX=/opt/ddscan   ddscan, ddplot, mkresults, configs, Python package
 #   make format     clang-format every C file; `make format-check` fails on a diff
 #   make clean
 #
-# Flags come from pkg-config (hdf5-openmpi, libconfig, openblas, libpng, cmocka);
-# they are written once to $(BUILD)/config.mk after the dependencies are in.
+# Libraries (tools/configure.sh finds them once, writes $(BUILD)/config.mk, and
+# runs again when one of these variables changes):
+#   CC=mpicc                    the MPI C compiler wrapper
+#   BLAS=openblas|blis|flexiblas|mkl   the CBLAS (or BLAS_LIBS='-L... -l...' BLAS_CFLAGS=-I...)
+#   HDF5_DIR=PREFIX             parallel HDF5 (else pkg-config, then h5pcc -show)
+#   LIBCONFIG_DIR= PNG_DIR= BLAS_DIR= CMOCKA_DIR= MKLROOT=   prefixes (DIR/include, DIR/lib)
+#   X_CFLAGS/X_LIBS for X in HDF5 LIBCONFIG PNG BLAS CMOCKA   exact flags
+# cmocka is needed by the tests only.  No apt-get unless something is missing
+# and this is Debian as root or with sudo (tools/deps.sh).
+# PYTHON=python3 runs the Python tests (default: the first of python3 on PATH
+# and /usr/bin/python3 that imports h5py).
 # WERROR=1 (set by .ci/run) turns warnings into errors.
 
 SHELL := /bin/bash
@@ -25,10 +33,12 @@ PREFIX ?= /usr/local
 WERROR ?= 0
 OPT ?= -O2 -g
 SAN ?=
-PKGS := hdf5-openmpi libconfig openblas libpng
+BLAS ?= openblas
+PYTHON ?=
 
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
-GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The release (VERSION) and the git revision it was built from.
+VERSION := $(shell cat VERSION 2>/dev/null || echo unknown)
+GIT_REV := $(shell git describe --always --dirty --abbrev=7 2>/dev/null || echo unknown)
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ifeq ($(WERROR),1)
@@ -37,12 +47,24 @@ endif
 # Never -Ofast or -ffast-math: the isfinite guards and tail p-values need IEEE.
 BASE_CFLAGS := -std=c11 $(OPT) $(SAN) $(WARN) -Iinclude -MMD -MP
 PROV_FLAGS = -DDD_VERSION='"$(VERSION)"' -DDD_GIT_REV='"$(GIT_REV)"' \
-             -DDD_CC='"$(CC)"' -DDD_CFLAGS='"$(BASE_CFLAGS)"'
+             -DDD_CC='"$(CC)"' -DDD_CFLAGS='"$(BASE_CFLAGS)"' -DDD_BLAS_NAME='"$(BLAS_NAME)"'
 
-NODEPS_GOALS := clean format format-check help
+# What tools/configure.sh reads; a change re-runs it (config.vars is the stamp).
+CONFIG_VARS := CC BLAS HDF5_DIR HDF5_CFLAGS HDF5_LIBS LIBCONFIG_DIR LIBCONFIG_CFLAGS \
+  LIBCONFIG_LIBS PNG_DIR PNG_CFLAGS PNG_LIBS BLAS_DIR BLAS_CFLAGS BLAS_LIBS MKLROOT \
+  CMOCKA_DIR CMOCKA_CFLAGS CMOCKA_LIBS
+export $(CONFIG_VARS)
+CONFIG_KEY := $(foreach v,$(CONFIG_VARS),$(v)=$($(v)))
+
+NODEPS_GOALS := clean format format-check help deps
+TEST_GOALS := check check-slurm tests asan
 ifeq ($(filter $(NODEPS_GOALS),$(MAKECMDGOALS)),)
-ifneq ($(MAKECMDGOALS),deps)
+ifneq ($(CONFIG_KEY),$(shell cat $(BUILD)/config.vars 2>/dev/null))
+$(shell mkdir -p $(BUILD) && printf '%s\n' '$(CONFIG_KEY)' > $(BUILD)/config.vars)
+endif
 include $(BUILD)/config.mk
+ifneq ($(filter $(TEST_GOALS),$(MAKECMDGOALS)),)
+include $(BUILD)/config-test.mk
 endif
 endif
 
@@ -69,17 +91,18 @@ all: $(BIN)/ddscan $(LIB)
 deps:
 	@tools/deps.sh build
 
-# Generated once: re-running deps.sh when it changes picks up new packages.
-$(BUILD)/config.mk: tools/deps.sh
-	@tools/deps.sh build
-	@mkdir -p $(BUILD)
-	@for p in $(PKGS) cmocka; do \
-	  pkg-config --exists $$p || { echo "ddscan: pkg-config cannot find '$$p' (Debian packages: libhdf5-openmpi-dev libconfig-dev libopenblas-dev libpng-dev libcmocka-dev)" >&2; exit 1; }; \
-	done
-	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
-	   echo "PKG_LIBS := -lhdf5_hl $$(pkg-config --libs $(PKGS)) -lm"; \
-	   echo "CMOCKA_CFLAGS := $$(pkg-config --cflags cmocka)"; \
-	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@.tmp && mv $@.tmp $@
+# Found once (tools/configure.sh compiles against each candidate); again when
+# the script or one of CONFIG_VARS changes.
+$(BUILD)/config.mk: tools/configure.sh $(BUILD)/config.vars
+	@tools/configure.sh $@
+
+# cmocka, for the tests only (Debian's test packages first, when it may).
+$(BUILD)/config-test.mk: tools/configure.sh $(BUILD)/config.vars
+	@tools/deps.sh test
+	@tools/configure.sh --test $@
+
+# Every object follows the configuration (another BLAS, another HDF5).
+$(LIB_OBJS) $(MAIN_OBJ): $(BUILD)/config.mk
 
 $(BUILD)/obj/src/core/provenance.o: CFLAGS += $(PROV_FLAGS)
 $(BUILD)/obj/src/core/provenance.o: $(wildcard .git/HEAD .git/index)
@@ -117,19 +140,19 @@ bench: all $(BENCH_BINS)
 	@tools/bench.sh $(BUILD) $(BIN)
 
 check: all tests
-	@tests/run.sh $(BUILD) $(BIN)
+	@PYTHON=$(PYTHON) tests/run.sh $(BUILD) $(BIN)
 
 # A private SLURM (munged, slurmctld, slurmd) on localhost runs slurm/*.sbatch
 # and slurm/submit-array.sh; tests/slurm/check.sh always stops it again.
 check-slurm: all tests
 	@tools/deps.sh slurm
-	@tests/slurm/check.sh $(BUILD) $(BIN)
+	@PYTHON=$(PYTHON) tests/slurm/check.sh $(BUILD) $(BIN)
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/bin OPT="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  all tests
-	@DDSCAN_ASAN=1 tests/run.sh build-asan build-asan/bin
+	@DDSCAN_ASAN=1 PYTHON=$(PYTHON) tests/run.sh build-asan build-asan/bin
 
 # The README's first command: configs/quick.cfg end to end on 2 ranks, then
 # the figures (a few minutes on 2 cores).
@@ -140,13 +163,18 @@ demo: all
 paper: all
 	@tools/paper.sh
 
+# The Python package goes to PREFIX/share/ddscan/python, where the installed
+# ddplot finds it (or PYTHONPATH=PREFIX/share/ddscan/python; or pip install ./python).
+PYPKG_DIR = $(DESTDIR)$(PREFIX)/share/ddscan/python/ddscan_results
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/ddscan \
-	  $(DESTDIR)$(PREFIX)/share/ddscan/configs
-	install -m 755 $(BIN)/ddscan $(DESTDIR)$(PREFIX)/bin/
+	  $(DESTDIR)$(PREFIX)/share/ddscan/configs $(PYPKG_DIR) $(DESTDIR)$(PREFIX)/share/doc/ddscan
+	install -m 755 $(BIN)/ddscan tools/ddplot tools/mkresults $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/ddscan/*.h $(DESTDIR)$(PREFIX)/include/ddscan/
 	install -m 644 configs/*.cfg $(DESTDIR)$(PREFIX)/share/ddscan/configs/
+	install -m 644 python/ddscan_results/*.py $(PYPKG_DIR)/
+	install -m 644 LICENSE CITATION.cff CHANGELOG.md README.md $(DESTDIR)$(PREFIX)/share/doc/ddscan/
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
@@ -159,7 +187,7 @@ clean:
 	rm -rf build build-asan bin
 
 help:
-	@sed -n '2,17p' Makefile
+	@sed -n '2,29p' Makefile
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_SRCS:tests/%.c=$(BUILD)/obj/tests/%.d) \
   $(BENCH_SRCS:%.c=$(BUILD)/obj/%.d)

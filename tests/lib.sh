@@ -3,6 +3,8 @@ ROOT=${DDSCAN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 DDSCAN=${DDSCAN:-$ROOT/bin/ddscan}
 MPIRUN=${MPIRUN:-mpirun --oversubscribe}
 NP_LIST=${NP_LIST:-1 2 3 4}
+# The Python with h5py (tests/run.sh exports it; tools/find-python.sh by hand).
+PYTHON=${PYTHON:-$("$ROOT/tools/find-python.sh")}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ddscan-e2e.XXXXXX")
 LAST_ERR="$TMP/last.err"
 trap 'rm -rf "$TMP"' EXIT

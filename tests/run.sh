@@ -4,7 +4,7 @@
 #   BUILD_DIR/tests/test_*   unit tests (cmocka), one process
 #   BUILD_DIR/tests/mpi_*    MPI tests, under mpirun -n 1, 2, 3 and 4
 #   tests/e2e/*.sh           end-to-end scripts (get $DDSCAN, $NP_LIST)
-#   tests/py/*.py            Python checks of results files (Debian's python3)
+#   tests/py/*.py            Python checks of results files, under $PYTHON
 # Set TESTS=pattern to run only the tests whose name matches.
 set -u
 build=${1:-build}
@@ -27,6 +27,10 @@ export OMPI_MCA_oob_tcp_if_include=lo
 export OMPI_MCA_mpi_yield_when_idle=1
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 export MPIRUN="mpirun --oversubscribe"
+# The Python the tests run under (tools/find-python.sh: the first python3 that
+# imports h5py, unless PYTHON is set).
+PYTHON=$("$root/tools/find-python.sh")
+export PYTHON
 export NP_LIST="1 2 3 4"
 if [ "${DDSCAN_ASAN:-0}" = 1 ]; then
   # Open MPI leaks inside dlopen'ed components (platform notes §2): leak checks
@@ -81,7 +85,7 @@ for s in "$root"/tests/e2e/*.sh; do
 done
 for p in "$root"/tests/py/*.py; do
   [ -f "$p" ] || continue
-  run "py/$(basename "$p" .py)" 600 /usr/bin/python3 "$p"
+  run "py/$(basename "$p" .py)" 600 "$PYTHON" "$p"
 done
 
 total=$(secs "$t_all")

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """h5layout.py - print the layout of a ddscan results file as Markdown.
 
 usage: tools/h5layout.py RESULTS.h5 [--attrs]

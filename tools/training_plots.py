@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """training_plots.py - pictures of a training run from the results file alone.
 
 usage: tools/training_plots.py RESULTS.h5 OUTDIR [--label TEXT]

@@ -3,15 +3,19 @@
  * recognise every recent CPU and then falls back to a generic SSE3 kernel
  * ("Prescott"), about a fifth of the FMA rate.  The kernel is chosen when the
  * library loads, so the fix is the environment variable OPENBLAS_CORETYPE,
- * set before the process starts (tools/blas-env.sh); docs/performance.md. */
+ * set before the process starts (tools/blas-env.sh); docs/performance.md.
+ * With another CBLAS (make BLAS=blis ...; no DD_BLAS_OPENBLAS) there is no
+ * kernel name to ask for and no advice to give. */
 #define _POSIX_C_SOURCE 200809L
 #include "nn_internal.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#ifdef DD_BLAS_OPENBLAS
 /* uses: openblas_get_corename (an OpenBLAS extension) */
 extern char *openblas_get_corename(void);
+#endif
 
 /* 1 if the "flags" line of /proc/cpuinfo lists `flag` as a whole word. */
 static int has_flag(const char *flags, const char *flag) {
@@ -44,9 +48,14 @@ const char *nn_blas_best_core(void) {
 }
 
 const char *nn_blas_core(void) {
+#ifdef DD_BLAS_OPENBLAS
   return openblas_get_corename();
+#else
+  return "n/a"; /* the same text as dd_provenance's blas_corename */
+#endif
 }
 
+#ifdef DD_BLAS_OPENBLAS
 /* The generic x86-64 kernels OpenBLAS falls back to (no AVX). */
 static int is_generic(const char *core) {
   static const char *const generic[] = {
@@ -68,3 +77,8 @@ const char *nn_blas_advice(void) {
            core, best, best);
   return msg;
 }
+#else
+const char *nn_blas_advice(void) {
+  return NULL;
+}
+#endif

@@ -7,6 +7,11 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 build=${DDSCAN_BUILD:-$ROOT/build}
 [ -x "$build/tests/test_nn" ] || fail "$build/tests/test_nn is not built (make tests)"
+# Kernels are an OpenBLAS matter: another CBLAS (make BLAS=blis) has none to pick.
+if ! "$DDSCAN" --version | grep -q '(BLAS openblas'; then
+  echo "skipped: ddscan is not built on OpenBLAS ($("$DDSCAN" --version | sed 's/.*(BLAS //'))"
+  pass
+fi
 
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
 has() { [[ "$flags" == *" $1 "* ]]; }

@@ -14,7 +14,7 @@ $MPIRUN -n 2 "$DDSCAN" "$CFG" "${OUT[@]}" >"$TMP/first.log" 2>&1 || fail "pipeli
 for s in simulate train score scan; do
   grep -q "== $s\$" "$TMP/first.log" || fail "first run did not run $s: $(grep '==' "$TMP/first.log")"
 done
-/usr/bin/python3 - "$TMP/run/results.h5" <<'PY' || fail "results file incomplete"
+"$PYTHON" - "$TMP/run/results.h5" <<'PY' || fail "results file incomplete"
 import sys, h5py
 with h5py.File(sys.argv[1], "r", locking=False) as f:
     for g in ["banks/er", "banks/nr", "training/cvae", "training/cnn", "scores/er", "scores/nr",

@@ -123,7 +123,7 @@ mkdir -p "$TMP/empty"
 expect_rc 1 "scan without results.h5" env -C "$TMP/empty" "$DDSCAN" scan ../scan.cfg
 grep -q "run/results.h5' does not exist.*score" "$LAST_ERR" || fail "no results.h5: $(cat "$LAST_ERR")"
 fresh "$TMP/nonr"
-/usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); del f['scores/nr']; f.close()" \
+"$PYTHON" -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); del f['scores/nr']; f.close()" \
   "$TMP/nonr/run/results.h5" || fail "h5py could not edit the copy"
 expect_rc 1 "scan without /scores/nr" env -C "$TMP/nonr" "$DDSCAN" scan ../scan.cfg
 grep -q "run/results.h5' has no /scores/nr.*ddscan score CONFIG" "$LAST_ERR" ||

@@ -8,7 +8,7 @@
 # error naming file:line and the key.
 set -u
 . "$(dirname "$0")/../lib.sh"
-PY=/usr/bin/python3
+PY=$PYTHON
 CFG="$ROOT/configs/tiny.cfg"
 
 for np in $NP_LIST; do

@@ -5,7 +5,7 @@
 # --set and --config, and bad arguments (usage errors exit 2, config errors 1).
 set -u
 . "$(dirname "$0")/../lib.sh"
-PY=/usr/bin/python3
+PY=$PYTHON
 
 # Independent oracle: reads the TSV on stdin, recomputes every row.
 cat >"$TMP/oracle.py" <<'PY'

@@ -8,7 +8,7 @@
 # 4. missing, corrupt and foreign checkpoints are refused naming the file.
 set -u
 . "$(dirname "$0")/../lib.sh"
-PY=/usr/bin/python3
+PY=$PYTHON
 CFG="$ROOT/configs/tiny.cfg"
 export HDF5_USE_FILE_LOCKING=FALSE
 D="$TMP/run"

@@ -49,7 +49,7 @@ kill_after() {
 }
 
 same_curves() { # same_curves DIR WHAT RTOL: every non-timing dataset of /training
-  /usr/bin/python3 - "$TMP/ref/results.h5" "$1/results.h5" "$3" "$TIMING" <<'PY' ||
+  "$PYTHON" - "$TMP/ref/results.h5" "$1/results.h5" "$3" "$TIMING" <<'PY' ||
 import sys, h5py, numpy as np
 ref, got, rtol, timing = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4].split()
 with h5py.File(ref, "r", locking=False) as a, h5py.File(got, "r", locking=False) as b:

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """test_ddplot.py - tools/ddplot and tools/mkresults on a real results file.
 
 Builds a small results file (synthetic scores from tests/mpi_scan.c, then `ddscan scan`
@@ -36,7 +36,7 @@ DDSCAN = os.environ.get("DDSCAN") or os.path.join(ROOT, "bin", "ddscan")
 MPI_SCAN = os.path.join(BUILD, "tests", "mpi_scan")
 DDPLOT = os.path.join(ROOT, "tools", "ddplot")
 MKRESULTS = os.path.join(ROOT, "tools", "mkresults")
-PY = "/usr/bin/python3"
+PY = sys.executable  # the Python running this test (tests/run.sh: $PYTHON)
 
 CONFIG = """
 run = { name = "plot-test"; seed = 4; output_dir = "run"; };

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """test_results_file.py - a results file as its users meet it (h5py, h5dump).
 
 Writes the demo file of tests/mpi_io.c (a table stage and a per-unit scan

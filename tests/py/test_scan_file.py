@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """test_scan_file.py - a scan results file as its users meet it (h5py, h5dump).
 
 Writes synthetic scores (tests/mpi_scan.c) and runs `ddscan scan` under

@@ -235,7 +235,11 @@ int main(int argc, char **argv) {
   if (s && atof(s) > 0) g_seconds = atof(s);
   dd_provenance prov;
   dd_provenance_get(&prov);
+#ifdef DD_BLAS_OPENBLAS
   int threads = openblas_get_num_threads();
+#else
+  int threads = 1; /* another CBLAS (make BLAS=...): its own thread variable decides */
+#endif
   printf("nn bench: OpenBLAS kernel %s, %d BLAS thread(s), minibatch %d\n", prov.blas_corename,
          threads, BATCH);
   FILE *la = fopen("/proc/loadavg", "r");
