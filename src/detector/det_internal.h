@@ -15,8 +15,12 @@ typedef struct det_quanta {
 } det_quanta;
 
 /* Draws the quanta of a recoil of class cls at energy_kev with the model's
- * yield model (spec §2.3); the draws come from r in a fixed order. */
-det_quanta det_quanta_draw(const det_model *m, int cls, double energy_kev, dd_rng *r);
+ * yield model (spec §2.3); the draws come from r in a fixed order.  tilt
+ * shifts the standard normal of the recombination fluctuation to N(-tilt, 1)
+ * (yields.c tilted_normal) and multiplies *weight by the draw's p/q; with
+ * tilt = 0 the draws and *weight are untouched. */
+det_quanta det_quanta_draw(const det_model *m, int cls, double energy_kev, double tilt, dd_rng *r,
+                           double *weight);
 
 /* Fills the arrays of a layout kind: top and bottom PMT positions. */
 void det_layout_fill(int kind, det_array *top, det_array *bottom);

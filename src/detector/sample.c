@@ -8,7 +8,9 @@
  *   2. position: uniforms for r^2, phi, depth
  *   3. quanta: yields.c (NEST: Nq normal + ion binomial (ER) or Ni, Nex
  *      normals (NR), then the recombination (skew-)normal; laidbax: Nq normal,
- *      [NR: detectable binomial], p_e normal, electron binomial)
+ *      [NR: detectable binomial], p_e normal, electron binomial); with the ER
+ *      tail bias the recombination normal is shifted (same words, see
+ *      det_event_tilt) and the draw's p/q goes into det_event.weight
  *   4. S1: detected photons binomial; per detected photon in turn:
  *      [nest2: exciton uniform], array uniform, PMT (below 96 photons:
  *      proposal word and acceptance uniform until accepted; else one
@@ -34,7 +36,7 @@
 
 /* The record has no padding, so its bytes (hashes, files) are defined. */
 _Static_assert(sizeof(det_event) ==
-                   8 + 4 + 4 + 18 * 8 + 8 * 4 +
+                   8 + 4 + 4 + 19 * 8 + 8 * 4 +
                        (2 + 2 * DET_WF_COLS + DET_MAX_PMT_BOTTOM + DET_MAX_PMT_TOP) * 4,
                "det_event has padding");
 
@@ -635,12 +637,14 @@ int det_event_accepted(const det_model *m, const det_event *ev) {
          cs2 >= p->roi_cs2_min_pe && cs2 <= p->roi_cs2_max_pe;
 }
 
-/* One attempt from an initialised stream. */
-static int simulate_attempt(const det_model *m, int cls, dd_rng *r, det_energy_fn draw_energy,
-                            void *ctx, scratch *s, det_event *ev) {
+/* One attempt from an initialised stream; tilt biases the ER recombination
+ * normal (0: unbiased). */
+static int simulate_attempt(const det_model *m, int cls, dd_rng *r, double tilt,
+                            det_energy_fn draw_energy, void *ctx, scratch *s, det_event *ev) {
   const det_params *p = &m->p;
   memset(ev, 0, sizeof *ev);
   ev->cls = cls;
+  ev->weight = 1.0;
   ev->n_pmt_top = m->arr[DET_TOP].n;
   ev->n_pmt_bottom = m->arr[DET_BOTTOM].n;
   /* 1. energy */
@@ -655,7 +659,7 @@ static int simulate_attempt(const det_model *m, int cls, dd_rng *r, det_energy_f
   ev->depth_cm = p->fv_depth_min_cm + (p->fv_depth_max_cm - p->fv_depth_min_cm) * det_u01(r);
   double u = ev->depth_cm / p->drift_length_cm;
   /* 3. quanta */
-  det_quanta q = det_quanta_draw(m, cls, e, r);
+  det_quanta q = det_quanta_draw(m, cls, e, cls == DET_ER ? tilt : 0.0, r, &ev->weight);
   ev->n_ph = q.n_ph;
   ev->n_e = q.n_e;
   /* 4. S1, 5. S2 */
@@ -687,7 +691,7 @@ int det_event_simulate(const det_model *m, int cls, uint32_t seed, dd_stream str
                        det_event *out) {
   scratch s;
   dd_rng r = dd_rng_for(seed, stream, a, b, c);
-  int ok = simulate_attempt(m, cls, &r, draw_energy, ctx, &s, out);
+  int ok = simulate_attempt(m, cls, &r, 0.0, draw_energy, ctx, &s, out);
   out->index = a;
   out->attempts = 1;
   return ok;
@@ -701,9 +705,20 @@ dd_status det_event_sample(const det_model *m, int cls, uint32_t seed, uint64_t 
     return DD_FAIL(DD_ERR_ARG, "event index %llu beyond 2^32", (unsigned long long)index);
   scratch s;
   dd_stream stream = cls == DET_ER ? DD_STREAM_EVENT_ER : DD_STREAM_EVENT_NR;
+  /* Rejection and the bias.  Every attempt is an independent draw x ~ q (the
+   * tilted model) and is kept when A(x) holds (det_event_accepted: observables
+   * only).  The kept event's weight is p(x)/q(x) of its own draw; the rejected
+   * draws carry no weight but are counted in `attempts`.  For any region B,
+   * E_q[1{A, B} p/q] = P_p(A and B), so sum_{kept} weight 1{B} / n_draws
+   * (n_draws = sum of attempts, the bank attribute) estimates the true
+   * accepted rate in B exactly as count/n_draws does without bias; the
+   * acceptance under q (kept/n_draws) differs from the true one, which is
+   * sum_{kept} weight / n_draws.  A per-index retry loop does not change this:
+   * the attempts of all indices form one sequence of independent draws. */
+  double tilt = det_event_tilt(&m->p, cls, index);
   for (int b = 0; b < m->p.max_attempts; b++) {
     dd_rng r = dd_rng_for(seed, stream, (uint32_t)index, (uint32_t)b, 0);
-    if (simulate_attempt(m, cls, &r, draw_energy, ctx, &s, out)) {
+    if (simulate_attempt(m, cls, &r, tilt, draw_energy, ctx, &s, out)) {
       out->index = index;
       out->attempts = (uint32_t)b + 1;
       return DD_OK;
