@@ -9,8 +9,10 @@
  *   3. quanta: yields.c (NEST: Nq normal + ion binomial (ER) or Ni, Nex
  *      normals (NR), then the recombination (skew-)normal; laidbax: Nq normal,
  *      [NR: detectable binomial], p_e normal, electron binomial); with the ER
- *      tail bias the recombination normal is shifted (same words, see
- *      det_event_tilt) and the draw's p/q goes into det_event.weight
+ *      tail bias, the attempt's first word picks the proposal's component
+ *      (when 0 < fraction < 1), the recombination normal comes from that
+ *      component, and p/q goes into
+ *      det_event.weight (det_bias_state, docs/detector.md §11)
  *   4. S1: detected photons binomial; per detected photon in turn:
  *      [nest2: exciton uniform], array uniform, PMT (below 96 photons:
  *      proposal word and acceptance uniform until accepted; else one
@@ -637,14 +639,16 @@ int det_event_accepted(const det_model *m, const det_event *ev) {
          cs2 >= p->roi_cs2_min_pe && cs2 <= p->roi_cs2_max_pe;
 }
 
-/* One attempt from an initialised stream; tilt biases the ER recombination
- * normal (0: unbiased). */
-static int simulate_attempt(const det_model *m, int cls, dd_rng *r, double tilt,
+/* One attempt from an initialised stream; b (NULL: unbiased) biases the ER
+ * recombination normal (det_bias_state). */
+static int simulate_attempt(const det_model *m, int cls, dd_rng *r, const det_bias *b,
                             det_energy_fn draw_energy, void *ctx, scratch *s, det_event *ev) {
   const det_params *p = &m->p;
   memset(ev, 0, sizeof *ev);
   ev->cls = cls;
   ev->weight = 1.0;
+  det_bias_state bst = {b, 0, 0.0}, *bs = cls == DET_ER && b ? &bst : NULL;
+  if (bs) bst.biased = b->fraction >= 1.0 || (b->fraction > 0.0 && det_u01(r) < b->fraction);
   ev->n_pmt_top = m->arr[DET_TOP].n;
   ev->n_pmt_bottom = m->arr[DET_BOTTOM].n;
   /* 1. energy */
@@ -659,7 +663,9 @@ static int simulate_attempt(const det_model *m, int cls, dd_rng *r, double tilt,
   ev->depth_cm = p->fv_depth_min_cm + (p->fv_depth_max_cm - p->fv_depth_min_cm) * det_u01(r);
   double u = ev->depth_cm / p->drift_length_cm;
   /* 3. quanta */
-  det_quanta q = det_quanta_draw(m, cls, e, cls == DET_ER ? tilt : 0.0, r, &ev->weight);
+  det_quanta q = det_quanta_draw(m, cls, e, bs, r);
+  /* the biased draw is behind us: p/q of this attempt (det_bias_state) */
+  if (bs) ev->weight = 1.0 / ((1.0 - b->fraction) + b->fraction * exp(bst.log_ratio));
   ev->n_ph = q.n_ph;
   ev->n_e = q.n_e;
   /* 4. S1, 5. S2 */
@@ -691,7 +697,7 @@ int det_event_simulate(const det_model *m, int cls, uint32_t seed, dd_stream str
                        det_event *out) {
   scratch s;
   dd_rng r = dd_rng_for(seed, stream, a, b, c);
-  int ok = simulate_attempt(m, cls, &r, 0.0, draw_energy, ctx, &s, out);
+  int ok = simulate_attempt(m, cls, &r, NULL, draw_energy, ctx, &s, out);
   out->index = a;
   out->attempts = 1;
   return ok;
@@ -715,10 +721,10 @@ dd_status det_event_sample(const det_model *m, int cls, uint32_t seed, uint64_t 
    * acceptance under q (kept/n_draws) differs from the true one, which is
    * sum_{kept} weight / n_draws.  A per-index retry loop does not change this:
    * the attempts of all indices form one sequence of independent draws. */
-  double tilt = det_event_tilt(&m->p, cls, index);
+  const det_bias *bias = det_event_bias(&m->p, cls, index);
   for (int b = 0; b < m->p.max_attempts; b++) {
     dd_rng r = dd_rng_for(seed, stream, (uint32_t)index, (uint32_t)b, 0);
-    if (simulate_attempt(m, cls, &r, tilt, draw_energy, ctx, &s, out)) {
+    if (simulate_attempt(m, cls, &r, bias, draw_energy, ctx, &s, out)) {
       out->index = index;
       out->attempts = (uint32_t)b + 1;
       return DD_OK;

@@ -108,18 +108,22 @@ det_yield det_nest_yield(int cls, double e, double f, double rho) {
   return y;
 }
 
-/* The ER tail bias (docs/detector.md §11): the standard normal z that drives
- * the recombination fluctuation is drawn from N(-tilt, 1) instead of N(0, 1),
- * i.e. z = z0 - tilt with z0 the unbiased draw (the same Philox words), and the
- * event's likelihood ratio is multiplied by p(z)/q(z) = exp(tilt z0 - tilt^2/2).
- * Every later use of z (rounding, clipping to [0, Ni]) is a deterministic
- * function of it, so the ratio of this one continuous draw is the exact weight.
- * tilt = 0 returns z0 untouched and leaves *w alone. */
-static double tilted_normal(const det_zig *z, dd_rng *r, double tilt, double *w) {
+/* The ER tail bias (docs/detector.md §11) on the recombination fluctuation:
+ * the standard normal z0 of the unbiased draw (the same Philox word) becomes
+ * z = -t + s z0 when the attempt draws from the biased component (t = tilt,
+ * s = width), else z = z0; log q_b(z)/p(z) = z^2/2 - ((z + t)/s)^2/2 - log s
+ * is added to the attempt's log ratio either way (det_bias_finish turns it
+ * into the weight).  Every later use of z (rounding, clipping to [0, Ni]) is
+ * a deterministic function of it, so the density ratio of this one continuous
+ * draw is exact.  bs == NULL (unbiased) returns z0 untouched. */
+static double tilted_normal(const det_zig *z, dd_rng *r, det_bias_state *bs) {
   double z0 = det_normal(z, r);
-  if (tilt == 0.0) return z0;
-  *w *= exp(tilt * z0 - 0.5 * tilt * tilt);
-  return z0 - tilt;
+  if (!bs) return z0;
+  const det_bias *b = bs->b;
+  double x = bs->biased ? -b->tilt + b->width * z0 : z0;
+  double d = (x + b->tilt) / b->width;
+  bs->log_ratio += 0.5 * x * x - 0.5 * d * d - log(b->width);
+  return x;
 }
 
 /* Skew-normal variate with location xi, scale omega, shape a (Azzalini's
@@ -127,9 +131,9 @@ static double tilted_normal(const det_zig *z, dd_rng *r, double tilt, double *w)
  * only (tilted_normal): for a > 0 the short, low side of the distribution --
  * fewer electrons -- is where |Z0| is small and Z1 negative. */
 static double skew_normal(const det_zig *z, dd_rng *r, double xi, double omega, double a,
-                          double tilt, double *w) {
+                          det_bias_state *bs) {
   double delta = a / sqrt(1.0 + a * a);
-  double z0 = det_normal(z, r), z1 = tilted_normal(z, r, tilt, w);
+  double z0 = det_normal(z, r), z1 = tilted_normal(z, r, bs);
   return xi + omega * (delta * fabs(z0) + sqrt(1.0 - delta * delta) * z1);
 }
 
@@ -138,10 +142,10 @@ static int round_int(double x) {
 }
 
 /* NEST GetQuanta for the mean yields y at field f (draw order: Nq or Ni,
- * then the exciton split or Nex, then Ne).  tilt biases the recombination
- * normal (ER only; the caller passes 0 for NR), *w collects its ratio. */
+ * then the exciton split or Nex, then Ne).  bs (NULL: unbiased) biases
+ * the recombination normal (ER only; the caller passes NULL for NR). */
 static det_quanta nest_quanta(const det_zig *z, int cls, const det_yield *y, double e, double f,
-                              double rho, double tilt, dd_rng *r, double *w) {
+                              double rho, det_bias_state *bs, dd_rng *r) {
   det_quanta q = {0, 0, 0};
   double ratio = y->exciton_ratio < 0.0 ? 0.0 : y->exciton_ratio, nq_mean = y->nq;
   if (!(nq_mean > 0.0)) return q;
@@ -208,9 +212,9 @@ static det_quanta nest_quanta(const det_zig *z, int cls, const det_yield *y, dou
   if (fabs(skew) > 0.0) {
     double wcorr = sqrt(1.0 - 2.0 / DET_PI * skew * skew / (1.0 + skew * skew));
     double mucorr = sqrt(var) / wcorr * (skew / sqrt(1.0 + skew * skew)) * 2.0 / sqrt(2.0 * DET_PI);
-    ne = round_int(skew_normal(z, r, mean - mucorr, sqrt(var) / wcorr, skew, tilt, w));
+    ne = round_int(skew_normal(z, r, mean - mucorr, sqrt(var) / wcorr, skew, bs));
   } else {
-    ne = round_int(mean + sqrt(var) * tilted_normal(z, r, tilt, w));
+    ne = round_int(mean + sqrt(var) * tilted_normal(z, r, bs));
   }
   if (ne < 0) ne = 0;
   if (ne > ni) ne = ni;
@@ -238,10 +242,10 @@ static void laidbax_nr_means(double e, double f, double *nph, double *nel) {
 }
 
 /* laidbax XENONSource.yields (draw order: Nq, [NR: detectable binomial],
- * p_e fluctuation, electron binomial).  tilt biases the p_e normal (laidbax's
- * recombination fluctuation), *w collects its ratio. */
-static det_quanta laidbax_quanta(const det_model *m, int cls, double e, double tilt, dd_rng *r,
-                                 double *w) {
+ * p_e fluctuation, electron binomial).  bs (NULL: unbiased) biases the p_e
+ * normal (laidbax's recombination fluctuation). */
+static det_quanta laidbax_quanta(const det_model *m, int cls, double e, det_bias_state *bs,
+                                 dd_rng *r) {
   const det_zig *z = &m->zig;
   det_quanta q = {0, 0, 0};
   double mean = LAIDBAX_QUANTA_PER_KEV * e;
@@ -262,7 +266,7 @@ static det_quanta laidbax_quanta(const det_model *m, int cls, double e, double t
     pe = fmax(0.0, fmin(qy, LAIDBAX_QUANTA_PER_KEV)) / LAIDBAX_QUANTA_PER_KEV;
     fluct = 0.045;
   }
-  pe = fmax(0.0, fmin(1.0, pe + fluct * tilted_normal(z, r, tilt, w)));
+  pe = fmax(0.0, fmin(1.0, pe + fluct * tilted_normal(z, r, bs)));
   q.n_e = (int)dd_rng_binomial(r, (uint64_t)nq, pe);
   q.n_ph = (int)nq - q.n_e;
   /* laidbax has no exciton bookkeeping; for NEST-style S1 timing use NEST's
@@ -273,13 +277,12 @@ static det_quanta laidbax_quanta(const det_model *m, int cls, double e, double t
   return q;
 }
 
-det_quanta det_quanta_draw(const det_model *m, int cls, double e, double tilt, dd_rng *r,
-                           double *w) {
+det_quanta det_quanta_draw(const det_model *m, int cls, double e, det_bias_state *bs, dd_rng *r) {
   if (!(e > 0.0)) {
     det_quanta z = {0, 0, 0};
     return z;
   }
-  if (m->p.yield_model == DET_YIELD_LAIDBAX) return laidbax_quanta(m, cls, e, tilt, r, w);
+  if (m->p.yield_model == DET_YIELD_LAIDBAX) return laidbax_quanta(m, cls, e, bs, r);
   det_yield y = det_nest_yield(cls, e, m->p.drift_field_v_cm, m->p.density_g_cm3);
-  return nest_quanta(&m->zig, cls, &y, e, m->p.drift_field_v_cm, m->p.density_g_cm3, tilt, r, w);
+  return nest_quanta(&m->zig, cls, &y, e, m->p.drift_field_v_cm, m->p.density_g_cm3, bs, r);
 }
