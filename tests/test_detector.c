@@ -786,6 +786,11 @@ static void test_bad_parameters(void **state) {
       {"detector = {\n  dead_pmts = -1;\n};\n", "t.cfg:2: detector.dead_pmts"},
       {"detector = {\n  s1_coincidence = 2.5;\n};\n", "detector.s1_coincidence"},
       {"detector = {\n  bank = { er_train = -3; };\n};\n", "detector.bank.er_train"},
+      {"detector = {\n  er_bias = { tilt = -1.0; };\n};\n",
+       "detector.er_bias.tilt: must be in [0, 5]"},
+      {"detector = {\n  er_bias = { tilt = 2.0; width = 0.0; };\n};\n", "detector.er_bias.width"},
+      {"detector = {\n  er_bias = { tilt = 2.0; fraction = 1.5; };\n};\n",
+       "detector.er_bias.fraction"},
   };
   for (size_t i = 0; i < sizeof k_bad / sizeof *k_bad; i++) {
     cfg_doc *d = NULL;
