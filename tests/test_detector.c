@@ -20,6 +20,7 @@
 #include "ddscan/core.h"
 #include "ddscan/detector.h"
 #include "ddscan/physics.h"
+#include "ddscan/stats.h"
 
 static det_model g_m[3]; /* the three presets, detector seed 1 */
 
@@ -721,6 +722,11 @@ static void test_bad_parameters(void **state) {
       {"detector = {\n  dead_pmts = -1;\n};\n", "t.cfg:2: detector.dead_pmts"},
       {"detector = {\n  s1_coincidence = 2.5;\n};\n", "detector.s1_coincidence"},
       {"detector = {\n  bank = { er_train = -3; };\n};\n", "detector.bank.er_train"},
+      {"detector = {\n  er_bias = { tilt = -1.0; };\n};\n",
+       "detector.er_bias.tilt: must be in [0, 5]"},
+      {"detector = {\n  er_bias = { tilt = 2.0; width = 0.0; };\n};\n", "detector.er_bias.width"},
+      {"detector = {\n  er_bias = { tilt = 2.0; fraction = 1.5; };\n};\n",
+       "detector.er_bias.fraction"},
   };
   for (size_t i = 0; i < sizeof k_bad / sizeof *k_bad; i++) {
     cfg_doc *d = NULL;
@@ -798,6 +804,249 @@ static void test_all_presets_run(void **state) {
   }
 }
 
+/* ------------------------------------------------------------------------ */
+/* The importance-biased ER tail (detector.er_bias, docs/detector.md §11)    */
+/* ------------------------------------------------------------------------ */
+
+/* Events recorded before det_event.weight and the bias existed (seed 99,
+ * indices 10-12 of the train split, energies flat 0-15 keV, detector seed
+ * 1; recorded with the unified sampler stack of core/sample.c, before the
+ * bias existed): preset, class, index, attempts, n_e, energy, cS1, cS2 and an FNV-1a
+ * hash of the waveform and per-PMT arrays. */
+typedef struct recorded_event {
+  int preset, cls, index, attempts, n_e;
+  double energy_kev, cs1_pe, cs2_pe;
+  uint64_t hash;
+} recorded_event;
+static const recorded_event k_recorded[] = {
+    {0, 0, 10, 1, 194, 0x1.2cf1e6bfce3ebp+3, 0x1.db1c823f1cf31p+5, 0x1.b6803355e791ep+11,
+     0xcd0dc5b444767a19ULL},
+    {0, 0, 11, 1, 106, 0x1.0c5a9c198421ap+1, 0x1.04a45b16cbb4cp+3, 0x1.ba6a49cc65922p+10,
+     0x0bb31d8fc54f669bULL},
+    {0, 0, 12, 1, 124, 0x1.477a790ca8c2p+2, 0x1.73fc5d141853dp+5, 0x1.1317ea4044cefp+11,
+     0xfd5f354b7f0246dfULL},
+    {0, 1, 10, 1, 53, 0x1.4ffc445d9abfdp+3, 0x1.3f872165dccbdp+3, 0x1.f4ba0cf229aacp+9,
+     0x32d7653182e13a87ULL},
+    {1, 0, 10, 1, 266, 0x1.2cf1e6bfce3ebp+3, 0x1.cca15dfd3dcdap+5, 0x1.1a6e0fe657b9p+12,
+     0x46342216bcff97f8ULL},
+    {1, 1, 12, 1, 60, 0x1.5ca1b63638765p+3, 0x1.75ccdaeff2b71p+3, 0x1.d8aa0bc74b5dfp+9,
+     0x3a82d4810d315363ULL},
+    {2, 0, 10, 1, 255, 0x1.2cf1e6bfce3ebp+3, 0x1.690c29d055ab9p+5, 0x1.b302b59524544p+12,
+     0x62ce21c59ae0a02bULL},
+    {2, 1, 11, 1, 53, 0x1.9134fc6db180ep+3, 0x1.bbb85b5b1adb1p+3, 0x1.36d84c57a0bc4p+10,
+     0xb34669220164c58fULL},
+};
+
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h) {
+  const unsigned char *c = p;
+  for (size_t i = 0; i < n; i++) {
+    h ^= c[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+static uint64_t event_arrays_hash(const det_event *ev) {
+  uint64_t h = fnv1a(ev->s1_wf, sizeof ev->s1_wf, 1469598103934665603ULL);
+  h = fnv1a(ev->s2_wf, sizeof ev->s2_wf, h);
+  h = fnv1a(ev->s1_pmt_bottom_pe, sizeof ev->s1_pmt_bottom_pe, h);
+  return fnv1a(ev->s2_pmt_top_pe, sizeof ev->s2_pmt_top_pe, h);
+}
+
+/* Bias off (the default): the events are bit for bit those of the build
+ * before the bias existed, with weight 1.  Bias on: the train and test
+ * splits and NR events are unchanged too (det_event_bias), analysis ERs are
+ * not, and a model with the bias is rebuilt identically. */
+static void test_er_bias_off_is_identical(void **state) {
+  (void)state;
+  det_energy_flat_ctx c = {0.0, 15.0};
+  static det_model mb;
+  for (size_t k = 0; k < sizeof k_recorded / sizeof k_recorded[0]; k++) {
+    const recorded_event *r = &k_recorded[k];
+    for (int on = 0; on < 2; on++) {
+      det_params p = g_m[r->preset].p;
+      assert_true(p.er_bias.tilt == 0.0); /* the default is off */
+      if (on) p.er_bias.tilt = DET_BIAS_TILT;
+      assert_int_equal(det_model_init(&mb, &p, 1), DD_OK);
+      det_event ev;
+      assert_int_equal(
+          det_event_sample(&mb, r->cls, 99, (uint64_t)r->index, det_energy_flat, &c, &ev), DD_OK);
+      assert_int_equal(ev.attempts, r->attempts);
+      assert_int_equal(ev.n_e, r->n_e);
+      assert_true(ev.energy_kev == r->energy_kev);
+      assert_true(ev.cs1_pe == r->cs1_pe);
+      assert_true(ev.cs2_pe == r->cs2_pe);
+      assert_true(event_arrays_hash(&ev) == r->hash);
+      assert_true(ev.weight == 1.0);
+    }
+  }
+  det_params p = g_m[0].p;
+  assert_null(det_event_bias(&p, DET_ER, 1000000));
+  p.er_bias.tilt = DET_BIAS_TILT;
+  uint64_t first = 0, count = 0;
+  det_bank_range(&p.bank, DET_ER, DET_SPLIT_ANALYSIS, &first, &count);
+  assert_null(det_event_bias(&p, DET_ER, first - 1));
+  assert_null(det_event_bias(&p, DET_NR, first));
+  assert_ptr_equal(det_event_bias(&p, DET_ER, first), &p.er_bias);
+  assert_ptr_equal(det_event_bias(&p, DET_ER, first + count + 5), &p.er_bias);
+  /* analysis ERs do change, keep their (seed, index) determinism, and carry
+   * weights that are not all 1 */
+  assert_int_equal(det_model_init(&mb, &p, 1), DD_OK);
+  det_event a[8], b;
+  int differ = 0, not_one = 0;
+  assert_int_equal(det_events_simulate(&mb, DET_ER, 5, first, 8, det_energy_flat, &c, a, NULL),
+                   DD_OK);
+  for (int i = 0; i < 8; i++) {
+    assert_int_equal(det_event_sample(&mb, DET_ER, 5, first + (uint64_t)i, det_energy_flat, &c, &b),
+                     DD_OK);
+    assert_memory_equal(&a[i], &b, sizeof b);
+    assert_true(isfinite(b.weight) && b.weight > 0.0);
+    assert_true(b.weight <= 1.0 / (1.0 - p.er_bias.fraction) * (1.0 + 1e-12));
+    not_one += b.weight != 1.0;
+    assert_int_equal(
+        det_event_sample(&g_m[0], DET_ER, 5, first + (uint64_t)i, det_energy_flat, &c, &b), DD_OK);
+    differ += memcmp(&a[i], &b, sizeof b) != 0;
+  }
+  assert_true(differ >= 6);
+  assert_true(not_one >= 6);
+}
+
+/* Tail histogram of the ER band: 10 cS1 band bins (3-100 PE) x 5 bins of
+ * y = log10(cS2/cS1) relative to the 50 GeV NR median of that cS1 bin
+ * (docs/detector.md §6): (-inf, -0.15), [-0.15, -0.10), [-0.10, -0.05),
+ * [-0.05, 0) -- the NR-like tail -- and the rest of the band, [0, inf). */
+#define TAIL_YB 5
+static const double k_nr_median[DET_BAND_BINS] = {2.206, 2.048, 1.937, 1.834, 1.755,
+                                                  1.690, 1.621, 1.564, 1.512, 1.444};
+static int tail_bin(const det_event *ev) {
+  double cs1 = ev->cs1_pe;
+  if (!(cs1 >= det_band_edges_pe[0] && cs1 < det_band_edges_pe[DET_BAND_BINS]) ||
+      !(ev->cs2_pe > 0.0))
+    return -1;
+  int b = 0;
+  while (cs1 >= det_band_edges_pe[b + 1]) b++;
+  double d = log10(ev->cs2_pe / cs1) - k_nr_median[b];
+  int yb = d < -0.15 ? 0 : d < -0.10 ? 1 : d < -0.05 ? 2 : d < 0.0 ? 3 : 4;
+  return b * TAIL_YB + yb;
+}
+
+typedef struct tail_hist {
+  double sw[DET_BAND_BINS * TAIL_YB], sw2[DET_BAND_BINS * TAIL_YB];
+  double draws, events;
+} tail_hist;
+
+/* n ER analysis events of xent_sr0 (energies flat 0-15 keVee, the ER bank's
+ * spectrum) with the proposal b (tilt 0: unbiased) into h, and with every
+ * weight dropped into raw (may be NULL). */
+static void tail_fill(const det_bias *b, uint32_t seed, long n, tail_hist *h, tail_hist *raw) {
+  static det_model mb;
+  det_params p = g_m[0].p;
+  p.bank.n[DET_ER][DET_SPLIT_TRAIN] = p.bank.n[DET_ER][DET_SPLIT_TEST] = 0;
+  p.bank.n[DET_ER][DET_SPLIT_ANALYSIS] = (uint64_t)n;
+  p.er_bias = *b;
+  assert_int_equal(det_model_init(&mb, &p, 1), DD_OK);
+  det_energy_flat_ctx c = {0.0, 15.0};
+  memset(h, 0, sizeof *h);
+  if (raw) memset(raw, 0, sizeof *raw);
+  for (long i = 0; i < n; i++) {
+    det_event ev;
+    assert_int_equal(det_event_sample(&mb, DET_ER, seed, (uint64_t)i, det_energy_flat, &c, &ev),
+                     DD_OK);
+    h->draws += ev.attempts;
+    h->events += 1.0;
+    int k = tail_bin(&ev);
+    if (k < 0) continue;
+    h->sw[k] += ev.weight;
+    h->sw2[k] += ev.weight * ev.weight;
+    if (raw) {
+      raw->sw[k] += 1.0;
+      raw->sw2[k] += 1.0;
+    }
+  }
+  if (raw) {
+    raw->draws = h->draws;
+    raw->events = h->events;
+  }
+}
+
+/* chi2 of two templates normalised per draw, MC variances sum w^2 / draws^2,
+ * over the bins filled in either; tail_only skips the band bins. */
+static double tail_chi2(const tail_hist *a, const tail_hist *b, int tail_only, int *ndf) {
+  double chi2 = 0.0;
+  *ndf = 0;
+  for (int k = 0; k < DET_BAND_BINS * TAIL_YB; k++) {
+    if ((a->sw[k] == 0.0 && b->sw[k] == 0.0) || (tail_only && k % TAIL_YB == TAIL_YB - 1)) continue;
+    double x = a->sw[k] / a->draws, y = b->sw[k] / b->draws;
+    double var = a->sw2[k] / (a->draws * a->draws) + b->sw2[k] / (b->draws * b->draws);
+    chi2 += (x - y) * (x - y) / var;
+    (*ndf)++;
+  }
+  return chi2;
+}
+
+/* Effective events per simulated draw, summed over the bins of tail levels
+ * [0, lv] of every cS1 bin (sum over bins of (sum w)^2 / sum w^2). */
+static double tail_ess_per_draw(const tail_hist *h, int lv) {
+  double ess = 0.0;
+  for (int b = 0; b < DET_BAND_BINS; b++)
+    for (int y = 0; y <= lv; y++) {
+      int k = b * TAIL_YB + y;
+      if (h->sw2[k] > 0.0) ess += h->sw[k] * h->sw[k] / h->sw2[k];
+    }
+  return ess / h->draws;
+}
+
+/* Brute force against the bias: the unbiased template (counts / draws) and
+ * the weighted one (sum w / draws) agree within their MC errors (chi2 over
+ * every filled bin, p > 1e-3), and the recommended proposal multiplies the
+ * effective tail MC per simulated draw by >= 20 in the deepest NR-like bins. */
+static void test_er_bias_matches_brute_force(void **state) {
+  (void)state;
+  static tail_hist hu, hb, hx;
+  const det_bias off = {0.0, DET_BIAS_WIDTH, DET_BIAS_FRACTION};
+  const det_bias rec = {DET_BIAS_TILT, DET_BIAS_WIDTH, DET_BIAS_FRACTION};
+  const long n_u = 200000, n_b = 50000;
+  tail_fill(&off, 41, n_u, &hu, NULL);
+  tail_fill(&rec, 43, n_b, &hb, &hx);
+  int ndf = 0, ndf_tail = 0, ndf_x = 0;
+  double chi2 = tail_chi2(&hu, &hb, 0, &ndf), chi2_tail = tail_chi2(&hu, &hb, 1, &ndf_tail);
+  double p_all = stats_chi2_sf(chi2, ndf), p_tail = stats_chi2_sf(chi2_tail, ndf_tail);
+  /* the total: the weighted acceptance equals the true one */
+  double acc_u = hu.events / hu.draws, acc_b = 0.0, sw2_b = 0.0;
+  for (int k = 0; k < DET_BAND_BINS * TAIL_YB; k++) {
+    acc_b += hb.sw[k];
+    sw2_b += hb.sw2[k];
+  }
+  double in_u = 0.0;
+  for (int k = 0; k < DET_BAND_BINS * TAIL_YB; k++) in_u += hu.sw[k];
+  printf(
+      "er_bias (tilt %.2f, width %.2f, fraction %.2f): chi2 %.1f / %d bins (p %.3f), tail "
+      "bins %.1f / %d (p %.3f); in-window rate per draw %.5f (unbiased %.5f +- %.5f, "
+      "weighted %.5f +- %.5f); raw acceptance %.3f vs %.3f\n",
+      rec.tilt, rec.width, rec.fraction, chi2, ndf, p_all, chi2_tail, ndf_tail, p_tail,
+      in_u / hu.draws, in_u / hu.draws, sqrt(in_u) / hu.draws, acc_b / hb.draws,
+      sqrt(sw2_b) / hb.draws, acc_u, hb.events / hb.draws);
+  assert_true(ndf >= 40);
+  assert_true(p_all > 1e-3);
+  assert_true(p_tail > 1e-3);
+  /* gains of effective MC per simulated draw, deepest level first */
+  static const char *const level[4] = {"< NR median - 0.15", "< NR median - 0.10",
+                                       "< NR median - 0.05", "< NR median"};
+  double gain[4];
+  for (int lv = 0; lv < 4; lv++) {
+    double eu = tail_ess_per_draw(&hu, lv), eb = tail_ess_per_draw(&hb, lv);
+    gain[lv] = eb / eu;
+    printf("er_bias: y %s: unbiased %.2e effective events per draw, biased %.2e: gain %.1f\n",
+           level[lv], eu, eb, gain[lv]);
+  }
+  assert_true(gain[0] >= 20.0);
+  assert_true(gain[3] > 1.0);
+  /* the test can fail: the biased sample without its weights is far off */
+  double chi2_x = tail_chi2(&hu, &hx, 0, &ndf_x);
+  printf("er_bias: the same events unweighted: chi2 %.0f / %d bins\n", chi2_x, ndf_x);
+  assert_true(stats_chi2_sf(chi2_x, ndf_x) < 1e-6);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_layouts),
@@ -819,6 +1068,8 @@ int main(void) {
       cmocka_unit_test(test_impossible_acceptance),
       cmocka_unit_test(test_bank_ranges),
       cmocka_unit_test(test_all_presets_run),
+      cmocka_unit_test(test_er_bias_off_is_identical),
+      cmocka_unit_test(test_er_bias_matches_brute_force),
   };
   int rc = cmocka_run_group_tests(tests, setup, NULL);
   phys_sampler_free(&g_wimp50);

@@ -59,6 +59,25 @@ typedef struct det_bank {
   uint64_t n[2][DET_N_SPLITS]; /* [class][split] */
 } det_bank;
 
+/* Proposal of the importance-biased ER tail (key group detector.er_bias,
+ * docs/detector.md §11).  An ER attempt is drawn from the true model with
+ * probability 1 - fraction and from a tilted model with probability
+ * fraction, whose standard normal z of the recombination fluctuation is
+ * N(-tilt, width^2): more recombination, so fewer electrons, more photons and
+ * a lower cS2/cS1.  The event carries the exact weight p/q <= 1/(1 -
+ * fraction).  tilt = 0 switches it off. */
+typedef struct det_bias {
+  double tilt;     /* shift of the recombination normal (>= 0; 0: no bias at all) */
+  double width;    /* its standard deviation in the tilted model (> 0) */
+  double fraction; /* share of the attempts drawn from the tilted model, in [0, 1] */
+} det_bias;
+/* The recommended proposal when the bias is on (docs/detector.md §11: the
+ * tail gain it gives on xent_sr0); width and fraction are the key defaults, the tilt's default is 0
+ * (off). */
+#define DET_BIAS_TILT 2.0
+#define DET_BIAS_WIDTH 0.7
+#define DET_BIAS_FRACTION 0.8
+
 /* Every tunable of the response; defaults from the preset, each one
  * overridable as detector.<name>.  Units are in the names. */
 typedef struct det_params {
@@ -131,6 +150,10 @@ typedef struct det_params {
   uint64_t ceiling_events; /* per class, half builds the densities, half tests */
   double ceiling_cs1_min_pe;
   double ceiling_cs1_max_pe;
+  /* importance-biased ER tail for the ER events of the analysis split and
+   * beyond (det_event_bias); er_bias.tilt = 0 (default): off, every event
+   * bit-identical to an unbiased build, weight 1 */
+  det_bias er_bias;
 } det_params;
 
 /* Reads group `detector` (preset first, then every key with the preset's
@@ -254,6 +277,11 @@ typedef struct det_event {
   double s2_width_us;    /* RMS of the S2 photon arrival times */
   double s1_aft, s2_aft; /* area fraction top */
   double x_rec_cm, y_rec_cm, depth_rec_cm;
+  /* importance weight p/q of the accepted draw (det_bias: the recombination
+   * normal's density ratio), 1 when unbiased.  A rate is estimated by
+   * (sum over accepted events of weight x ...)/n_draws, exactly as for
+   * unbiased events (docs/detector.md §11). */
+  double weight;
   /* quanta bookkeeping (truth) */
   int32_t n_ph, n_e;  /* produced photons, electrons */
   int32_t n_s1_phd;   /* detected S1 photons */
@@ -286,18 +314,27 @@ typedef struct det_energy_exp_ctx {
 /* exp(-E/scale) truncated to [lo, hi].  ctx: det_energy_exp_ctx. */
 double det_energy_exponential(void *ctx, double u);
 
+/* The bias of event `index` of class cls: &p->er_bias for an ER whose index
+ * lies in the analysis split or beyond (index >= er_train + er_test) when
+ * er_bias.tilt > 0, else NULL (unbiased).  The train and test splits stay
+ * unbiased, so the networks learn from and are judged on the true ER
+ * distribution; only the sample that fills the templates is biased, and it
+ * carries its weights. */
+const det_bias *det_event_bias(const det_params *p, int cls, uint64_t index);
+
 /* Simulates event `index` of class cls (DET_ER/DET_NR) from the streams
  * DD_STREAM_EVENT_ER/NR (a = index, b = retry): draws an energy, simulates
  * the detector response, applies the acceptance and re-draws with the next
- * retry counter until accepted.  *out is complete on success.  Fails with
- * DD_ERR_NUMERIC after p.max_attempts draws (acceptance too low). */
+ * retry counter until accepted.  *out is complete on success, out->weight
+ * the p/q of the accepted draw under det_event_bias (1 when unbiased).  Fails
+ * with DD_ERR_NUMERIC after p.max_attempts draws (acceptance too low). */
 dd_status det_event_sample(const det_model *m, int cls, uint32_t seed, uint64_t index,
                            det_energy_fn draw_energy, void *ctx, det_event *out);
 
-/* One draw without acceptance (tests, efficiency curves): simulates the
- * response for a given stream and counter (a, b, c), energy drawn from
- * draw_energy.  Returns 1 if the event passes the acceptance.  Events with
- * no S1 photon or too many quanta have s1_pe = 0 or s2_pe = 0. */
+/* One draw without acceptance (tests, efficiency curves, the ceiling
+ * sample): simulates the response for a given stream and counter (a, b, c),
+ * energy drawn from draw_energy; never biased (weight 1).  Returns 1 if the event passes the
+ * acceptance.  Events with no S1 photon or too many quanta have s1_pe = 0 or s2_pe = 0. */
 int det_event_simulate(const det_model *m, int cls, uint32_t seed, dd_stream stream, uint32_t a,
                        uint32_t b, uint32_t c, det_energy_fn draw_energy, void *ctx,
                        det_event *out);

@@ -96,6 +96,9 @@ void det_params_preset(det_params *p, det_preset preset) {
   p->ceiling_events = 200000;
   p->ceiling_cs1_min_pe = 3.0;
   p->ceiling_cs1_max_pe = 100.0;
+  p->er_bias.tilt = 0.0; /* off; width and fraction: the recommended proposal */
+  p->er_bias.width = DET_BIAS_WIDTH;
+  p->er_bias.fraction = DET_BIAS_FRACTION;
 
   if (preset == DET_PRESET_XENT_DESIGN) {
     /* Same detector at the design drift field (spec §9.1); the drift speed
@@ -287,6 +290,13 @@ dd_status det_params_load(cfg_doc *cfg, det_params *p) {
   DD_TRY(cfg_get_double(cfg, "detector.ceiling.cs1_max_pe", p->ceiling_cs1_max_pe,
                         &p->ceiling_cs1_max_pe),
          "detector ceiling");
+  DD_TRY(cfg_get_double(cfg, "detector.er_bias.tilt", p->er_bias.tilt, &p->er_bias.tilt),
+         "detector er_bias");
+  DD_TRY(cfg_get_double(cfg, "detector.er_bias.width", p->er_bias.width, &p->er_bias.width),
+         "detector er_bias");
+  DD_TRY(
+      cfg_get_double(cfg, "detector.er_bias.fraction", p->er_bias.fraction, &p->er_bias.fraction),
+      "detector er_bias");
   return det_params_validate(p, cfg);
 }
 
@@ -407,6 +417,11 @@ dd_status det_params_validate(const det_params *p, const cfg_doc *cfg) {
   if (p->ceiling_events != 0 && p->ceiling_events < 1000)
     return BAD("ceiling.events", "must be 0 (no ceiling) or at least 1000, got %llu",
                (unsigned long long)p->ceiling_events);
+  /* beyond a shift of 5 the biased component lies where p is < 1e-6 of its
+   * peak: its events would carry weights ~ 0 */
+  RANGE("er_bias.tilt", p->er_bias.tilt, 0.0, 5.0, 0, 0);
+  RANGE("er_bias.width", p->er_bias.width, 0.1, 3.0, 0, 0);
+  RANGE("er_bias.fraction", p->er_bias.fraction, 0.0, 1.0, 0, 0);
   return DD_OK;
 }
 
@@ -424,6 +439,13 @@ void det_params_print(const det_params *p) {
   dd_info("detector: cuts: %d-fold S1, S2 > %g PE, %g < cS1 <= %g PE, %g <= cS2%s <= %g PE",
           p->s1_coincidence, p->s2_threshold_pe, p->roi_cs1_min_pe, p->roi_cs1_max_pe,
           p->roi_cs2_min_pe, p->cs2_bottom ? "_b" : "", p->roi_cs2_max_pe);
+  if (p->er_bias.tilt != 0.0)
+    dd_info(
+        "detector: ER tail bias for ER analysis events (index >= %llu): a share %g drawn "
+        "with the recombination normal N(-%g, %g^2), weighted",
+        (unsigned long long)(p->bank.n[DET_ER][DET_SPLIT_TRAIN] +
+                             p->bank.n[DET_ER][DET_SPLIT_TEST]),
+        p->er_bias.fraction, p->er_bias.tilt, p->er_bias.width);
 }
 
 double det_ly_rel(const det_params *p, double u) {
@@ -453,6 +475,13 @@ uint64_t det_bank_total(const det_bank *b, int cls) {
   uint64_t t = 0;
   for (int s = 0; s < DET_N_SPLITS; s++) t += b->n[cls][s];
   return t;
+}
+
+const det_bias *det_event_bias(const det_params *p, int cls, uint64_t index) {
+  uint64_t first = 0, count = 0;
+  if (cls != DET_ER || p->er_bias.tilt == 0.0) return NULL;
+  det_bank_range(&p->bank, DET_ER, DET_SPLIT_ANALYSIS, &first, &count);
+  return index >= first ? &p->er_bias : NULL;
 }
 
 const char *det_split_name(int split) {

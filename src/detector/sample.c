@@ -8,7 +8,11 @@
  *   2. position: uniforms for r^2, phi, depth
  *   3. quanta: yields.c (NEST: Nq normal + ion binomial (ER) or Ni, Nex
  *      normals (NR), then the recombination (skew-)normal; laidbax: Nq normal,
- *      [NR: detectable binomial], p_e normal, electron binomial)
+ *      [NR: detectable binomial], p_e normal, electron binomial); with the ER
+ *      tail bias, the attempt's first word picks the proposal's component
+ *      (when 0 < fraction < 1), the recombination normal comes from that
+ *      component, and p/q goes into
+ *      det_event.weight (det_bias_state, docs/detector.md §11)
  *   4. S1: detected photons binomial; per detected photon in turn:
  *      [nest2: exciton uniform], array uniform, PMT (below 96 photons:
  *      proposal word and acceptance uniform until accepted; else one
@@ -34,7 +38,7 @@
 
 /* The record has no padding, so its bytes (hashes, files) are defined. */
 _Static_assert(sizeof(det_event) ==
-                   8 + 4 + 4 + 18 * 8 + 8 * 4 +
+                   8 + 4 + 4 + 19 * 8 + 8 * 4 +
                        (2 + 2 * DET_WF_COLS + DET_MAX_PMT_BOTTOM + DET_MAX_PMT_TOP) * 4,
                "det_event has padding");
 
@@ -636,12 +640,17 @@ int det_event_accepted(const det_model *m, const det_event *ev) {
          cs2 >= p->roi_cs2_min_pe && cs2 <= p->roi_cs2_max_pe;
 }
 
-/* One attempt from an initialised stream. */
-static int simulate_attempt(const det_model *m, int cls, dd_rng *r, det_energy_fn draw_energy,
-                            void *ctx, scratch *s, det_event *ev) {
+/* One attempt from an initialised stream; b (NULL: unbiased) biases the ER
+ * recombination normal (det_bias_state). */
+static int simulate_attempt(const det_model *m, int cls, dd_rng *r, const det_bias *b,
+                            det_energy_fn draw_energy, void *ctx, scratch *s, det_event *ev) {
   const det_params *p = &m->p;
   memset(ev, 0, sizeof *ev);
   ev->cls = cls;
+  ev->weight = 1.0;
+  det_bias_state bst = {b, 0, 0.0}, *bs = cls == DET_ER && b ? &bst : NULL;
+  if (bs)
+    bst.biased = b->fraction >= 1.0 || (b->fraction > 0.0 && dd_rng_uniform32(r) < b->fraction);
   ev->n_pmt_top = m->arr[DET_TOP].n;
   ev->n_pmt_bottom = m->arr[DET_BOTTOM].n;
   /* 1. energy */
@@ -657,7 +666,9 @@ static int simulate_attempt(const det_model *m, int cls, dd_rng *r, det_energy_f
       p->fv_depth_min_cm + (p->fv_depth_max_cm - p->fv_depth_min_cm) * dd_rng_uniform32(r);
   double u = ev->depth_cm / p->drift_length_cm;
   /* 3. quanta */
-  det_quanta q = det_quanta_draw(m, cls, e, r);
+  det_quanta q = det_quanta_draw(m, cls, e, bs, r);
+  /* the biased draw is behind us: p/q of this attempt (det_bias_state) */
+  if (bs) ev->weight = 1.0 / ((1.0 - b->fraction) + b->fraction * exp(bst.log_ratio));
   ev->n_ph = q.n_ph;
   ev->n_e = q.n_e;
   /* 4. S1, 5. S2 */
@@ -689,7 +700,7 @@ int det_event_simulate(const det_model *m, int cls, uint32_t seed, dd_stream str
                        det_event *out) {
   scratch s;
   dd_rng r = dd_rng_for(seed, stream, a, b, c);
-  int ok = simulate_attempt(m, cls, &r, draw_energy, ctx, &s, out);
+  int ok = simulate_attempt(m, cls, &r, NULL, draw_energy, ctx, &s, out);
   out->index = a;
   out->attempts = 1;
   return ok;
@@ -703,9 +714,20 @@ dd_status det_event_sample(const det_model *m, int cls, uint32_t seed, uint64_t 
     return DD_FAIL(DD_ERR_ARG, "event index %llu beyond 2^32", (unsigned long long)index);
   scratch s;
   dd_stream stream = cls == DET_ER ? DD_STREAM_EVENT_ER : DD_STREAM_EVENT_NR;
+  /* Rejection and the bias.  Every attempt is an independent draw x ~ q (the
+   * tilted model) and is kept when A(x) holds (det_event_accepted: observables
+   * only).  The kept event's weight is p(x)/q(x) of its own draw; the rejected
+   * draws carry no weight but are counted in `attempts`.  For any region B,
+   * E_q[1{A, B} p/q] = P_p(A and B), so sum_{kept} weight 1{B} / n_draws
+   * (n_draws = sum of attempts, the bank attribute) estimates the true
+   * accepted rate in B exactly as count/n_draws does without bias; the
+   * acceptance under q (kept/n_draws) differs from the true one, which is
+   * sum_{kept} weight / n_draws.  A per-index retry loop does not change this:
+   * the attempts of all indices form one sequence of independent draws. */
+  const det_bias *bias = det_event_bias(&m->p, cls, index);
   for (int b = 0; b < m->p.max_attempts; b++) {
     dd_rng r = dd_rng_for(seed, stream, (uint32_t)index, (uint32_t)b, 0);
-    if (simulate_attempt(m, cls, &r, draw_energy, ctx, &s, out)) {
+    if (simulate_attempt(m, cls, &r, bias, draw_energy, ctx, &s, out)) {
       out->index = index;
       out->attempts = (uint32_t)b + 1;
       return DD_OK;

@@ -108,11 +108,32 @@ det_yield det_nest_yield(int cls, double e, double f, double rho) {
   return y;
 }
 
+/* The ER tail bias (docs/detector.md §11) on the recombination fluctuation:
+ * the standard normal z0 of the unbiased draw (the same Philox word) becomes
+ * z = -t + s z0 when the attempt draws from the biased component (t = tilt,
+ * s = width), else z = z0; log q_b(z)/p(z) = z^2/2 - ((z + t)/s)^2/2 - log s
+ * is added to the attempt's log ratio either way (det_bias_finish turns it
+ * into the weight).  Every later use of z (rounding, clipping to [0, Ni]) is
+ * a deterministic function of it, so the density ratio of this one continuous
+ * draw is exact.  bs == NULL (unbiased) returns z0 untouched. */
+static double tilted_normal(const dd_sampler *smp, dd_rng *r, det_bias_state *bs) {
+  double z0 = dd_sample_normal(smp, r);
+  if (!bs) return z0;
+  const det_bias *b = bs->b;
+  double x = bs->biased ? -b->tilt + b->width * z0 : z0;
+  double d = (x + b->tilt) / b->width;
+  bs->log_ratio += 0.5 * x * x - 0.5 * d * d - log(b->width);
+  return x;
+}
+
 /* Skew-normal variate with location xi, scale omega, shape a (Azzalini's
- * representation: delta|Z0| + sqrt(1 - delta^2) Z1). */
-static double skew_normal(const dd_sampler *smp, dd_rng *r, double xi, double omega, double a) {
+ * representation: delta|Z0| + sqrt(1 - delta^2) Z1).  The tail bias tilts Z1
+ * only (tilted_normal): for a > 0 the short, low side of the distribution --
+ * fewer electrons -- is where |Z0| is small and Z1 negative. */
+static double skew_normal(const dd_sampler *smp, dd_rng *r, double xi, double omega, double a,
+                          det_bias_state *bs) {
   double delta = a / sqrt(1.0 + a * a);
-  double z0 = dd_sample_normal(smp, r), z1 = dd_sample_normal(smp, r);
+  double z0 = dd_sample_normal(smp, r), z1 = tilted_normal(smp, r, bs);
   return xi + omega * (delta * fabs(z0) + sqrt(1.0 - delta * delta) * z1);
 }
 
@@ -121,9 +142,10 @@ static int round_int(double x) {
 }
 
 /* NEST GetQuanta for the mean yields y at field f (draw order: Nq or Ni,
- * then the exciton split or Nex, then Ne). */
+ * then the exciton split or Nex, then Ne).  bs (NULL: unbiased) biases
+ * the recombination normal (ER only; the caller passes NULL for NR). */
 static det_quanta nest_quanta(const dd_sampler *smp, int cls, const det_yield *y, double e,
-                              double f, double rho, dd_rng *r) {
+                              double f, double rho, det_bias_state *bs, dd_rng *r) {
   det_quanta q = {0, 0, 0};
   double ratio = y->exciton_ratio < 0.0 ? 0.0 : y->exciton_ratio, nq_mean = y->nq;
   if (!(nq_mean > 0.0)) return q;
@@ -190,9 +212,9 @@ static det_quanta nest_quanta(const dd_sampler *smp, int cls, const det_yield *y
   if (fabs(skew) > 0.0) {
     double wcorr = sqrt(1.0 - 2.0 / DET_PI * skew * skew / (1.0 + skew * skew));
     double mucorr = sqrt(var) / wcorr * (skew / sqrt(1.0 + skew * skew)) * 2.0 / sqrt(2.0 * DET_PI);
-    ne = round_int(skew_normal(smp, r, mean - mucorr, sqrt(var) / wcorr, skew));
+    ne = round_int(skew_normal(smp, r, mean - mucorr, sqrt(var) / wcorr, skew, bs));
   } else {
-    ne = round_int(mean + sqrt(var) * dd_sample_normal(smp, r));
+    ne = round_int(mean + sqrt(var) * tilted_normal(smp, r, bs));
   }
   if (ne < 0) ne = 0;
   if (ne > ni) ne = ni;
@@ -220,8 +242,10 @@ static void laidbax_nr_means(double e, double f, double *nph, double *nel) {
 }
 
 /* laidbax XENONSource.yields (draw order: Nq, [NR: detectable binomial],
- * p_e fluctuation, electron binomial). */
-static det_quanta laidbax_quanta(const det_model *m, int cls, double e, dd_rng *r) {
+ * p_e fluctuation, electron binomial).  bs (NULL: unbiased) biases the p_e
+ * normal (laidbax's recombination fluctuation). */
+static det_quanta laidbax_quanta(const det_model *m, int cls, double e, det_bias_state *bs,
+                                 dd_rng *r) {
   const dd_sampler *smp = &m->smp;
   det_quanta q = {0, 0, 0};
   double mean = LAIDBAX_QUANTA_PER_KEV * e;
@@ -242,7 +266,7 @@ static det_quanta laidbax_quanta(const det_model *m, int cls, double e, dd_rng *
     pe = fmax(0.0, fmin(qy, LAIDBAX_QUANTA_PER_KEV)) / LAIDBAX_QUANTA_PER_KEV;
     fluct = 0.045;
   }
-  pe = fmax(0.0, fmin(1.0, pe + fluct * dd_sample_normal(smp, r)));
+  pe = fmax(0.0, fmin(1.0, pe + fluct * tilted_normal(smp, r, bs)));
   q.n_e = (int)dd_sample_binomial(smp, r, (uint64_t)nq, pe);
   q.n_ph = (int)nq - q.n_e;
   /* laidbax has no exciton bookkeeping; for NEST-style S1 timing use NEST's
@@ -253,12 +277,12 @@ static det_quanta laidbax_quanta(const det_model *m, int cls, double e, dd_rng *
   return q;
 }
 
-det_quanta det_quanta_draw(const det_model *m, int cls, double e, dd_rng *r) {
+det_quanta det_quanta_draw(const det_model *m, int cls, double e, det_bias_state *bs, dd_rng *r) {
   if (!(e > 0.0)) {
     det_quanta z = {0, 0, 0};
     return z;
   }
-  if (m->p.yield_model == DET_YIELD_LAIDBAX) return laidbax_quanta(m, cls, e, r);
+  if (m->p.yield_model == DET_YIELD_LAIDBAX) return laidbax_quanta(m, cls, e, bs, r);
   det_yield y = det_nest_yield(cls, e, m->p.drift_field_v_cm, m->p.density_g_cm3);
-  return nest_quanta(&m->smp, cls, &y, e, m->p.drift_field_v_cm, m->p.density_g_cm3, r);
+  return nest_quanta(&m->smp, cls, &y, e, m->p.drift_field_v_cm, m->p.density_g_cm3, bs, r);
 }

@@ -39,6 +39,8 @@ static const io_field k_bank_fields[] = {
     {"x_rec_cm", IO_F64, 1, "cm", "reconstructed x", EV(x_rec_cm), NULL},
     {"y_rec_cm", IO_F64, 1, "cm", "reconstructed y", EV(y_rec_cm), NULL},
     {"depth_rec_cm", IO_F64, 1, "cm", "depth from the drift time", EV(depth_rec_cm), NULL},
+    {"weight", IO_F64, 1, "1", "importance weight p/q (detector.er_bias; 1 when unbiased)",
+     EV(weight), NULL},
     {"n_ph", IO_I32, 1, "1", "produced photons", EV(n_ph), NULL},
     {"n_e", IO_I32, 1, "1", "produced electrons (after recombination)", EV(n_e), NULL},
     {"n_s1_phd", IO_I32, 1, "1", "detected S1 photons", EV(n_s1_phd), NULL},
