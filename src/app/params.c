@@ -46,8 +46,9 @@ dd_status app_load_config(const par_world *w, const app_opts *o, cfg_doc **cfg, 
   *cfg = NULL;
   if (!o->config_path) return DD_FAIL(DD_ERR_ARG, "missing CONFIG argument");
   char *text = NULL;
-  DD_TRY(par_read_and_bcast_file(w, o->config_path, &text), "reading configuration");
-  dd_status st = cfg_parse(cfg, text, o->config_path);
+  size_t len = 0;
+  DD_TRY(par_read_and_bcast_bytes(w, o->config_path, &text, &len), "reading configuration");
+  dd_status st = cfg_parse_n(cfg, text, len, o->config_path);
   free(text);
   if (st != DD_OK) return DD_CONTEXT(st, "parsing configuration");
   for (int i = 0; i < o->n_sets && st == DD_OK; i++) st = cfg_set_override(*cfg, o->sets[i]);
