@@ -1,6 +1,7 @@
 /* main.c - the ddscan command line: parses the common options, initialises MPI
  * (the only place that does), runs one subcommand and chooses the exit code:
- * 0 success, 1 failure (one message, from the first failing rank), 2 usage. */
+ * 0 success, 1 failure (one message, from the first failing rank), 2 usage or
+ * configuration error (DD_ERR_ARG, DD_ERR_CONFIG: the input must change). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,14 +209,14 @@ int main(int argc, char **argv) {
     if (any) {
       if (first == w.rank || (first == w.size && w.rank == 0))
         dd_error_print(stderr, w.size > 1 ? w.rank : -1);
-      int usage = st == DD_ERR_ARG, usage_any = 0;
+      int usage = st == DD_ERR_ARG || st == DD_ERR_CONFIG, usage_any = 0;
       MPI_Allreduce(&usage, &usage_any, 1, MPI_INT, MPI_MAX, w.comm);
       rc = usage_any ? EXIT_USAGE : 1;
     }
     MPI_Finalize();
   } else if (st != DD_OK) {
     if (w.rank == 0) dd_error_print(stderr, -1);
-    rc = st == DD_ERR_ARG ? EXIT_USAGE : 1;
+    rc = st == DD_ERR_ARG || st == DD_ERR_CONFIG ? EXIT_USAGE : 1;
   }
   return rc;
 }

@@ -20,6 +20,13 @@ typedef struct cfg_doc cfg_doc;
  * supported (one file describes a run) and is reported with its line.
  * On failure *out is NULL and the error names filename:line. */
 dd_status cfg_parse(cfg_doc **out, const char *text, const char *filename);
+/* The same for `len` bytes of text that need not end at a NUL: a NUL byte
+ * inside them is an error naming filename:line (libconfig would silently
+ * ignore everything after it).  Integer literals that do not fit in 32 bits
+ * are read as 64-bit values (libconfig 1.5 would wrap them without an `L`
+ * suffix: 4294967297 -> 1); one that does not fit in 64 bits is an error
+ * naming filename:line and the key. */
+dd_status cfg_parse_n(cfg_doc **out, const char *text, size_t len, const char *filename);
 /* Frees the document; accepts NULL. */
 void cfg_free(cfg_doc *doc);
 /* The file name given to cfg_parse (borrowed). */
@@ -52,6 +59,15 @@ dd_status cfg_insert_default(cfg_doc *doc, const char *path, const char *text);
 dd_status cfg_need_double(cfg_doc *doc, const char *path, double *out);
 dd_status cfg_need_int(cfg_doc *doc, const char *path, long long *out);
 dd_status cfg_need_string(cfg_doc *doc, const char *path, char *buf, size_t cap);
+
+/* --- integers with an explicit range: every integer is a 64-bit value; one
+ * outside [lo, hi] is "file:line: key: must be in [lo, hi], got v".  The
+ * default must lie in the range (DD_ERR_INTERNAL otherwise).  Prefer these
+ * over cfg_get_int/cfg_need_int, which check the type only. */
+dd_status cfg_get_int_range(cfg_doc *doc, const char *path, long long def, long long lo,
+                            long long hi, long long *out);
+dd_status cfg_need_int_range(cfg_doc *doc, const char *path, long long lo, long long hi,
+                             long long *out);
 
 /* --- numeric lists and grids.  Accepted forms:
  *   key = [10.0, 50.0, 500.0];                               (array; ints ok)

@@ -23,6 +23,10 @@ dd_status par_world_init(par_world *w, MPI_Comm comm);
  * malloc'ed NUL-terminated copy in *text (caller frees).  If rank 0 cannot
  * read the file, every rank returns DD_ERR_IO with the same message. */
 dd_status par_read_and_bcast_file(const par_world *w, const char *path, char **text);
+/* The same, and *len is the file's size in bytes: a file with a NUL byte is
+ * broadcast whole (the text then ends before *len), so the reader can refuse
+ * it rather than silently drop the rest. */
+dd_status par_read_and_bcast_bytes(const par_world *w, const char *path, char **text, size_t *len);
 /* Broadcasts a NUL-terminated string from rank 0 (others get a malloc'ed
  * copy in *s; rank 0's pointer is unchanged). */
 dd_status par_bcast_string(const par_world *w, char **s);

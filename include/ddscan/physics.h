@@ -94,7 +94,18 @@ typedef struct phys_nr_ref {
 typedef enum phys_year { PHYS_YEAR_JULIAN = 0, PHYS_YEAR_SIDEREAL = 1 } phys_year;
 typedef enum phys_nucleon { PHYS_NUCLEON_AMU = 0, PHYS_NUCLEON_PROTON = 1 } phys_nucleon;
 
+/* Plausibility limits (docs/configuration.md): values outside them are refused
+ * at config time unless physics.allow_implausible = true.  WIMP masses below
+ * 1 GeV leave no recoil above any xenon threshold, above 1e5 GeV the spectra
+ * no longer change (only the rate, as 1/m); cross-sections span the neutrino
+ * fog (~1e-49) to far above every excluded value (~1e-39). */
+#define PHYS_PLAUSIBLE_MASS_MIN_GEV 1.0
+#define PHYS_PLAUSIBLE_MASS_MAX_GEV 1e5
+#define PHYS_PLAUSIBLE_SIGMA_MIN_CM2 1e-52
+#define PHYS_PLAUSIBLE_SIGMA_MAX_CM2 1e-30
+
 typedef struct phys_params {
+  int allow_implausible; /* physics.allow_implausible: skip the plausibility limits */
   phys_halo halo;
   double mass_number;      /* target A (xenon 131.293) */
   phys_nucleon nucleon;    /* which mass enters mu_n */
@@ -118,6 +129,12 @@ typedef struct phys_params {
  * v_esc, A or sigma_ref; negative v_earth, rates or scales; reversed or
  * negative energy ranges; unknown preset/convention names. */
 dd_status phys_params_load(cfg_doc *cfg, phys_params *p);
+/* A number outside the plausibility limits [lo, hi] (unless allowed):
+ * "file:line: key: element i = v unit is outside the plausible range [lo, hi]
+ * unit (set physics.allow_implausible = true if you mean it)".  elem < 0 for
+ * a scalar key. */
+dd_status phys_check_plausible(cfg_doc *cfg, const phys_params *p, const char *key, int elem,
+                               double v, double lo, double hi, const char *unit);
 /* The defaults (phys_params_load on an empty configuration). */
 dd_status phys_params_default(phys_params *p);
 /* One INFO block (rank 0) describing the parameters and conventions. */

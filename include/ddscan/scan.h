@@ -11,12 +11,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "ddscan/cfg.h"     /* uses: cfg_doc */
-#include "ddscan/core.h"    /* uses: dd_status */
-#include "ddscan/io.h"      /* uses: io_file, io_field */
-#include "ddscan/par.h"     /* uses: par_world */
-#include "ddscan/physics.h" /* uses: phys_params */
-#include "ddscan/stats.h"   /* uses: stats_method, stats_params */
+#include "ddscan/cfg.h"      /* uses: cfg_doc */
+#include "ddscan/core.h"     /* uses: dd_status */
+#include "ddscan/detector.h" /* uses: det_params */
+#include "ddscan/io.h"       /* uses: io_file, io_field */
+#include "ddscan/nn.h"       /* uses: nn_params */
+#include "ddscan/par.h"      /* uses: par_world */
+#include "ddscan/physics.h"  /* uses: phys_params */
+#include "ddscan/stats.h"    /* uses: stats_method, stats_params */
 
 /* ======================================================================== */
 /* The grid (config group `scan`)                                             */
@@ -46,6 +48,20 @@ typedef struct scan_params {
  * repeated value, a list not in increasing order, an unknown or repeated
  * method ("paper", "sound", "toys", "classical"). */
 dd_status scan_params_load(cfg_doc *cfg, scan_params *p);
+/* What one module cannot judge alone, after every module has loaded its
+ * keys (app_params_load calls it before the unknown-key check):
+ *  - the scan axes against the plausibility limits of physics.h (masses
+ *    1..1e5 GeV, cross-sections 1e-52..1e-30 cm2, exposures 1e-3..1e4 t*y)
+ *    and the bank/ceiling sizes against 1e8 events, unless
+ *    physics.allow_implausible = true;
+ *  - every scan mass against what the simulation can produce: its NR
+ *    endpoint (escape + Earth velocity) must give a mean cS1 of at least
+ *    twice detector.ceiling.cs1_min_pe, else its NR events cannot pass the
+ *    cuts and the ceiling or the scan fails later with "too few events";
+ *  - nn.cvae.input and nn.cnn.input against the image size [3, 75, 75].
+ * Errors name file:line and the key (DD_ERR_CONFIG). */
+dd_status scan_params_check(cfg_doc *cfg, const scan_params *s, const phys_params *ph,
+                            const det_params *det, const nn_params *nn);
 /* Prints the grid on rank 0 (dd_info). */
 void scan_params_print(const scan_params *p);
 

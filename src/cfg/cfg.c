@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "ddscan/cfg.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -129,23 +130,299 @@ static dd_status reject_include(const char *text, const char *filename) {
   return DD_OK;
 }
 
-dd_status cfg_parse(cfg_doc **out, const char *text, const char *filename) {
-  *out = NULL;
-  DD_TRY(reject_include(text, filename), "parsing configuration");
-  cfg_doc *doc = calloc(1, sizeof *doc);
-  if (!doc) return DD_FAIL(DD_ERR_NOMEM, "configuration document");
-  config_init(&doc->cfg);
-  doc->filename = strdup(filename ? filename : "(config)");
-  if (!doc->filename) {
-    cfg_free(doc);
-    return DD_FAIL(DD_ERR_NOMEM, "configuration file name");
+/* ------------------------------------------------- 64-bit integer literals
+ *
+ * libconfig 1.5 reads an integer without an `L` suffix with atoi(): 4294967297
+ * becomes 1 and 4294967295 becomes -1, silently.  Before parsing, this scan
+ * finds every integer literal (outside strings and comments) and appends the
+ * `L` suffix to those that do not fit in 32 bits, so libconfig stores them as
+ * 64-bit values and the getters' range checks see what the user wrote.  In an
+ * array [ ... ] all integers get the suffix when one needs it (libconfig
+ * refuses arrays that mix 32- and 64-bit elements).  Literals that do not fit
+ * in 64 bits either are remembered (line and the value libconfig will store)
+ * and reported with their key after parsing.  Newlines are never added or
+ * removed, so every line number stays that of the user's file. */
+
+typedef struct lit {
+  size_t end;    /* offset just past the digits (where `L` would go) */
+  int line;      /* 1-based */
+  int array;     /* index of the enclosing [ ... ], or -1 */
+  int promote;   /* append `L` */
+  int overflow;  /* does not fit in 64 bits */
+  long long sat; /* the value libconfig stores for an overflowing literal */
+} lit;
+
+typedef struct lit_scan {
+  lit *v; /* owned */
+  int n, cap;
+  int n_arrays;
+  int *array_promote; /* owned: per array, 1 if any element needs `L` */
+  int arr_cap;
+} lit_scan;
+
+static void lit_scan_free(lit_scan *ls) {
+  free(ls->v);
+  free(ls->array_promote);
+  memset(ls, 0, sizeof *ls);
+}
+
+static int is_name_start(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '*';
+}
+static int is_name_char(char c) {
+  return is_name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+static int is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+static int is_xdigit(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Classifies the number token at p (libconfig's longest-match rules);
+ * returns its length, and for an integer without suffix fills *l. */
+static size_t scan_number(const char *p, size_t avail, lit *l, int *is_int) {
+  size_t i = 0;
+  *is_int = 0;
+  if (i < avail && (p[i] == '+' || p[i] == '-')) i++;
+  int hex = i + 1 < avail && p[i] == '0' && (p[i + 1] == 'x' || p[i + 1] == 'X') && i + 2 < avail &&
+            is_xdigit(p[i + 2]);
+  if (hex) {
+    size_t d0 = i + 2, d = d0;
+    while (d < avail && is_xdigit(p[d])) d++;
+    if (d < avail && p[d] == 'L') return d + 1 + (d + 1 < avail && p[d + 1] == 'L');
+    /* libconfig: (int)strtoul(); 0xFFFFFFFF is -1 */
+    char buf[80];
+    size_t len = d - d0 < sizeof buf - 1 ? d - d0 : sizeof buf - 1;
+    memcpy(buf, p + d0, len);
+    buf[len] = '\0';
+    errno = 0;
+    unsigned long long u = strtoull(buf, NULL, 16);
+    l->overflow = errno == ERANGE || d - d0 > 16;
+    l->promote = u > (unsigned long long)INT32_MAX;
+    l->sat = (long long)u;
+    l->end = d;
+    *is_int = 1;
+    return d;
   }
-  if (!config_read_string(&doc->cfg, text)) {
+  size_t d0 = i, d = i;
+  while (d < avail && is_digit(p[d])) d++;
+  size_t nd = d - d0;
+  int is_float = 0;
+  if (d < avail && p[d] == '.') {
+    is_float = 1;
+    d++;
+    while (d < avail && is_digit(p[d])) d++;
+  }
+  if ((nd > 0 || is_float) && d < avail && (p[d] == 'e' || p[d] == 'E')) {
+    size_t e = d + 1;
+    if (e < avail && (p[e] == '+' || p[e] == '-')) e++;
+    if (e < avail && is_digit(p[e])) {
+      is_float = 1;
+      while (e < avail && is_digit(p[e])) e++;
+      d = e;
+    }
+  }
+  if (is_float || nd == 0) return d > 0 ? d : 1;
+  if (d < avail && p[d] == 'L') return d + 1 + (d + 1 < avail && p[d + 1] == 'L');
+  char buf[80];
+  size_t len = d < sizeof buf - 1 ? d : sizeof buf - 1;
+  memcpy(buf, p, len);
+  buf[len] = '\0';
+  errno = 0;
+  long long v = strtoll(buf, NULL, 10);
+  l->overflow = errno == ERANGE || d >= sizeof buf - 1;
+  l->promote = v > INT32_MAX || v < INT32_MIN;
+  l->sat = v;
+  l->end = d;
+  *is_int = 1;
+  return d;
+}
+
+static dd_status lit_push(lit_scan *ls, const lit *l) {
+  if (ls->n == ls->cap) {
+    int cap = ls->cap ? 2 * ls->cap : 64;
+    lit *nv = realloc(ls->v, (size_t)cap * sizeof *nv);
+    if (!nv) return DD_FAIL(DD_ERR_NOMEM, "integer literal table");
+    ls->v = nv;
+    ls->cap = cap;
+  }
+  ls->v[ls->n++] = *l;
+  if (l->promote && l->array >= 0) ls->array_promote[l->array] = 1;
+  return DD_OK;
+}
+
+static dd_status lit_scan_text(lit_scan *ls, const char *text, size_t n) {
+  memset(ls, 0, sizeof *ls);
+  int line = 1, array = -1;
+  size_t i = 0;
+  while (i < n) {
+    char c = text[i];
+    if (c == '\n') {
+      line++;
+      i++;
+    } else if (c == '"') { /* string with escapes; may not span lines */
+      i++;
+      while (i < n && text[i] != '"' && text[i] != '\n') i += text[i] == '\\' && i + 1 < n ? 2 : 1;
+      if (i < n && text[i] == '"') i++;
+    } else if (c == '#' || (c == '/' && i + 1 < n && text[i + 1] == '/')) {
+      while (i < n && text[i] != '\n') i++;
+    } else if (c == '/' && i + 1 < n && text[i + 1] == '*') {
+      i += 2;
+      while (i < n && !(text[i] == '*' && i + 1 < n && text[i + 1] == '/'))
+        line += text[i++] == '\n';
+      i = i + 2 < n ? i + 2 : n;
+    } else if (is_name_start(c)) {
+      while (i < n && is_name_char(text[i])) i++;
+    } else if (c == '[') {
+      if (ls->n_arrays == ls->arr_cap) {
+        int cap = ls->arr_cap ? 2 * ls->arr_cap : 16;
+        int *na = realloc(ls->array_promote, (size_t)cap * sizeof *na);
+        if (!na) return DD_FAIL(DD_ERR_NOMEM, "integer literal table");
+        ls->array_promote = na;
+        ls->arr_cap = cap;
+      }
+      ls->array_promote[ls->n_arrays] = 0;
+      array = ls->n_arrays++;
+      i++;
+    } else if (c == ']') {
+      array = -1; /* arrays hold scalars only: they do not nest */
+      i++;
+    } else if (is_digit(c) || c == '+' || c == '-' || c == '.') {
+      lit l;
+      memset(&l, 0, sizeof l);
+      int is_int;
+      size_t len = scan_number(text + i, n - i, &l, &is_int);
+      if (is_int && (l.promote || l.overflow || array >= 0)) {
+        l.end += i;
+        l.line = line;
+        l.array = array;
+        DD_TRY(lit_push(ls, &l), "scanning integers");
+      }
+      i += len;
+    } else {
+      i++;
+    }
+  }
+  return DD_OK;
+}
+
+/* The text with `L` appended to the literals that need 64 bits (malloc'ed). */
+static dd_status promote_literals(const lit_scan *ls, const char *text, size_t n, char **out) {
+  int extra = 0;
+  for (int k = 0; k < ls->n; k++) {
+    const lit *l = &ls->v[k];
+    extra += l->promote || (l->array >= 0 && ls->array_promote[l->array]);
+  }
+  char *buf = malloc(n + (size_t)extra + 1);
+  if (!buf) return DD_FAIL(DD_ERR_NOMEM, "configuration text");
+  size_t from = 0, o = 0;
+  for (int k = 0; k < ls->n; k++) {
+    const lit *l = &ls->v[k];
+    if (!(l->promote || (l->array >= 0 && ls->array_promote[l->array]))) continue;
+    memcpy(buf + o, text + from, l->end - from);
+    o += l->end - from;
+    buf[o++] = 'L';
+    from = l->end;
+  }
+  memcpy(buf + o, text + from, n - from);
+  o += n - from;
+  buf[o] = '\0';
+  *out = buf;
+  return DD_OK;
+}
+
+/* Depth-first search for the 64-bit setting an overflowing literal became. */
+static const config_setting_t *find_overflow(const config_setting_t *s, const lit *l, char *path,
+                                             size_t cap) {
+  int t = config_setting_type(s);
+  if (t == CONFIG_TYPE_INT64)
+    return (int)config_setting_source_line(s) == l->line && config_setting_get_int64(s) == l->sat
+               ? s
+               : NULL;
+  if (!config_setting_is_aggregate(s)) return NULL;
+  size_t base = strlen(path);
+  int n = config_setting_length(s);
+  for (int i = 0; i < n; i++) {
+    const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+    if (t == CONFIG_TYPE_GROUP)
+      snprintf(path + base, cap - base, "%s%s", base ? "." : "", config_setting_name(e));
+    else if (t == CONFIG_TYPE_LIST)
+      snprintf(path + base, cap - base, "%s[%d]", base ? "." : "", i);
+    else
+      path[base] = '\0'; /* an array element is named by its array */
+    const config_setting_t *u = find_overflow(e, l, path, cap);
+    if (u) return u;
+    path[base] = '\0';
+  }
+  return NULL;
+}
+
+static dd_status reject_nul(const char *text, size_t n, const char *filename) {
+  const char *z = memchr(text, '\0', n);
+  if (!z) return DD_OK;
+  int line = 1;
+  for (const char *p = text; p < z; p++) line += *p == '\n';
+  return DD_FAIL(DD_ERR_CONFIG,
+                 "%s:%d: the file contains a NUL byte (byte %zu): a configuration is text, and "
+                 "everything after it would be ignored",
+                 filename ? filename : "(config)", line, (size_t)(z - text) + 1);
+}
+
+dd_status cfg_parse(cfg_doc **out, const char *text, const char *filename) {
+  return cfg_parse_n(out, text, strlen(text), filename);
+}
+
+dd_status cfg_parse_n(cfg_doc **out, const char *text, size_t len, const char *filename) {
+  *out = NULL;
+  DD_TRY(reject_nul(text, len, filename), "parsing configuration");
+  DD_TRY(reject_include(text, filename), "parsing configuration");
+  lit_scan ls;
+  char *promoted = NULL;
+  dd_status pst = lit_scan_text(&ls, text, len);
+  if (pst == DD_OK) pst = promote_literals(&ls, text, len, &promoted);
+  if (pst != DD_OK) {
+    lit_scan_free(&ls);
+    return DD_CONTEXT(pst, "parsing configuration");
+  }
+  cfg_doc *doc = calloc(1, sizeof *doc);
+  if (doc) {
+    config_init(&doc->cfg);
+    doc->filename = strdup(filename ? filename : "(config)");
+  }
+  if (!doc || !doc->filename) {
+    cfg_free(doc);
+    free(promoted);
+    lit_scan_free(&ls);
+    return DD_FAIL(DD_ERR_NOMEM, "configuration document");
+  }
+  if (!config_read_string(&doc->cfg, promoted)) {
     dd_status st = DD_FAIL(DD_ERR_CONFIG, "%s:%d: %s", doc->filename, config_error_line(&doc->cfg),
                            config_error_text(&doc->cfg));
     cfg_free(doc);
+    free(promoted);
+    lit_scan_free(&ls);
     return st;
   }
+  free(promoted);
+  for (int k = 0; k < ls.n; k++) {
+    if (!ls.v[k].overflow) continue;
+    char path[1024] = "";
+    const config_setting_t *s =
+        find_overflow(config_root_setting(&doc->cfg), &ls.v[k], path, sizeof path);
+    dd_status st;
+    /* The literal's own line: an array element may sit below its key. */
+    if (s && path[0])
+      st = DD_FAIL(DD_ERR_CONFIG, "%s:%d: %s: integer does not fit in 64 bits (range [%lld, %lld])",
+                   doc->filename, ls.v[k].line, path, (long long)INT64_MIN, (long long)INT64_MAX);
+    else
+      st = DD_FAIL(DD_ERR_CONFIG, "%s:%d: integer does not fit in 64 bits (range [%lld, %lld])",
+                   doc->filename, ls.v[k].line, (long long)INT64_MIN, (long long)INT64_MAX);
+    cfg_free(doc);
+    lit_scan_free(&ls);
+    return st;
+  }
+  lit_scan_free(&ls);
   *out = doc;
   return DD_OK;
 }
@@ -281,8 +558,19 @@ static dd_status store_text(cfg_doc *doc, const char *path, const char *text, in
   snprintf(snippet, vlen + 16, "v = %s;", text);
   config_t scratch;
   config_init(&scratch);
-  dd_status st = DD_OK;
-  if (!config_read_string(&scratch, snippet)) {
+  /* The same 64-bit promotion as for the file (see cfg_parse_n). */
+  lit_scan ls;
+  char *promoted = NULL;
+  dd_status st = lit_scan_text(&ls, snippet, strlen(snippet));
+  if (st == DD_OK) st = promote_literals(&ls, snippet, strlen(snippet), &promoted);
+  if (st != DD_OK) goto cleanup;
+  for (int k = 0; k < ls.n; k++)
+    if (ls.v[k].overflow) {
+      st = DD_FAIL(DD_ERR_CONFIG, "%s: integer does not fit in 64 bits (range [%lld, %lld])", path,
+                   (long long)INT64_MIN, (long long)INT64_MAX);
+      goto cleanup;
+    }
+  if (!config_read_string(&scratch, promoted)) {
     st = DD_FAIL(DD_ERR_CONFIG, "%s: cannot parse value '%s': %s", path, text,
                  config_error_text(&scratch));
     goto cleanup;
@@ -308,6 +596,8 @@ static dd_status store_text(cfg_doc *doc, const char *path, const char *text, in
     st = DD_FAIL(DD_ERR_CONFIG, "%s: cannot store the value", path);
 cleanup:
   config_destroy(&scratch);
+  lit_scan_free(&ls);
+  free(promoted);
   free(snippet);
   return st;
 }
@@ -422,6 +712,26 @@ dd_status cfg_need_int(cfg_doc *doc, const char *path, long long *out) {
   config_setting_t *s = find(doc, path);
   if (!s) return cfg_error(doc, path, "missing required key (an integer)");
   return read_int(doc, path, s, out);
+}
+
+static dd_status check_range(cfg_doc *doc, const char *path, long long v, long long lo,
+                             long long hi) {
+  if (v >= lo && v <= hi) return DD_OK;
+  return cfg_error(doc, path, "must be in [%lld, %lld], got %lld", lo, hi, v);
+}
+
+dd_status cfg_get_int_range(cfg_doc *doc, const char *path, long long def, long long lo,
+                            long long hi, long long *out) {
+  if (def < lo || def > hi)
+    return DD_FAIL(DD_ERR_INTERNAL, "%s: default %lld outside [%lld, %lld]", path, def, lo, hi);
+  DD_TRY(cfg_get_int(doc, path, def, out), "reading %s", path);
+  return check_range(doc, path, *out, lo, hi);
+}
+
+dd_status cfg_need_int_range(cfg_doc *doc, const char *path, long long lo, long long hi,
+                             long long *out) {
+  DD_TRY(cfg_need_int(doc, path, out), "reading %s", path);
+  return check_range(doc, path, *out, lo, hi);
 }
 
 dd_status cfg_get_bool(cfg_doc *doc, const char *path, int def, int *out) {

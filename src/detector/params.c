@@ -201,18 +201,18 @@ static dd_status load_dkeys(cfg_doc *cfg, det_params *p, const dkey *keys, size_
 
 static dd_status load_int(cfg_doc *cfg, const char *key, int *v, long long lo, long long hi) {
   long long x;
-  DD_TRY(cfg_get_int(cfg, key, *v, &x), "detector");
-  if (x < lo || x > hi) return cfg_error(cfg, key, "must be in [%lld, %lld], got %lld", lo, hi, x);
+  DD_TRY(cfg_get_int_range(cfg, key, *v, lo, hi, &x), "detector");
   *v = (int)x;
   return DD_OK;
 }
 
-static dd_status load_u64(cfg_doc *cfg, const char *key, uint64_t *v) {
+/* Stream counters are 32-bit: every index of a class must fit.  `lo` is 1
+ * for the train and analysis splits: an empty one fails only hours later
+ * (training with nothing, or scoring nothing and then "run the score stage
+ * first"). */
+static dd_status load_u64(cfg_doc *cfg, const char *key, uint64_t *v, long long lo) {
   long long x;
-  DD_TRY(cfg_get_int(cfg, key, (long long)*v, &x), "detector");
-  /* stream counters are 32-bit: every index of a class must fit */
-  if (x < 0 || x > (long long)UINT32_MAX)
-    return cfg_error(cfg, key, "must be in [0, 4294967295], got %lld", x);
+  DD_TRY(cfg_get_int_range(cfg, key, (long long)*v, lo, (long long)UINT32_MAX, &x), "detector");
   *v = (uint64_t)x;
   return DD_OK;
 }
@@ -276,14 +276,15 @@ dd_status det_params_load(cfg_doc *cfg, det_params *p) {
       {"detector.bank.nr_train", "detector.bank.nr_test", "detector.bank.nr_analysis"}};
   for (int c = 0; c < 2; c++)
     for (int s = 0; s < DET_N_SPLITS; s++)
-      DD_TRY(load_u64(cfg, split_keys[c][s], &p->bank.n[c][s]), "detector bank");
+      DD_TRY(load_u64(cfg, split_keys[c][s], &p->bank.n[c][s], s == DET_SPLIT_TEST ? 0 : 1),
+             "detector bank");
   for (int c = 0; c < 2; c++)
     if (det_bank_total(&p->bank, c) > UINT32_MAX)
       return cfg_error(cfg, c ? "detector.bank.nr_analysis" : "detector.bank.er_analysis",
                        "the %s bank (train + test + analysis) must hold at most 4294967295 "
                        "events",
                        c ? "NR" : "ER");
-  DD_TRY(load_u64(cfg, "detector.ceiling.events", &p->ceiling_events), "detector ceiling");
+  DD_TRY(load_u64(cfg, "detector.ceiling.events", &p->ceiling_events, 0), "detector ceiling");
   DD_TRY(cfg_get_double(cfg, "detector.ceiling.cs1_min_pe", p->ceiling_cs1_min_pe,
                         &p->ceiling_cs1_min_pe),
          "detector ceiling");

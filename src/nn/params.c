@@ -61,10 +61,9 @@ static dd_status get_pos_int(cfg_doc *cfg, const char *path, long long def, int 
                              int *out) {
   long long v = def;
   if (required)
-    DD_TRY(cfg_need_int(cfg, path, &v), "layer");
+    DD_TRY(cfg_need_int_range(cfg, path, 1, 1000000, &v), "layer");
   else
-    DD_TRY(cfg_get_int(cfg, path, def, &v), "layer");
-  if (v < 1 || v > 1000000) return cfg_error(cfg, path, "must be in [1, 1000000], got %lld", v);
+    DD_TRY(cfg_get_int_range(cfg, path, def, 1, 1000000, &v), "layer");
   *out = (int)v;
   return DD_OK;
 }
@@ -230,9 +229,7 @@ static dd_status load_cvae(cfg_doc *cfg, nn_arch *a) {
   DD_TRY(load_input(cfg, g, a), "%s", g);
   DD_TRY(load_list(cfg, "nn.cvae.encoder", k_cvae_encoder, "enc.", a), "%s", g);
   long long lat;
-  DD_TRY(cfg_get_int(cfg, "nn.cvae.latent", 256, &lat), "%s", g);
-  if (lat < 1 || lat > 100000)
-    return cfg_error(cfg, "nn.cvae.latent", "must be in [1, 100000], got %lld", lat);
+  DD_TRY(cfg_get_int_range(cfg, "nn.cvae.latent", 256, 1, 100000, &lat), "%s", g);
   a->latent = (int)lat;
   /* dense to 2*latent (means, log-variances), then the reparameterised sample */
   nn_layer_spec *d = &a->layers[a->n_layers++];

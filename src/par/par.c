@@ -18,6 +18,15 @@ dd_status par_world_init(par_world *w, MPI_Comm comm) {
   return DD_OK;
 }
 
+/* Broadcasts n bytes (n known on every rank) into buf, in int-sized chunks. */
+static void bcast_bytes(const par_world *w, char *buf, long long n) {
+  /* MPI counts are int: send in chunks so any size works. */
+  for (long long off = 0; off < n; off += INT_MAX / 2) {
+    long long chunk = n - off < INT_MAX / 2 ? n - off : INT_MAX / 2;
+    MPI_Bcast(buf + off, (int)chunk, MPI_CHAR, 0, w->comm);
+  }
+}
+
 dd_status par_bcast_string(const par_world *w, char **s) {
   long long n = 0;
   if (w->rank == 0) n = *s ? (long long)strlen(*s) : -1;
@@ -28,11 +37,7 @@ dd_status par_bcast_string(const par_world *w, char **s) {
   }
   char *buf = w->rank == 0 ? *s : malloc((size_t)n + 1);
   if (!buf) return DD_FAIL(DD_ERR_NOMEM, "broadcast buffer (%lld bytes)", n);
-  /* MPI counts are int: send in chunks so any size works. */
-  for (long long off = 0; off < n; off += INT_MAX / 2) {
-    long long chunk = n - off < INT_MAX / 2 ? n - off : INT_MAX / 2;
-    MPI_Bcast(buf + off, (int)chunk, MPI_CHAR, 0, w->comm);
-  }
+  bcast_bytes(w, buf, n);
   if (w->rank != 0) { /* rank 0's string may be read-only */
     buf[n] = '\0';
     *s = buf;
@@ -41,10 +46,17 @@ dd_status par_bcast_string(const par_world *w, char **s) {
 }
 
 dd_status par_read_and_bcast_file(const par_world *w, const char *path, char **text) {
+  size_t len;
+  return par_read_and_bcast_bytes(w, path, text, &len);
+}
+
+dd_status par_read_and_bcast_bytes(const par_world *w, const char *path, char **text, size_t *len) {
   *text = NULL;
+  *len = 0;
   int ok = 1;
   char *buf = NULL;
-  if (w->rank == 0) ok = dd_read_file(path, &buf, NULL) == DD_OK;
+  size_t n0 = 0;
+  if (w->rank == 0) ok = dd_read_file(path, &buf, &n0) == DD_OK;
   MPI_Bcast(&ok, 1, MPI_INT, 0, w->comm);
   if (!ok) {
     /* Rank 0 recorded the reason; the others say the same thing. */
@@ -54,8 +66,17 @@ dd_status par_read_and_bcast_file(const par_world *w, const char *path, char **t
     }
     return DD_ERR_IO;
   }
-  DD_TRY(par_bcast_string(w, &buf), "broadcasting '%s'", path);
+  /* Every byte, NUL bytes included (strlen would stop at the first). */
+  long long n = (long long)n0;
+  MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, w->comm);
+  if (w->rank != 0) {
+    buf = malloc((size_t)n + 1);
+    if (!buf) return DD_FAIL(DD_ERR_NOMEM, "broadcast buffer (%lld bytes) for '%s'", n, path);
+  }
+  bcast_bytes(w, buf, n);
+  buf[n] = '\0';
   *text = buf;
+  *len = (size_t)n;
   return DD_OK;
 }
 

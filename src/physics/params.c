@@ -153,9 +153,21 @@ static dd_status load_nr_ref(cfg_doc *cfg, phys_nr_ref *r) {
   return DD_OK;
 }
 
+dd_status phys_check_plausible(cfg_doc *cfg, const phys_params *p, const char *key, int elem,
+                               double v, double lo, double hi, const char *unit) {
+  if (p->allow_implausible || (v >= lo && v <= hi)) return DD_OK;
+  char which[32] = "";
+  if (elem >= 0) snprintf(which, sizeof which, "element %d = ", elem);
+  return cfg_error(cfg, key,
+                   "%s%g %s is outside the plausible range [%g, %g] %s (set "
+                   "physics.allow_implausible = true if you mean it)",
+                   which, v, unit, lo, hi, unit);
+}
+
 dd_status phys_params_load(cfg_doc *cfg, phys_params *p) {
   memset(p, 0, sizeof *p);
   int idx = 0;
+  DD_TRY(cfg_get_bool(cfg, "physics.allow_implausible", 0, &p->allow_implausible), "physics");
   DD_TRY(load_halo(cfg, &p->halo), "physics.halo");
   DD_TRY(get_pos(cfg, "physics.mass_number", PHYS_XE_MASS_NUMBER, &p->mass_number, ""), "target");
   DD_TRY(cfg_get_choice(cfg, "physics.nucleon_mass", "amu", k_nucleon_names, 2, &idx), "physics");
@@ -166,19 +178,25 @@ dd_status phys_params_load(cfg_doc *cfg, phys_params *p) {
   p->year_days = idx == PHYS_YEAR_SIDEREAL ? PHYS_YEAR_SIDEREAL_D : PHYS_YEAR_JULIAN_D;
   /* The paper's benchmark cross-section (arXiv:2110.12248). */
   DD_TRY(get_pos(cfg, "physics.sigma_ref_cm2", 1e-45, &p->sigma_ref_cm2, "cm2"), "physics");
+  DD_TRY(phys_check_plausible(cfg, p, "physics.sigma_ref_cm2", -1, p->sigma_ref_cm2,
+                              PHYS_PLAUSIBLE_SIGMA_MIN_CM2, PHYS_PLAUSIBLE_SIGMA_MAX_CM2, "cm2"),
+         "physics");
   /* XENONnT NR region of interest 4-50 keVnr (arXiv:2007.08796). */
   DD_TRY(get_range(cfg, "physics.analysis_window_kev", 4.0, 50.0, &p->window_kev[0],
                    &p->window_kev[1]),
          "physics");
   DD_TRY(load_spectra_grid(cfg, p), "physics");
   long long pts = 0;
-  DD_TRY(cfg_get_int(cfg, "physics.sampler_points", 4000, &pts), "physics");
-  if (pts < PHYS_MIN_SAMPLER_POINTS || pts > 10000000)
-    return cfg_error(cfg, "physics.sampler_points", "must be in [%d, 10000000], got %lld",
-                     PHYS_MIN_SAMPLER_POINTS, pts);
+  DD_TRY(cfg_get_int_range(cfg, "physics.sampler_points", 4000, PHYS_MIN_SAMPLER_POINTS, 10000000,
+                           &pts),
+         "physics");
   p->sampler_points = (int)pts;
   DD_TRY(load_backgrounds(cfg, p), "physics");
   DD_TRY(load_nr_ref(cfg, &p->nr_ref), "physics");
+  for (int i = 0; i < p->nr_ref.n_mass; i++)
+    DD_TRY(phys_check_plausible(cfg, p, "physics.nr_reference.mass_gev", i, p->nr_ref.mass_gev[i],
+                                PHYS_PLAUSIBLE_MASS_MIN_GEV, PHYS_PLAUSIBLE_MASS_MAX_GEV, "GeV"),
+           "physics");
   return DD_OK;
 }
 

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ddscan/image.h" /* uses: IMG_C, IMG_H, IMG_W */
+
 /* Default methods: toys is opt-in (its cost grows with stats.toys.count). */
 static const char *const k_method_def[] = {"paper", "sound", "classical"};
 
@@ -90,6 +92,75 @@ dd_status scan_params_load(cfg_doc *cfg, scan_params *p) {
   if (!(p->min_effective_events >= 0.0) || isinf(p->min_effective_events))
     return cfg_error(cfg, "scan.min_effective_events", "must be finite and >= 0, got %g",
                      p->min_effective_events);
+  return DD_OK;
+}
+
+/* Plausible exposures in tonne-years: a 1 kg*day test to a 10^4 t*y dream. */
+#define SCAN_PLAUSIBLE_EXPOSURE_MIN_TY 1e-3
+#define SCAN_PLAUSIBLE_EXPOSURE_MAX_TY 1e4
+/* Events per bank split or ceiling sample: 1e8 events are ~100 GB of images. */
+#define SCAN_PLAUSIBLE_EVENTS_MAX 100000000ULL
+/* The mean cS1 at the NR endpoint of a scan mass must reach this many times
+ * the cS1 threshold.  Measured with tiny.cfg (xent_sr0, 4000 ceiling events,
+ * threshold 3 PE): 6 GeV (endpoint 3.8 keV, mean cS1 3.7 PE) leaves 10 NR
+ * events in the window, 7 GeV (5.1 keV, 5.4 PE) 96, both below the 100 the
+ * ceiling needs; 8 GeV (6.5 keV, 7.5 PE) passes. */
+#define SCAN_ENDPOINT_CS1_FACTOR 2.0
+
+static dd_status check_mass_reach(cfg_doc *cfg, const scan_params *s, const phys_params *ph,
+                                  const det_params *det) {
+  const double need_pe = SCAN_ENDPOINT_CS1_FACTOR * det->ceiling_cs1_min_pe;
+  for (int i = 0; i < s->n_mass; i++) {
+    const double m = s->mass_gev[i], e_max = phys_endpoint_kev(ph, m);
+    const det_yield y = det_nest_yield(DET_NR, e_max, det->drift_field_v_cm, det->density_g_cm3);
+    const double cs1 = det->g1_pe * y.ly * e_max; /* mean cS1 at the endpoint [PE] */
+    if (!(cs1 >= need_pe))
+      return cfg_error(cfg, "scan.mass_gev",
+                       "element %d = %g GeV: its NR recoils end at %.2f keV (mean cS1 %.2f PE), "
+                       "below %g x detector.ceiling.cs1_min_pe = %g PE: the simulation cannot "
+                       "produce NR events that pass the cuts at this mass",
+                       i, m, e_max, cs1, SCAN_ENDPOINT_CS1_FACTOR, need_pe);
+  }
+  return DD_OK;
+}
+
+static dd_status check_input(cfg_doc *cfg, const nn_arch *a) {
+  if (a->in_c == IMG_C && a->in_h == IMG_H && a->in_w == IMG_W) return DD_OK;
+  char key[32];
+  snprintf(key, sizeof key, "%s.input", a->cfg_group);
+  return cfg_error(cfg, key, "[%d, %d, %d] does not match the images, which are [%d, %d, %d]",
+                   a->in_c, a->in_h, a->in_w, IMG_C, IMG_H, IMG_W);
+}
+
+dd_status scan_params_check(cfg_doc *cfg, const scan_params *s, const phys_params *ph,
+                            const det_params *det, const nn_params *nn) {
+  for (int i = 0; i < s->n_mass; i++)
+    DD_TRY(phys_check_plausible(cfg, ph, "scan.mass_gev", i, s->mass_gev[i],
+                                PHYS_PLAUSIBLE_MASS_MIN_GEV, PHYS_PLAUSIBLE_MASS_MAX_GEV, "GeV"),
+           "scan");
+  for (int i = 0; i < s->n_sigma; i++)
+    DD_TRY(phys_check_plausible(cfg, ph, "scan.sigma_cm2", i, s->sigma_cm2[i],
+                                PHYS_PLAUSIBLE_SIGMA_MIN_CM2, PHYS_PLAUSIBLE_SIGMA_MAX_CM2, "cm2"),
+           "scan");
+  for (int i = 0; i < s->n_exposure; i++)
+    DD_TRY(
+        phys_check_plausible(cfg, ph, "scan.exposure_ty", i, s->exposure_ty[i],
+                             SCAN_PLAUSIBLE_EXPOSURE_MIN_TY, SCAN_PLAUSIBLE_EXPOSURE_MAX_TY, "t*y"),
+        "scan");
+  static const char *const split_keys[2][DET_N_SPLITS] = {
+      {"detector.bank.er_train", "detector.bank.er_test", "detector.bank.er_analysis"},
+      {"detector.bank.nr_train", "detector.bank.nr_test", "detector.bank.nr_analysis"}};
+  for (int c = 0; c < 2; c++)
+    for (int k = 0; k < DET_N_SPLITS; k++)
+      DD_TRY(phys_check_plausible(cfg, ph, split_keys[c][k], -1, (double)det->bank.n[c][k], 0,
+                                  (double)SCAN_PLAUSIBLE_EVENTS_MAX, "events"),
+             "detector bank");
+  DD_TRY(phys_check_plausible(cfg, ph, "detector.ceiling.events", -1, (double)det->ceiling_events,
+                              0, (double)SCAN_PLAUSIBLE_EVENTS_MAX, "events"),
+         "detector ceiling");
+  DD_TRY(check_mass_reach(cfg, s, ph, det), "scan");
+  DD_TRY(check_input(cfg, &nn->cvae), "nn");
+  DD_TRY(check_input(cfg, &nn->cnn), "nn");
   return DD_OK;
 }
 

@@ -22,8 +22,9 @@ dd_status stage_ctx_load(stage_ctx *c, const par_world *w, const stage_opts *o) 
   c->o = *o;
   if (!o->config_path) return DD_FAIL(DD_ERR_ARG, "missing CONFIG argument");
   char *text = NULL;
-  DD_TRY(par_read_and_bcast_file(w, o->config_path, &text), "reading configuration");
-  dd_status st = cfg_parse(&c->cfg, text, o->config_path);
+  size_t len = 0;
+  DD_TRY(par_read_and_bcast_bytes(w, o->config_path, &text, &len), "reading configuration");
+  dd_status st = cfg_parse_n(&c->cfg, text, len, o->config_path);
   free(text);
   if (st != DD_OK) {
     stage_ctx_free(c);

@@ -10,6 +10,9 @@
 static dd_status run_params_load(cfg_doc *cfg, stage_run_params *r) {
   long long seed;
   DD_TRY(cfg_get_string(cfg, "run.name", "ddscan", r->name, sizeof r->name), "run");
+  if (!r->name[0] || strcmp(r->name, ".") == 0 || strcmp(r->name, "..") == 0)
+    return cfg_error(cfg, "run.name", "\"%s\" is not a name (it becomes a directory: runs/NAME)",
+                     r->name);
   for (const char *c = r->name; *c; c++)
     if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
           *c == '-' || *c == '_' || *c == '.'))
@@ -17,9 +20,7 @@ static dd_status run_params_load(cfg_doc *cfg, stage_run_params *r) {
                        "\"%s\": use letters, digits, '-', '_' and '.' only (it "
                        "becomes part of file names)",
                        r->name);
-  DD_TRY(cfg_get_int(cfg, "run.seed", 20211022, &seed), "run");
-  if (seed < 0 || seed > (long long)UINT32_MAX)
-    return cfg_error(cfg, "run.seed", "must be in [0, 4294967295], got %lld", seed);
+  DD_TRY(cfg_get_int_range(cfg, "run.seed", 20211022, 0, (long long)UINT32_MAX, &seed), "run");
   r->seed = (uint32_t)seed;
   char def_dir[STAGE_PATH_MAX];
   snprintf(def_dir, sizeof def_dir, "runs/%s", r->name);
@@ -34,9 +35,8 @@ static dd_status run_params_load(cfg_doc *cfg, stage_run_params *r) {
  * np; the default is the training minibatch. */
 static dd_status score_params_load(cfg_doc *cfg, const det_params *det, stage_score_params *s) {
   long long b;
-  DD_TRY(cfg_get_int(cfg, "score.batch_size", TRAIN_DEF_BATCH, &b), "score");
-  if (b < 1 || b > TRAIN_MAX_BATCH)
-    return cfg_error(cfg, "score.batch_size", "must be in [1, %d], got %lld", TRAIN_MAX_BATCH, b);
+  DD_TRY(cfg_get_int_range(cfg, "score.batch_size", TRAIN_DEF_BATCH, 1, TRAIN_MAX_BATCH, &b),
+         "score");
   s->batch_size = (int)b;
   static const char *const noises[] = {"sample", "mean"};
   int idx = 0;
@@ -80,6 +80,7 @@ dd_status stage_params_load(cfg_doc *cfg, stage_params *p) {
   DD_TRY(nn_params_load(cfg, &p->nn), "loading nn parameters");
   DD_TRY(train_params_load(cfg, &p->train), "loading train parameters");
   DD_TRY(score_params_load(cfg, &p->detector, &p->score), "loading score parameters");
+  DD_TRY(scan_params_check(cfg, &p->scan, &p->phys, &p->detector, &p->nn), "checking the run");
   DD_TRY(cfg_check_unused(cfg), "checking for unknown keys");
   return DD_OK;
 }

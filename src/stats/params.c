@@ -16,7 +16,7 @@ static dd_status binning_load(cfg_doc *cfg, stats_binning *b) {
   /* spec §10: 50 uniform bins between the 0.1 % and 99.9 % background
    * quantiles plus under/overflow (the paper's binning is unknown) */
   DD_TRY(cfg_get_choice(cfg, "stats.binning.rule", "uniform", RULES, 2, &rule), "stats");
-  DD_TRY(cfg_get_int(cfg, "stats.binning.bins", 50, &bins), "stats");
+  DD_TRY(cfg_get_int_range(cfg, "stats.binning.bins", 50, 1, 100000, &bins), "stats");
   DD_TRY(cfg_get_double_list(cfg, "stats.binning.range_quantiles", q_def, 2, b->range_q, 2, &n),
          "stats");
   DD_TRY(cfg_get_int(cfg, "stats.binning.min_mc_per_bin", 10, &min_mc), "stats");
@@ -42,9 +42,9 @@ static dd_status classical_load(cfg_doc *cfg, stats_binning2d *b) {
   DD_TRY(
       cfg_get_double_list(cfg, "stats.classical.cs1_range_pe", cs1_def, 2, b->cs1_range_pe, 2, &n1),
       "stats");
-  DD_TRY(cfg_get_int(cfg, "stats.classical.cs1_bins", 20, &nx), "stats");
+  DD_TRY(cfg_get_int_range(cfg, "stats.classical.cs1_bins", 20, 1, 10000, &nx), "stats");
   DD_TRY(cfg_get_choice(cfg, "stats.classical.y_rule", "quantile", RULES, 2, &rule), "stats");
-  DD_TRY(cfg_get_int(cfg, "stats.classical.y_bins", 10, &ny), "stats");
+  DD_TRY(cfg_get_int_range(cfg, "stats.classical.y_bins", 10, 1, 10000, &ny), "stats");
   DD_TRY(cfg_get_double_list(cfg, "stats.classical.y_range", y_def, 2, b->y_range, 2, &n2),
          "stats");
   DD_TRY(cfg_get_int(cfg, "stats.classical.min_mc_per_bin", 10, &min_mc), "stats");
@@ -99,7 +99,7 @@ dd_status stats_params_load(cfg_doc *cfg, stats_params *p) {
   DD_TRY(width_check(cfg, "stats.sound.nr_bkg_width", nu->nr_bkg_width), "stats");
 
   long long toys;
-  DD_TRY(cfg_get_int(cfg, "stats.toys.count", 10000, &toys), "stats");
+  DD_TRY(cfg_get_int_range(cfg, "stats.toys.count", 10000, 1, 1000000000LL, &toys), "stats");
   DD_TRY(cfg_get_bool(cfg, "stats.toys.importance", 1, &p->toys_importance), "stats");
   if (toys < 1 || toys > 1000000000LL)
     return cfg_error(cfg, "stats.toys.count", "must be in [1, 1e9], got %lld", toys);

@@ -19,8 +19,7 @@
 static dd_status int_in(cfg_doc *cfg, const char *path, long long def, long long lo, long long hi,
                         int *out) {
   long long v;
-  DD_TRY(cfg_get_int(cfg, path, def, &v), "%s", path);
-  if (v < lo || v > hi) return cfg_error(cfg, path, "must be in [%lld, %lld], got %lld", lo, hi, v);
+  DD_TRY(cfg_get_int_range(cfg, path, def, lo, hi, &v), "%s", path);
   *out = (int)v;
   return DD_OK;
 }

@@ -96,12 +96,12 @@ with h5py.File(sys.argv[1], "r", locking=False) as f:
 print("pax_simple: ceilings %s and %s" % (acc, sh))
 PY
 
-# a bad detector parameter: one message naming the key, exit 1, no file
-expect_rc 1 "g1_pe = 1.5" "$DDSCAN" simulate "$CFG" --set detector.g1_pe=1.5 \
+# a bad detector parameter: one message naming the key, exit 2, no file
+expect_rc 2 "g1_pe = 1.5" "$DDSCAN" simulate "$CFG" --set detector.g1_pe=1.5 \
   --set "run.output_dir=\"$TMP/bad\""
 grep -q "detector.g1_pe: must be in (0, 1], got 1.5" "$LAST_ERR" || fail "bad g1 message: $(cat "$LAST_ERR")"
 [ ! -e "$TMP/bad/results.h5" ] || fail "a failed simulate left results.h5"
-expect_rc 1 "negative lifetime" $MPIRUN -n 2 "$DDSCAN" simulate "$CFG" \
+expect_rc 2 "negative lifetime" $MPIRUN -n 2 "$DDSCAN" simulate "$CFG" \
   --set detector.electron_lifetime_us=-3.0 --set "run.output_dir=\"$TMP/bad\""
 grep -q "detector.electron_lifetime_us: must be > 0" "$LAST_ERR" || fail "lifetime message: $(cat "$LAST_ERR")"
 pass

@@ -120,9 +120,9 @@ physics = {
   sigma_ref_cm2 = -1e-45;
 };
 CFG
-expect_rc 1 "bad config" "$DDSCAN" spectrum --config "$TMP/bad.cfg" --mass 50
+expect_rc 2 "bad config" "$DDSCAN" spectrum --config "$TMP/bad.cfg" --mass 50
 grep -q 'bad.cfg:2: physics.sigma_ref_cm2: must be > 0' "$LAST_ERR" || fail "config message: $(cat "$LAST_ERR")"
-expect_rc 1 "reversed window via --set" "$DDSCAN" spectrum --mass 50 --set 'physics.analysis_window_kev=[50.0, 4.0]'
+expect_rc 2 "reversed window via --set" "$DDSCAN" spectrum --mass 50 --set 'physics.analysis_window_kev=[50.0, 4.0]'
 grep -q 'physics.analysis_window_kev: range is reversed' "$LAST_ERR" || fail "--set message: $(cat "$LAST_ERR")"
 expect_rc 1 "missing config" "$DDSCAN" spectrum --config "$TMP/nope.cfg" --mass 50
 "$DDSCAN" --help | grep -q '^  spectrum' || fail "--help does not list spectrum"

@@ -133,12 +133,12 @@ printf 'XX' | dd of="$TMP/bad/checkpoints/cnn.ckpt" bs=1 seek=300 conv=notrunc 2
 expect_rc 1 "train with a corrupt checkpoint" $MPIRUN -n 2 "$DDSCAN" train "$CFG" --set "$(set_dir "$TMP/bad")"
 grep -q "cnn.ckpt' is corrupt" "$LAST_ERR" || fail "corrupt checkpoint: $(cat "$LAST_ERR")"
 # a checkpoint of another configuration: --resume refuses it, naming it and the mismatch
-expect_rc 1 "resume with another beta" $MPIRUN -n 2 "$DDSCAN" train "$CFG" --set "$(set_dir "$D")" \
+expect_rc 2 "resume with another beta" $MPIRUN -n 2 "$DDSCAN" train "$CFG" --set "$(set_dir "$D")" \
   --set nn.cvae.beta=0.7 --resume
 grep -q "cvae.ckpt' was trained for another configuration" "$LAST_ERR" ||
   fail "foreign checkpoint: $(cat "$LAST_ERR")"
 # score refuses checkpoints that do not belong to the configuration
-expect_rc 1 "score with another beta" $MPIRUN -n 2 "$DDSCAN" score "$CFG" --set "$(set_dir "$D")" \
+expect_rc 2 "score with another beta" $MPIRUN -n 2 "$DDSCAN" score "$CFG" --set "$(set_dir "$D")" \
   --set nn.cvae.beta=0.7
 grep -q "cvae.ckpt' was written with another configuration" "$LAST_ERR" ||
   fail "score with foreign checkpoint: $(cat "$LAST_ERR")"
