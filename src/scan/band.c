@@ -96,13 +96,20 @@ dd_status scan_flags_report(io_file *f) {
     char *next = strstr(name, ", ");
     if (next) *next = '\0';
     unsigned any = 0;
-    long long n_low = 0, n_none = 0;
+    long long n_low = 0, n_none = 0, n_mcr = 0;
     for (long long i = 0; i < per; i++) {
       unsigned v = (unsigned)fl[m * per + i];
       any |= v;
       n_low += (v & (STATS_FLAG_LOW_COUNT | STATS_FLAG_LOW_MC | STATS_FLAG_FLOORED)) != 0;
       n_none += (v & STATS_FLAG_NO_ROOT) != 0;
+      n_mcr += (v & STATS_FLAG_MC_RATIO) != 0;
     }
+    if (n_mcr > 0 && w->rank == 0)
+      dd_warn(
+          "%s: %lld of %lld contour points rest on too little background MC (MC-to-data ratio "
+          "below stats.mc_ratio_min, /contours/mc_ratio): scale score.er_events by the limit over "
+          "the smallest ratio there to clear them",
+          name, n_mcr, per);
     if (any && w->rank == 0) {
       char words[256];
       stats_flags_describe(any, words, sizeof words);

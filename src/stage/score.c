@@ -263,7 +263,7 @@ static const io_spec k_done_spec = {
     {"/scores/block"},
     "1",
     "streamed-block completion mask: 1 = the block's rows are written (--resume skips it)",
-    0};
+    1}; /* need = 1: synthetic score banks (tests, benchmarks) are not streamed */
 
 static dd_status score_is_current(stage_ctx *x, int *current) {
   *current = 0;
