@@ -36,11 +36,11 @@ typedef struct app_opts {
   int shard_i, shard_n;    /* --shard I/N; -1 when not given */
   int preview_n;           /* --preview N; 0 when not given */
   int n_sets;
-  const char *sets[64];         /* --set key=value, in order */
-  const char *opt[APP_N_OPTS];  /* text of each valued option given (last wins), else NULL */
-  int verbose, quiet;           /* -v, -q */
-  int n_args;                   /* remaining positional arguments for the subcommand */
-  char **args;                  /* borrowed from argv */
+  const char *sets[64];        /* --set key=value, in order */
+  const char *opt[APP_N_OPTS]; /* text of each valued option given (last wins), else NULL */
+  int verbose, quiet;          /* -v, -q */
+  int n_args;                  /* remaining positional arguments for the subcommand */
+  char **args;                 /* borrowed from argv */
   int argc_orig;
   char **argv_orig; /* borrowed: the full command line (provenance) */
 } app_opts;
@@ -83,17 +83,17 @@ typedef struct app_command {
   const char *summary;  /* one line for the global help */
   const char *about;    /* the command's own help: what it does, its arguments */
   app_cmd_fn fn;
-  int mpi;              /* initialise MPI (runs under mpirun/srun) */
-  int needs_config;     /* the first positional argument is CONFIG */
+  int mpi;                /* initialise MPI (runs under mpirun/srun) */
+  int needs_config;       /* the first positional argument is CONFIG */
   int min_args, max_args; /* positional arguments (CONFIG included); max -1: no limit */
-  unsigned opts;        /* accepted options: bit (1u << app_opt) */
+  unsigned opts;          /* accepted options: bit (1u << app_opt) */
 } app_command;
 
 typedef enum app_cli_result {
-  APP_CLI_RUN,      /* run *cmd with *o */
-  APP_CLI_HELP,     /* print the help of *cmd (NULL: the global help), exit 0 */
-  APP_CLI_VERSION,  /* print the version, exit 0 */
-  APP_CLI_USAGE     /* usage error: print err (one line), exit 2 */
+  APP_CLI_RUN,     /* run *cmd with *o */
+  APP_CLI_HELP,    /* print the help of *cmd (NULL: the global help), exit 0 */
+  APP_CLI_VERSION, /* print the version, exit 0 */
+  APP_CLI_USAGE    /* usage error: print err (one line), exit 2 */
 } app_cli_result;
 
 /* Parses argv against the command table: the command, its positional
@@ -101,8 +101,8 @@ typedef enum app_cli_result {
  * an option of another command, a stray or missing argument, a bad value)
  * is a usage error described in err as one line without the "ddscan: "
  * prefix.  o is filled in (borrowing argv) when APP_CLI_RUN. */
-app_cli_result app_cli_parse(int argc, char **argv, app_opts *o, const app_command **cmd,
-                             char *err, size_t cap);
+app_cli_result app_cli_parse(int argc, char **argv, app_opts *o, const app_command **cmd, char *err,
+                             size_t cap);
 /* The global overview (cmd NULL) or one command's usage, arguments and
  * options with units and defaults. */
 void app_cli_print_help(FILE *fp, const app_command *cmd);

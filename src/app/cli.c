@@ -35,8 +35,10 @@ static const app_option k_options[APP_N_OPTS] = {
     [APP_OPT_SIGMA] = {"--sigma", NULL, "CM2",
                        "SI WIMP-nucleon cross-section in cm^2 (default: physics.sigma_ref_cm2,\n"
                        "1e-45 unless CONFIG or --set change it)"},
-    [APP_OPT_EMIN] = {"--emin", NULL, "KEV", "first recoil energy of the table in keVnr (default 1)"},
-    [APP_OPT_EMAX] = {"--emax", NULL, "KEV", "last recoil energy of the table in keVnr (default 100)"},
+    [APP_OPT_EMIN] = {"--emin", NULL, "KEV",
+                      "first recoil energy of the table in keVnr (default 1)"},
+    [APP_OPT_EMAX] = {"--emax", NULL, "KEV",
+                      "last recoil energy of the table in keVnr (default 100)"},
     [APP_OPT_STEP] = {"--step", NULL, "KEV", "energy step of the table in keVnr (default 1)"},
     [APP_OPT_INTEGRATE] = {"--integrate", NULL, "E1:E2",
                            "print the rate integrated over [E1, E2] keVnr in events/(t*y) instead\n"
@@ -59,8 +61,7 @@ static const app_option k_options[APP_N_OPTS] = {
 
 /* A command is listed here (and in --help) only once it works. */
 static const app_command k_commands[] = {
-    {"run", "CONFIG",
-     "the whole pipeline (also `ddscan CONFIG`): simulate, train, score, scan",
+    {"run", "CONFIG", "the whole pipeline (also `ddscan CONFIG`): simulate, train, score, scan",
      "Runs the whole pipeline on CONFIG: simulate, train, score and scan, each skipped\n"
      "when its results are current for the configuration (also `ddscan CONFIG`).\n"
      "\narguments:\n" CONFIG_ARG,
@@ -77,8 +78,8 @@ static const app_command k_commands[] = {
      "(E_keV, dR/dE per t*y*keVnr, Helm F^2, v_min, eta) or, with --integrate, the\n"
      "integrated rate; the formulas are in docs/physics.md.  Needs no MPI launcher.\n",
      app_cmd_spectrum, 0, 0, 0, 0,
-     CONFIG_OPTS | BIT(APP_OPT_MASS) | BIT(APP_OPT_SIGMA) | BIT(APP_OPT_EMIN) |
-         BIT(APP_OPT_EMAX) | BIT(APP_OPT_STEP) | BIT(APP_OPT_INTEGRATE) | BIT(APP_OPT_CONFIG)},
+     CONFIG_OPTS | BIT(APP_OPT_MASS) | BIT(APP_OPT_SIGMA) | BIT(APP_OPT_EMIN) | BIT(APP_OPT_EMAX) |
+         BIT(APP_OPT_STEP) | BIT(APP_OPT_INTEGRATE) | BIT(APP_OPT_CONFIG)},
     {"simulate", "CONFIG", "simulate the ER/NR event banks and the information ceiling",
      "Simulates the ER and NR event banks and the information-ceiling sample into\n"
      "<run.output_dir>/results.h5 (/banks); every rank simulates a block of events.\n"
