@@ -10,16 +10,37 @@
 #include "ddscan/par.h"   /* uses: par_world */
 #include "ddscan/stage.h" /* uses: stage_ctx, stage_opts */
 
-/* Options common to the subcommands, parsed by main. */
+/* The command-line options, one table (src/app/cli.c) for parsing and help. */
+typedef enum app_opt {
+  APP_OPT_SET,       /* --set KEY=VALUE (repeatable) */
+  APP_OPT_RESUME,    /* --resume */
+  APP_OPT_SHARD,     /* --shard I/N */
+  APP_OPT_PREVIEW,   /* --preview N */
+  APP_OPT_MASS,      /* spectrum --mass GEV */
+  APP_OPT_SIGMA,     /* spectrum --sigma CM2 */
+  APP_OPT_EMIN,      /* spectrum --emin KEV */
+  APP_OPT_EMAX,      /* spectrum --emax KEV */
+  APP_OPT_STEP,      /* spectrum --step KEV */
+  APP_OPT_INTEGRATE, /* spectrum --integrate E1:E2 */
+  APP_OPT_CONFIG,    /* spectrum --config CONFIG */
+  APP_OPT_VERBOSE,   /* -v, --verbose */
+  APP_OPT_QUIET,     /* -q, --quiet */
+  APP_OPT_HELP,      /* -h, --help */
+  APP_N_OPTS
+} app_opt;
+
+/* Options of the subcommand, parsed by main (app_cli_parse). */
 typedef struct app_opts {
   const char *config_path; /* positional CONFIG (or NULL) */
   int resume;              /* --resume */
   int shard_i, shard_n;    /* --shard I/N; -1 when not given */
   int preview_n;           /* --preview N; 0 when not given */
   int n_sets;
-  const char *sets[64]; /* --set key=value, in order */
-  int n_args;           /* remaining arguments for the subcommand */
-  char **args;          /* borrowed from argv */
+  const char *sets[64];        /* --set key=value, in order */
+  const char *opt[APP_N_OPTS]; /* text of each valued option given (last wins), else NULL */
+  int verbose, quiet;          /* -v, -q */
+  int n_args;                  /* remaining positional arguments for the subcommand */
+  char **args;                 /* borrowed from argv */
   int argc_orig;
   char **argv_orig; /* borrowed: the full command line (provenance) */
 } app_opts;
@@ -49,5 +70,41 @@ dd_status app_cmd_spectrum(const par_world *w, const app_opts *o);
 dd_status app_cmd_merge(const par_world *w, const app_opts *o);
 /* `ddscan info RESULTS.h5`: human summary of any results file. */
 dd_status app_cmd_info(const par_world *w, const app_opts *o);
+
+/* ------------------------------------------------------------------------ */
+/* The command table and its parser (src/app/cli.c; no MPI)                   */
+/* ------------------------------------------------------------------------ */
+
+typedef dd_status (*app_cmd_fn)(const par_world *w, const app_opts *o);
+
+typedef struct app_command {
+  const char *name;
+  const char *synopsis; /* positional arguments ("CONFIG", "OUT.h5 SHARD.h5...") */
+  const char *summary;  /* one line for the global help */
+  const char *about;    /* the command's own help: what it does, its arguments */
+  app_cmd_fn fn;
+  int mpi;                /* initialise MPI (runs under mpirun/srun) */
+  int needs_config;       /* the first positional argument is CONFIG */
+  int min_args, max_args; /* positional arguments (CONFIG included); max -1: no limit */
+  unsigned opts;          /* accepted options: bit (1u << app_opt) */
+} app_command;
+
+typedef enum app_cli_result {
+  APP_CLI_RUN,     /* run *cmd with *o */
+  APP_CLI_HELP,    /* print the help of *cmd (NULL: the global help), exit 0 */
+  APP_CLI_VERSION, /* print the version, exit 0 */
+  APP_CLI_USAGE    /* usage error: print err (one line), exit 2 */
+} app_cli_result;
+
+/* Parses argv against the command table: the command, its positional
+ * arguments and the options it accepts.  Anything else (an unknown option,
+ * an option of another command, a stray or missing argument, a bad value)
+ * is a usage error described in err as one line without the "ddscan: "
+ * prefix.  o is filled in (borrowing argv) when APP_CLI_RUN. */
+app_cli_result app_cli_parse(int argc, char **argv, app_opts *o, const app_command **cmd, char *err,
+                             size_t cap);
+/* The global overview (cmd NULL) or one command's usage, arguments and
+ * options with units and defaults. */
+void app_cli_print_help(FILE *fp, const app_command *cmd);
 
 #endif /* DDSCAN_APP_H */

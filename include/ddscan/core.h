@@ -65,7 +65,12 @@ const char *dd_error_message(void);
 const char *dd_error_chain(void);
 /* Forget the recorded failure (tests, or after a handled error). */
 void dd_error_clear(void);
-/* Prints "rank R <chain>" (or just the chain when rank < 0) to fp. */
+/* The failure as the user reads it: the innermost message alone (it names the
+ * file, line, key or dataset), without status name, source location or the
+ * context chain; out-of-memory, MPI and internal errors say so first. */
+const char *dd_error_user_message(void);
+/* Prints "ddscan: error: " and the user message to fp; at log level DEBUG
+ * (-v) the whole chain instead, after "rank R" when rank >= 0. */
 void dd_error_print(FILE *fp, int rank);
 
 /* ------------------------------------------------------------------------ */

@@ -14,6 +14,7 @@
 #include "ddscan/io.h"    /* uses: io_file_open, io_attr_read_*, io_read_all */
 #include "ddscan/scan.h"  /* uses: scan_bank_group */
 #include "ddscan/stage.h" /* uses: stage_find, stage_schema_check */
+#include "ddscan/stats.h" /* uses: STATS_FLAG_*, stats_flags_describe */
 
 #define OUT(...)                           \
   do {                                     \
@@ -146,6 +147,81 @@ static int pick_exposures(long long ne, long long *pick) {
   return 3;
 }
 
+/* The flag bits that question a contour point (the others record how it was
+ * computed: p underflow, independent halves, chi2 = 25, importance toys). */
+#define QUALITY_FLAGS                                                                        \
+  (STATS_FLAG_FLOORED | STATS_FLAG_LOW_COUNT | STATS_FLAG_NONMONOTONE | STATS_FLAG_NO_ROOT | \
+   STATS_FLAG_AT_ZERO | STATS_FLAG_TOY_LIMITED | STATS_FLAG_LOW_MC | STATS_FLAG_MC_RATIO)
+
+/* Why a flag questions the point, for the legend under the table. */
+static const char *flag_reason(unsigned bit) {
+  switch (bit) {
+    case STATS_FLAG_FLOORED:
+      return "a bin with signal had no background MC; its background was floored";
+    case STATS_FLAG_LOW_COUNT:
+      return "a signal-rich bin expects few events: the asymptotic p-value is doubtful";
+    case STATS_FLAG_NONMONOTONE:
+      return "significance not monotone in sigma; the root comes from a dense scan";
+    case STATS_FLAG_NO_ROOT:
+      return "5 sigma not reached in the search range (sigma5 = inf)";
+    case STATS_FLAG_AT_ZERO:
+      return "5 sigma exceeded already as sigma -> 0 (sigma5 = 0)";
+    case STATS_FLAG_TOY_LIMITED:
+      return "p beyond what the toys resolve (an upper bound)";
+    case STATS_FLAG_LOW_MC:
+      return "a bin with signal has fewer than stats.min_mc background MC events";
+    case STATS_FLAG_MC_RATIO:
+      return "MC-to-data ratio below stats.mc_ratio_min (/contours/mc_ratio)";
+    default:
+      return "";
+  }
+}
+
+/* The index of R value r on the axis (nearest; -1 when NaN). */
+static long long r_index(const double *r, long long nr, double v) {
+  if (isnan(v) || nr < 1) return -1;
+  long long best = 0;
+  for (long long i = 1; i < nr; i++)
+    if (fabs(r[i] - v) < fabs(r[best] - v)) best = i;
+  return best;
+}
+
+/* The flag legend: per method how many points of the whole grid carry each
+ * questioning flag, and what it means; returns the flags seen. */
+static unsigned print_flag_summary(const par_world *w, char *const *names, int nmeth, const int *fl,
+                                   long long per, long long nr) {
+  unsigned seen = 0;
+  for (int m = 0; m < nmeth; m++) {
+    long long n_any = 0, n_bit[32] = {0}, n = 0;
+    /* classical has no R: count its points once, not once per R */
+    long long step = strcmp(names[m], "classical") == 0 && nr > 0 ? nr : 1;
+    for (long long i = 0; i < per; i += step) {
+      n++;
+      unsigned v = (unsigned)fl[m * per + i] & QUALITY_FLAGS;
+      n_any += v != 0;
+      for (unsigned b = 0; b < 32; b++) n_bit[b] += (v >> b) & 1u;
+      seen |= v;
+    }
+    OUT("  %-10s %lld of %lld contour points flagged", names[m], n_any, n);
+    int first = 1;
+    for (unsigned b = 0; b < 32; b++) {
+      if (!n_bit[b]) continue;
+      char word[64];
+      stats_flags_describe(1u << b, word, sizeof word);
+      OUT("%s%s %lld", first ? ": " : ", ", word, n_bit[b]);
+      first = 0;
+    }
+    OUT("\n");
+  }
+  for (unsigned b = 0; b < 32; b++) {
+    if (!(seen & (1u << b))) continue;
+    char word[64];
+    stats_flags_describe(1u << b, word, sizeof word);
+    OUT("    %-20s %s\n", word, flag_reason(1u << b));
+  }
+  return seen;
+}
+
 static dd_status print_scan(const par_world *w, io_file *f) {
   double *mass = NULL, *sigma = NULL, *expo = NULL, *r = NULL, *ess = NULL, *rate = NULL,
          *lo = NULL, *hi = NULL, *bro = NULL, *atb = NULL;
@@ -200,6 +276,20 @@ static dd_status print_scan(const par_world *w, io_file *f) {
   }
   int bands = st == DD_OK && nm > 0 && ne > 0 && n_lo == nmeth * nm * ne && n_hi == n_lo &&
               n_bro == nmeth * nm && n_atb == n_lo;
+  /* the flags of every contour point, [method][mass][exposure][r] */
+  int *fl = NULL;
+  long long per = nm * ne * nr;
+  if (bands && nr > 0 && io_exists(f, "/contours/flags")) {
+    int rank;
+    long long d[IO_MAX_RANK];
+    st = io_dataset_shape(f, "/contours/flags", &rank, d);
+    if (st == DD_OK && rank == 4 && d[0] == nmeth && d[1] * d[2] * d[3] == per) {
+      st = dd_calloc((void **)&fl, (size_t)(nmeth * per > 0 ? nmeth * per : 1), sizeof *fl,
+                     "/contours/flags");
+      if (st == DD_OK) st = io_read_all(f, "/contours/flags", IO_I32, fl);
+    }
+    if (st != DD_OK) bands = 0;
+  }
   if (bands) {
     long long pick[3];
     int np = pick_exposures(ne, pick);
@@ -209,33 +299,84 @@ static dd_status print_scan(const par_world *w, io_file *f) {
         attr_double(f, "/contours", "r_band_lo", NAN),
         attr_double(f, "/contours", "r_band_hi", NAN));
     if (!merged) OUT("  (not computed: a shard file; `ddscan merge` the shards first)\n");
-    OUT("  %-10s %9s %6s", "method", "mass_GeV", "R_opt");
+    OUT("  %-10s %9s %9s", "method", "mass_GeV", "R_opt");
     for (int k = 0; k < np; k++) {
       char head[48];
       snprintf(head, sizeof head, "E=%g t*y", expo[pick[k]]);
-      OUT("  %-30s", head);
+      OUT("  %-32s", head);
     }
     OUT("\n");
-    for (int m = 0; merged && m < nmeth; m++)
+    int n_edge = 0, n_marked = 0, has_classical = 0;
+    for (int m = 0; merged && m < nmeth; m++) {
+      /* classical has no R: its contour is the same at every R */
+      int no_r = strcmp(names[m], "classical") == 0;
+      has_classical |= no_r;
       for (long long im = 0; im < nm; im++) {
-        OUT("  %-10s %9g %6g", names[m], mass[im], bro[m * nm + im]);
+        double ro = bro[m * nm + im];
+        long long ir = r_index(r, nr, ro);
+        int edge = !no_r && nr > 1 && (ir == 0 || ir == nr - 1);
+        char rcol[32];
+        if (no_r)
+          snprintf(rcol, sizeof rcol, "-");
+        else if (isnan(ro))
+          snprintf(rcol, sizeof rcol, "none");
+        else
+          snprintf(rcol, sizeof rcol, "%g%s", ro, edge ? " edge" : "");
+        n_edge += edge;
+        OUT("  %-10s %9g %9s", names[m], mass[im], rcol);
         for (int k = 0; k < np; k++) {
           long long o = (m * nm + im) * ne + pick[k];
+          unsigned v = fl && ir >= 0 ? (unsigned)fl[m * per + (im * ne + pick[k]) * nr + ir] : 0;
+          v &= QUALITY_FLAGS;
           char cell[64];
-          snprintf(cell, sizeof cell, "%.3g [%.3g, %.3g]", atb[o], lo[o], hi[o]);
-          OUT("  %-30s", cell);
+          snprintf(cell, sizeof cell, "%.3g [%.3g, %.3g]%s", atb[o], lo[o], hi[o], v ? " !" : "");
+          n_marked += v != 0;
+          OUT("  %-32s", cell);
         }
         OUT("\n");
       }
+    }
+    if (merged && has_classical)
+      OUT("  (classical has no R: its cross-section is the same at every R)\n");
+    for (int m = 0; merged && n_edge && m < nmeth; m++) {
+      if (strcmp(names[m], "classical") == 0) continue;
+      for (long long im = 0; im < nm; im++) {
+        double ro = bro[m * nm + im];
+        long long ir = r_index(r, nr, ro);
+        if (nr > 1 && (ir == 0 || ir == nr - 1))
+          OUT("  %s at %g GeV: R_opt at the grid edge (R=%g), not an optimum: extend scan.r "
+              "%s\n",
+              names[m], mass[im], ro, ir == 0 ? "below it" : "beyond it");
+      }
+    }
+    if (merged && fl) {
+      OUT("contour quality (/contours/flags; ! above: the point at R_opt is flagged, %d shown):\n",
+          n_marked);
+      print_flag_summary(w, names, nmeth, fl, per, nr);
+      for (int m = 0; n_marked && m < nmeth; m++)
+        for (long long im = 0; im < nm; im++) {
+          long long ir = r_index(r, nr, bro[m * nm + im]);
+          for (int k = 0; ir >= 0 && k < np; k++) {
+            unsigned v = (unsigned)fl[m * per + (im * ne + pick[k]) * nr + ir] & QUALITY_FLAGS;
+            if (!v) continue;
+            char words[256];
+            stats_flags_describe(v, words, sizeof words);
+            char rtext[32] = "";
+            if (strcmp(names[m], "classical") != 0) snprintf(rtext, sizeof rtext, ", R=%g", r[ir]);
+            OUT("  ! %s at %g GeV, E=%g t*y%s: %s\n", names[m], mass[im], expo[pick[k]], rtext,
+                words);
+          }
+        }
+    }
   }
+  free(fl);
   double *arrs[] = {mass, sigma, expo, r, ess, rate, lo, hi, bro, atb};
   for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++) free(arrs[k]);
   return st;
 }
 
 dd_status app_cmd_info(const par_world *w, const app_opts *o) {
-  if (o->n_args != 1 || o->args[0][0] == '-')
-    return DD_FAIL(DD_ERR_ARG, "info needs exactly one RESULTS.h5");
+  if (o->n_args != 1) return DD_FAIL(DD_ERR_ARG, "info needs exactly one RESULTS.h5");
   const char *path = o->args[0];
   int exists = w->rank == 0 ? dd_path_exists(path) : 0;
   MPI_Bcast(&exists, 1, MPI_INT, 0, w->comm);

@@ -8,11 +8,8 @@
 #include "ddscan/scan.h" /* uses: scan_merge */
 
 dd_status app_cmd_merge(const par_world *w, const app_opts *o) {
+  /* main checked the arguments and options (src/app/cli.c) */
   if (o->n_args < 2) return DD_FAIL(DD_ERR_ARG, "merge needs OUT.h5 and at least one SHARD.h5");
-  for (int i = 0; i < o->n_args; i++)
-    if (o->args[i][0] == '-') return DD_FAIL(DD_ERR_ARG, "merge: unknown option '%s'", o->args[i]);
-  if (o->resume || o->shard_n > 0 || o->n_sets > 0 || o->preview_n > 0)
-    return DD_FAIL(DD_ERR_ARG, "merge takes no --resume, --shard, --set or --preview");
   return scan_merge(w, o->args[0], (const char *const *)o->args + 1, o->n_args - 1, o->argc_orig,
                     o->argv_orig);
 }

@@ -35,48 +35,28 @@ static dd_status parse_args(const app_opts *o, spectrum_args *a) {
   a->emin_kev = 1.0;
   a->emax_kev = 100.0;
   a->step_kev = 1.0;
-  for (int i = 0; i < o->n_args; i++) {
-    const char *arg = o->args[i];
-    char name[32];
-    const char *val = NULL;
-    const char *eq = strchr(arg, '=');
-    if (strncmp(arg, "--", 2) != 0)
-      return DD_FAIL(DD_ERR_ARG, "spectrum: unexpected argument '%s'", arg);
-    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-    if (len >= sizeof name) return DD_FAIL(DD_ERR_ARG, "spectrum: unknown option '%s'", arg);
-    memcpy(name, arg, len);
-    name[len] = '\0';
-    if (eq)
-      val = eq + 1;
-    else if (i + 1 < o->n_args)
-      val = o->args[++i];
-    else
-      return DD_FAIL(DD_ERR_ARG, "spectrum: %s needs a value", name);
-    if (strcmp(name, "--mass") == 0) {
-      DD_TRY(parse_number(name, val, &a->mass_gev), "spectrum");
-      a->has_mass = 1;
-    } else if (strcmp(name, "--sigma") == 0) {
-      DD_TRY(parse_number(name, val, &a->sigma_cm2), "spectrum");
-      a->has_sigma = 1;
-    } else if (strcmp(name, "--emin") == 0) {
-      DD_TRY(parse_number(name, val, &a->emin_kev), "spectrum");
-    } else if (strcmp(name, "--emax") == 0) {
-      DD_TRY(parse_number(name, val, &a->emax_kev), "spectrum");
-    } else if (strcmp(name, "--step") == 0) {
-      DD_TRY(parse_number(name, val, &a->step_kev), "spectrum");
-    } else if (strcmp(name, "--integrate") == 0) {
-      char lo[64], hi[64], extra;
-      if (strlen(val) >= sizeof lo || sscanf(val, "%63[^:]:%63s%c", lo, hi, &extra) != 2)
-        return DD_FAIL(DD_ERR_ARG, "--integrate needs E1:E2 in keV, got '%s'", val);
-      DD_TRY(parse_number("--integrate E1", lo, &a->int_lo_kev), "spectrum");
-      DD_TRY(parse_number("--integrate E2", hi, &a->int_hi_kev), "spectrum");
-      a->has_integrate = 1;
-    } else if (strcmp(name, "--config") == 0) {
-      a->config = val;
-    } else {
-      return DD_FAIL(DD_ERR_ARG, "spectrum: unknown option '%s'", name);
-    }
+  /* main checked that only spectrum's options were given (src/app/cli.c) */
+  const char *v;
+  if ((v = o->opt[APP_OPT_MASS])) {
+    DD_TRY(parse_number("--mass", v, &a->mass_gev), "spectrum");
+    a->has_mass = 1;
   }
+  if ((v = o->opt[APP_OPT_SIGMA])) {
+    DD_TRY(parse_number("--sigma", v, &a->sigma_cm2), "spectrum");
+    a->has_sigma = 1;
+  }
+  if ((v = o->opt[APP_OPT_EMIN])) DD_TRY(parse_number("--emin", v, &a->emin_kev), "spectrum");
+  if ((v = o->opt[APP_OPT_EMAX])) DD_TRY(parse_number("--emax", v, &a->emax_kev), "spectrum");
+  if ((v = o->opt[APP_OPT_STEP])) DD_TRY(parse_number("--step", v, &a->step_kev), "spectrum");
+  if ((v = o->opt[APP_OPT_INTEGRATE])) {
+    char lo[64], hi[64], extra;
+    if (strlen(v) >= sizeof lo || sscanf(v, "%63[^:]:%63s%c", lo, hi, &extra) != 2)
+      return DD_FAIL(DD_ERR_ARG, "--integrate needs E1:E2 in keV, got '%s'", v);
+    DD_TRY(parse_number("--integrate E1", lo, &a->int_lo_kev), "spectrum");
+    DD_TRY(parse_number("--integrate E2", hi, &a->int_hi_kev), "spectrum");
+    a->has_integrate = 1;
+  }
+  a->config = o->opt[APP_OPT_CONFIG];
   if (!a->has_mass) return DD_FAIL(DD_ERR_ARG, "spectrum needs --mass GEV");
   if (!(a->mass_gev > 0)) return DD_FAIL(DD_ERR_ARG, "--mass must be > 0 GeV, got %g", a->mass_gev);
   if (a->has_sigma && a->sigma_cm2 < 0)

@@ -113,7 +113,6 @@ dd_status app_cmd_score(const par_world *w, const app_opts *o) {
 
 dd_status app_cmd_scan(const par_world *w, const app_opts *o) {
   if (o->n_args > 0) return DD_FAIL(DD_ERR_ARG, "scan: unexpected argument '%s'", o->args[0]);
-  if (o->preview_n > 0) return DD_FAIL(DD_ERR_ARG, "scan: --preview is not a scan option");
   app_opts so = *o;
   if (so.shard_n < 0) DD_TRY(shard_from_slurm(w, &so.shard_i, &so.shard_n), "scan");
   if (so.shard_n == 1) so.shard_i = so.shard_n = -1; /* one shard of one: the whole grid */

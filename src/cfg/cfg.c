@@ -551,7 +551,9 @@ static int copy_setting(config_setting_t *parent, const char *name, const config
 
 /* Parses `text` as a libconfig value and stores it at `path` (parent groups
  * created; an existing setting is replaced when `replace`). */
-static dd_status store_text(cfg_doc *doc, const char *path, const char *text, int replace) {
+static dd_status store_text_ex(cfg_doc *doc, const char *path, const char *text, int replace,
+                               int *unparsable) {
+  if (unparsable) *unparsable = 0;
   size_t vlen = strlen(text);
   char *snippet = malloc(vlen + 16);
   if (!snippet) return DD_FAIL(DD_ERR_NOMEM, "value buffer for %s", path);
@@ -571,6 +573,7 @@ static dd_status store_text(cfg_doc *doc, const char *path, const char *text, in
       goto cleanup;
     }
   if (!config_read_string(&scratch, promoted)) {
+    if (unparsable) *unparsable = 1;
     st = DD_FAIL(DD_ERR_CONFIG, "%s: cannot parse value '%s': %s", path, text,
                  config_error_text(&scratch));
     goto cleanup;
@@ -602,6 +605,33 @@ cleanup:
   return st;
 }
 
+static dd_status store_text(cfg_doc *doc, const char *path, const char *text, int replace) {
+  return store_text_ex(doc, path, text, replace, NULL);
+}
+
+/* A --set value that is not libconfig syntax but reads as a bare string (a
+ * word, a path): not empty and not opening a quoted string, array, list or
+ * group, whose own syntax errors must still be reported. */
+static int bare_string(const char *v) {
+  return v[0] != '\0' && !strchr("\"[({", v[0]);
+}
+
+/* The bare text quoted as a libconfig string ("..." with \ and " escaped);
+ * malloc'ed, NULL when out of memory. */
+static char *quote_string(const char *v) {
+  size_t n = strlen(v);
+  char *q = malloc(2 * n + 3), *p = q;
+  if (!q) return NULL;
+  *p++ = '"';
+  for (const char *c = v; *c; c++) {
+    if (*c == '\\' || *c == '"') *p++ = '\\';
+    *p++ = *c;
+  }
+  *p++ = '"';
+  *p = '\0';
+  return q;
+}
+
 dd_status cfg_set_override(cfg_doc *doc, const char *assignment) {
   const char *eq = strchr(assignment, '=');
   if (!eq || eq == assignment)
@@ -620,8 +650,20 @@ dd_status cfg_set_override(cfg_doc *doc, const char *assignment) {
           (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
       return DD_FAIL(DD_ERR_CONFIG, "--set %s: invalid character '%c' in key", assignment, *c);
 
-  /* Replace any existing setting at key. */
-  dd_status st = store_text(doc, key, eq + 1, 1);
+  /* Replace any existing setting at key.  A value that libconfig cannot
+   * read but that is a bare word or path is the string it spells
+   * (--set run.output_dir=runs/x); docs/configuration.md "--set". */
+  const char *val = eq + 1;
+  while (*val == ' ') val++;
+  int unparsable = 0;
+  dd_status st = store_text_ex(doc, key, val, 1, &unparsable);
+  if (st != DD_OK && unparsable && bare_string(val)) {
+    char *quoted = quote_string(val);
+    if (!quoted) return DD_FAIL(DD_ERR_NOMEM, "--set %s", assignment);
+    dd_error_clear();
+    st = store_text(doc, key, quoted, 1);
+    free(quoted);
+  }
   if (st != DD_OK) {
     char inner[700];
     snprintf(inner, sizeof inner, "%s", dd_error_message());
@@ -757,8 +799,36 @@ static dd_status copy_string(cfg_doc *doc, const char *path, const char *v, char
   return DD_OK;
 }
 
+/* A string key given a number or boolean by an unquoted --set value
+ * (--set run.name=2024): the key's type decides, so the value becomes the
+ * string as typed.  Returns the setting to read (s when nothing changed). */
+static config_setting_t *override_as_string(cfg_doc *doc, const char *path, config_setting_t *s) {
+  int t = config_setting_type(s);
+  if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64 && t != CONFIG_TYPE_FLOAT &&
+      t != CONFIG_TYPE_BOOL)
+    return s;
+  int oi = override_index(doc, path);
+  if (oi < 0) return s;
+  const char *val = strchr(doc->over_text[oi], '=');
+  if (!val) return s;
+  val++;
+  while (*val == ' ') val++;
+  if (!bare_string(val)) return s;
+  config_setting_t *parent = config_setting_parent(s);
+  const char *name = config_setting_name(s);
+  if (!parent || !name) return s;
+  char nm[256];
+  snprintf(nm, sizeof nm, "%s", name);
+  config_setting_remove(parent, nm);
+  config_setting_t *n = config_setting_add(parent, nm, CONFIG_TYPE_STRING);
+  if (!n) return config_lookup(&doc->cfg, path);
+  config_setting_set_string(n, val);
+  return n;
+}
+
 static dd_status read_string(cfg_doc *doc, const char *path, config_setting_t *s, char *buf,
                              size_t cap) {
+  s = override_as_string(doc, path, s);
   int t = config_setting_type(s);
   if (t != CONFIG_TYPE_STRING)
     return cfg_error(doc, path, "expected a string \"...\", got %s", type_name(t));

@@ -112,8 +112,33 @@ void dd_error_clear(void) {
   g_err.message[0] = '\0';
 }
 
+const char *dd_error_user_message(void) {
+  static char buf[DD_ERR_MSG_LEN + 96];
+  if (!g_err.n) return "";
+  /* a message recorded without detail: the outermost context says what failed */
+  const char *msg = g_err.message[0] ? g_err.message : g_err.line[g_err.n - 1];
+  const char *prefix = "";
+  switch (g_err.status) {
+    case DD_ERR_NOMEM:
+      prefix = "out of memory: ";
+      break;
+    case DD_ERR_INTERNAL:
+      prefix = "internal error (please report it with the output of -v): ";
+      break;
+    case DD_ERR_MPI:
+      prefix = "MPI: ";
+      break;
+    default:
+      break;
+  }
+  snprintf(buf, sizeof buf, "%s%s", prefix, msg);
+  return buf;
+}
+
 void dd_error_print(FILE *fp, int rank) {
-  if (rank >= 0)
+  if (dd_log_get_level() < DD_LOG_DEBUG)
+    fprintf(fp, "ddscan: error: %s\n", dd_error_user_message());
+  else if (rank >= 0)
     fprintf(fp, "ddscan: error: rank %d %s\n", rank, dd_error_chain());
   else
     fprintf(fp, "ddscan: error: %s\n", dd_error_chain());

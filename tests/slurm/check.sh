@@ -2,7 +2,8 @@
 # check.sh - `make check-slurm`: the SLURM scripts against a real SLURM on
 # localhost (tests/slurm/local.sh: private munged, slurmctld, slurmd; needs
 # root and tools/deps.sh slurm).  On synthetic scores:
-#   1. slurm/ddscan.sbatch, srun --mpi=pmix, 2 ranks: one whole scan;
+#   1. slurm/ddscan.sbatch, srun --mpi=pmix (DDSCAN_SRUN_MPI), 2 ranks, with a
+#      DDSCAN_ENV hook and --resume: one whole scan;
 #   2. slurm/submit-array.sh --prep with DDSCAN_LAUNCHER=mpirun: preparation
 #      job -> array of 3 shards (at most 2 at once) -> dependent merge; the
 #      merged file equals the single run (provenance excluded);
@@ -71,8 +72,17 @@ mkdir -p "$work/single"
 cd "$work/single"
 mpirun -n 1 "$build/tests/mpi_scan" scores ../scan.cfg --er 3000 --nr 3000 >scores.log 2>&1 ||
   fail "synthetic scores: $(cat scores.log)"
-DDSCAN_STAGES=scan sbatch --wait -n 2 -o single.out "$root/slurm/ddscan.sbatch" ../scan.cfg >/dev/null ||
+# the environment hook, srun's --mpi passed through, and a stage option
+# (--resume) that check-config does not take: the script hands each command
+# only its own options.
+printf 'export DDSCAN_HOOK_MARK=sourced\necho "hook: $DDSCAN_HOOK_MARK"\n' >env.sh
+DDSCAN_ENV=$PWD/env.sh DDSCAN_SRUN_MPI=pmix DDSCAN_STAGES=scan sbatch --wait -n 2 -o single.out \
+  "$root/slurm/ddscan.sbatch" ../scan.cfg --resume >/dev/null ||
   fail "ddscan.sbatch (srun): $(tail -n 20 single.out)"
+grep -q '^hook: sourced$' single.out && grep -q "^ddscan.sbatch: environment from $PWD/env.sh" single.out ||
+  fail "DDSCAN_ENV not sourced: $(head -n 5 single.out)"
+grep -q 'stage scan: srun --mpi=pmix ddscan scan ../scan.cfg --resume' single.out ||
+  fail "srun line: $(grep stage single.out)"
 grep -q '^ddscan.sbatch: ddscan ' single.out || fail "no version line: $(head -n 5 single.out)"
 grep -q '^ddscan.sbatch: config ../scan.cfg (hash [0-9a-f]\{16\})' single.out ||
   fail "no config hash line: $(head -n 5 single.out)"
