@@ -198,7 +198,7 @@ static dd_status demo_scan(const char *dir, demo_opts *o) {
   dd_status st = DD_OK;
   /* Up front: axes, every dataset, non-unit data (all no-ops on resume). */
   long long d5[5] = {N_METHOD, N_MASS, N_SIGMA, N_EXPO, N_R}, d2[2] = {N_MASS, N_R};
-  const char *ax5[5] = {"/axes/method", "/axes/mass_gev", "/axes/sigma_cm2", "/axes/exposure_ty",
+  const char *ax5[5] = {"/axes/analysis", "/axes/mass_gev", "/axes/sigma_cm2", "/axes/exposure_ty",
                         "/axes/r"};
   st = io_axis_write(f, "/axes/mass_gev", IO_F64, N_MASS, k_mass, "GeV/c^2", "WIMP mass");
   if (st == DD_OK)
@@ -208,7 +208,7 @@ static dd_status demo_scan(const char *dir, demo_opts *o) {
     st = io_axis_write(f, "/axes/exposure_ty", IO_F64, N_EXPO, k_expo, "t*y", "exposure");
   if (st == DD_OK) st = io_axis_write(f, "/axes/r", IO_F64, N_R, k_r, "1", "supervision weight R");
   if (st == DD_OK)
-    st = io_axis_write_labels(f, "/axes/method", N_METHOD, k_methods, "statistical method");
+    st = io_axis_write_labels(f, "/axes/analysis", N_METHOD, k_methods, "statistical method");
   if (st == DD_OK)
     st = io_dataset_create(f, "/scan/p_value", IO_F64, 5, d5, ax5, "1", "discovery p-value");
   if (st == DD_OK) st = io_dataset_create(f, "/scan/z", IO_F64, 5, d5, ax5, "1", "significance Z");
