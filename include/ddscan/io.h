@@ -127,6 +127,12 @@ dd_status io_axis_write(io_file *f, const char *path, io_type type, long long n,
 dd_status io_axis_write_labels(io_file *f, const char *path, int n, const char *const *labels,
                                const char *description);
 
+/* Collective read of a 1-D string dataset (a label axis; variable- or
+ * fixed-length strings) into n malloc'ed NUL-terminated strings (*out, freed
+ * with io_strings_free). */
+dd_status io_read_strings(io_file *f, const char *path, char ***out, long long *n);
+void io_strings_free(char **s, long long n);
+
 /* Creates an N-D dataset (rank 1..IO_MAX_RANK) of `type` with the given dims,
  * attributes `units` and `description`, and the dimension scale axes[d]
  * (a path made by io_axis_write*, of length dims[d]) attached to every

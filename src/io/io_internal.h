@@ -105,10 +105,6 @@ void io_axis_local(const char *path, const char *axis, char *buf, size_t cap);
  * a dataset at `path`: its group-local copy, or the axis itself (files
  * written before format 2). */
 int io_axis_matches(const char *path, const char *axis, const char *scale);
-/* Collective read of a 1-D string dataset (variable- or fixed-length) into
- * n malloc'ed NUL-terminated strings (*out, freed by io_strings_free). */
-dd_status io_read_strings(io_file *f, const char *path, char ***out, long long *n);
-void io_strings_free(char **s, long long n);
 
 /* For per-unit datasets: which dimension of `path` carries each unit axis
  * (unit_dim[a]), the dims, and the slice length.  Errors name the dataset and
