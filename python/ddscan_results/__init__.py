@@ -5,8 +5,9 @@ xarray objects when xarray is importable.  Needs numpy and h5py.
     r = dr.open("runs/x/results.h5")
     r.scan("z", method="sound").sel(mass_gev=50.0)          # .to_xarray() for an xarray.DataArray
 """
-from .reader import (ANALYSIS_DIMS, Missing, Quantity, ResultsFile, decode, open,  # noqa: A004
-                     stage_of)
+from .reader import (ANALYSIS_DIMS, FLAGS, QUALITY_FLAGS, Missing, Quantity, ResultsFile,  # noqa: A004
+                     decode, flag_names, open, stage_of)
 
-__all__ = ["open", "ResultsFile", "Quantity", "Missing", "decode", "stage_of", "ANALYSIS_DIMS"]
+__all__ = ["open", "ResultsFile", "Quantity", "Missing", "decode", "stage_of", "ANALYSIS_DIMS",
+           "FLAGS", "QUALITY_FLAGS", "flag_names"]
 __version__ = "0.3.0"

@@ -13,6 +13,7 @@ without a scale gets the name dim_<i> and the coordinates 0..n-1.  Fixed-length
 byte strings (labels such as the method names) are decoded to str.
 """
 import os
+import re
 
 import h5py
 import numpy as np
@@ -44,6 +45,27 @@ SCAN_STAGE = ("scan", "ddscan scan CONFIG; shards: ddscan merge")
 # xarray's sel).  `method=` is accepted wherever a selection is made, and files of format 1
 # (dimension `method`, axes in /axes) read the same way.
 ANALYSIS_DIMS = ("analysis", "method")
+
+
+# Bits of /contours/flags (and the stats flags of include/ddscan/stats.h) that mark a
+# contour point as doubtful, with the reason a figure or a table gives.
+FLAGS = {
+    1: ("floored-background", "a bin with signal had no background MC (background floored)"),
+    2: ("low-count", "few expected counts in a signal bin: asymptotic formulae doubtful"),
+    8: ("non-monotone", "significance not monotone in sigma (dense-scan fallback)"),
+    16: ("no-root", "the 5-sigma threshold is not reached in the search range"),
+    32: ("at-zero", "the 5-sigma threshold is already exceeded as sigma -> 0"),
+    512: ("toy-limited", "p beyond what the toys resolve (an upper bound)"),
+    1024: ("low-mc", "a bin with signal has fewer than stats.min_mc background MC events"),
+    2048: ("mc-ratio", "MC-to-data ratio below stats.mc_ratio_min (/contours/mc_ratio)"),
+}
+QUALITY_FLAGS = sum(FLAGS)
+
+
+def flag_names(value):
+    """The names of the quality flags set in one /contours/flags value, e.g. ['mc-ratio']."""
+    v = int(value)
+    return [name for bit, (name, _) in FLAGS.items() if v & bit]
 
 
 def stage_of(path):
@@ -338,6 +360,26 @@ class ResultsFile:
         if p is None:
             self.need(f"/scan/{name}")
         return np.asarray(self.data(p), dtype=float)
+
+    # ---- what the run was
+    def config_text(self):
+        """The resolved configuration the last stage stored (/config@text)."""
+        return self.attr("/config", "text", "") or ""
+
+    def run_name(self):
+        """run.name of the configuration (else the file name)."""
+        m = re.search(r'\brun\s*[:=]\s*\{[^}]*?\bname\s*=\s*"([^"]*)"', self.config_text())
+        return m.group(1) if m else os.path.splitext(os.path.basename(self.path))[0]
+
+    def preset(self):
+        """The detector preset of the run ("synthetic" for test-fixture scores)."""
+        return (self.attr("/scan", "detector_preset") or self.attr("/scores/er", "detector_preset")
+                or self.attr("/training/cvae", "detector_preset") or "unknown")
+
+    def n_scored(self, bank):
+        """Events scored in bank "er" or "nr" (None without /scores)."""
+        p = f"/scores/{bank}/l_rec"
+        return int(self.f[p].shape[0]) if self.has(p) else None
 
     def status(self):
         """None for a finished, unsharded file; else a sentence saying why it is not one."""

@@ -128,10 +128,10 @@ def expect_error(args, cwd, must, what):
 def check_numbers(dp, path, sound=True):
     """ddplot's own arithmetic against the file's /scan: the paper p everywhere, the sound Z
     where the file's sound statistic has no nuisances."""
-    res = dp.Results(path)
+    res = dp.open_results(path)
     f = res.f
-    mass, sig, E, r = (f[f"axes/{a}"][()] for a in ("mass_gev", "sigma_cm2", "exposure_ty", "r"))
-    methods = [m.decode() for m in f["axes/method"][()]]
+    mass, sig, E, r = (f[f"scan/{a}"][()] for a in ("mass_gev", "sigma_cm2", "exposure_ty", "r"))
+    methods = [m.decode() for m in f["scan/analysis"][()]]
     kp, ks = methods.index("paper"), methods.index("sound")
     lp, z = f["scan/log_p"][()], f["scan/z"][()]
     isg = int(np.argmin(abs(np.log(sig / 1e-46))))
@@ -160,12 +160,12 @@ def check_numbers(dp, path, sound=True):
 
 def check_summary(path, s):
     with h5py.File(path, "r", locking=False) as f:
-        methods = [m.decode() for m in f["axes/method"][()]]
-        mass, r, E = f["axes/mass_gev"][()], f["axes/r"][()], f["axes/exposure_ty"][()]
+        methods = [m.decode() for m in f["contours/analysis"][()]]
+        mass, r, E = f["contours/mass_gev"][()], f["contours/r"][()], f["contours/exposure_ty"][()]
         best = f["contours/best_r_overall"][()]
         s5 = f["contours/sigma5"][()]
         lp = f["scan/log_p"][()]
-        sig = f["axes/sigma_cm2"][()]
+        sig = f["scan/sigma_cm2"][()]
     check(s["methods"] == methods, f"summary methods {s['methods']}")
     for k, m in enumerate(methods):
         for im, mv in enumerate(mass):
@@ -244,9 +244,9 @@ def main():
         expect_error([path, "--out", out, "--fig", "1"], tmp, ["/training/examples/er_image", "train stage"],
                      "--fig 1 without /training")
         expect_error([path, "--out", out, "--fig", "8", "--method", "toys"], tmp,
-                     ["method 'toys'", "/axes/method", "['paper', 'sound', 'classical']"], "--method toys")
+                     ["method 'toys'", "/scan/analysis", "['paper', 'sound', 'classical']"], "--method toys")
         expect_error([scores_only, "--out", out, "--fig", "9"], tmp,
-                     ["fig 9 needs /axes/method", "scan stage", "ddscan scan CONFIG"], "--fig 9 on a scores-only file")
+                     ["fig 9 needs /scan/analysis", "scan stage", "ddscan scan CONFIG"], "--fig 9 on a scores-only file")
         expect_error([scores_only, "--out", out, "--fig", "5"], tmp, ["scan stage"], "--fig 5 on a scores-only file")
         expect_error([os.path.join(tmp, "nope.h5"), "--out", out], tmp, ["nope.h5' does not exist"], "missing file")
         nos = os.path.join(tmp, "no_scores.h5")
@@ -257,7 +257,7 @@ def main():
                      ["fig 5 needs /scores/nr/h_b", "score stage", "ddscan score CONFIG"], "--fig 5 without h_b")
         rc, so, se = tool([DDPLOT, nos, "--out", os.path.join(tmp, "nos")])
         check(rc == 1 and "skipped fig 5 (paper): fig 5 needs /scores/nr/h_b" in so
-              and "skipped fig 9 (paper): fig 9 needs /axes/method" in so and "supports none" in se,
+              and "skipped fig 9 (paper): fig 9 needs /scan/analysis" in so and "supports none" in se,
               f"default run on a scores file without h_b: exit {rc}, {so[-600:]} {se[-600:]}")
         os.makedirs(os.path.join(tmp, "shard"))
         shutil.copy(scores_only, os.path.join(tmp, "shard", "results.h5"))
