@@ -158,6 +158,35 @@ def check_numbers(dp, path, sound=True):
     res.close()
 
 
+def check_flags_and_edges(dp, path):
+    """Flagged contour points are hollow with a legend entry naming the reason; Fig. 9's line
+    carries the flags of /contours/flags at best_r_overall; an R_opt on the grid's edge says so."""
+    import matplotlib.pyplot as plt
+    fig, a = plt.subplots()
+    reasons = set()
+    dp.contour_points(a, [1.0, 2.0, 3.0], [1e-46, 2e-46, 3e-46], [0, 2048, 2 | 1024], "C0", reasons)
+    filled, hollow = [ln for ln in a.lines if len(ln.get_xdata())]
+    check(list(filled.get_xdata()) == [1.0] and list(hollow.get_xdata()) == [2.0, 3.0]
+          and hollow.get_markerfacecolor() == "none", "flagged contour points are not hollow")
+    check(reasons == {"mc-ratio", "low-count", "low-mc"}, f"flag reasons {reasons}")
+    dp.flag_legend(a, reasons)
+    labels = " ".join(ln.get_label() for ln in a.lines)
+    check("hollow: flagged contour point" in labels and "mc-ratio: MC-to-data ratio below" in labels,
+          f"flag legend: {labels[:300]}")
+    plt.close(fig)
+    check("edge of the R grid" in dp.r_opt_text(250.0, [0.0, 100.0, 250.0]), "R_opt at the top edge")
+    check("edge of the R grid" in dp.r_opt_text(0.0, [0.0, 100.0, 250.0]), "R_opt at the bottom edge")
+    check(dp.r_opt_text(100.0, [0.0, 100.0, 250.0]) == "R_opt = 100", "an inner R_opt")
+    res = dp.open_results(path)
+    d = dp.fig9_data(res, "sound", 50.0)
+    with h5py.File(path, "r", locking=False) as f:
+        r = list(f["contours/r"][()])
+        k = list(f["contours/analysis"].asstr()[()]).index("sound")
+        want = f["contours/flags"][k, d["im"], :, r.index(d["r_opt"])]
+    check(np.array_equal(d["line_flags"], want), "fig 9 line flags differ from /contours/flags")
+    res.close()
+
+
 def check_summary(path, s):
     with h5py.File(path, "r", locking=False) as f:
         methods = [m.decode() for m in f["contours/analysis"][()]]
@@ -268,6 +297,7 @@ def main():
 
         # 3. numbers
         check_numbers(dp, path)
+        check_flags_and_edges(dp, path)
         rc, so, se = tool([DDPLOT, path, "--summary"])
         check(rc == 0, f"--summary: exit {rc} {se[-600:]}")
         try:
