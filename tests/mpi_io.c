@@ -198,7 +198,7 @@ static dd_status demo_scan(const char *dir, demo_opts *o) {
   dd_status st = DD_OK;
   /* Up front: axes, every dataset, non-unit data (all no-ops on resume). */
   long long d5[5] = {N_METHOD, N_MASS, N_SIGMA, N_EXPO, N_R}, d2[2] = {N_MASS, N_R};
-  const char *ax5[5] = {"/axes/method", "/axes/mass_gev", "/axes/sigma_cm2", "/axes/exposure_ty",
+  const char *ax5[5] = {"/axes/analysis", "/axes/mass_gev", "/axes/sigma_cm2", "/axes/exposure_ty",
                         "/axes/r"};
   st = io_axis_write(f, "/axes/mass_gev", IO_F64, N_MASS, k_mass, "GeV/c^2", "WIMP mass");
   if (st == DD_OK)
@@ -208,7 +208,7 @@ static dd_status demo_scan(const char *dir, demo_opts *o) {
     st = io_axis_write(f, "/axes/exposure_ty", IO_F64, N_EXPO, k_expo, "t*y", "exposure");
   if (st == DD_OK) st = io_axis_write(f, "/axes/r", IO_F64, N_R, k_r, "1", "supervision weight R");
   if (st == DD_OK)
-    st = io_axis_write_labels(f, "/axes/method", N_METHOD, k_methods, "statistical method");
+    st = io_axis_write_labels(f, "/axes/analysis", N_METHOD, k_methods, "statistical method");
   if (st == DD_OK)
     st = io_dataset_create(f, "/scan/p_value", IO_F64, 5, d5, ax5, "1", "discovery p-value");
   if (st == DD_OK) st = io_dataset_create(f, "/scan/z", IO_F64, 5, d5, ax5, "1", "significance Z");
@@ -450,12 +450,46 @@ static void test_dataset_axis_checks(void **state) {
   ASSERT_OK(io_dataset_create(f, "/g/sq", IO_F64, 2, dims, ax, "1", "square"));
   ASSERT_OK(io_dataset_create(f, "/g/sq", IO_F64, 2, dims, ax, "1", "square")); /* no-op */
   char *sc = NULL;
+  /* The axis lives in /axes: the dataset attaches a copy in its own group. */
   ASSERT_OK(io_dataset_scale(f, "/g/sq", 1, &sc));
-  assert_string_equal(sc, "/axes/a");
+  assert_string_equal(sc, "/g/a");
   free(sc);
-  ASSERT_OK(io_attr_read_string(f, "/axes/a", "NAME", &sc));
+  ASSERT_OK(io_attr_read_string(f, "/g/a", "NAME", &sc));
   assert_string_equal(sc, "a");
   free(sc);
+  ASSERT_OK(io_attr_read_string(f, "/g/a", "units", &sc));
+  assert_string_equal(sc, "GeV");
+  free(sc);
+  double got[4];
+  ASSERT_OK(io_read_all(f, "/g/a", IO_F64, got));
+  assert_memory_equal(got, a, sizeof got);
+  /* A dataset of the axis's name in the group that is not a copy of it is refused. */
+  const char *ax1[1] = {"/axes/a"};
+  long long d4[1] = {4};
+  ASSERT_OK(io_dataset_create(f, "/h/x", IO_F64, 1, d4, ax1, "1", "x"));
+  ASSERT_OK(io_axis_write(f, "/k/a", IO_F64, 4, a2, "GeV", "another a"));
+  dd_error_clear();
+  assert_int_equal(io_dataset_create(f, "/k/y", IO_F64, 1, d4, ax1, "1", "y"), DD_ERR_HDF5);
+  assert_error_contains("is not a copy of the axis '/axes/a'");
+  dd_error_clear();
+  /* Label axes are variable-length strings, copied likewise. */
+  const char *labels[2] = {"paper", "sound"};
+  ASSERT_OK(io_axis_write_labels(f, "/axes/analysis", 2, labels, "method"));
+  ASSERT_OK(io_axis_write_labels(f, "/axes/analysis", 2, labels, "method")); /* no-op */
+  const char *other_labels[2] = {"paper", "toys"};
+  assert_int_equal(io_axis_write_labels(f, "/axes/analysis", 2, other_labels, "method"),
+                   DD_ERR_HDF5);
+  assert_error_contains("other labels");
+  dd_error_clear();
+  const char *axl[1] = {"/axes/analysis"};
+  long long d2l[1] = {2};
+  ASSERT_OK(io_dataset_create(f, "/g/by_analysis", IO_F64, 1, d2l, axl, "1", "x"));
+  char **s = NULL;
+  long long ns = 0;
+  ASSERT_OK(io_read_strings(f, "/g/analysis", &s, &ns));
+  assert_int_equal(ns, 2);
+  assert_string_equal(s[1], "sound");
+  io_strings_free(s, ns);
   long long bad[2] = {4, 3};
   dd_error_clear();
   assert_int_equal(io_dataset_create(f, "/g/bad", IO_F64, 2, bad, ax, "1", "x"), DD_ERR_ARG);
@@ -640,8 +674,9 @@ static void test_copy_compare(void **state) {
   char **list = NULL;
   int n = 0;
   ASSERT_OK(io_list_datasets(fb, "/scan", &list, &n));
-  assert_int_equal(n, 5);
-  assert_string_equal(list[0], "/scan/done");
+  assert_int_equal(n, 10); /* 5 datasets and their 5 group-local axes */
+  assert_string_equal(list[0], "/scan/analysis");
+  assert_string_equal(list[1], "/scan/done");
   io_list_free(list, n);
   ASSERT_OK(io_list_attrs(fb, "/scan/done", &list, &n));
   int has_units = 0;

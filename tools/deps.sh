@@ -5,6 +5,7 @@
 #        tools/deps.sh can-install     exit 0 when apt-get may run here
 #   build:  compiler stack and libraries of bin/ddscan
 #   test:   what `make check` adds: cmocka, h5dump/h5diff, Python with h5py, matplotlib, xarray
+#           and its two netCDF-4 engines (h5netcdf, netCDF4: tests/py/test_xarray.py)
 #   slurm:  a local SLURM for `make check-slurm`
 #   torch:  Debian's python3-torch for the PyTorch side of `make bench`
 #   blis, flexiblas: a second CBLAS (make BLAS=blis)
@@ -56,7 +57,7 @@ case "$set_name" in
   build) pkgs=(gcc make pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev libopenblas-dev
                libconfig-dev libpng-dev) ;;
   test) pkgs=(hdf5-tools libcmocka-dev python3 python3-numpy python3-h5py python3-matplotlib
-              python3-xarray) ;;
+              python3-xarray python3-h5netcdf python3-netcdf4) ;;
   slurm) pkgs=(slurmctld slurmd slurm-client munge) ;;
   torch) pkgs=(python3-torch) ;;
   blis) pkgs=(libblis-dev) ;;

@@ -31,6 +31,8 @@ def dims_of(ds):
 def type_name(ds):
     if ds.dtype.kind == "S":
         return f"string({ds.dtype.itemsize})"
+    if h5py.check_string_dtype(ds.dtype) is not None:  # variable-length (label axes)
+        return "string"
     return str(ds.dtype)
 
 

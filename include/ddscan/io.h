@@ -16,7 +16,7 @@
 
 /* Version of the file layout written to the root attribute format_version.
  * Changelog: 1 = first layout (docs/format.md). */
-#define IO_FORMAT_VERSION 1
+#define IO_FORMAT_VERSION 2
 /* Longest object path inside a file, and the most dimensions of a dataset. */
 #define IO_PATH_MAX 512
 #define IO_MAX_RANK 8
@@ -121,15 +121,25 @@ dd_status io_attr_read_int(io_file *f, const char *obj, const char *name, long l
  * (resume); any difference is an error. */
 dd_status io_axis_write(io_file *f, const char *path, io_type type, long long n, const void *values,
                         const char *units, const char *description);
-/* A label axis: n fixed-length ASCII strings (method names, ...); parallel
- * HDF5 cannot write variable-length string datasets. */
+/* A label axis: n variable-length UTF-8 strings (method names, ...), the
+ * netCDF string type that h5py, h5netcdf and netCDF4 read as str.  Rank 0's
+ * labels are written; existing with the same labels: a no-op (resume). */
 dd_status io_axis_write_labels(io_file *f, const char *path, int n, const char *const *labels,
                                const char *description);
+
+/* Collective read of a 1-D string dataset (a label axis; variable- or
+ * fixed-length strings) into n malloc'ed NUL-terminated strings (*out, freed
+ * with io_strings_free). */
+dd_status io_read_strings(io_file *f, const char *path, char ***out, long long *n);
+void io_strings_free(char **s, long long n);
 
 /* Creates an N-D dataset (rank 1..IO_MAX_RANK) of `type` with the given dims,
  * attributes `units` and `description`, and the dimension scale axes[d]
  * (a path made by io_axis_write*, of length dims[d]) attached to every
- * dimension d.  Parent groups are created.  If the dataset exists with the
+ * dimension d.  An axis outside the dataset's group is copied into it first
+ * ("<group>/<axis name>", same values, units and description) and the copy
+ * is attached, so every group carries its own coordinates (netCDF-4, xarray
+ * open_dataset(group=...)).  Parent groups are created.  If the dataset exists with the
  * same type, dims and scales it is left as it is (resume); otherwise an error.
  * A units string for dimensionless numbers is "1". */
 dd_status io_dataset_create(io_file *f, const char *path, io_type type, int rank,

@@ -1,5 +1,9 @@
 """reader.py - a ddscan results file as named arrays.
 
+    import ddscan_results as dr
+    r = dr.open("runs/x/results.h5")
+    r.scan("z", method="sound").sel(mass_gev=50.0)       # numpy values + coordinates
+
 A dataset's coordinates are the HDF5 dimension scales attached to each of its
 dimensions (the DIMENSION_LIST attribute, read through h5py's `Dataset.dims`),
 named like netCDF-4 and xarray name them: by the scale dataset's own name.  No
@@ -9,6 +13,7 @@ without a scale gets the name dim_<i> and the coordinates 0..n-1.  Fixed-length
 byte strings (labels such as the method names) are decoded to str.
 """
 import os
+import re
 
 import h5py
 import numpy as np
@@ -26,6 +31,64 @@ def decode(v):
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+# Which stage writes a top-level group, and the command that runs it (docs/format.md §1).
+STAGES = {
+    "training": ("train", "ddscan train CONFIG"),
+    "scores": ("score", "ddscan score CONFIG"),
+    "banks": ("simulate", "ddscan simulate CONFIG"),
+}
+SCAN_STAGE = ("scan", "ddscan scan CONFIG; shards: ddscan merge")
+
+# The dimension of the statistical methods is `analysis` (format 2; `method` is a keyword of
+# xarray's sel).  `method=` is accepted wherever a selection is made, and files of format 1
+# (dimension `method`, axes in /axes) read the same way.
+ANALYSIS_DIMS = ("analysis", "method")
+
+
+# Bits of /contours/flags (and the stats flags of include/ddscan/stats.h) that mark a
+# contour point as doubtful, with the reason a figure or a table gives.
+FLAGS = {
+    1: ("floored-background", "a bin with signal had no background MC (background floored)"),
+    2: ("low-count", "few expected counts in a signal bin: asymptotic formulae doubtful"),
+    8: ("non-monotone", "significance not monotone in sigma (dense-scan fallback)"),
+    16: ("no-root", "the 5-sigma threshold is not reached in the search range"),
+    32: ("at-zero", "the 5-sigma threshold is already exceeded as sigma -> 0"),
+    512: ("toy-limited", "p beyond what the toys resolve (an upper bound)"),
+    1024: ("low-mc", "a bin with signal has fewer than stats.min_mc background MC events"),
+    2048: ("mc-ratio", "MC-to-data ratio below stats.mc_ratio_min (/contours/mc_ratio)"),
+}
+QUALITY_FLAGS = sum(FLAGS)
+
+
+def flag_names(value):
+    """The names of the quality flags set in one /contours/flags value, e.g. ['mc-ratio']."""
+    v = int(value)
+    return [name for bit, (name, _) in FLAGS.items() if v & bit]
+
+
+def stage_of(path):
+    """(stage, command) that writes path."""
+    top = path.strip("/").split("/")[0]
+    return STAGES.get(top, SCAN_STAGE)
+
+
+class Missing(KeyError):
+    """A dataset the caller needs is not in the file; the message names the stage that writes it."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else "missing"
+
+
+def _alias(dims, labels):
+    """labels with `method` renamed to the file's analysis dimension (and back)."""
+    out = {}
+    for k, v in labels.items():
+        if k not in dims and k in ANALYSIS_DIMS:
+            k = next((d for d in ANALYSIS_DIMS if d in dims), k)
+        out[k] = v
+    return out
 
 
 class Quantity:
@@ -81,7 +144,8 @@ class Quantity:
         return int(hits[0])
 
     def isel(self, **positions):
-        """Select by position, e.g. isel(method=0); an int drops the dimension, a list keeps it."""
+        """Select by position, e.g. isel(analysis=0); an int drops the dimension, a list keeps it."""
+        positions = _alias(self.dims, positions)
         index, dims, coords = [], [], {}
         for d in self.dims:
             if d in positions:
@@ -100,9 +164,10 @@ class Quantity:
         return Quantity(self.name, np.asarray(self.values)[tuple(index)], dims, coords, self.attrs)
 
     def sel(self, labels=None, nearest=False, **kw):
-        """Select by coordinate value: sel(mass_gev=50.0, method="paper"), or a dict for names
-        that are Python keywords; a list of labels keeps the dimension."""
-        labels = dict(labels or {}, **kw)
+        """Select by coordinate value: sel(mass_gev=50.0, analysis="paper") (method= works as
+        well), or a dict for names that are Python keywords; a list of labels keeps the
+        dimension; nearest=True takes the closest grid value."""
+        labels = _alias(self.dims, dict(labels or {}, **kw))
         pos = {}
         for d, v in labels.items():
             if isinstance(v, (list, tuple, np.ndarray)):
@@ -226,6 +291,107 @@ class ResultsFile:
     def to_xarray(self, path):
         """A dataset as an xarray.DataArray with named coordinates (xarray must be importable)."""
         return ResultsFile.get(self, path).to_xarray()  # subclasses may redefine get
+
+    # ---- the scan's quantities by name
+    def quantity(self, group, name, nearest=False, **labels):
+        """/group/name as a Quantity, with an optional selection by coordinate
+        (e.g. method="sound", mass_gev=50.0; nearest=True for the closest grid value)."""
+        q = ResultsFile.get(self, self.need(f"/{group.strip('/')}/{name}").name)
+        return q.sel(labels, nearest=nearest) if labels else q
+
+    def scan(self, name, nearest=False, **labels):
+        """A /scan quantity (p_value, z, log_p, done, effective_events, signal_rate, ...)."""
+        return self.quantity("scan", name, nearest, **labels)
+
+    def contours(self, name, nearest=False, **labels):
+        """A /contours quantity (sigma5, flags, mc_ratio, band_lo, band_hi, best_r, ...)."""
+        return self.quantity("contours", name, nearest, **labels)
+
+    def templates(self, name, nearest=False, **labels):
+        """A /templates quantity, e.g. templates("ts/background", mass_gev=50.0, r=170.0)."""
+        return self.quantity("templates", name, nearest, **labels)
+
+    def dataset(self, group="scan"):
+        """Every dataset of one group as an xarray.Dataset with its coordinates (needs xarray,
+        not h5netcdf; xarray.open_dataset(path, group=..., engine="h5netcdf") gives the same)."""
+        xr = _xarray()
+        node = self.f[self._key(group)]
+        das = {}
+        for k in node:
+            if isinstance(node[k], h5py.Dataset):
+                q = ResultsFile.get(self, node[k].name)
+                if q.name.rsplit("/", 1)[-1] not in q.dims:  # scales become coordinates
+                    das[k] = q.to_xarray()
+        return xr.Dataset(das, attrs=self.attrs(group))
+
+    # ---- raw access with messages that name the stage to run
+    def need(self, path, why=""):
+        """The h5py dataset at path, or Missing naming the stage that writes it."""
+        p = self._key(path)
+        if not self.has(p):
+            stage, cmd = stage_of(p)
+            raise Missing(f"'{self.path}' has no {p}{why}: the {stage} stage writes it (`{cmd}`)")
+        return self.f[p]
+
+    def data(self, path):
+        """The values of a dataset as numpy (cached; labels decoded to str)."""
+        cache = self.__dict__.setdefault("_data", {})
+        p = self._key(path)
+        if p not in cache:
+            cache[p] = decode(self.need(p)[()])
+        return cache[p]
+
+    def _scan_axis(self, name):
+        for p in (f"/scan/{name}", f"/axes/{name}"):
+            if self.has(p):
+                return p
+        return None
+
+    def analyses(self):
+        """The statistical methods of the scan, in file order (scan.methods)."""
+        p = next((q for q in map(self._scan_axis, ANALYSIS_DIMS) if q), None)
+        if p is None:
+            self.need("/scan/analysis")
+        return [str(m) for m in np.atleast_1d(self.data(p))]
+
+    def grid(self, name):
+        """A scan axis as float numpy: mass_gev, sigma_cm2, exposure_ty or r."""
+        p = self._scan_axis(name)
+        if p is None:
+            self.need(f"/scan/{name}")
+        return np.asarray(self.data(p), dtype=float)
+
+    # ---- what the run was
+    def config_text(self):
+        """The resolved configuration the last stage stored (/config@text)."""
+        return self.attr("/config", "text", "") or ""
+
+    def run_name(self):
+        """run.name of the configuration (else the file name)."""
+        m = re.search(r'\brun\s*[:=]\s*\{[^}]*?\bname\s*=\s*"([^"]*)"', self.config_text())
+        return m.group(1) if m else os.path.splitext(os.path.basename(self.path))[0]
+
+    def preset(self):
+        """The detector preset of the run ("synthetic" for test-fixture scores)."""
+        return (self.attr("/scan", "detector_preset") or self.attr("/scores/er", "detector_preset")
+                or self.attr("/training/cvae", "detector_preset") or "unknown")
+
+    def n_scored(self, bank):
+        """Events scored in bank "er" or "nr" (None without /scores)."""
+        p = f"/scores/{bank}/l_rec"
+        return int(self.f[p].shape[0]) if self.has(p) else None
+
+    def status(self):
+        """None for a finished, unsharded file; else a sentence saying why it is not one."""
+        a = self.f.attrs
+        if "stage_in_progress" in a:
+            return (f"'{self.path}' is unfinished (stage '{self.text(a['stage_in_progress'])}' was "
+                    "writing it)")
+        if "shard_count" in a:
+            return (f"'{self.path}' is shard {int(a['shard_index'])} of {int(a['shard_count'])}: it "
+                    "holds only some (mass, R) units and no R band; merge the shards first "
+                    "(`ddscan merge results.h5 SHARD.h5...`)")
+        return None
 
     def describe(self, group="/"):
         """One line per dataset: path(dims) shape [units] description."""

@@ -347,18 +347,29 @@ static dd_status copy_dataset(io_file *dst, io_file *src, const char *path) {
   if (sd < 0) return IO_H5FAIL("opening '%s' in '%s'", path, src->disk_path);
   dd_status st = DD_OK;
   hid_t type = H5Dget_type(sd), space = H5Dget_space(sd), dcpl = H5Dget_create_plist(sd);
-  if (H5Tdetect_class(type, H5T_VLEN) > 0 || H5Tis_variable_str(type) > 0 ||
-      H5Tdetect_class(type, H5T_REFERENCE) > 0)
+  int vlstr = H5Tis_variable_str(type) > 0;
+  if (!vlstr && (H5Tdetect_class(type, H5T_VLEN) > 0 || H5Tdetect_class(type, H5T_REFERENCE) > 0))
     st = DD_FAIL(DD_ERR_HDF5,
                  "'%s' in '%s' holds variable-length or reference data, which parallel HDF5 "
                  "cannot write",
                  path, src->disk_path);
   hid_t dd = -1;
-  if (st == DD_OK) {
+  if (st == DD_OK && vlstr) {
+    /* Label axes: parallel HDF5 cannot H5Dwrite variable-length strings,
+     * H5Ocopy (collective metadata) moves them; the attributes follow below
+     * like any dataset's, and the scale bookkeeping is made anew. */
+    hid_t ocp = H5Pcreate(H5P_OBJECT_COPY);
+    if (ocp < 0 || H5Pset_copy_object(ocp, H5O_COPY_WITHOUT_ATTR_FLAG) < 0 ||
+        H5Ocopy(src->fid, path, dst->fid, path, ocp, H5P_DEFAULT) < 0)
+      st = IO_H5FAIL("copying the strings '%s' into '%s'", path, dst->disk_path);
+    if (ocp >= 0) H5Pclose(ocp);
+    if (st == DD_OK) dd = H5Dopen2(dst->fid, path, H5P_DEFAULT);
+    if (st == DD_OK && dd < 0) st = IO_H5FAIL("opening '%s' in '%s'", path, dst->disk_path);
+  } else if (st == DD_OK) {
     dd = H5Dcreate2(dst->fid, path, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (dd < 0) st = IO_H5FAIL("creating '%s' in '%s'", path, dst->disk_path);
+    if (st == DD_OK) st = copy_data(dst, src, path, sd, dd, type);
   }
-  if (st == DD_OK) st = copy_data(dst, src, path, sd, dd, type);
   int is_scale = H5DSis_scale(sd) > 0;
   if (st == DD_OK && is_scale) {
     char *name = NULL;
@@ -722,6 +733,24 @@ static dd_status cmp_data(cmp_ctx *c, const char *path, hid_t da, hid_t db, hid_
   return DD_OK;
 }
 
+/* Compares two string datasets (label axes) element by element. */
+static dd_status cmp_strings(cmp_ctx *c, const char *path) {
+  char **x = NULL, **y = NULL;
+  long long nx = 0, ny = 0;
+  DD_TRY(io_read_strings(c->a, path, &x, &nx), "comparing");
+  dd_status st = io_read_strings(c->b, path, &y, &ny);
+  for (long long i = 0; st == DD_OK && i < nx && i < ny; i++)
+    if (strcmp(x[i], y[i]) != 0) {
+      char what[32];
+      snprintf(what, sizeof what, "%lld", i);
+      differ(c, "%s: strings differ at element %s", path, what);
+      break;
+    }
+  io_strings_free(x, nx);
+  io_strings_free(y, ny);
+  return st;
+}
+
 static dd_status cmp_dataset(cmp_ctx *c, const char *path) {
   hid_t da = H5Dopen2(c->a->fid, path, H5P_DEFAULT);
   hid_t db = H5Dopen2(c->b->fid, path, H5P_DEFAULT);
@@ -739,7 +768,7 @@ static dd_status cmp_dataset(cmp_ctx *c, const char *path) {
       differ(c, "%s: element types differ%s", path, "");
     else if (ra != rb || memcmp(xa, xb, (size_t)(ra > 0 ? ra : 0) * sizeof *xa) != 0)
       differ(c, "%s: shapes differ%s", path, "");
-    else if (H5Tdetect_class(ta, H5T_VLEN) > 0 || H5Tis_variable_str(ta) > 0)
+    else if (H5Tdetect_class(ta, H5T_VLEN) > 0 && H5Tis_variable_str(ta) <= 0)
       st = DD_FAIL(DD_ERR_HDF5, "'%s': cannot compare variable-length data", path);
     /* Dimension scales compared by the paths they resolve to. */
     for (int dim = 0; st == DD_OK && c->equal && dim < ra; dim++) {
@@ -755,7 +784,10 @@ static dd_status cmp_dataset(cmp_ctx *c, const char *path) {
       io_list_free(la.v, la.n);
       io_list_free(lb.v, lb.n);
     }
-    if (st == DD_OK && c->equal) st = cmp_data(c, path, da, db, ta);
+    if (st == DD_OK && c->equal && H5Tis_variable_str(ta) > 0)
+      st = cmp_strings(c, path);
+    else if (st == DD_OK && c->equal)
+      st = cmp_data(c, path, da, db, ta);
   }
   if (sa >= 0) H5Sclose(sa);
   if (sb >= 0) H5Sclose(sb);

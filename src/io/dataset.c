@@ -124,7 +124,7 @@ static dd_status dset_check_same(io_file *f, const char *path, io_type type, int
     }
     char *sc = NULL;
     st = axes ? dset_scale(d, path, i, &sc) : DD_OK;
-    if (st == DD_OK && axes && (!sc || strcmp(sc, axes[i]) != 0))
+    if (st == DD_OK && axes && !io_axis_matches(path, axes[i], sc))
       st = DD_FAIL(DD_ERR_HDF5, "'%s' exists in '%s' with axis '%s' on dimension %d, not '%s'",
                    path, f->disk_path, sc ? sc : "(none)", i, axes[i]);
     free(sc);
@@ -178,6 +178,8 @@ static dd_status default_fill(io_type type, unsigned char fill[8]) {
   return DD_OK;
 }
 
+static dd_status axis_localize(io_file *f, const char *axis, const char *local);
+
 dd_status io_dataset_create_raw(io_file *f, const char *path, io_type type, int rank,
                                 const long long *dims, const char *const *axes, const char *units,
                                 const char *description, const void *fill) {
@@ -205,6 +207,15 @@ dd_status io_dataset_create_raw(io_file *f, const char *path, io_type type, int 
                      "dataset '%s': axis '%s' has %lld points but dimension %d has %lld", path,
                      axes[i], ar == 1 ? ad[0] : -1LL, i, dims[i]);
   }
+  /* Each dimension gets its scale from the dataset's own group (a copy of
+   * the axis when it lives elsewhere), so that netCDF-4 readers (xarray with
+   * h5netcdf or netCDF4) open every group on its own with named coordinates. */
+  char local[IO_MAX_RANK][IO_PATH_MAX];
+  for (int i = 0; i < rank; i++) {
+    io_axis_local(path, axes[i], local[i], sizeof local[i]);
+    if (strcmp(local[i], axes[i]) != 0)
+      DD_TRY(axis_localize(f, axes[i], local[i]), "dataset '%s', dimension %d", path, i);
+  }
   if (io_exists(f, path)) return dset_check_same(f, path, type, rank, dims, axes);
   hid_t d;
   DD_TRY(dset_make(f, path, io_h5_file_type(type), io_h5_mem_type(type), rank, dims,
@@ -212,9 +223,9 @@ dd_status io_dataset_create_raw(io_file *f, const char *path, io_type type, int 
          "dataset '%s'", path);
   dd_status st = DD_OK;
   for (int i = 0; i < rank && st == DD_OK; i++) {
-    hid_t s = H5Dopen2(f->fid, axes[i], H5P_DEFAULT);
+    hid_t s = H5Dopen2(f->fid, local[i], H5P_DEFAULT);
     if (s < 0 || H5DSattach_scale(d, s, (unsigned)i) < 0)
-      st = IO_H5FAIL("attaching axis '%s' to dimension %d of '%s'", axes[i], i, path);
+      st = IO_H5FAIL("attaching axis '%s' to dimension %d of '%s'", local[i], i, path);
     if (s >= 0) H5Dclose(s);
   }
   H5Dclose(d);
@@ -340,31 +351,271 @@ dd_status io_axis_write_rows(io_file *f, const char *path, io_type type, long lo
   return io_write_rows(f, path, type, n_local, values);
 }
 
+/* Label axes are variable-length UTF-8 strings (netCDF's string type, which
+ * h5py, h5netcdf and netCDF4 return as str): netCDF-C before 4.9.1 cannot read
+ * arrays of fixed-length strings (Unidata/netcdf-c#2159; Debian 12 ships
+ * 4.9.0).  Parallel HDF5 refuses H5Dwrite of variable-length data through
+ * MPI-IO, so every rank writes the same labels into a private in-memory file
+ * (core driver, no backing store) and H5Ocopy, a collective metadata
+ * operation, moves the dataset into the results file. */
+static hid_t vlstr_type(void) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
+    H5Tclose(t);
+    return -1;
+  }
+  return t;
+}
+
+static dd_status labels_make(io_file *f, const char *path, int n, const char *const *labels) {
+  char parent[IO_PATH_MAX];
+  io_path_parent(path, parent, sizeof parent);
+  DD_TRY(io_group_create_raw(f, parent), "label axis '%s'", path);
+  dd_status st = DD_OK;
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), m = -1, t = vlstr_type(), sp = -1, d = -1;
+  hsize_t hn = (hsize_t)n;
+  if (fapl < 0 || t < 0 || H5Pset_fapl_core(fapl, 4096, 0) < 0)
+    st = IO_H5FAIL("label axis '%s': in-memory file", path);
+  if (st == DD_OK) m = H5Fcreate("ddscan-labels.mem", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (st == DD_OK && m < 0) st = IO_H5FAIL("label axis '%s': in-memory file", path);
+  if (st == DD_OK) {
+    sp = H5Screate_simple(1, &hn, NULL);
+    d = sp < 0 ? -1 : H5Dcreate2(m, "labels", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels) < 0)
+      st = IO_H5FAIL("label axis '%s': writing the labels", path);
+  }
+  if (d >= 0) H5Dclose(d);
+  if (st == DD_OK && H5Ocopy(m, "labels", f->fid, path, H5P_DEFAULT, H5P_DEFAULT) < 0)
+    st = IO_H5FAIL("copying label axis '%s' into '%s'", path, f->disk_path);
+  if (sp >= 0) H5Sclose(sp);
+  if (m >= 0) H5Fclose(m);
+  if (t >= 0) H5Tclose(t);
+  if (fapl >= 0) H5Pclose(fapl);
+  if (st != DD_OK) return st;
+  d = H5Dopen2(f->fid, path, H5P_DEFAULT);
+  if (d < 0 || H5DSset_scale(d, io_path_base(path)) < 0)
+    st = IO_H5FAIL("making '%s' a dimension scale", path);
+  if (d >= 0) H5Dclose(d);
+  return st;
+}
+
+void io_strings_free(char **s, long long n) {
+  for (long long i = 0; s && i < n; i++) free(s[i]);
+  free(s);
+}
+
+dd_status io_read_strings(io_file *f, const char *path, char ***out, long long *n_out) {
+  *out = NULL;
+  *n_out = 0;
+  hid_t d;
+  DD_TRY(dset_open(f, path, &d), "reading strings '%s'", path);
+  int rank = 0;
+  hsize_t dims[IO_MAX_RANK];
+  dd_status st = dset_shape(d, path, &rank, dims);
+  hid_t t = H5Dget_type(d), mt = -1;
+  if (st == DD_OK && (rank != 1 || H5Tget_class(t) != H5T_STRING))
+    st = DD_FAIL(DD_ERR_HDF5, "'%s' in '%s' is not a 1-D string dataset", path, f->disk_path);
+  long long n = st == DD_OK ? (long long)dims[0] : 0;
+  int vl = H5Tis_variable_str(t) > 0;
+  size_t w = vl ? sizeof(char *) : H5Tget_size(t);
+  void *buf = NULL;
+  char **s = NULL;
+  if (st == DD_OK) st = dd_calloc(&buf, (size_t)(n > 0 ? n : 1), w, "strings");
+  if (st == DD_OK) st = dd_calloc((void **)&s, (size_t)(n > 0 ? n : 1), sizeof *s, "strings");
+  if (st == DD_OK) {
+    mt = vl ? vlstr_type() : H5Tcopy(t);
+    if (mt < 0 || (n > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, f->dxpl_coll, buf) < 0))
+      st = IO_H5FAIL("reading '%s' in '%s'", path, f->disk_path);
+  }
+  for (long long i = 0; st == DD_OK && i < n; i++) {
+    const char *v = vl ? ((char **)buf)[i] : (const char *)buf + (size_t)i * w;
+    size_t len = v ? (vl ? strlen(v) : strnlen(v, w)) : 0;
+    s[i] = malloc(len + 1);
+    if (!s[i]) {
+      st = DD_FAIL(DD_ERR_NOMEM, "strings of '%s'", path);
+      break;
+    }
+    if (len) memcpy(s[i], v, len);
+    s[i][len] = '\0';
+  }
+  if (vl && buf && n > 0 && mt >= 0) {
+    hid_t sp = H5Dget_space(d);
+    H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, buf);
+    H5Sclose(sp);
+  }
+  if (mt >= 0) H5Tclose(mt);
+  free(buf);
+  H5Tclose(t);
+  H5Dclose(d);
+  if (st != DD_OK) {
+    io_strings_free(s, n);
+    return st;
+  }
+  *out = s;
+  *n_out = n;
+  return DD_OK;
+}
+
+/* 1 when the string axis `path` holds exactly labels[0..n). */
+static dd_status labels_same(io_file *f, const char *path, int n, const char *const *labels,
+                             int *same) {
+  char **old = NULL;
+  long long m = 0;
+  DD_TRY(io_read_strings(f, path, &old, &m), "checking axis '%s'", path);
+  *same = m == n;
+  for (long long i = 0; *same && i < m; i++) *same = strcmp(old[i], labels[i]) == 0;
+  io_strings_free(old, m);
+  return DD_OK;
+}
+
 dd_status io_axis_write_labels(io_file *f, const char *path, int n, const char *const *labels,
                                const char *description) {
   DD_TRY(io_stage_check_owned(f, path, "axis"), "axis '%s'", path);
   if (n < 1) return DD_FAIL(DD_ERR_ARG, "label axis '%s': no labels", path);
-  size_t w = 1;
-  for (int i = 0; i < n; i++)
-    if (strlen(labels[i]) + 1 > w) w = strlen(labels[i]) + 1;
+  /* Rank 0's labels are the truth: broadcast as one NUL-separated block. */
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += strlen(labels[i]) + 1;
+  unsigned long long len = total;
+  MPI_Bcast(&len, 1, MPI_UNSIGNED_LONG_LONG, 0, f->w.comm);
   char *buf = NULL;
-  DD_TRY(dd_calloc((void **)&buf, (size_t)n, w, "labels"), "axis '%s'", path);
-  for (int i = 0; i < n; i++) memcpy(buf + (size_t)i * w, labels[i], strlen(labels[i]));
-  MPI_Bcast(buf, (int)((size_t)n * w), MPI_CHAR, 0, f->w.comm);
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, w);
-  H5Tset_strpad(t, H5T_STR_NULLTERM);
-  dd_status st;
+  const char **v = NULL;
+  DD_TRY(dd_calloc((void **)&buf, (size_t)len, 1, "labels"), "axis '%s'", path);
+  dd_status st = dd_calloc((void **)&v, (size_t)n, sizeof *v, "labels");
+  if (st != DD_OK) {
+    free(buf);
+    return st;
+  }
+  if (f->w.rank == 0)
+    for (int i = 0, o = 0; i < n; o += (int)strlen(labels[i]) + 1, i++)
+      memcpy(buf + o, labels[i], strlen(labels[i]) + 1);
+  MPI_Bcast(buf, (int)len, MPI_CHAR, 0, f->w.comm);
+  for (int i = 0, o = 0; i < n; i++) {
+    v[i] = buf + o;
+    o += (int)strlen(v[i]) + 1;
+  }
   if (io_exists(f, path)) {
-    st = axis_check_same(f, path, t, n, buf, w);
+    int same = 0;
+    st = labels_same(f, path, n, v, &same);
+    if (st == DD_OK && !same)
+      st = DD_FAIL(DD_ERR_HDF5,
+                   "axis '%s' exists in '%s' with other labels (a file from another "
+                   "configuration?)",
+                   path, f->disk_path);
   } else {
-    st = axis_make(f, path, t, t, n, buf, NULL);
+    st = labels_make(f, path, n, v);
     /* Labels have no unit: the attribute is present and empty. */
     if (st == DD_OK) st = units_desc(f, path, "", description);
   }
-  H5Tclose(t);
+  free(v);
   free(buf);
   return st;
+}
+
+/* ---------------------------------------------------------------- group-local axes */
+
+void io_axis_local(const char *path, const char *axis, char *buf, size_t cap) {
+  char pd[IO_PATH_MAX], pa[IO_PATH_MAX];
+  io_path_parent(path, pd, sizeof pd);
+  io_path_parent(axis, pa, sizeof pa);
+  if (strcmp(pd, pa) == 0 || io_path_join(buf, cap, pd, io_path_base(axis)) != DD_OK) {
+    snprintf(buf, cap, "%s", axis);
+    dd_error_clear();
+  }
+}
+
+int io_axis_matches(const char *path, const char *axis, const char *scale) {
+  char local[IO_PATH_MAX];
+  io_axis_local(path, axis, local, sizeof local);
+  return scale && (strcmp(scale, local) == 0 || strcmp(scale, axis) == 0);
+}
+
+/* 1 when two 1-D axes hold the same values in the same type. */
+static dd_status axes_same(io_file *f, const char *a, const char *b, int *same) {
+  *same = 0;
+  hid_t da, db;
+  DD_TRY(dset_open(f, a, &da), "comparing axes");
+  dd_status st = dset_open(f, b, &db);
+  if (st != DD_OK) {
+    H5Dclose(da);
+    return st;
+  }
+  hid_t ta = H5Dget_type(da), tb = H5Dget_type(db);
+  int strings = H5Tget_class(ta) == H5T_STRING && H5Tget_class(tb) == H5T_STRING;
+  int typed = strings || H5Tequal(ta, tb) > 0;
+  H5Tclose(ta);
+  H5Tclose(tb);
+  H5Dclose(da);
+  H5Dclose(db);
+  if (!typed) return DD_OK;
+  if (strings) {
+    char **x = NULL, **y = NULL;
+    long long nx = 0, ny = 0;
+    st = io_read_strings(f, a, &x, &nx);
+    if (st == DD_OK) st = io_read_strings(f, b, &y, &ny);
+    *same = st == DD_OK && nx == ny;
+    for (long long i = 0; *same && i < nx; i++) *same = strcmp(x[i], y[i]) == 0;
+    io_strings_free(x, nx);
+    io_strings_free(y, ny);
+    return st;
+  }
+  void *x = NULL, *y = NULL;
+  size_t ex = 0, ey = 0;
+  long long nx = 0, ny = 0;
+  int rx = 0, ry = 0;
+  st = io_read_raw(f, a, &x, &ex, &nx, &rx, NULL);
+  if (st == DD_OK) st = io_read_raw(f, b, &y, &ey, &ny, &ry, NULL);
+  *same = st == DD_OK && rx == 1 && ry == 1 && nx == ny && ex == ey &&
+          memcmp(x, y, (size_t)nx * ex) == 0;
+  free(x);
+  free(y);
+  return st;
+}
+
+/* Makes `local` (in the dataset's group) a copy of the axis `axis`: same
+ * values, type, units and description, a dimension scale named like it.  An
+ * existing `local` must hold the same values. */
+static dd_status axis_localize(io_file *f, const char *axis, const char *local) {
+  if (io_exists(f, local)) {
+    int same = 0;
+    DD_TRY(axes_same(f, axis, local, &same), "axis '%s'", local);
+    if (!same)
+      return DD_FAIL(DD_ERR_HDF5,
+                     "'%s' exists in '%s' but is not a copy of the axis '%s' (a dataset of "
+                     "that name in the group?)",
+                     local, f->disk_path, axis);
+    return DD_OK;
+  }
+  char *units = NULL, *desc = NULL;
+  dd_status st =
+      io_attr_exists(f, axis, "units") ? io_attr_read_string(f, axis, "units", &units) : DD_OK;
+  if (st == DD_OK && io_attr_exists(f, axis, "description"))
+    st = io_attr_read_string(f, axis, "description", &desc);
+  hid_t d = -1, t = -1;
+  if (st == DD_OK) st = dset_open(f, axis, &d);
+  if (st == DD_OK) t = H5Dget_type(d);
+  if (st == DD_OK && H5Tget_class(t) == H5T_STRING) {
+    char **s = NULL;
+    long long n = 0;
+    st = io_read_strings(f, axis, &s, &n);
+    if (st == DD_OK) st = labels_make(f, local, (int)n, (const char *const *)s);
+    io_strings_free(s, n);
+  } else if (st == DD_OK) {
+    void *v = NULL;
+    size_t es = 0;
+    long long n = 0;
+    int r = 0;
+    st = io_read_raw(f, axis, &v, &es, &n, &r, NULL);
+    if (st == DD_OK && r != 1) st = DD_FAIL(DD_ERR_HDF5, "axis '%s' is not 1-D", axis);
+    if (st == DD_OK) st = axis_make(f, local, t, t, n, v, NULL);
+    free(v);
+  }
+  if (t >= 0) H5Tclose(t);
+  if (d >= 0) H5Dclose(d);
+  if (st == DD_OK) st = units_desc(f, local, units ? units : "", desc ? desc : "");
+  free(units);
+  free(desc);
+  if (st != DD_OK) return DD_CONTEXT(st, "copying axis '%s' to '%s'", axis, local);
+  return DD_OK;
 }
 
 /* ---------------------------------------------------------------- transfers */

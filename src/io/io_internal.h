@@ -96,6 +96,16 @@ dd_status io_read_raw(io_file *f, const char *path, void **buf, size_t *elem_siz
  * dataset's own file type (others pass NULL). */
 dd_status io_write_raw_root(io_file *f, const char *path, const void *buf);
 
+/* Where a dataset at `path` finds its scale for the axis `axis`: the axis
+ * itself when both share a group, else "<dataset's group>/<axis name>", a
+ * copy io_dataset_create makes (so every group carries its coordinates, as
+ * netCDF-4 and xarray need).  Pure string work. */
+void io_axis_local(const char *path, const char *axis, char *buf, size_t cap);
+/* 1 when `scale` (an attached scale's path, may be NULL) stands for `axis` on
+ * a dataset at `path`: its group-local copy, or the axis itself (files
+ * written before format 2). */
+int io_axis_matches(const char *path, const char *axis, const char *scale);
+
 /* For per-unit datasets: which dimension of `path` carries each unit axis
  * (unit_dim[a]), the dims, and the slice length.  Errors name the dataset and
  * the axis that is not attached exactly once. */

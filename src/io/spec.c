@@ -72,8 +72,8 @@ int io_spec_check(io_file *f, const io_spec *s, char *why, size_t cap) {
   }
   for (int k = 0; ok && k < rank; k++) {
     char *scale = NULL;
-    if (io_dataset_scale(f, s->path, k, &scale) != DD_OK || !scale ||
-        strcmp(scale, s->axes[k]) != 0) {
+    if (io_dataset_scale(f, s->path, k, &scale) != DD_OK ||
+        !io_axis_matches(s->path, s->axes[k], scale)) {
       snprintf(why, cap, "dimension %d of '%s' is not on the axis '%s'", k, s->path, s->axes[k]);
       ok = 0;
     }

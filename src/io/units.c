@@ -54,7 +54,7 @@ dd_status io_units_map(io_file *f, const char *path, int n_axes, const char *con
   for (int a = 0; a < n_axes && st == DD_OK; a++) {
     int hits = 0;
     for (int d = 0; d < *rank; d++)
-      if (scales[d] && strcmp(scales[d], unit_axes[a]) == 0) {
+      if (io_axis_matches(path, unit_axes[a], scales[d])) {
         unit_dim[a] = d;
         hits++;
       }

@@ -265,8 +265,9 @@ static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_s
   io_file *f = s->f;
   const char *names[STATS_N_METHODS];
   for (int i = 0; i < g->n_methods; i++) names[i] = stats_method_name(g->methods[i]);
-  DD_TRY(io_axis_write_labels(f, "/axes/method", g->n_methods, names,
-                              "statistical method (scan.methods; conventions: /scan attributes)"),
+  DD_TRY(io_axis_write_labels(
+             f, "/axes/analysis", g->n_methods, names,
+             "statistical method of the analysis (scan.methods; conventions: /scan attributes)"),
          "scan axes");
   DD_TRY(io_axis_write(f, "/axes/mass_gev", IO_F64, g->n_mass, g->mass_gev, "GeV/c^2", "WIMP mass"),
          "scan axes");

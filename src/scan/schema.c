@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 /* Axis paths (written by the layout before any dataset). */
-#define A "/axes/method"
+#define A "/axes/analysis"
 #define MS "/axes/mass_gev"
 #define SG "/axes/sigma_cm2"
 #define EX "/axes/exposure_ty"

@@ -26,9 +26,9 @@ with h5py.File(sys.argv[1], "r", locking=False) as f:
 import math
 import numpy as np
 with h5py.File(sys.argv[1], "r", locking=False) as f:
-    methods = [m.decode() if isinstance(m, bytes) else str(m) for m in f["axes/method"][()]]
+    methods = [m.decode() if isinstance(m, bytes) else str(m) for m in f["scan/analysis"][()]]
     im = methods.index("paper")
-    sig, expo = f["axes/sigma_cm2"][()], f["axes/exposure_ty"][()]
+    sig, expo = f["scan/sigma_cm2"][()], f["scan/exposure_ty"][()]
     sref = float(f["spectra"].attrs["sigma_cm2"])
     b_all, s_all = f["templates/ts/background"][()], f["templates/ts/signal"][()]
     nb = f["templates/ts/n_bins"][()]
@@ -49,6 +49,31 @@ with h5py.File(sys.argv[1], "r", locking=False) as f:
                         checked += 1
     assert checked >= 8, checked
 PY
+# Every group of the whole pipeline's file opens in xarray with both netCDF-4
+# engines, every dimension with its coordinate (tests/py/test_xarray.py checks
+# values; this covers the groups only the full pipeline writes).
+if "$PYTHON" -c 'import xarray, h5netcdf, netCDF4' 2>/dev/null; then
+  HDF5_USE_FILE_LOCKING=FALSE "$PYTHON" - "$TMP/run/results.h5" <<'PY' || fail "xarray cannot open every group"
+import sys, h5py, xarray as xr
+path = sys.argv[1]
+groups = ["/"]
+with h5py.File(path, "r", locking=False) as f:
+    f.visititems(lambda n, o: groups.append(n) if isinstance(o, h5py.Group) else None)
+for engine in ("h5netcdf", "netcdf4"):
+    for g in groups:
+        with xr.open_dataset(path, group=g, engine=engine) as ds:
+            for d in ds.dims:
+                assert d in ds.coords, (engine, g, d)
+                assert d not in ("method", "tolerance", "drop", "indexers"), (engine, g, d)
+            for k, v in ds.variables.items():
+                assert v.dtype.kind != "S", (engine, g, k, v.dtype)
+print(f"xarray opened {len(groups)} groups with h5netcdf and netcdf4")
+PY
+elif [ -n "${CI:-}" ]; then
+  fail "$PYTHON cannot import xarray, h5netcdf and netCDF4 (tools/deps.sh test)"
+else
+  echo "skip: the xarray check needs python3-xarray, python3-h5netcdf, python3-netcdf4"
+fi
 
 $MPIRUN -n 2 "$DDSCAN" "$CFG" "${OUT[@]}" >"$TMP/second.log" 2>&1 || fail "second run: $(tail -5 "$TMP/second.log")"
 grep -q "== simulate: .* current; skipped" "$TMP/second.log" || fail "second run re-simulated"

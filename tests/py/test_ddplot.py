@@ -128,10 +128,10 @@ def expect_error(args, cwd, must, what):
 def check_numbers(dp, path, sound=True):
     """ddplot's own arithmetic against the file's /scan: the paper p everywhere, the sound Z
     where the file's sound statistic has no nuisances."""
-    res = dp.Results(path)
+    res = dp.open_results(path)
     f = res.f
-    mass, sig, E, r = (f[f"axes/{a}"][()] for a in ("mass_gev", "sigma_cm2", "exposure_ty", "r"))
-    methods = [m.decode() for m in f["axes/method"][()]]
+    mass, sig, E, r = (f[f"scan/{a}"][()] for a in ("mass_gev", "sigma_cm2", "exposure_ty", "r"))
+    methods = [m.decode() for m in f["scan/analysis"][()]]
     kp, ks = methods.index("paper"), methods.index("sound")
     lp, z = f["scan/log_p"][()], f["scan/z"][()]
     isg = int(np.argmin(abs(np.log(sig / 1e-46))))
@@ -158,14 +158,43 @@ def check_numbers(dp, path, sound=True):
     res.close()
 
 
+def check_flags_and_edges(dp, path):
+    """Flagged contour points are hollow with a legend entry naming the reason; Fig. 9's line
+    carries the flags of /contours/flags at best_r_overall; an R_opt on the grid's edge says so."""
+    import matplotlib.pyplot as plt
+    fig, a = plt.subplots()
+    reasons = set()
+    dp.contour_points(a, [1.0, 2.0, 3.0], [1e-46, 2e-46, 3e-46], [0, 2048, 2 | 1024], "C0", reasons)
+    filled, hollow = [ln for ln in a.lines if len(ln.get_xdata())]
+    check(list(filled.get_xdata()) == [1.0] and list(hollow.get_xdata()) == [2.0, 3.0]
+          and hollow.get_markerfacecolor() == "none", "flagged contour points are not hollow")
+    check(reasons == {"mc-ratio", "low-count", "low-mc"}, f"flag reasons {reasons}")
+    dp.flag_legend(a, reasons)
+    labels = " ".join(ln.get_label() for ln in a.lines)
+    check("hollow: flagged contour point" in labels and "mc-ratio: MC-to-data ratio below" in labels,
+          f"flag legend: {labels[:300]}")
+    plt.close(fig)
+    check("edge of the R grid" in dp.r_opt_text(250.0, [0.0, 100.0, 250.0]), "R_opt at the top edge")
+    check("edge of the R grid" in dp.r_opt_text(0.0, [0.0, 100.0, 250.0]), "R_opt at the bottom edge")
+    check(dp.r_opt_text(100.0, [0.0, 100.0, 250.0]) == "R_opt = 100", "an inner R_opt")
+    res = dp.open_results(path)
+    d = dp.fig9_data(res, "sound", 50.0)
+    with h5py.File(path, "r", locking=False) as f:
+        r = list(f["contours/r"][()])
+        k = list(f["contours/analysis"].asstr()[()]).index("sound")
+        want = f["contours/flags"][k, d["im"], :, r.index(d["r_opt"])]
+    check(np.array_equal(d["line_flags"], want), "fig 9 line flags differ from /contours/flags")
+    res.close()
+
+
 def check_summary(path, s):
     with h5py.File(path, "r", locking=False) as f:
-        methods = [m.decode() for m in f["axes/method"][()]]
-        mass, r, E = f["axes/mass_gev"][()], f["axes/r"][()], f["axes/exposure_ty"][()]
+        methods = [m.decode() for m in f["contours/analysis"][()]]
+        mass, r, E = f["contours/mass_gev"][()], f["contours/r"][()], f["contours/exposure_ty"][()]
         best = f["contours/best_r_overall"][()]
         s5 = f["contours/sigma5"][()]
         lp = f["scan/log_p"][()]
-        sig = f["axes/sigma_cm2"][()]
+        sig = f["scan/sigma_cm2"][()]
     check(s["methods"] == methods, f"summary methods {s['methods']}")
     for k, m in enumerate(methods):
         for im, mv in enumerate(mass):
@@ -244,9 +273,9 @@ def main():
         expect_error([path, "--out", out, "--fig", "1"], tmp, ["/training/examples/er_image", "train stage"],
                      "--fig 1 without /training")
         expect_error([path, "--out", out, "--fig", "8", "--method", "toys"], tmp,
-                     ["method 'toys'", "/axes/method", "['paper', 'sound', 'classical']"], "--method toys")
+                     ["method 'toys'", "/scan/analysis", "['paper', 'sound', 'classical']"], "--method toys")
         expect_error([scores_only, "--out", out, "--fig", "9"], tmp,
-                     ["fig 9 needs /axes/method", "scan stage", "ddscan scan CONFIG"], "--fig 9 on a scores-only file")
+                     ["fig 9 needs /scan/analysis", "scan stage", "ddscan scan CONFIG"], "--fig 9 on a scores-only file")
         expect_error([scores_only, "--out", out, "--fig", "5"], tmp, ["scan stage"], "--fig 5 on a scores-only file")
         expect_error([os.path.join(tmp, "nope.h5"), "--out", out], tmp, ["nope.h5' does not exist"], "missing file")
         nos = os.path.join(tmp, "no_scores.h5")
@@ -257,7 +286,7 @@ def main():
                      ["fig 5 needs /scores/nr/h_b", "score stage", "ddscan score CONFIG"], "--fig 5 without h_b")
         rc, so, se = tool([DDPLOT, nos, "--out", os.path.join(tmp, "nos")])
         check(rc == 1 and "skipped fig 5 (paper): fig 5 needs /scores/nr/h_b" in so
-              and "skipped fig 9 (paper): fig 9 needs /axes/method" in so and "supports none" in se,
+              and "skipped fig 9 (paper): fig 9 needs /scan/analysis" in so and "supports none" in se,
               f"default run on a scores file without h_b: exit {rc}, {so[-600:]} {se[-600:]}")
         os.makedirs(os.path.join(tmp, "shard"))
         shutil.copy(scores_only, os.path.join(tmp, "shard", "results.h5"))
@@ -268,6 +297,7 @@ def main():
 
         # 3. numbers
         check_numbers(dp, path)
+        check_flags_and_edges(dp, path)
         rc, so, se = tool([DDPLOT, path, "--summary"])
         check(rc == 0, f"--summary: exit {rc} {se[-600:]}")
         try:

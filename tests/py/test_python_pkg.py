@@ -3,7 +3,7 @@
 
 Writes synthetic scores (tests/mpi_scan.c) and runs `ddscan scan` under mpirun -n 2, then
 checks against h5py read directly: the package lists /scan and /contours, names every
-dimension after the dimension scale attached to it, decodes the method labels to str, and a
+dimension after the dimension scale attached to it, decodes the analysis labels to str, and a
 value selected by coordinate (method, mass, sigma, exposure, R) is the one h5py finds at the
 same indices.  The README's three-line recipe runs with PYTHONPATH=python.  A small file
 written here with its scales inside the group (no /axes) and one dimension without a scale
@@ -61,8 +61,8 @@ def run(cmd, cwd):
 def h5_index(f, dset, dim, label):
     """The index of label on dimension dim of dset, found with h5py alone."""
     scale = f[dset].dims[dim][0][()]
-    if scale.dtype.kind == "S":
-        return [s.decode() for s in scale].index(label)
+    if scale.dtype.kind in "SO":  # label axes: variable-length strings (bytes from h5py)
+        return [s.decode() if isinstance(s, bytes) else s for s in scale].index(label)
     return int(np.flatnonzero(np.isclose(scale, label, rtol=1e-9, atol=0.0))[0])
 
 
@@ -75,33 +75,51 @@ def check_results(path):
                                              if isinstance(f["contours"][k], h5py.Dataset)),
               "list('contours') differs from h5py")
         text = str(res)
-        check("/scan/p_value(method, mass_gev, sigma_cm2, exposure_ty, r)" in text,
+        check("/scan/p_value(analysis, mass_gev, sigma_cm2, exposure_ty, r)" in text,
               "str(res) does not list /scan/p_value with its dimensions")
 
         # Every /scan and /contours quantity: dims are the attached scales' names.
         for p in res.list("scan") + res.list("contours"):
             d = f[p]
-            want = tuple(d.dims[i][0].name.rsplit("/", 1)[-1] if len(d.dims[i]) else f"dim_{i}"
-                         for i in range(d.ndim))
+            if d.attrs.get("CLASS") == b"DIMENSION_SCALE":  # a coordinate (a copy of the grid in this group) is its own axis
+                want = (p.rsplit("/", 1)[-1],)
+            else:
+                want = tuple(d.dims[i][0].name.rsplit("/", 1)[-1] if len(d.dims[i]) else f"dim_{i}"
+                             for i in range(d.ndim))
             q = res.get(p)
             check(q.dims == want, f"{p}: dims {q.dims}, h5py's scales say {want}")
-            check(np.array_equal(np.asarray(q.values), d[()], equal_nan=d.dtype.kind == "f"),
+            raw = d.asstr()[()] if d.dtype.kind == "O" else d[()]
+            check(np.array_equal(np.asarray(q.values), raw, equal_nan=d.dtype.kind == "f"),
                   f"{p}: values differ from h5py")
             check(q.units == d.attrs["units"], f"{p}: units")
 
         p = res.get("scan/p_value")
-        check(list(p.coords["method"]) == ["paper", "sound", "classical"],
-              f"method labels {list(p.coords['method'])}")
-        check(all(isinstance(m, str) for m in p.coords["method"]), "method labels are not str")
+        check(list(p.coords["analysis"]) == ["paper", "sound", "classical"],
+              f"analysis labels {list(p.coords['analysis'])}")
+        check(all(isinstance(m, str) for m in p.coords["analysis"]), "analysis labels are not str")
+        check(res.analyses() == ["paper", "sound", "classical"], f"analyses() {res.analyses()}")
+        check(list(res.grid("mass_gev")) == [20.0, 200.0], "grid('mass_gev')")
         sigmas = f["scan/p_value"].dims[2][0][()]
-        pick = {"method": "sound", "mass_gev": 200.0, "sigma_cm2": float(sigmas[1]),
+        pick = {"analysis": "sound", "mass_gev": 200.0, "sigma_cm2": float(sigmas[1]),
                 "exposure_ty": 5.0, "r": 120.0}
         v = p.sel(**pick)
         check(v.dims == () and np.ndim(v.values) == 0, f"a full selection keeps dims {v.dims}")
         idx = tuple(h5_index(f, "scan/p_value", i, pick[k]) for i, k in enumerate(p.dims))
         check(float(v.values) == float(f["scan/p_value"][idx]),
               f"p_value at {pick}: package {float(v.values)}, h5py {float(f['scan/p_value'][idx])}")
-        part = p.sel({"method": "paper"}, mass_gev=20.0)
+        part = p.sel({"analysis": "paper"}, mass_gev=20.0)
+        alias = p.sel(method="paper", mass_gev=20.0)  # method= names the analysis dimension
+        check(np.array_equal(alias.values, part.values), "sel(method=) differs from sel(analysis=)")
+        z = res.scan("z", method="sound").sel(mass_gev=200.0, exposure_ty=5.0, r=120.0)
+        check(z.dims == ("sigma_cm2",) and np.array_equal(z.values, f["scan/z"][1, 1, :, 1, 1]),
+              f"res.scan('z', method='sound') selection: {z}")
+        fl = res.contours("flags", method="classical", mass_gev=20.0)
+        check(np.array_equal(fl.values, f["contours/flags"][2, 0]), "res.contours('flags') selection")
+        try:
+            res.scan("no_such")
+            check(False, "a missing quantity did not raise")
+        except ddr.Missing as e:
+            check("scan stage" in str(e), f"missing-quantity message: {e}")
         check(part.dims == ("sigma_cm2", "exposure_ty", "r"), f"partial selection dims {part.dims}")
         check(np.array_equal(part.values, f["scan/p_value"][0, 0]), "partial selection values")
         near = p.sel(mass_gev=190.0, nearest=True)
@@ -112,7 +130,7 @@ def check_results(path):
         except KeyError as e:
             check("nearest=True" in str(e), f"off-grid message: {e}")
 
-        s5 = res.get("contours/sigma5").sel(method="classical", mass_gev=20.0, exposure_ty=1.0, r=0.0)
+        s5 = res.get("contours/sigma5").sel(analysis="classical", mass_gev=20.0, exposure_ty=1.0, r=0.0)
         check(float(s5.values) == float(f["contours/sigma5"][2, 0, 0, 0]), "contours/sigma5 selection")
         check(res.attr("/", "format_version") == f.attrs["format_version"], "root attribute")
         check(isinstance(res.attr("/scan", "conventions"), str), "/scan conventions attribute")
@@ -124,9 +142,12 @@ def check_results(path):
         else:
             da = res.to_xarray("scan/p_value")
             check(da.dims == p.dims, f"xarray dims {da.dims}")
-            x = da.sel({"method": "sound", "mass_gev": 200.0, "exposure_ty": 5.0, "r": 120.0}).isel(sigma_cm2=1)
+            x = da.sel({"analysis": "sound", "mass_gev": 200.0, "exposure_ty": 5.0, "r": 120.0}).isel(sigma_cm2=1)
             check(float(x) == float(f["scan/p_value"][idx]), "xarray selection differs from h5py")
             check(da.attrs["units"] == "1", "xarray units attribute")
+            ds = res.dataset("contours")
+            check(float(ds["sigma5"].sel(analysis="classical", mass_gev=20.0, exposure_ty=1.0, r=0.0))
+                  == float(f["contours/sigma5"][2, 0, 0, 0]), "res.dataset('contours') selection")
             print("xarray checks ran")
 
 
@@ -151,13 +172,13 @@ def check_moved_axes(tmp):
 
 def recipe(path):
     """The README's three lines, as a user runs them (PYTHONPATH=python)."""
-    code = ("import ddscan_results as ddr\n"
-            f"res = ddr.open({path!r})\n"
-            "p = res.get('scan/p_value').sel(mass_gev=200.0, exposure_ty=5.0)\n"
+    code = ("import ddscan_results as dr\n"
+            f"r = dr.open({path!r})\n"
+            "p = r.scan('p_value', method='sound').sel(mass_gev=200.0, exposure_ty=5.0)\n"
             "print(p.dims, p.shape)\n")
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
-    check(r.returncode == 0 and "('method', 'sigma_cm2', 'r') (3, 3, 2)" in r.stdout,
+    check(r.returncode == 0 and "('sigma_cm2', 'r') (3, 2)" in r.stdout,
           f"the README recipe: exit {r.returncode}: {r.stdout}{r.stderr[-600:]}")
 
 

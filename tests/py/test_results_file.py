@@ -66,7 +66,7 @@ def check_datasets(f):
             if key in obj.attrs:
                 check(isinstance(obj.attrs[key], str), f"{path}: '{key}' is not a VL string")
         check(len(obj.attrs.get("description", "")) > 0, f"{path}: empty description")
-        if obj.dtype.kind != "S":  # labels have no unit; numbers always do
+        if h5py.check_string_dtype(obj.dtype) is None:  # labels have no unit; numbers always do
             check(len(obj.attrs.get("units", "")) > 0, f"{path}: empty units")
         if text(obj.attrs.get("CLASS", b"")) == "DIMENSION_SCALE":
             n_scales += 1
@@ -115,7 +115,11 @@ def check_attrs(f):
         check(g.attrs.get("n_ranks") == 2, f"/provenance/{stage}: n_ranks")
     done = f["scan/done"][()]
     check(done.shape == (3, 6) and (done == 1).all(), "/scan/done is not all ones")
-    check(f["scan/p_value"].dims[1][0].name == "/axes/mass_gev", "p_value axis 1 is not mass_gev")
+    # the group-local copy of /axes/mass_gev (docs/format.md §1 conventions)
+    check(f["scan/p_value"].dims[1][0].name == "/scan/mass_gev", "p_value axis 1 is not /scan/mass_gev")
+    check(list(f["scan/mass_gev"][()]) == list(f["axes/mass_gev"][()]), "/scan/mass_gev is not /axes/mass_gev")
+    check(h5py.check_string_dtype(f["scan/analysis"].dtype).length is None,
+          "/scan/analysis is not a variable-length string axis")
 
 
 def main():
@@ -134,7 +138,7 @@ def main():
             listed = h5layout.layout(path, True, out)
         with open(os.path.join(tmp, "layout.md")) as md:
             content = md.read()
-        check("/scan/p_value" in listed and "[method=2][mass_gev=3]" in content,
+        check("/scan/p_value" in listed and "[analysis=2][mass_gev=3]" in content,
               "h5layout does not show /scan/p_value with named dimensions")
         check("(missing)" not in content, "h5layout found a dataset without units/description")
     if failures:
