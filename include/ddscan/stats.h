@@ -91,6 +91,10 @@ typedef struct stats_params {
   double low_total_bkg_min; /* ... or the total background is below this */
   double r_band[2];         /* R range of the contour band (§6.5) */
   double mc_ratio_min;      /* stats.mc_ratio_min: flag points whose MC-to-data ratio is below */
+  double limit_cl;          /* stats.limits.cl: confidence level of the upper limits (0.9) */
+  double limit_power_min;   /* stats.limits.power_constraint: minimal power M_0(mu) of a
+                               CLs+b limit (power-constrained limit, Cowan et al.
+                               arXiv:1105.3166); 0 = off (default), 0.1587 = the -1 sigma rule */
 } stats_params;
 
 /* Reads group `stats` (defaults of spec §10) and validates it. */
@@ -375,6 +379,7 @@ typedef struct stats_work {
   double *t, *w;                     /* owned (n_toys): toy statistics and IS weights */
   double *pair;                      /* owned (2 n_toys): (statistic, weight) pairs */
   dd_sampler *smp;                   /* owned: tables of the toys' Poisson sampler */
+  double mu_test;                    /* the mu tested by STATS_TOY_QMU toys */
 } stats_work;
 dd_status stats_work_init(stats_work *w, int k_max, long n_toys);
 /* Share of the Asimov q0 whose bins decide the MC-to-data ratio. */
@@ -428,8 +433,9 @@ dd_status stats_eval(const stats_template *t, const stats_params *p, stats_metho
 
 /* Statistic evaluated on each toy. */
 typedef enum stats_toy_stat {
-  STATS_TOY_Q0 = 0,     /* profile-likelihood q0 of the model */
-  STATS_TOY_PEARSON = 1 /* chi^2_P between the toy and the background expectation */
+  STATS_TOY_Q0 = 0,      /* profile-likelihood q0 of the model */
+  STATS_TOY_PEARSON = 1, /* chi^2_P between the toy and the background expectation */
+  STATS_TOY_QMU = 2      /* q~mu (stats_qmu) at mu_test = w->mu_test */
 } stats_toy_stat;
 
 /* Toys [toy0, toy0 + n) drawn with mu_gen (0: H0, 1: H1): toy j uses
@@ -511,6 +517,14 @@ dd_status stats_contour_solve(stats_stat_fn fn, void *ctx, int homogeneous, doub
                               double tol_ln, const double *exposure_ty, int n_e, double *mu5,
                               unsigned *flags);
 
+/* The contour at any significance z (stats_contour is z = 5): the
+ * threshold is the method's statistic at z (q0 = z^2; chi^2_P: the 3- and
+ * 5-sigma rules of stats_threshold3/5, else stats_stat_at_z); toys calibrate
+ * it by importance sampling at z.  Evidence contours use z = 3. */
+dd_status stats_contour_z(const stats_template *t, const stats_params *p, stats_method method,
+                          double z, const double *exposure_ty, int n_e, uint32_t seed,
+                          uint32_t point, stats_work *w, double *mu_z, unsigned *flags);
+
 /* 5-sigma contour of one template and method: sigma_5sigma(E_j)/sigma_ref in
  * mu5 (n_e).  Asimov methods use the homogeneity fast path when no
  * constrained nuisance is active (§6.1) and the root finder at each E
@@ -543,5 +557,92 @@ int stats_is_homogeneous(const stats_params *p, stats_method method);
  * sum_j ln mu5 over E (finite rows only).  lo, hi, best: (n_e). */
 void stats_rband(const double *r, int n_r, const double *mu5, int n_e, const double r_band[2],
                  double *lo, double *hi, int *best, int *best_overall);
+
+/* ======================================================================== */
+/* Upper limits: the expected exclusion sensitivity (src/stats/limit.c)         */
+/* ======================================================================== */
+
+/* Bands of an expected limit: -2, -1, 0 (median), +1, +2 standard deviations
+ * of the background-only distribution of the limit. */
+#define STATS_N_BAND 5
+/* Limit flags (their own mask, /contours/limit_flags). */
+enum {
+  STATS_LIMIT_NEGATIVE = 1u << 0,  /* a CLs+b band is <= 0 (Cowan eq. 89: spurious exclusion) */
+  STATS_LIMIT_PCL = 1u << 1,       /* a CLs+b band was raised to the power constraint */
+  STATS_LIMIT_NO_ROOT = 1u << 2,   /* a band was not found in the search range (+inf) */
+  STATS_LIMIT_TOY_ZERO = 1u << 3,  /* toys: a band quantile lies below the toy grid (0) */
+  STATS_LIMIT_TOY_ERR = 1u << 4,   /* toys: relative MC error of the median above 10 % */
+  STATS_LIMIT_NONMONOTONE = 1u << 5 /* the root finder fell back to its dense grid */
+};
+
+typedef enum stats_limit_rule {
+  STATS_LIMIT_CLSB = 0, /* reject mu when p_mu = P(q~mu >= q~mu,obs | mu) <= 1 - CL */
+  STATS_LIMIT_CLS = 1   /* reject mu when CLs = p_mu / (1 - p_b) <= 1 - CL (Read 2002) */
+} stats_limit_rule;
+
+/* The Asimov value sqrt(q~mu,A) at which band n_sigma (-2..2) of the expected
+ * limit sits (Cowan et al. 2011, arXiv:1007.1727, eqs. 89-90 with sigma^2 =
+ * mu^2/q~mu,A, eq. 32): CLs+b: Phi^-1(CL) + N; CLs: Phi^-1(1 - (1 - CL)
+ * Phi(N)) + N (the asymptotic CLs band).  The CLs+b value is <= 0 for
+ * N <= -Phi^-1(CL) (the -2 sigma band at 90 % CL). */
+double stats_limit_z(stats_limit_rule rule, double cl, int n_sigma);
+
+/* q~mu,A: stats_qmu on the background-only Asimov data n_i = b_i + c_i
+ * (nuisances nominal) of model m (s at mu = 1) at mu_test = mu.  n: (k)
+ * scratch, must not alias the model. */
+dd_status stats_qmu_asimov(const stats_model *m, double mu, double *n, double *q);
+
+/* Asymptotic expected limits of one model (s at mu = 1), in units of mu:
+ * clsb and cls (STATS_N_BAND each, bands -2..+2).  Band N with z_N > 0 is the
+ * root of sqrt(q~mu,A(mu)) = z_N (sigma evaluated at the tested mu, Cowan
+ * eq. 31); z_N <= 0 (CLs+b only) gives z_N sigma(mu_med) with sigma(mu_med) =
+ * mu_med / z_0 (eq. 89; a negative limit, STATS_LIMIT_NEGATIVE).  With
+ * power_min > 0 every CLs+b band below the mu whose power M_0(mu) =
+ * Phi(mu/sigma - Phi^-1(CL)) is power_min (z = Phi^-1(CL) + Phi^-1(power_min))
+ * is raised to it (STATS_LIMIT_PCL).  *flags gets STATS_LIMIT_* bits.  Uses
+ * w->n as scratch. */
+dd_status stats_limit_asimov_model(const stats_model *m, double cl, double power_min,
+                                   stats_work *w, double clsb[STATS_N_BAND],
+                                   double cls[STATS_N_BAND], unsigned *flags);
+
+/* Toy critical values of q~mu on a grid of signal strengths: for every
+ * mu_grid[g], qcrit[g] = the CL quantile of q~mu under mu (toys generated at
+ * mu with stats_toys_run: n_toys toys n_toys .. 2 n_toys - 1 of (seed, point),
+ * the same keys at every mu) and, when power is not NULL, power[g] = the
+ * fraction of n_toys background-only toys (toys 0 .. n_toys - 1) with q~mu >=
+ * qcrit[g], i.e. the probability M_0(mu) that background-only data exclude mu
+ * (CLs+b).  w must hold n_toys toys. */
+dd_status stats_limit_toy_grid(const stats_model *m, double cl, const double *mu_grid, int n_grid,
+                               uint32_t seed, uint32_t point, long n_toys, stats_work *w,
+                               double *qcrit, double *power);
+
+/* The toy-calibrated CLs+b limit of data n: the smallest mu on the grid's
+ * range where q~mu(n) >= qcrit(mu), qcrit interpolated linearly in ln mu
+ * between grid points (the crossing refined by bisection to 1e-6 in ln mu).
+ * 0 when mu_grid[0] is already excluded, +inf when no grid mu is. */
+dd_status stats_limit_toy_data(const stats_model *m, const double *n, const double *mu_grid,
+                               const double *qcrit, int n_grid, double *mu_up);
+
+/* Toy-calibrated expected CLs+b limits of one model (s at mu = 1): the
+ * Phi(N) quantiles of the background-only distribution of the limit, found
+ * where the toy power M_0(mu) (stats_limit_toy_grid on a log grid of 25
+ * points over [0.02, 5] x mu_ref, mu_ref > 0 the asymptotic median) crosses
+ * Phi(N), linear in ln mu; err gets each band's MC error (binomial error of
+ * the power over its slope; NAN when not found); power_min as in
+ * stats_limit_asimov_model.  Flags: STATS_LIMIT_TOY_ZERO (band 0),
+ * STATS_LIMIT_NO_ROOT (+inf), STATS_LIMIT_TOY_ERR (median error > 10 %). */
+dd_status stats_limit_toys_model(const stats_model *m, double cl, double power_min, double mu_ref,
+                                 uint32_t seed, uint32_t point, long n_toys, stats_work *w,
+                                 double clsb[STATS_N_BAND], double err[STATS_N_BAND],
+                                 unsigned *flags);
+
+/* Expected limits of a template at every exposure, in units of sigma_ref:
+ * clsb, cls, err (n_e, STATS_N_BAND) row-major, flags (n_e).  sound and
+ * classical: asymptotic (err NAN).  toys: clsb toy-calibrated (p->toys toys
+ * per hypothesis and grid mu, stream (seed, point)), cls asymptotic.  paper:
+ * no likelihood, every value NAN (docs/statistics.md §2.5). */
+dd_status stats_limits(const stats_template *t, const stats_params *p, stats_method method,
+                       const double *exposure_ty, int n_e, uint32_t seed, uint32_t point,
+                       stats_work *w, double *clsb, double *cls, double *err, unsigned *flags);
 
 #endif /* DDSCAN_STATS_H */

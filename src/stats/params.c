@@ -115,6 +115,17 @@ dd_status stats_params_load(cfg_doc *cfg, stats_params *p) {
   if (!(p->low_bkg_min >= 0.0) || !(p->low_sb_ratio >= 0.0) || !(p->low_total_bkg_min >= 0.0))
     return cfg_error(cfg, "stats.low_count", "thresholds must be >= 0");
 
+  /* upper limits: 90 % CL as every sensitivity study quotes; the power
+   * constraint is off by default (the ATLAS/CMS -1 sigma rule is 0.1587) */
+  DD_TRY(cfg_get_double(cfg, "stats.limits.cl", 0.9, &p->limit_cl), "stats");
+  if (!(p->limit_cl >= 0.5 && p->limit_cl < 1.0))
+    return cfg_error(cfg, "stats.limits.cl", "must be in [0.5, 1), got %g", p->limit_cl);
+  DD_TRY(cfg_get_double(cfg, "stats.limits.power_constraint", 0.0, &p->limit_power_min), "stats");
+  if (!(p->limit_power_min >= 0.0 && p->limit_power_min < 0.5))
+    return cfg_error(cfg, "stats.limits.power_constraint",
+                     "must be a power in [0, 0.5) (0: off; 0.1587: the -1 sigma rule), got %g",
+                     p->limit_power_min);
+
   const double band_def[2] = {100.0, 250.0};
   int nb = 0;
   DD_TRY(cfg_get_double_list(cfg, "stats.r_band", band_def, 2, p->r_band, 2, &nb), "stats");
@@ -138,6 +149,8 @@ void stats_params_print(const stats_params *p) {
   dd_info("stats: sound nuisances: ER norm %s (%g), NR bkg %s (%g), MC stat %s",
           p->nuis.er_norm ? "on" : "off", p->nuis.er_norm_width, p->nuis.nr_bkg ? "on" : "off",
           p->nuis.nr_bkg_width, p->nuis.mc_stat ? "on" : "off");
+  dd_info("stats: upper limits at %g %% CL (CLs+b and CLs), power constraint %s (%g)",
+          100.0 * p->limit_cl, p->limit_power_min > 0.0 ? "on" : "off", p->limit_power_min);
   dd_info("stats: %ld toys per hypothesis, importance sampling %s; R band [%g, %g]", p->toys,
           p->toys_importance ? "on" : "off", p->r_band[0], p->r_band[1]);
 }

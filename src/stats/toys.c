@@ -32,7 +32,7 @@ dd_status stats_toys_run(const stats_model *m, stats_toy_stat stat, double mu_ge
     return DD_FAIL(DD_ERR_ARG, "toys [%ld, %ld) outside the 32-bit toy index", toy0, toy0 + n);
   if (m->s == w->n || m->b == w->n || m->c == w->n || m->g_mc == w->gmc)
     return DD_FAIL(DD_ERR_ARG, "toys: the model must not live in w->n or w->gmc (scratch)");
-  int q0 = stat == STATS_TOY_Q0;
+  int q0 = stat != STATS_TOY_PEARSON; /* a likelihood statistic: q0 or q~mu */
   /* global observables of the constraints that are on (finite width > 0) */
   int d_er = q0 && m->sigma_er > 0.0 && !isinf(m->sigma_er);
   int d_nr = q0 && m->c && m->sigma_nr > 0.0 && !isinf(m->sigma_nr);
@@ -58,7 +58,12 @@ dd_status stats_toys_run(const stats_model *m, stats_toy_stat stat, double mu_ge
       if (si > 0.0) logw += ni > 0.0 && !(bi > 0.0) ? -INFINITY : si - ni * log1p(si / bi);
     }
     if (w_out) w_out[j] = exp(logw);
-    if (q0) {
+    if (stat == STATS_TOY_QMU) {
+      stats_fit fit;
+      DD_TRY(stats_qmu(&mt, w->n, w->mu_test, &fit), "toy %ld of point %u (seed %u), mu %g", toy,
+             point, seed, w->mu_test);
+      t_out[j] = fit.qmu;
+    } else if (q0) {
       stats_fit fit;
       DD_TRY(stats_q0(&mt, w->n, &fit), "toy %ld of point %u (seed %u)", toy, point, seed);
       t_out[j] = fit.q0;
@@ -84,6 +89,8 @@ dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_
                           double mu, double exposure_ty, uint32_t seed, uint32_t point,
                           stats_work *w, stats_toy_result *out) {
   memset(out, 0, sizeof *out);
+  if (stat == STATS_TOY_QMU)
+    return DD_FAIL(DD_ERR_ARG, "toy summary of q~mu: use the limit functions (stats_limits)");
   long nt = p->toys;
   if (nt < 1 || w->n_toys < nt)
     return DD_FAIL(DD_ERR_ARG, "toys: %ld toys requested, workspace holds %ld", nt, w->n_toys);
