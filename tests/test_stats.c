@@ -441,6 +441,130 @@ static void test_fit_on_data(void **state) {
   dd_error_clear();
 }
 
+/* q~mu of one known-background counting bin in closed form (Cowan et al.
+ * 2011, eq. 16 with mu_hat = (n - b)/s): 0 above mu_hat, the likelihood ratio
+ * to the unconstrained maximum for 0 <= mu_hat <= mu, to mu = 0 below. */
+static double qmu_one_bin(double n, double s, double b, double mu) {
+  double mh = (n - b) / s, nu = mu * s + b;
+  if (mh > mu) return 0.0;
+  if (mh >= 0.0) return 2.0 * ((n > 0.0 ? n * log(n / nu) : 0.0) - n + nu);
+  return 2.0 * ((n > 0.0 ? n * log(b / nu) : 0.0) + mu * s);
+}
+
+/* ln L of the ER-normalisation model (Poisson + Gaussian theta), maximised
+ * over theta by golden section (concave in theta): an independent profile. */
+static double ell_theta(int k, const double *s, const double *b, const double *n, double sig,
+                        double mu, double th) {
+  double l = -0.5 * (th - 1.0) * (th - 1.0) / (sig * sig);
+  for (int i = 0; i < k; i++) {
+    double nu = mu * s[i] + th * b[i];
+    l += (n[i] > 0.0 ? n[i] * log(nu) : 0.0) - nu;
+  }
+  return l;
+}
+static double golden_max(double (*fn)(void *, double), void *ctx, double lo, double hi,
+                         double *xmax) {
+  const double r = 0.6180339887498949;
+  double a = lo, d = hi;
+  for (int it = 0; it < 200; it++) {
+    double x1 = d - r * (d - a), x2 = a + r * (d - a);
+    if (fn(ctx, x1) < fn(ctx, x2))
+      a = x1;
+    else
+      d = x2;
+  }
+  *xmax = 0.5 * (a + d);
+  return fn(ctx, *xmax);
+}
+typedef struct qmu_bf {
+  int k;
+  const double *s, *b, *n;
+  double sig, mu;
+} qmu_bf;
+static double bf_theta(void *ctx, double th) {
+  qmu_bf *q = ctx;
+  return ell_theta(q->k, q->s, q->b, q->n, q->sig, q->mu, th);
+}
+static double bf_profile(void *ctx, double mu) {
+  qmu_bf *q = ctx;
+  q->mu = mu;
+  double th;
+  return golden_max(bf_theta, q, 1e-3, 5.0, &th);
+}
+
+/* stats_qmu against the one-bin closed form, the Asimov background-only
+ * value, the sigma_ER -> 0 limit, a brute-force profile with theta_ER, and
+ * its argument checks. */
+static void test_qmu(void **state) {
+  (void)state;
+  const double s1[1] = {5}, b1[1] = {3};
+  stats_model m1 = stats_model_simple(1, s1, b1);
+  stats_fit f;
+  const double ns[] = {0, 1, 3, 4.5, 5, 8, 12.9, 13, 14, 30};
+  const double mus[] = {0.3, 1.0, 2.0};
+  for (size_t j = 0; j < sizeof mus / sizeof mus[0]; j++)
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+      double n1[1] = {ns[i]};
+      assert_int_equal(stats_qmu(&m1, n1, mus[j], &f), DD_OK);
+      double ref = qmu_one_bin(ns[i], s1[0], b1[0], mus[j]);
+      assert_near("q~mu one bin", f.qmu, ref, 1e-10, 1e-9);
+      assert_true(isnan(f.q0) && f.mu_test == mus[j]);
+      assert_near("mu_hat clipped at 0", f.mu_hat, fmax(0.0, (ns[i] - 3.0) / 5.0), 1e-9, 1e-8);
+    }
+  /* Asimov background-only (n = b): q~mu,A = 2 [mu s - b ln(1 + mu s/b)] */
+  const double s3[3] = {2, 6, 9}, b3[3] = {150, 25, 4};
+  stats_model m3 = stats_model_simple(3, s3, b3);
+  double ref = 0.0;
+  for (int i = 0; i < 3; i++) ref += 2.0 * (1.7 * s3[i] - b3[i] * log1p(1.7 * s3[i] / b3[i]));
+  assert_int_equal(stats_qmu(&m3, b3, 1.7, &f), DD_OK);
+  assert_near("q~mu,A background only", f.qmu, ref, 0, 1e-9);
+  assert_true(f.mu_hat == 0.0);
+  /* theta_ER with a vanishing width: the known-background value */
+  const double n3[3] = {160, 31, 9};
+  double known = 0.0;
+  assert_int_equal(stats_qmu(&m3, n3, 2.5, &f), DD_OK);
+  known = f.qmu;
+  assert_true(known > 1.0);
+  m3.sigma_er = 1e-7;
+  assert_int_equal(stats_qmu(&m3, n3, 2.5, &f), DD_OK);
+  assert_near("sigma_ER -> 0", f.qmu, known, 0, 1e-5);
+  m3.sigma_er = 0.1;
+  assert_int_equal(stats_qmu(&m3, n3, 2.5, &f), DD_OK);
+  assert_true(f.qmu > 0.0 && fabs(f.qmu - known) > 1e-3);
+  /* brute force: nested golden sections over (mu in [0, mu_test], theta) */
+  qmu_bf bf = {3, s3, b3, n3, 0.1, 0.0};
+  double th_mu = 0.0, mu_best = 0.0;
+  bf.mu = 2.5;
+  double l_mu = golden_max(bf_theta, &bf, 1e-3, 5.0, &th_mu);
+  double l_hat = golden_max(bf_profile, &bf, 0.0, 2.5, &mu_best);
+  assert_near("q~mu vs brute force", f.qmu, 2.0 * (l_hat - l_mu), 1e-7, 1e-6);
+  assert_near("theta hat-hat(mu_test)", f.theta_er_mu, th_mu, 1e-6, 0);
+  assert_near("mu_hat", f.mu_hat, mu_best, 1e-5, 0);
+  /* q~mu is 0 at and below mu_hat and grows beyond it */
+  assert_int_equal(stats_qmu(&m3, n3, 0.5 * f.mu_hat, &f), DD_OK);
+  assert_true(f.qmu == 0.0);
+  double prev = 0.0;
+  for (double mu = 2.0; mu < 20.0; mu += 2.0) {
+    assert_int_equal(stats_qmu(&m3, n3, mu, &f), DD_OK);
+    assert_true(f.qmu > prev);
+    prev = f.qmu;
+  }
+  /* the general engine agrees with stats_q0 on the mu = 0 conditional fit */
+  stats_fit g;
+  assert_int_equal(stats_q0(&m3, n3, &g), DD_OK);
+  assert_int_equal(stats_qmu(&m3, n3, 3.0, &f), DD_OK);
+  assert_near("theta hat-hat(0) shared", f.theta_er_0, g.theta_er_0, 0, 1e-10);
+  assert_near("mu_hat shared", f.mu_hat, g.mu_hat, 0, 1e-8);
+  /* arguments */
+  dd_error_clear();
+  assert_int_equal(stats_qmu(&m3, NULL, 1.0, &f), DD_ERR_ARG);
+  assert_error_contains("needs the data");
+  dd_error_clear();
+  assert_int_equal(stats_qmu(&m3, n3, -1.0, &f), DD_ERR_ARG);
+  assert_error_contains("mu = -1");
+  dd_error_clear();
+}
+
 /* -------------------------------------------- enumeration and toys (§7) */
 
 static void test_enumeration(void **state) {
@@ -936,19 +1060,33 @@ static void test_significance(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_normal_spec),     cmocka_unit_test(test_chi2_spec),
-      cmocka_unit_test(test_significance),    cmocka_unit_test(test_deep_tails),
-      cmocka_unit_test(test_series),          cmocka_unit_test(test_za),
-      cmocka_unit_test(test_two_bin),         cmocka_unit_test(test_contour_example),
-      cmocka_unit_test(test_norm_nuisance),   cmocka_unit_test(test_count_syst),
-      cmocka_unit_test(test_nr_template),     cmocka_unit_test(test_bb_lite),
-      cmocka_unit_test(test_fit_on_data),     cmocka_unit_test(test_enumeration),
-      cmocka_unit_test(test_toy_calibration), cmocka_unit_test(test_importance_sampling),
-      cmocka_unit_test(test_pearson_null),    cmocka_unit_test(test_toy_determinism),
-      cmocka_unit_test(test_contour_solver),  cmocka_unit_test(test_contour_nuisances),
-      cmocka_unit_test(test_contour_toys),    cmocka_unit_test(test_flags_describe),
-      cmocka_unit_test(test_p_vs_exposure),   cmocka_unit_test(test_rband),
-      cmocka_unit_test(test_scores),          cmocka_unit_test(test_lowcount),
+      cmocka_unit_test(test_normal_spec),
+      cmocka_unit_test(test_chi2_spec),
+      cmocka_unit_test(test_significance),
+      cmocka_unit_test(test_deep_tails),
+      cmocka_unit_test(test_series),
+      cmocka_unit_test(test_za),
+      cmocka_unit_test(test_two_bin),
+      cmocka_unit_test(test_contour_example),
+      cmocka_unit_test(test_norm_nuisance),
+      cmocka_unit_test(test_count_syst),
+      cmocka_unit_test(test_nr_template),
+      cmocka_unit_test(test_bb_lite),
+      cmocka_unit_test(test_fit_on_data),
+      cmocka_unit_test(test_qmu),
+      cmocka_unit_test(test_enumeration),
+      cmocka_unit_test(test_toy_calibration),
+      cmocka_unit_test(test_importance_sampling),
+      cmocka_unit_test(test_pearson_null),
+      cmocka_unit_test(test_toy_determinism),
+      cmocka_unit_test(test_contour_solver),
+      cmocka_unit_test(test_contour_nuisances),
+      cmocka_unit_test(test_contour_toys),
+      cmocka_unit_test(test_flags_describe),
+      cmocka_unit_test(test_p_vs_exposure),
+      cmocka_unit_test(test_rband),
+      cmocka_unit_test(test_scores),
+      cmocka_unit_test(test_lowcount),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -310,11 +310,14 @@ typedef struct stats_model {
 
 /* Fit summary: q0 and the maximum-likelihood estimates. */
 typedef struct stats_fit {
-  double q0;     /* -2 ln lambda(0), 0 when mu_hat = 0 (one-sided, §2.1) */
-  double mu_hat; /* unconditional, mu >= 0 */
+  double q0;      /* -2 ln lambda(0), 0 when mu_hat = 0 (one-sided, §2.1); NAN from stats_qmu */
+  double qmu;     /* stats_qmu: q~mu at mu_test (Cowan et al. 2011 eq. 16); NAN from stats_q0 */
+  double mu_hat;  /* unconditional, mu >= 0 */
+  double mu_test; /* stats_qmu: the tested signal strength */
   double theta_er_hat, theta_nr_hat;
-  double theta_er_0, theta_nr_0; /* conditional fit at mu = 0 */
-  int iterations;                /* Newton iterations of both fits (0 for closed forms) */
+  double theta_er_0, theta_nr_0;   /* conditional fit at mu = 0 */
+  double theta_er_mu, theta_nr_mu; /* stats_qmu: conditional fit at mu = mu_test */
+  int iterations;                  /* Newton iterations of all fits (0 for closed forms) */
 } stats_fit;
 
 /* A model with every nuisance off and centres at 1. */
@@ -328,6 +331,18 @@ stats_model stats_model_simple(int k, const double *s, const double *b);
  * every gamma_i profiled in closed form (§5.3).  DD_ERR_NUMERIC when a bin
  * has n_i > 0 but no background (q0 infinite) or a fit does not converge. */
 dd_status stats_q0(const stats_model *m, const double *n, stats_fit *fit);
+/* The test of a signal strength (upper limits): q~mu of Cowan, Cranmer,
+ * Gross, Vitells, EPJC 71 (2011) 1554, eq. 16, for data n (k, required:
+ * callers build Asimov arrays themselves):
+ *   q~mu = -2 ln[L(mu_test, theta hat-hat(mu_test)) / L(mu_hat, theta_hat)]
+ * with mu_hat clipped to [0, mu_test]: 0 when mu_hat > mu_test, and L(0,
+ * theta hat-hat(0)) in the denominator when the maximum lies at mu < 0.  The
+ * same nuisance model and profiling as stats_q0 (the conditional fit is
+ * stats_q0's mu = 0 fit at mu_test; no closed-form shortcut).  Fills qmu,
+ * mu_hat, mu_test, theta_*_hat, theta_*_0 and theta_*_mu.  DD_ERR_ARG when
+ * n is NULL or mu_test is negative or not finite; DD_ERR_NUMERIC when a bin
+ * has data but nothing expected at mu_test, or a fit does not converge. */
+dd_status stats_qmu(const stats_model *m, const double *n, double mu_test, stats_fit *fit);
 /* Asimov q0,A of the known-background model: 2 sum qa_term(s_i, b_i). */
 double stats_q0_asimov_simple(int k, const double *s, const double *b);
 /* Closed form of §2.6 on Asimov data (nuisance theta_ER only, width

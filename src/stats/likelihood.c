@@ -322,10 +322,74 @@ static dd_status fit_max(const fit_ctx *f, double p[3], double *ell_out, int *it
   return DD_OK;
 }
 
+/* Fit context of model m on data n (NULL: Asimov), every nuisance that m
+ * constrains free; mu fixed (free_[0] = 0).  sums: data, ER background, NR
+ * background and signal totals. */
+static void fit_setup(const stats_model *m, const double *n, fit_ctx *f, double sums[4]) {
+  int er_free = m->sigma_er > 0.0;
+  int nr_free = m->c && m->sigma_nr > 0.0;
+  memset(f, 0, sizeof *f);
+  f->m = m;
+  f->n = n;
+  f->free_[1] = er_free;
+  f->free_[2] = nr_free;
+  f->a[1] = er_free && !isinf(m->sigma_er) ? 1.0 / (m->sigma_er * m->sigma_er) : 0.0;
+  f->a[2] = nr_free && !isinf(m->sigma_nr) ? 1.0 / (m->sigma_nr * m->sigma_nr) : 0.0;
+  f->g[1] = m->g_er;
+  f->g[2] = m->g_nr;
+  double nsum = 0.0, bsum = 0.0, csum = 0.0, ssum = 0.0;
+  for (int i = 0; i < m->k; i++) {
+    double ni = data_n(f, i), ci = m->c ? m->c[i] : 0.0;
+    nsum += ni;
+    bsum += m->b[i];
+    csum += ci;
+    ssum += m->s[i];
+  }
+  sums[0] = nsum;
+  sums[1] = bsum;
+  sums[2] = csum;
+  sums[3] = ssum;
+}
+
+/* The profile at fixed mu: maximises ell over the free nuisances with mu held
+ * at mu_fixed (stats_q0 at mu = 0, stats_qmu at mu_test).  p gets (mu_fixed,
+ * theta_ER hat-hat, theta_NR hat-hat) and *ell the maximum. */
+static dd_status fit_at_mu(fit_ctx *f, const double sums[4], double mu_fixed, double p[3],
+                           double *ell, int *iters) {
+  const stats_model *m = f->m;
+  int free_mu = f->free_[0];
+  f->free_[0] = 0;
+  p[0] = mu_fixed;
+  p[1] = m->g_er;
+  p[2] = m->g_nr;
+  if (f->free_[1]) /* start at the closed form, exact without gammas and c */
+    p[1] = fmax(1e-3, norm_theta(f->a[1], m->g_er, sums[0] - mu_fixed * sums[3] - m->g_nr * sums[2],
+                                 sums[1]));
+  dd_status st = fit_max(f, p, ell, iters);
+  f->free_[0] = free_mu;
+  return st;
+}
+
+/* The unconditional fit (mu >= 0) started from the conditional estimate p0 at
+ * mu = 0; skipped (mu_hat = 0, ell = ell0) when the score in mu at p0 is <= 0.
+ * p gets the estimate, *ell the maximum. */
+static dd_status fit_free(fit_ctx *f, const double sums[4], const double p0[3], double ell0,
+                          double p[3], double *ell, int *iters) {
+  double grad[3], hess[3][3];
+  f->free_[0] = 1;
+  memcpy(p, p0, 3 * sizeof(double));
+  *ell = ell0;
+  fit_eval(f, p0, grad, hess);
+  if (!(sums[3] > 0.0) || grad[0] <= 0.0) return DD_OK; /* one-sided: mu_hat = 0 */
+  p[0] = fmax(0.0, (sums[0] - p0[1] * sums[1] - p0[2] * sums[2]) / sums[3]);
+  return fit_max(f, p, ell, iters);
+}
+
 dd_status stats_q0(const stats_model *m, const double *n, stats_fit *fit) {
   memset(fit, 0, sizeof *fit);
-  fit->theta_er_hat = fit->theta_er_0 = m->g_er;
-  fit->theta_nr_hat = fit->theta_nr_0 = m->g_nr;
+  fit->qmu = NAN;
+  fit->theta_er_hat = fit->theta_er_0 = fit->theta_er_mu = m->g_er;
+  fit->theta_nr_hat = fit->theta_nr_0 = fit->theta_nr_mu = m->g_nr;
   int k = m->k;
   int er_free = m->sigma_er > 0.0;
   int nr_free = m->c && m->sigma_nr > 0.0;
@@ -362,60 +426,91 @@ dd_status stats_q0(const stats_model *m, const double *n, stats_fit *fit) {
 
   /* general: conditional fit at mu = 0, then the unconditional one */
   fit_ctx f;
-  memset(&f, 0, sizeof f);
-  f.m = m;
-  f.n = n;
-  f.free_[1] = er_free;
-  f.free_[2] = nr_free;
-  f.a[1] = er_free && !isinf(m->sigma_er) ? 1.0 / (m->sigma_er * m->sigma_er) : 0.0;
-  f.a[2] = nr_free && !isinf(m->sigma_nr) ? 1.0 / (m->sigma_nr * m->sigma_nr) : 0.0;
-  f.g[1] = m->g_er;
-  f.g[2] = m->g_nr;
-  double nsum = 0.0, bsum = 0.0, csum = 0.0, ssum = 0.0;
-  for (int i = 0; i < k; i++) {
-    double ni = data_n(&f, i), ci = m->c ? m->c[i] : 0.0;
-    if (ni > 0.0 && !(m->b[i] > 0.0) && !(ci > 0.0))
+  double sums[4];
+  fit_setup(m, n, &f, sums);
+  for (int i = 0; i < k; i++)
+    if (data_n(&f, i) > 0.0 && !(m->b[i] > 0.0) && !(m->c && m->c[i] > 0.0))
       return DD_FAIL(DD_ERR_NUMERIC,
                      "bin %d has %g observed events but no expected background: q0 is infinite", i,
-                     ni);
-    nsum += ni;
-    bsum += m->b[i];
-    csum += ci;
-    ssum += m->s[i];
-  }
-  double p0[3] = {0.0, m->g_er, m->g_nr};
-  if (er_free) /* start at the closed form, exact without gammas and c */
-    p0[1] = fmax(1e-3, norm_theta(f.a[1], m->g_er, nsum - m->g_nr * csum, bsum));
-  double ell0 = 0.0;
-  DD_TRY(fit_max(&f, p0, &ell0, &fit->iterations), "conditional fit (mu = 0)");
+                     data_n(&f, i));
+  double p0[3], ell0 = 0.0;
+  DD_TRY(fit_at_mu(&f, sums, 0.0, p0, &ell0, &fit->iterations), "conditional fit (mu = 0)");
   fit->theta_er_0 = p0[1];
   fit->theta_nr_0 = p0[2];
-  /* one-sided: if the score in mu at (0, theta_hat_hat) is <= 0, mu_hat = 0 */
-  double grad[3], hess[3][3];
-  f.free_[0] = 1;
-  fit_eval(&f, p0, grad, hess);
-  if (!(ssum > 0.0) || grad[0] <= 0.0) {
-    fit->q0 = 0.0;
-    fit->mu_hat = 0.0;
-    fit->theta_er_hat = p0[1];
-    fit->theta_nr_hat = p0[2];
-    return DD_OK;
-  }
-  double p1[3] = {fmax(0.0, (nsum - p0[1] * bsum - p0[2] * csum) / ssum), p0[1], p0[2]};
-  double ell1 = 0.0;
+  double p1[3], ell1 = ell0;
   if (n == NULL && centred) {
-    p1[0] = 1.0; /* Asimov: the nominal point is the exact maximum (ell = 0) */
-    p1[1] = 1.0;
-    p1[2] = 1.0;
-    ell1 = fit_eval(&f, p1, NULL, NULL);
+    /* Asimov: the nominal point is the exact maximum (ell = 0) unless the
+     * score at mu = 0 already says mu_hat = 0 (no signal) */
+    double grad[3], hess[3][3];
+    f.free_[0] = 1;
+    fit_eval(&f, p0, grad, hess);
+    memcpy(p1, p0, sizeof p1);
+    if (sums[3] > 0.0 && grad[0] > 0.0) {
+      p1[0] = p1[1] = p1[2] = 1.0;
+      ell1 = fit_eval(&f, p1, NULL, NULL);
+    }
   } else {
-    DD_TRY(fit_max(&f, p1, &ell1, &fit->iterations), "unconditional fit");
+    DD_TRY(fit_free(&f, sums, p0, ell0, p1, &ell1, &fit->iterations), "unconditional fit");
   }
   fit->mu_hat = p1[0];
   fit->theta_er_hat = p1[1];
   fit->theta_nr_hat = p1[2];
   double q = 2.0 * (ell1 - ell0);
   fit->q0 = q > 0.0 ? q : 0.0;
+  return DD_OK;
+}
+
+dd_status stats_qmu(const stats_model *m, const double *n, double mu_test, stats_fit *fit) {
+  memset(fit, 0, sizeof *fit);
+  fit->q0 = NAN;
+  fit->theta_er_hat = fit->theta_er_0 = fit->theta_er_mu = m->g_er;
+  fit->theta_nr_hat = fit->theta_nr_0 = fit->theta_nr_mu = m->g_nr;
+  fit->mu_test = mu_test;
+  if (n == NULL)
+    return DD_FAIL(DD_ERR_ARG, "stats_qmu needs the data n (build the Asimov array yourself)");
+  if (!(mu_test >= 0.0) || isinf(mu_test))
+    return DD_FAIL(DD_ERR_ARG, "tested signal strength mu = %g must be finite and >= 0", mu_test);
+  fit_ctx f;
+  double sums[4];
+  fit_setup(m, n, &f, sums);
+  /* a bin with data but no background is allowed when mu_test s > 0 there:
+   * L(0) = 0 then, so the tested mu can only be compared with mu_hat > 0 */
+  double p0[3] = {0.0, m->g_er, m->g_nr}, ell0 = -INFINITY;
+  int zero_ok = 1;
+  for (int i = 0; i < m->k; i++)
+    if (n[i] > 0.0 && !(m->b[i] > 0.0) && !(m->c && m->c[i] > 0.0)) zero_ok = 0;
+  if (zero_ok) {
+    DD_TRY(fit_at_mu(&f, sums, 0.0, p0, &ell0, &fit->iterations), "conditional fit (mu = 0)");
+    fit->theta_er_0 = p0[1];
+    fit->theta_nr_0 = p0[2];
+  } else if (!(mu_test > 0.0)) {
+    return DD_FAIL(DD_ERR_NUMERIC, "q_mu at mu = 0: a bin has data but no expected background");
+  }
+  double pm[3], ellm = 0.0;
+  DD_TRY(fit_at_mu(&f, sums, mu_test, pm, &ellm, &fit->iterations), "conditional fit (mu = %g)",
+         mu_test);
+  fit->theta_er_mu = pm[1];
+  fit->theta_nr_mu = pm[2];
+  /* the unconditional fit: from mu = 0 when it is allowed, else from mu_test */
+  double p1[3], ell1 = 0.0;
+  if (zero_ok) {
+    DD_TRY(fit_free(&f, sums, p0, ell0, p1, &ell1, &fit->iterations), "unconditional fit");
+  } else {
+    memcpy(p1, pm, sizeof p1);
+    f.free_[0] = 1;
+    DD_TRY(fit_max(&f, p1, &ell1, &fit->iterations), "unconditional fit");
+  }
+  fit->mu_hat = p1[0];
+  fit->theta_er_hat = p1[1];
+  fit->theta_nr_hat = p1[2];
+  /* q~mu (Cowan et al. 2011, eq. 16): 0 for mu_hat > mu_test; mu_hat < 0 is
+   * already L(0, theta hat-hat(0)) because the fit bounds mu >= 0 */
+  if (p1[0] > mu_test) {
+    fit->qmu = 0.0;
+    return DD_OK;
+  }
+  double q = 2.0 * (fmax(ell1, ellm) - ellm);
+  fit->qmu = q > 0.0 ? q : 0.0;
   return DD_OK;
 }
 
