@@ -582,11 +582,11 @@ void stats_rband(const double *r, int n_r, const double *mu5, int n_e, const dou
 #define STATS_N_BAND 5
 /* Limit flags (their own mask, /contours/limit_flags). */
 enum {
-  STATS_LIMIT_NEGATIVE = 1u << 0,  /* a CLs+b band is <= 0 (Cowan eq. 89: spurious exclusion) */
-  STATS_LIMIT_PCL = 1u << 1,       /* a CLs+b band was raised to the power constraint */
-  STATS_LIMIT_NO_ROOT = 1u << 2,   /* a band was not found in the search range (+inf) */
-  STATS_LIMIT_TOY_ZERO = 1u << 3,  /* toys: a band quantile lies below the toy grid (0) */
-  STATS_LIMIT_TOY_ERR = 1u << 4,   /* toys: relative MC error of the median above 10 % */
+  STATS_LIMIT_NEGATIVE = 1u << 0,   /* a CLs+b band is <= 0 (Cowan eq. 89: spurious exclusion) */
+  STATS_LIMIT_PCL = 1u << 1,        /* a CLs+b band was raised to the power constraint */
+  STATS_LIMIT_NO_ROOT = 1u << 2,    /* a band was not found in the search range (+inf) */
+  STATS_LIMIT_TOY_ZERO = 1u << 3,   /* toys: a band quantile lies below the toy grid (0) */
+  STATS_LIMIT_TOY_ERR = 1u << 4,    /* toys: relative MC error of the median above 10 % */
   STATS_LIMIT_NONMONOTONE = 1u << 5 /* the root finder fell back to its dense grid */
 };
 
@@ -616,9 +616,9 @@ dd_status stats_qmu_asimov(const stats_model *m, double mu, double *n, double *q
  * Phi(mu/sigma - Phi^-1(CL)) is power_min (z = Phi^-1(CL) + Phi^-1(power_min))
  * is raised to it (STATS_LIMIT_PCL).  *flags gets STATS_LIMIT_* bits.  Uses
  * w->n as scratch. */
-dd_status stats_limit_asimov_model(const stats_model *m, double cl, double power_min,
-                                   stats_work *w, double clsb[STATS_N_BAND],
-                                   double cls[STATS_N_BAND], unsigned *flags);
+dd_status stats_limit_asimov_model(const stats_model *m, double cl, double power_min, stats_work *w,
+                                   double clsb[STATS_N_BAND], double cls[STATS_N_BAND],
+                                   unsigned *flags);
 
 /* Toy critical values of q~mu on a grid of signal strengths: for every
  * mu_grid[g], qcrit[g] = the CL quantile of q~mu under mu (toys generated at

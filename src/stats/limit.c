@@ -65,8 +65,7 @@ static dd_status qa_stat(void *vctx, double mu, double exposure_ty, double *t) {
 static dd_status asimov_root(qa_ctx *c, double z, double *mu, unsigned *flags) {
   const double one = 1.0;
   unsigned fl = 0;
-  DD_TRY(stats_contour_solve(qa_stat, c, 0, z * z, 1e-10, &one, 1, mu, &fl), "limit at z = %g",
-         z);
+  DD_TRY(stats_contour_solve(qa_stat, c, 0, z * z, 1e-10, &one, 1, mu, &fl), "limit at z = %g", z);
   if (fl & STATS_FLAG_NO_ROOT) *flags |= STATS_LIMIT_NO_ROOT;
   if (fl & STATS_FLAG_NONMONOTONE) *flags |= STATS_LIMIT_NONMONOTONE;
   return DD_OK;
@@ -76,9 +75,9 @@ static double pcl_z(double cl, double power_min) {
   return stats_norm_isf(1.0 - cl) - stats_norm_isf(power_min);
 }
 
-dd_status stats_limit_asimov_model(const stats_model *m, double cl, double power_min,
-                                   stats_work *w, double clsb[STATS_N_BAND],
-                                   double cls[STATS_N_BAND], unsigned *flags) {
+dd_status stats_limit_asimov_model(const stats_model *m, double cl, double power_min, stats_work *w,
+                                   double clsb[STATS_N_BAND], double cls[STATS_N_BAND],
+                                   unsigned *flags) {
   if (!(cl > 0.0 && cl < 1.0)) return DD_FAIL(DD_ERR_ARG, "limit CL %g must be in (0, 1)", cl);
   if (m->k > w->k_max) return DD_FAIL(DD_ERR_ARG, "limit: %d bins, workspace %d", m->k, w->k_max);
   qa_ctx c = {m, w->n};
@@ -206,8 +205,7 @@ dd_status stats_limit_toys_model(const stats_model *m, double cl, double power_m
   *flags = 0;
   const int med = STATS_N_BAND / 2;
   for (int b = -1; b < STATS_N_BAND; b++) {
-    double level = b < 0 ? level_pcl : stats_norm_sf(-(double)(b - med)), val = INFINITY,
-           e = NAN;
+    double level = b < 0 ? level_pcl : stats_norm_sf(-(double)(b - med)), val = INFINITY, e = NAN;
     if (b < 0 && level < 0.0) continue;
     if (power[0] >= level) {
       val = 0.0;
