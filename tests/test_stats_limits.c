@@ -39,7 +39,8 @@ static double root_one_bin(double z, double s, double b) {
 static void test_limit_z(void **state) {
   (void)state;
   /* CLs+b: Phi^-1(0.9) + N; CLs: Phi^-1(1 - 0.1 Phi(N)) + N (mpmath) */
-  assert_near("CLs+b median", stats_limit_z(STATS_LIMIT_CLSB, 0.9, 0), 1.2815515655446004, 0, 1e-12);
+  assert_near("CLs+b median", stats_limit_z(STATS_LIMIT_CLSB, 0.9, 0), 1.2815515655446004, 0,
+              1e-12);
   assert_near("CLs+b -2", stats_limit_z(STATS_LIMIT_CLSB, 0.9, -2), -0.7184484344553996, 0, 1e-12);
   assert_near("CLs median", stats_limit_z(STATS_LIMIT_CLS, 0.9, 0), 1.6448536269514722, 0, 1e-12);
   assert_near("CLs +1", stats_limit_z(STATS_LIMIT_CLS, 0.9, 1), 1.0 + 1.377787361599307, 0, 1e-10);
@@ -78,7 +79,8 @@ static void test_limit_asimov_one_bin(void **state) {
                      DD_OK);
     assert_true(fl & STATS_LIMIT_PCL);
     assert_near("PCL -2 = -1", pc[0], clsb[1], 0, 1e-8);
-    for (int k = 1; k < STATS_N_BAND; k++) assert_near("PCL leaves the rest", pc[k], clsb[k], 0, 1e-8);
+    for (int k = 1; k < STATS_N_BAND; k++)
+      assert_near("PCL leaves the rest", pc[k], clsb[k], 0, 1e-8);
   }
   stats_work_free(&w);
 }
@@ -183,7 +185,8 @@ static void test_contour3(void **state) {
   const double e[2] = {1.0, 10.0};
   double mu3[2], mu5[2];
   unsigned f3[2], f5[2];
-  assert_int_equal(stats_contour_z(&t, &p, STATS_METHOD_SOUND, 3.0, e, 2, 1, 0, &w, mu3, f3), DD_OK);
+  assert_int_equal(stats_contour_z(&t, &p, STATS_METHOD_SOUND, 3.0, e, 2, 1, 0, &w, mu3, f3),
+                   DD_OK);
   assert_int_equal(stats_contour(&t, &p, STATS_METHOD_SOUND, e, 2, 1, 0, &w, mu5, f5), DD_OK);
   for (int j = 0; j < 2; j++) {
     double s[2] = {e[j] * mu3[j] * alpha[0], e[j] * mu3[j] * alpha[1]};
@@ -209,12 +212,9 @@ static void test_contour3(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_limit_z),
-      cmocka_unit_test(test_limit_asimov_one_bin),
-      cmocka_unit_test(test_limit_nuisance),
-      cmocka_unit_test(test_limit_toys_vs_asymptotic),
-      cmocka_unit_test(test_limit_coverage),
-      cmocka_unit_test(test_contour3),
+      cmocka_unit_test(test_limit_z),        cmocka_unit_test(test_limit_asimov_one_bin),
+      cmocka_unit_test(test_limit_nuisance), cmocka_unit_test(test_limit_toys_vs_asymptotic),
+      cmocka_unit_test(test_limit_coverage), cmocka_unit_test(test_contour3),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #define SG "/axes/sigma_cm2"
 #define EX "/axes/exposure_ty"
 #define RR "/axes/r"
+#define BD "/axes/band"
 #define TB "/templates/ts/bin"
 #define TE "/templates/ts/edge"
 #define CX "/templates/classical/cs1_edge"
@@ -74,6 +75,51 @@ const io_spec scan_datasets[SD_N] = {
                      "background event (NaN without a finite contour; flag 2048 below "
                      "stats.mc_ratio_min)",
                      0},
+    [UD_SIG3] = {"/contours/sigma3",
+                 IO_F64,
+                 {A, MS, EX, RR},
+                 "cm^2",
+                 "cross-section at which the method reaches its 3-sigma evidence threshold (q0,A "
+                 "= 9; paper chi^2_P = 10.273; toys: the toy-calibrated threshold), as sigma5",
+                 0},
+    [UD_FLAGS3] = {"/contours/sigma3_flags",
+                   IO_I32,
+                   {A, MS, EX, RR},
+                   "1",
+                   "stats flag bits of the 3-sigma contour point (as /contours/flags)",
+                   0},
+    [UD_LIM_CLSB] = {"/contours/limit_clsb",
+                     IO_F64,
+                     {A, MS, EX, RR, BD},
+                     "cm^2",
+                     "expected upper limit at CL = /contours attribute limit_cl with CLs+b from "
+                     "q~mu (Cowan et al. 2011 eq. 16): median and +-1/2 sigma bands of the "
+                     "background-only distribution; sound/classical asymptotic (Asimov, eqs. "
+                     "89-90), toys toy-calibrated, paper NaN (no likelihood); the -2 sigma band "
+                     "may be < 0 (spurious exclusion) unless the power constraint is on",
+                     0},
+    [UD_LIM_CLS] = {"/contours/limit_cls",
+                    IO_F64,
+                    {A, MS, EX, RR, BD},
+                    "cm^2",
+                    "expected upper limit with CLs = p_mu/(1 - p_b) at the same CL, asymptotic "
+                    "for every likelihood method (toys too); paper NaN",
+                    0},
+    [UD_LIM_ERR] = {"/contours/limit_clsb_err",
+                    IO_F64,
+                    {A, MS, EX, RR, BD},
+                    "cm^2",
+                    "MC error of the toy-calibrated limit_clsb (binomial error of the toy power "
+                    "over its slope); NaN for asymptotic limits",
+                    0},
+    [UD_LIM_FLAGS] = {"/contours/limit_flags",
+                      IO_I32,
+                      {A, MS, EX, RR},
+                      "1",
+                      "limit flag bits: 1 a CLs+b band <= 0, 2 raised by the power constraint, 4 "
+                      "no root (+inf), 8 toys: band below the toy grid (0), 16 toys: median MC "
+                      "error > 10 %, 32 non-monotone (include/ddscan/stats.h STATS_LIMIT_*)",
+                      0},
     [UD_TS_EDGES] = {"/templates/ts/edges",
                      IO_F64,
                      {MS, RR, TE},
