@@ -146,6 +146,47 @@ static int pick_exposures(long long ne, long long *pick) {
   return 3;
 }
 
+/* The 3-sigma line and the expected limits (median [-1, +1 sigma], CLs+b) at
+ * R_opt (bro; the first R when it is NaN), at up to 3 exposures. */
+static dd_status print_limits(const par_world *w, io_file *f, char **names, int nmeth,
+                              const double *mass, long long nm, const double *expo, long long ne,
+                              const double *r, long long nr, const double *bro) {
+  if (!io_exists(f, "/contours/limit_clsb") || !io_exists(f, "/contours/sigma3")) return DD_OK;
+  size_t n3 = (size_t)(nmeth * nm * ne * nr), nl = n3 * STATS_N_BAND;
+  double *s3 = calloc(n3, sizeof *s3), *lim = calloc(nl, sizeof *lim);
+  dd_status st = s3 && lim ? DD_OK : DD_FAIL(DD_ERR_NOMEM, "limits");
+  if (st == DD_OK) st = io_read_all(f, "/contours/sigma3", IO_F64, s3);
+  if (st == DD_OK) st = io_read_all(f, "/contours/limit_clsb", IO_F64, lim);
+  if (st == DD_OK) {
+    long long pick[3];
+    int np = pick_exposures(ne, pick);
+    OUT("3-sigma line and expected %g %% CL CLs+b limit, median [-1, +1 sigma] [cm^2] at R_opt:\n",
+        100.0 * attr_double(f, "/contours", "limit_cl", NAN));
+    for (int m = 0; m < nmeth; m++)
+      for (long long im = 0; im < nm; im++) {
+        long long ir = 0;
+        for (long long k = 0; k < nr; k++)
+          if (r[k] == bro[m * nm + im]) ir = k;
+        OUT("  %-10s %9g", names[m], mass[im]);
+        for (int k = 0; k < np; k++) {
+          long long o = ((m * nm + im) * ne + pick[k]) * nr + ir;
+          const double *l = lim + o * STATS_N_BAND;
+          char cell[80];
+          if (isnan(l[2])) /* paper: chi^2_P has no likelihood to invert */
+            snprintf(cell, sizeof cell, "E=%g: 3s %.3g, no limit", expo[pick[k]], s3[o]);
+          else
+            snprintf(cell, sizeof cell, "E=%g: 3s %.3g, %.3g [%.3g, %.3g]", expo[pick[k]], s3[o],
+                     l[2], l[1], l[3]);
+          OUT("  %-46s", cell);
+        }
+        OUT("\n");
+      }
+  }
+  free(s3);
+  free(lim);
+  return st;
+}
+
 static dd_status print_scan(const par_world *w, io_file *f) {
   double *mass = NULL, *sigma = NULL, *expo = NULL, *r = NULL, *ess = NULL, *rate = NULL,
          *lo = NULL, *hi = NULL, *bro = NULL, *atb = NULL;
@@ -227,6 +268,7 @@ static dd_status print_scan(const par_world *w, io_file *f) {
         }
         OUT("\n");
       }
+    if (merged) st = print_limits(w, f, names, nmeth, mass, nm, expo, ne, r, nr, bro);
   }
   double *arrs[] = {mass, sigma, expo, r, ess, rate, lo, hi, bro, atb};
   for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++) free(arrs[k]);
