@@ -51,6 +51,8 @@ typedef struct stats_binning2d {
   int y_bins;             /* bins in y per cS1 slice */
   double y_range[2];      /* uniform rule: y range, plus under/overflow bins */
   int min_mc;             /* quantile rule: minimum background MC events per 2-D bin */
+  int kde;                /* 1: y densities by a Gaussian kernel per cS1 slice (density = "kde") */
+  double kde_scale;       /* bandwidth factor on Silverman's rule (stats.classical.bandwidth) */
 } stats_binning2d;
 
 typedef enum stats_paper_bkg {
@@ -258,6 +260,7 @@ typedef struct stats_template {
   double w_bkg_mean;                   /* mean background MC weight (the zero-background floor) */
   long n_bkg, n_sig;                   /* events given */
   long n_bkg_out, n_sig_out;           /* events outside every kept bin (dropped) */
+  double kde_scale;                    /* 2-D kernel fill: bandwidth factor (0: histogram) */
   int merged_bins;                     /* quantile rule: bins merged to reach min_mc */
   int min_mc;                          /* the binning's min_mc (LOW_MC flag threshold) */
 } stats_template;
@@ -276,7 +279,12 @@ dd_status stats_template_build(stats_template *t, const stats_binning *bin, cons
 dd_status stats_template_set_signal(stats_template *t, const stats_events *sig,
                                     double sigma_ref_cm2);
 /* Classical 2-D templates in (cS1, log10 cS2/cS1); events with cS1 or cS2 <= 0
- * or cS1 outside the ROI are dropped (counted in n_*_out). */
+ * or cS1 outside the ROI are dropped (counted in n_*_out).  bin->kde: every
+ * bank's y density in each cS1 slice is a variance-preserving Gaussian kernel
+ * estimate (Silverman bandwidth x kde_scale, events shrunk towards the slice
+ * mean by 1/sqrt(1 + h^2/sd^2), Jones 1991) integrated over the y bins, so
+ * sparse tails get smooth contents; *_w2 is then sum (w P_ib)^2 (the
+ * estimate's variance) and *_n the effective MC events per bin. */
 dd_status stats_template_build_2d(stats_template *t, const stats_binning2d *bin,
                                   const stats_events2d *bkg, const stats_events2d *sig,
                                   const stats_events2d *nrbkg, double sigma_ref_cm2);

@@ -48,6 +48,14 @@ static dd_status classical_load(cfg_doc *cfg, stats_binning2d *b) {
   DD_TRY(cfg_get_double_list(cfg, "stats.classical.y_range", y_def, 2, b->y_range, 2, &n2),
          "stats");
   DD_TRY(cfg_get_int(cfg, "stats.classical.min_mc_per_bin", 10, &min_mc), "stats");
+  static const char *const dens[] = {"histogram", "kde"};
+  int kde = 0;
+  DD_TRY(cfg_get_choice(cfg, "stats.classical.density", "histogram", dens, 2, &kde), "stats");
+  b->kde = kde;
+  DD_TRY(cfg_get_double(cfg, "stats.classical.bandwidth", 1.0, &b->kde_scale), "stats");
+  if (!(b->kde_scale > 0.0 && b->kde_scale <= 10.0))
+    return cfg_error(cfg, "stats.classical.bandwidth",
+                     "must be a factor in (0, 10] on Silverman's bandwidth, got %g", b->kde_scale);
   if (n1 != 2 || !(b->cs1_range_pe[0] >= 0.0 && b->cs1_range_pe[1] > b->cs1_range_pe[0]) ||
       isinf(b->cs1_range_pe[1]))
     return cfg_error(cfg, "stats.classical.cs1_range_pe", "must be [lo, hi] with 0 <= lo < hi");
@@ -139,9 +147,10 @@ void stats_params_print(const stats_params *p) {
       "stats: TS binning %s, %d bins, range quantiles [%g, %g], min %d MC/bin, under %d over %d",
       RULES[p->binning.rule], p->binning.bins, p->binning.range_q[0], p->binning.range_q[1],
       p->binning.min_mc, p->binning.underflow, p->binning.overflow);
-  dd_info("stats: classical cS1 [%g, %g] PE x %d, log10(cS2/cS1) %s x %d",
+  dd_info("stats: classical cS1 [%g, %g] PE x %d, log10(cS2/cS1) %s x %d, density %s (x%g)",
           p->classical.cs1_range_pe[0], p->classical.cs1_range_pe[1], p->classical.cs1_bins,
-          RULES[p->classical.y_rule], p->classical.y_bins);
+          RULES[p->classical.y_rule], p->classical.y_bins, p->classical.kde ? "kde" : "histogram",
+          p->classical.kde_scale);
   dd_info("stats: paper bkg %s, five_sigma %s; zero-background bins: %s",
           p->paper_bkg == STATS_PAPER_SHARED ? "shared" : "independent",
           p->five_sigma == STATS_FIVE_P_ONE_SIDED ? "p_one_sided (chi2 26.3376)" : "chi2_25",
