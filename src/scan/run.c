@@ -51,7 +51,8 @@ static dd_status events_load(scan_state *s, const scan_scores *er, const scan_sc
     s->er_hb[i] = r->h_b;
     s->er_cs1[i] = r->cs1;
     s->er_cs2[i] = r->cs2;
-    s->er_w[i] = phys_weight_er(j->phys, &q_er, r->energy_kev) / er_draws;
+    /* times the importance weight of the biased ER tail (docs/detector.md §11) */
+    s->er_w[i] = phys_weight_er(j->phys, &q_er, r->energy_kev) / er_draws * r->weight;
   }
   phys_sampler_free(&q_er);
   DD_TRY(phys_sampler_init_nr_ref(&s->q_nr, j->phys), "NR reference sampler");
