@@ -131,6 +131,7 @@ static dd_status write_bad(const char *dir, bad_kind kind) {
     rows[i].cs2 = 1000.0;
     rows[i].energy_kev = 5.0;
     rows[i].attempts = 2;
+    rows[i].weight = 1.0;
   }
   if (kind == BAD_VALUE) rows[3].h_b = -1.0;
   scan_bank_info info = {0.5, kind == BAD_DRAWS ? 7 : 8, 1, "test"};
@@ -298,7 +299,8 @@ static void test_scan_matches_oracle(void **state) {
   for (long i = 0; i < ne_; i++) {
     el[i] = er.rows[i].l_rec + 0.5 * er.rows[i].kl;
     eh[i] = er.rows[i].h_b;
-    ew[i] = phys_weight_er(ph, &qe, er.rows[i].energy_kev) / (double)er.info.n_draws_total;
+    ew[i] = phys_weight_er(ph, &qe, er.rows[i].energy_kev) / (double)er.info.n_draws_total *
+            er.rows[i].weight;
     e1[i] = er.rows[i].cs1;
     e2[i] = er.rows[i].cs2;
   }

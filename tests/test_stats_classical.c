@@ -109,10 +109,11 @@ static void test_classical_oracle(void **state) {
     stats_template_free(&t);
   }
   for (int j = 0; j < 3; j++) {
-    printf("E = %g t.y: closed form %.5g, kde %.5g (%+.2f %%), kde + MC stat %.5g, histogram %.5g "
-           "(%+.2f %%)\n",
-           e[j], ref[j], mu_kde[j], 100.0 * (mu_kde[j] / ref[j] - 1.0), mu_kde_mc[j], mu_hist[j],
-           100.0 * (mu_hist[j] / ref[j] - 1.0));
+    printf(
+        "E = %g t.y: closed form %.5g, kde %.5g (%+.2f %%), kde + MC stat %.5g, histogram %.5g "
+        "(%+.2f %%)\n",
+        e[j], ref[j], mu_kde[j], 100.0 * (mu_kde[j] / ref[j] - 1.0), mu_kde_mc[j], mu_hist[j],
+        100.0 * (mu_hist[j] / ref[j] - 1.0));
   }
   for (int j = 0; j < 3; j++) {
     assert_near("classical kde sigma5 vs the closed-form optimum", mu_kde[j], ref[j], 0, 0.03);

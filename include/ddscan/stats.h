@@ -66,7 +66,7 @@ typedef enum stats_five_sigma {
 } stats_five_sigma;
 
 typedef enum stats_zero_bkg {
-  STATS_ZERO_BKG_FLOOR = 0, /* b_i := mean background MC weight, tau_i = 1, flagged */
+  STATS_ZERO_BKG_FLOOR = 0, /* b_i := mean background MC weight, one effective MC event, flagged */
   STATS_ZERO_BKG_ERROR = 1  /* DD_ERR_NUMERIC naming the bin */
 } stats_zero_bkg;
 
@@ -76,7 +76,7 @@ typedef struct stats_nuisances {
   double er_norm_width; /* relative width (0.049 = 0.6/12.3) */
   int nr_bkg;           /* include the NR background template (its events must be given) */
   double nr_bkg_width;  /* relative width of theta_NR (0.23 = 0.5/2.2) */
-  int mc_stat;          /* Barlow-Beeston-lite: one gamma_i per bin, width sqrt(sum w^2)/beta */
+  int mc_stat; /* full Barlow-Beeston: each template's bin constrained by its effective MC count */
 } stats_nuisances;
 
 typedef struct stats_params {
@@ -299,22 +299,37 @@ int stats_template_bin(const stats_template *t, double ts);
 /* ======================================================================== */
 
 /* A binned model at one (sigma, E), in expected events:
- *   nu_i = gamma_i (mu s_i + theta_ER b_i + theta_NR c_i)
+ *   nu_i = mu S_i + theta_ER B_i + theta_NR C_i
  * with Gaussian constraints (theta_ER - g_er)^2 / (2 sigma_er^2), the same for
- * theta_NR, and (gamma_i - g_mc_i)^2 / (2 tau_i^2).  A width of 0 fixes the
- * parameter at its centre; INFINITY leaves it free (shape-only).  Pointers are
- * borrowed.  b_i > 0 is required wherever s_i > 0 (templates guard it). */
+ * theta_NR (a width of 0 fixes the parameter at its centre; INFINITY leaves
+ * it free: shape-only), and MC statistics as full Barlow-Beeston (Barlow &
+ * Beeston, CPC 77 (1993) 219; Conway, arXiv:1103.0354): a template with an
+ * effective MC count m_i > 0 in bin i has S_i = s_i A_i / m_i with its true MC
+ * mean A_i constrained by the auxiliary count a_i ~ Poisson(A_i) (a_i = m_i
+ * unless given; toys draw them), profiled per bin.  m = (sum w)^2 / sum w^2
+ * for weighted MC.  A NULL array, or m_i = 0 or INFINITY, is an exact
+ * template.  Pointers are borrowed.  b_i > 0 is required wherever s_i > 0
+ * (templates guard it). */
 typedef struct stats_model {
   int k;
-  const double *s;    /* (k) signal at mu = 1 */
-  const double *b;    /* (k) ER background */
-  const double *c;    /* (k) NR background, or NULL */
-  const double *tau;  /* (k) MC-stat relative widths, or NULL (no gamma) */
-  double sigma_er;    /* theta_ER constraint width (0 fixed, INFINITY free) */
-  double sigma_nr;    /* theta_NR constraint width (ignored when c == NULL) */
-  double g_er, g_nr;  /* constraint centres (1; toys draw them) */
-  const double *g_mc; /* (k) gamma centres, or NULL (all 1) */
+  const double *s;            /* (k) signal at mu = 1 */
+  const double *b;            /* (k) ER background */
+  const double *c;            /* (k) NR background, or NULL */
+  const double *ms, *mb, *mc; /* (k) effective MC counts of s, b, c, or NULL (exact) */
+  const double *as, *ab, *ac; /* (k) auxiliary MC counts, or NULL (= ms, mb, mc) */
+  double sigma_er;            /* theta_ER constraint width (0 fixed, INFINITY free) */
+  double sigma_nr;            /* theta_NR constraint width (ignored when c == NULL) */
+  double g_er, g_nr;          /* constraint centres (1; toys draw them) */
 } stats_model;
+
+/* 1 when any template of m carries MC statistics (ms, mb or mc set). */
+int stats_model_has_mc(const stats_model *m);
+/* Profiled (Barlow-Beeston) expectation nu (k) of every bin for data n
+ * (NULL: Asimov s + b + c) at (mu, theta_ER, theta_NR): the MC means that
+ * maximise the likelihood at these strengths.  Never negative.  DD_ERR_NUMERIC
+ * when a bin has data but nothing can be expected. */
+dd_status stats_bb_expect(const stats_model *m, const double *n, double mu, double theta_er,
+                          double theta_nr, double *nu);
 
 /* Fit summary: q0 and the maximum-likelihood estimates. */
 typedef struct stats_fit {
@@ -397,12 +412,14 @@ const char *stats_flags_describe(unsigned flags, char *buf, size_t cap);
 typedef struct stats_work {
   int k_max;
   long n_toys;
-  double *s, *b, *c, *tau, *n, *gmc; /* owned (k_max) each */
-  double *bh;                        /* owned (k_max): paper-independent background */
-  double *t, *w;                     /* owned (n_toys): toy statistics and IS weights */
-  double *pair;                      /* owned (2 n_toys): (statistic, weight) pairs */
-  dd_sampler *smp;                   /* owned: tables of the toys' Poisson sampler */
-  double mu_test;                    /* the mu tested by STATS_TOY_QMU toys */
+  double *s, *b, *c, *n; /* owned (k_max) each */
+  double *ms, *mb, *mc;  /* owned (k_max) each: effective MC counts */
+  double *aux;           /* owned (3 k_max): toys' auxiliary MC counts */
+  double *bh;            /* owned (k_max): paper-independent background */
+  double *t, *w;         /* owned (n_toys): toy statistics and IS weights */
+  double *pair;          /* owned (2 n_toys): (statistic, weight) pairs */
+  dd_sampler *smp;       /* owned: tables of the toys' Poisson sampler */
+  double mu_test;        /* the mu tested by STATS_TOY_QMU toys */
 } stats_work;
 dd_status stats_work_init(stats_work *w, int k_max, long n_toys);
 /* Share of the Asimov q0 whose bins decide the MC-to-data ratio. */
@@ -420,7 +437,7 @@ void stats_work_free(stats_work *w);
 
 /* Expected counts of template t at sigma = mu * sigma_ref and exposure E
  * (t.y), with the nuisance configuration of p for `method` (paper: none):
- * fills w->s, w->b, w->c, w->tau and *m.  Applies p->zero_bkg to bins with
+ * fills w->s, w->b, w->c, w->ms, w->mb, w->mc and *m.  Applies p->zero_bkg to bins with
  * signal and no background (flags |= STATS_FLAG_FLOORED, or DD_ERR_NUMERIC).
  * For paper + independent, w->bh is the background half (b of Eq. 12) and
  * w->b + w->c the other half. */
@@ -463,13 +480,14 @@ typedef enum stats_toy_stat {
 
 /* Toys [toy0, toy0 + n) drawn with mu_gen (0: H0, 1: H1): toy j uses
  * dd_rng_for(seed, DD_STREAM_TOYS, point, j, 0) for, in order, the global
- * observables of the enabled constraints (theta_ER, theta_NR, gamma_0..k-1)
- * and then n_i ~ Poisson(mu_gen s_i + b_i + c_i), i = 0..k-1 (core's
+ * observables of the enabled constraints (theta_ER, theta_NR, then per bin
+ * the auxiliary MC counts a ~ Poisson(m) of its s, b, c templates that carry
+ * MC statistics) and then n_i ~ Poisson(mu_gen s_i + b_i + c_i), i = 0..k-1 (core's
  * dd_sample_poisson with the tables w->smp).  Writes the
  * statistic of every toy to t_out (n) and, when w_out is not NULL, the
  * importance weight P(n | H0)/P(n | mu_gen) (n).  Results depend only on
  * (seed, point, j): any split of the toys over workers gives the same values.
- * w->n and w->gmc are used as scratch. */
+ * w->n and w->aux are used as scratch. */
 dd_status stats_toys_run(const stats_model *m, stats_toy_stat stat, double mu_gen, uint32_t seed,
                          uint32_t point, long toy0, long n, stats_work *w, double *t_out,
                          double *w_out);

@@ -51,7 +51,8 @@ static dd_status events_load(scan_state *s, const scan_scores *er, const scan_sc
     s->er_hb[i] = r->h_b;
     s->er_cs1[i] = r->cs1;
     s->er_cs2[i] = r->cs2;
-    s->er_w[i] = phys_weight_er(j->phys, &q_er, r->energy_kev) / er_draws;
+    /* times the importance weight of the biased ER tail (docs/detector.md §11) */
+    s->er_w[i] = phys_weight_er(j->phys, &q_er, r->energy_kev) / er_draws * r->weight;
   }
   phys_sampler_free(&q_er);
   DD_TRY(phys_sampler_init_nr_ref(&s->q_nr, j->phys), "NR reference sampler");
@@ -134,7 +135,9 @@ static const char *k_conventions =
     "p = erfc(sqrt(chi^2_P/2)), chi^2 with 1 dof (Eq. 13, a two-sided normal tail); "
     "z = Phibar^-1(p) (one-sided label); 5 sigma at chi^2_P = paper_threshold.\n"
     "sound: q0,A = -2 ln lambda(0) of the binned profile likelihood on the Asimov data "
-    "(Cowan et al. 2011), one-sided (q0 = 0 when mu_hat <= 0), nuisances er_norm, mc_stat, "
+    "(Cowan et al. 2011), one-sided (q0 = 0 when mu_hat <= 0), nuisances er_norm, mc_stat (full "
+    "Barlow-Beeston: the ER, NR and signal templates of each bin constrained by Poisson auxiliary "
+    "counts, their effective MC counts (sum w)^2/sum w^2), "
     "nr_bkg as set; p = Phibar(sqrt(q0,A)) (half chi^2_1 null); z = sqrt(q0,A), the median Z "
     "under the signal; 5 sigma at q0,A = 25 (a 50 % chance of a 5-sigma discovery).\n"
     "toys: p = P(q0 >= q0,A | H0) from toys_count pseudo-experiments per point (importance "

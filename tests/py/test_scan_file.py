@@ -36,7 +36,7 @@ scan = {
 };
 stats = { sound = { nr_bkg = true; }; binning = { rule = "quantile"; bins = 15; }; };
 """
-SCORE_FIELDS = ["event", "l_rec", "kl", "logit", "h_b", "cs1", "cs2", "energy_kev", "attempts"]
+SCORE_FIELDS = ["event", "l_rec", "kl", "logit", "h_b", "cs1", "cs2", "energy_kev", "attempts", "weight"]
 
 failures = []
 
