@@ -197,7 +197,7 @@ static const char *k_scan_cfg =
     "  methods = [\"sound\", \"paper\", \"toys\", \"classical\"]; min_effective_events = 1.0; };\n"
     "stats = { r_band = [0.0, 300.0]; binning = { bins = 12; };\n"
     "  toys = { count = 40; importance = false; };\n"
-    "  classical = { cs1_bins = 5; y_bins = 3; }; };\n";
+    "  classical = { cs1_bins = 5; y_bins = 3; y_rule = \"quantile\"; }; };\n";
 
 typedef struct scan_fixture {
   stage_params *p;
@@ -305,7 +305,7 @@ static void test_scan_matches_oracle(void **state) {
     e2[i] = er.rows[i].cs2;
   }
   stats_work w;
-  ASSERT_OK(stats_work_init(&w, 20, sp->toys));
+  ASSERT_OK(stats_work_init(&w, 64, sp->toys));
   double sref = ph->sigma_ref_cm2;
   for (int im = 0; im < NMASS; im++) {
     double sw = 0.0;

@@ -36,21 +36,24 @@ static dd_status binning_load(cfg_doc *cfg, stats_binning *b) {
 }
 
 static dd_status classical_load(cfg_doc *cfg, stats_binning2d *b) {
-  const double cs1_def[2] = {3.0, 100.0}, y_def[2] = {1.0, 3.0};
-  int n1 = 0, n2 = 0, rule = 1;
+  /* the ML analysis scores every accepted event (detector ROI 0 < cS1 <= 100 PE
+   * behind the S1 coincidence), so the classical baseline sees the same range;
+   * fine uniform y bins with the kernel density (docs/statistics.md §2.4) */
+  const double cs1_def[2] = {0.0, 100.0}, y_def[2] = {1.0, 3.2};
+  int n1 = 0, n2 = 0, rule = 0;
   long long nx, ny, min_mc;
   DD_TRY(
       cfg_get_double_list(cfg, "stats.classical.cs1_range_pe", cs1_def, 2, b->cs1_range_pe, 2, &n1),
       "stats");
   DD_TRY(cfg_get_int_range(cfg, "stats.classical.cs1_bins", 20, 1, 10000, &nx), "stats");
-  DD_TRY(cfg_get_choice(cfg, "stats.classical.y_rule", "quantile", RULES, 2, &rule), "stats");
-  DD_TRY(cfg_get_int_range(cfg, "stats.classical.y_bins", 10, 1, 10000, &ny), "stats");
+  DD_TRY(cfg_get_choice(cfg, "stats.classical.y_rule", "uniform", RULES, 2, &rule), "stats");
+  DD_TRY(cfg_get_int_range(cfg, "stats.classical.y_bins", 55, 1, 10000, &ny), "stats");
   DD_TRY(cfg_get_double_list(cfg, "stats.classical.y_range", y_def, 2, b->y_range, 2, &n2),
          "stats");
   DD_TRY(cfg_get_int(cfg, "stats.classical.min_mc_per_bin", 10, &min_mc), "stats");
   static const char *const dens[] = {"histogram", "kde"};
   int kde = 0;
-  DD_TRY(cfg_get_choice(cfg, "stats.classical.density", "histogram", dens, 2, &kde), "stats");
+  DD_TRY(cfg_get_choice(cfg, "stats.classical.density", "kde", dens, 2, &kde), "stats");
   b->kde = kde;
   DD_TRY(cfg_get_double(cfg, "stats.classical.bandwidth", 1.0, &b->kde_scale), "stats");
   if (!(b->kde_scale > 0.0 && b->kde_scale <= 10.0))
