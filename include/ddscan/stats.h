@@ -88,6 +88,7 @@ typedef struct stats_params {
   stats_nuisances nuis;        /* stats.sound */
   long toys;                   /* pseudo-experiments per hypothesis and grid point */
   int toys_importance;         /* importance sampling for small p (§7.4) */
+  double toys_max_rel_err;     /* stats.toys.max_rel_err: warn above this relative p error */
   double low_bkg_min;          /* low-count warning: a bin with s/b > low_sb_ratio has b < this */
   double low_sb_ratio;
   double low_total_bkg_min; /* ... or the total background is below this */

@@ -393,6 +393,8 @@ static dd_status state_init(scan_state *s) {
   DD_TRY(alloc_doubles(&s->p, nmse, "unit p-values"), "scan");
   DD_TRY(alloc_doubles(&s->z, nmse, "unit Z"), "scan");
   DD_TRY(alloc_doubles(&s->logp, nmse, "unit log p"), "scan");
+  DD_TRY(alloc_doubles(&s->perr, nmse, "unit toy p errors"), "scan");
+  for (long long i = 0; i < nmse; i++) s->perr[i] = NAN;
   DD_TRY(alloc_doubles(&s->sig5, nme, "unit contours"), "scan");
   DD_TRY(dd_calloc((void **)&s->flags, (size_t)nme, sizeof *s->flags, "unit flags"), "scan");
   DD_TRY(alloc_doubles(&s->mcr, nme, "unit MC-to-data ratios"), "scan");
@@ -429,10 +431,11 @@ static dd_status state_init(scan_state *s) {
 }
 
 static void state_free(scan_state *s) {
-  double **arr[] = {&s->er_ltot, &s->er_hb,    &s->er_w,   &s->er_cs1, &s->er_cs2,   &s->nr_ltot,
-                    &s->nr_hb,   &s->nr_e,     &s->nr_cs1, &s->nr_cs2, &s->nr_w_sig, &s->nr_w_bg,
-                    &s->p,       &s->z,        &s->logp,   &s->sig5,   &s->mu5,      &s->ts_buf,
-                    &s->cl_buf,  &s->cl_cache, &s->mcr,    &s->sig3,   &s->lim,      &s->lim_mu};
+  double **arr[] = {&s->er_ltot,  &s->er_hb,   &s->er_w,   &s->er_cs1, &s->er_cs2,
+                    &s->nr_ltot,  &s->nr_hb,   &s->nr_e,   &s->nr_cs1, &s->nr_cs2,
+                    &s->nr_w_sig, &s->nr_w_bg, &s->p,      &s->z,      &s->logp,
+                    &s->sig5,     &s->mu5,     &s->ts_buf, &s->cl_buf, &s->cl_cache,
+                    &s->mcr,      &s->sig3,    &s->lim,    &s->lim_mu, &s->perr};
   for (size_t k = 0; k < sizeof arr / sizeof arr[0]; k++) {
     free(*arr[k]);
     *arr[k] = NULL;
@@ -522,6 +525,11 @@ dd_status scan_compute(const par_world *w, const scan_job *job, io_file *f, int 
     dd_info("scan: %lld units, %lld grid points x methods in %.2f s (%.0f points/s)", n_todo, pts,
             dt, dt > 0 ? pts / dt : 0.0);
   }
+  if (st == DD_OK && s.n_toy_err > 0)
+    dd_warn(
+        "scan: %ld toy p-values on rank %d have a relative MC error above "
+        "stats.toys.max_rel_err = %g (/scan/p_value_err): raise stats.toys.count",
+        s.n_toy_err, w->rank, job->stats->toys_max_rel_err);
   if (st == DD_OK && job->shard_count <= 0) st = scan_rband_write(s.f);
   if (st == DD_OK && job->shard_count <= 0) st = scan_flags_report(s.f);
   state_free(&s);

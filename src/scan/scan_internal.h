@@ -15,6 +15,7 @@ typedef enum scan_ud {
   UD_P = 0,     /* /scan/p_value [method][mass][sigma][exposure][r] */
   UD_Z,         /* /scan/z */
   UD_LOGP,      /* /scan/log_p */
+  UD_P_ERR,     /* /scan/p_value_err */
   UD_SIG5,      /* /contours/sigma5 [method][mass][exposure][r] */
   UD_FLAGS,     /* /contours/flags */
   UD_MC_RATIO,  /* /contours/mc_ratio [method][mass][exposure][r] */
@@ -86,6 +87,8 @@ typedef struct scan_state {
 
   /* one unit's slices (owned) */
   double *p, *z, *logp; /* (n_methods, n_sigma, n_exposure) */
+  double *perr;         /* (n_methods, n_sigma, n_exposure): toy p MC error, NaN otherwise */
+  long n_toy_err;       /* toy p-values of this rank above stats.toys.max_rel_err */
   double *sig5;         /* (n_methods, n_exposure) cm^2 */
   int32_t *flags;       /* (n_methods, n_exposure) */
   double *mcr;          /* (n_methods, n_exposure): MC-to-data ratio at the contour */

@@ -51,6 +51,14 @@ const io_spec scan_datasets[SD_N] = {
                  "1",
                  "natural log of p_value, finite where p underflows",
                  0},
+    [UD_P_ERR] = {"/scan/p_value_err",
+                  IO_F64,
+                  {A, MS, SG, EX, RR},
+                  "1",
+                  "MC standard error of a toy p-value (binomial for the direct count, the "
+                  "importance-sampling estimator's own otherwise); NaN for Asimov methods; points "
+                  "above stats.toys.max_rel_err x p are counted in a warning",
+                  0},
     [UD_SIG5] = {"/contours/sigma5",
                  IO_F64,
                  {A, MS, EX, RR},

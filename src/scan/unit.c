@@ -63,6 +63,8 @@ static dd_status eval_method(scan_state *s, int mi, const stats_template *t, int
                                scan_point_id(g, im, is, ie, ir), &s->work, &tr),
                "toys at sigma %g cm^2, exposure %g t*y", g->sigma_cm2[is], g->exposure_ty[ie]);
         s->p[off + ie] = tr.p_h0;
+        s->perr[off + ie] = tr.p_h0_err;
+        if (!(tr.p_h0_err <= j->stats->toys_max_rel_err * tr.p_h0)) s->n_toy_err++;
         s->z[off + ie] = tr.z_h0;
         s->logp[off + ie] = tr.log_p_h0;
       }
@@ -160,6 +162,7 @@ static dd_status write_unit(scan_state *s, long long unit, const stats_template 
   DD_TRY(put(s, UD_P, unit, IO_F64, s->p), "p-values");
   DD_TRY(put(s, UD_Z, unit, IO_F64, s->z), "Z");
   DD_TRY(put(s, UD_LOGP, unit, IO_F64, s->logp), "log p");
+  DD_TRY(put(s, UD_P_ERR, unit, IO_F64, s->perr), "toy p errors");
   DD_TRY(put(s, UD_SIG5, unit, IO_F64, s->sig5), "contours");
   DD_TRY(put(s, UD_FLAGS, unit, IO_I32, s->flags), "contour flags");
   DD_TRY(put(s, UD_MC_RATIO, unit, IO_F64, s->mcr), "MC-to-data ratios");

@@ -112,6 +112,10 @@ dd_status stats_params_load(cfg_doc *cfg, stats_params *p) {
   long long toys;
   DD_TRY(cfg_get_int_range(cfg, "stats.toys.count", 10000, 1, 1000000000LL, &toys), "stats");
   DD_TRY(cfg_get_bool(cfg, "stats.toys.importance", 1, &p->toys_importance), "stats");
+  DD_TRY(cfg_get_double(cfg, "stats.toys.max_rel_err", 0.2, &p->toys_max_rel_err), "stats");
+  if (!(p->toys_max_rel_err > 0.0) || isinf(p->toys_max_rel_err))
+    return cfg_error(cfg, "stats.toys.max_rel_err", "must be finite and > 0, got %g",
+                     p->toys_max_rel_err);
   if (toys < 1 || toys > 1000000000LL)
     return cfg_error(cfg, "stats.toys.count", "must be in [1, 1e9], got %lld", toys);
   p->toys = (long)toys;

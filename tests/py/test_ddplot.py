@@ -238,6 +238,12 @@ def main():
             check(m is not None and "/training/" in m.group(1) and "train stage" in m.group(1)
                   and "ddscan train CONFIG" in m.group(1), f"fig {n} not listed as skipped with its reason:\n{so}")
 
+        # 1b. --limits: the expected-limit figure (limit vs mass, vs exposure)
+        lim_out = os.path.join(tmp, "lims")
+        rc, so, se = tool([DDPLOT, path, "--out", lim_out, "--fig", "9", "--method", "sound", "--limits"])
+        check(rc == 0 and "limits:" in so, f"ddplot --limits: exit {rc}\n{se[-1500:]}")
+        check_image_files(lim_out, ["fig9_sound", "limits"])
+
         # 2. clear failures, exit 1
         expect_error([path, "--out", out, "--fig", "3"], tmp,
                      ["fig 3 needs /training/cvae/", "train stage", "ddscan train CONFIG", path], "--fig 3 without /training")
