@@ -634,14 +634,14 @@ static void test_params(void **state) {
   (void)state;
   stats_params p;
   assert_int_equal(load_text("", &p), DD_OK);
-  assert_int_equal(p.binning.rule, STATS_BIN_UNIFORM);
+  assert_int_equal(p.binning.rule, STATS_BIN_QUANTILE); /* issue 14 */
   assert_int_equal(p.binning.bins, 50);
   assert_near("q lo", p.binning.range_q[0], 0.001, 0, 0);
   assert_near("q hi", p.binning.range_q[1], 0.999, 0, 0);
   assert_true(p.binning.underflow && p.binning.overflow);
   assert_int_equal(p.paper_bkg, STATS_PAPER_SHARED);
   assert_int_equal(p.five_sigma, STATS_FIVE_P_ONE_SIDED);
-  assert_true(p.nuis.er_norm && p.nuis.mc_stat && !p.nuis.nr_bkg);
+  assert_true(p.nuis.er_norm && p.nuis.mc_stat && p.nuis.nr_bkg); /* issue 14: NR bkg on */
   assert_near("er width", p.nuis.er_norm_width, 0.049, 0, 0);
   assert_near("nr width", p.nuis.nr_bkg_width, 0.23, 0, 0);
   assert_int_equal(p.toys, 10000);

@@ -144,7 +144,9 @@ dd_status stats_model_at(const stats_template *t, const stats_params *p, stats_m
     w->ms[i] = t->alpha_w2[i] > 0.0 ? t->alpha[i] * t->alpha[i] / t->alpha_w2[i] : 0.0;
     w->mc[i] = use_nr && t->nrb_w2[i] > 0.0 ? t->nrb[i] * t->nrb[i] / t->nrb_w2[i] : 0.0;
     double bsum = t->beta[i] + (use_nr ? t->nrb[i] : 0.0);
-    if (t->alpha[i] > 0.0 && t->beta_n[i] < t->min_mc && !paper) fl |= STATS_FLAG_LOW_MC;
+    /* effective background MC events (sum w)^2 / sum w^2 against min_mc */
+    if (t->alpha[i] > 0.0 && !paper && !(w->mb[i] >= t->min_mc * (1.0 - 1e-12)))
+      fl |= STATS_FLAG_LOW_MC;
     if (!paper && t->alpha[i] > 0.0 && !(bsum > 0.0)) {
       /* spec §1.4: a bin with signal and no background makes q0 infinite */
       if (p->zero_bkg == STATS_ZERO_BKG_ERROR) {
