@@ -187,6 +187,33 @@ static dd_status print_limits(const par_world *w, io_file *f, char **names, int 
   return st;
 }
 
+/* MC-to-data ratio of the contours per method (issue 14): the smallest
+ * ratio and how many points fall below stats.mc_ratio_min (flag mc-ratio). */
+static dd_status print_mc_ratio(const par_world *w, io_file *f, char *const *names, int nmeth) {
+  double *ratio = NULL, *flags = NULL;
+  long long n = 0, nf = 0;
+  dd_status st = read_1d(f, "/contours/mc_ratio", &ratio, &n);
+  if (st == DD_OK) st = read_1d(f, "/contours/flags", &flags, &nf);
+  if (st == DD_OK && n > 0 && nf == n && nmeth > 0 && n % nmeth == 0) {
+    long long per = n / nmeth;
+    OUT("MC-to-data ratio on the contours (limit %g; /contours/mc_ratio):\n",
+        attr_double(f, "/scan", "mc_ratio_min", NAN));
+    for (int m = 0; m < nmeth; m++) {
+      double lo = INFINITY;
+      long long bad = 0;
+      for (long long i = m * per; i < (m + 1) * per; i++) {
+        if (ratio[i] >= 0.0) lo = fmin(lo, ratio[i]);
+        bad += ((unsigned)flags[i] & STATS_FLAG_MC_RATIO) != 0;
+      }
+      OUT("  %-10s min %-10.3g %lld of %lld points flagged\n", names[m], isinf(lo) ? NAN : lo, bad,
+          per);
+    }
+  }
+  free(ratio);
+  free(flags);
+  return st;
+}
+
 static dd_status print_scan(const par_world *w, io_file *f) {
   double *mass = NULL, *sigma = NULL, *expo = NULL, *r = NULL, *ess = NULL, *rate = NULL,
          *lo = NULL, *hi = NULL, *bro = NULL, *atb = NULL;
@@ -270,6 +297,7 @@ static dd_status print_scan(const par_world *w, io_file *f) {
       }
     if (merged) st = print_limits(w, f, names, nmeth, mass, nm, expo, ne, r, nr, bro);
   }
+  if (st == DD_OK && nm > 0) st = print_mc_ratio(w, f, names, nmeth);
   double *arrs[] = {mass, sigma, expo, r, ess, rate, lo, hi, bro, atb};
   for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++) free(arrs[k]);
   return st;

@@ -199,6 +199,7 @@ static dd_status write_conventions(scan_state *s, const scan_scores *er, const s
       {"background_rate", bkg_rate},
       {"beta_er", er->info.beta},
       {"beta_nr", nr->info.beta},
+      {"mc_ratio_min", p->mc_ratio_min},
   };
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
     DD_TRY(io_attr_write_double(f, "/scan", nums[i].name, nums[i].value), "scan attributes");

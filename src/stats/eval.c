@@ -143,19 +143,23 @@ dd_status stats_model_at(const stats_template *t, const stats_params *p, stats_m
     w->mb[i] = t->beta_w2[i] > 0.0 ? t->beta[i] * t->beta[i] / t->beta_w2[i] : 0.0;
     w->ms[i] = t->alpha_w2[i] > 0.0 ? t->alpha[i] * t->alpha[i] / t->alpha_w2[i] : 0.0;
     w->mc[i] = use_nr && t->nrb_w2[i] > 0.0 ? t->nrb[i] * t->nrb[i] / t->nrb_w2[i] : 0.0;
-    double bsum = t->beta[i] + (use_nr ? t->nrb[i] : 0.0);
-    if (t->alpha[i] > 0.0 && t->beta_n[i] < t->min_mc && !paper) fl |= STATS_FLAG_LOW_MC;
-    if (!paper && t->alpha[i] > 0.0 && !(bsum > 0.0)) {
-      /* spec §1.4: a bin with signal and no background makes q0 infinite */
+    /* effective background MC events (sum w)^2 / sum w^2 against min_mc */
+    if (t->alpha[i] > 0.0 && !paper && !(w->mb[i] >= t->min_mc * (1.0 - 1e-12)))
+      fl |= STATS_FLAG_LOW_MC;
+    if (!paper && t->alpha[i] > 0.0 && !(t->beta[i] > 0.0)) {
+      /* spec §1.4: a bin with signal and no background makes q0 infinite.  The
+       * ER background is present everywhere, so a bin without ER MC is floored
+       * even when the NR background fills it: otherwise its expectation would be
+       * the small NR background alone and the bin would look background-free. */
       if (p->zero_bkg == STATS_ZERO_BKG_ERROR) {
         if (t->ny == 1)
           return DD_FAIL(DD_ERR_NUMERIC,
                          "TS bin %d [%g, %g) at R = %g has signal (%g events/t.y at sigma_ref) "
-                         "but no background MC: q0 would be infinite (use stats.binning.rule = "
+                         "but no ER background MC: q0 would be infinite (use stats.binning.rule = "
                          "\"quantile\" or stats.zero_bkg = \"floor\")",
                          i, t->edges[i], t->edges[i + 1], t->r, t->alpha[i]);
         return DD_FAIL(DD_ERR_NUMERIC,
-                       "classical bin %d (cS1 slice %d) has signal but no background MC: q0 "
+                       "classical bin %d (cS1 slice %d) has signal but no ER background MC: q0 "
                        "would be infinite (use stats.zero_bkg = \"floor\" or fewer bins)",
                        i, i / t->ny);
       }

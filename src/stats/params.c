@@ -13,9 +13,12 @@ static dd_status binning_load(cfg_doc *cfg, stats_binning *b) {
   long long bins, min_mc;
   const double q_def[2] = {0.001, 0.999};
   int n = 0;
-  /* spec §10: 50 uniform bins between the 0.1 % and 99.9 % background
-   * quantiles plus under/overflow (the paper's binning is unknown) */
-  DD_TRY(cfg_get_choice(cfg, "stats.binning.rule", "uniform", RULES, 2, &rule), "stats");
+  /* issue 14: equal-background (quantile) bins with >= min_mc_per_bin
+   * effective MC events in every bin, the open ends included.  The paper-style
+   * "uniform" rule (50 bins between the 0.1 % and 99.9 % background quantiles
+   * plus under/overflow, spec §10) stays available; its overflow bin holds a
+   * fixed 0.1 % of the MC by construction */
+  DD_TRY(cfg_get_choice(cfg, "stats.binning.rule", "quantile", RULES, 2, &rule), "stats");
   DD_TRY(cfg_get_int_range(cfg, "stats.binning.bins", 50, 1, 100000, &bins), "stats");
   DD_TRY(cfg_get_double_list(cfg, "stats.binning.range_quantiles", q_def, 2, b->range_q, 2, &n),
          "stats");
@@ -99,11 +102,12 @@ dd_status stats_params_load(cfg_doc *cfg, stats_params *p) {
   DD_TRY(cfg_get_choice(cfg, "stats.zero_bkg", "floor", zero_ch, 2, &ch), "stats");
   p->zero_bkg = (stats_zero_bkg)ch;
 
-  /* spec §10: ER normalisation (0.6/12.3 = 4.9 %) and MC stat on, NR off */
+  /* spec §10: ER normalisation (0.6/12.3 = 4.9 %) and MC stat on; the NR
+   * background (issue 14: the largest background in the critical TS bin) on */
   stats_nuisances *nu = &p->nuis;
   DD_TRY(cfg_get_bool(cfg, "stats.sound.er_norm", 1, &nu->er_norm), "stats");
   DD_TRY(cfg_get_double(cfg, "stats.sound.er_norm_width", 0.049, &nu->er_norm_width), "stats");
-  DD_TRY(cfg_get_bool(cfg, "stats.sound.nr_bkg", 0, &nu->nr_bkg), "stats");
+  DD_TRY(cfg_get_bool(cfg, "stats.sound.nr_bkg", 1, &nu->nr_bkg), "stats");
   DD_TRY(cfg_get_double(cfg, "stats.sound.nr_bkg_width", 0.23, &nu->nr_bkg_width), "stats");
   DD_TRY(cfg_get_bool(cfg, "stats.sound.mc_stat", 1, &nu->mc_stat), "stats");
   DD_TRY(width_check(cfg, "stats.sound.er_norm_width", nu->er_norm_width), "stats");

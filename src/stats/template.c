@@ -126,7 +126,20 @@ static double weighted_quantile(const ts_item *it, long n, double wtot, double q
   return it[n - 1].ts;
 }
 
-/* Equal-background edges with >= min_mc MC events per bin; the open ends make
+/* Effective MC events (sum w)^2 / sum w^2 of sorted items [a, b): the raw
+ * count for equal weights, fewer where weights vary (an importance-biased
+ * tail, detector.er_bias), which is what the MC error of the bin follows. */
+static double range_neff(const ts_item *it, long a, long b) {
+  double sw = 0.0, sw2 = 0.0;
+  for (long i = a; i < b; i++) {
+    sw += it[i].w;
+    sw2 += it[i].w * it[i].w;
+  }
+  return sw2 > 0.0 ? sw * sw / sw2 : 0.0;
+}
+
+/* Equal-background edges with >= min_mc effective MC events per bin (the
+ * under- and overflow ends included: no bin holds a fixed fraction); the open ends make
  * every background event (and every signal event) fall in a bin, so b_i > 0
  * wherever the bin holds background MC.  edges: (bins + 1) capacity.
  *
@@ -165,7 +178,7 @@ static int quantile_edges(const ts_item *it, long n, double wtot, int bins, int 
   /* merge from the top (the critical high-TS bins) down, then the bottom up */
   int m = 0;
   for (int b = k - 1; b >= 1; b--) {
-    if (pos[b + 1] - pos[b] >= min_mc) continue;
+    if (range_neff(it, pos[b], pos[b + 1]) >= min_mc * (1.0 - 1e-12)) continue;
     /* remove edge b: bin b joins bin b-1 */
     for (int e = b; e < k; e++) {
       edges[e] = edges[e + 1];
@@ -174,7 +187,7 @@ static int quantile_edges(const ts_item *it, long n, double wtot, int bins, int 
     k--;
     m++;
   }
-  if (k > 1 && pos[1] - pos[0] < min_mc) {
+  if (k > 1 && range_neff(it, pos[0], pos[1]) < min_mc * (1.0 - 1e-12)) {
     for (int e = 1; e < k; e++) {
       edges[e] = edges[e + 1];
       pos[e] = pos[e + 1];

@@ -49,7 +49,7 @@ scan = {
   min_effective_events = 50.0;
 };
 stats = { binning = { rule = "quantile"; bins = 15; };
-          sound = { er_norm = false; mc_stat = false; }; };
+          sound = { er_norm = false; mc_stat = false; nr_bkg = false; }; };
 """
 # the NR background enters the `paper` histogram (and the sound nuisances): Fig. 6 must add it
 CONFIG_NRBG = """
