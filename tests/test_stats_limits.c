@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,11 +211,59 @@ static void test_contour3(void **state) {
   stats_template_free(&t);
 }
 
+/* The toy contour's MC error: positive, finite, and of the size of the spread
+ * of the contour over independent toy seeds (ratio within [1/3, 3]). */
+static void test_toy_contour_err(void **state) {
+  (void)state;
+  const double alpha[2] = {2.0, 6.0}, beta[2] = {200.0, 20.0};
+  stats_template t;
+  make_template(&t, 2, alpha, beta, NULL);
+  stats_params p;
+  default_params(&p);
+  p.nuis.er_norm = 0;
+  p.nuis.mc_stat = 0;
+  p.nuis.nr_bkg = 0;
+  p.toys = 400;
+  p.toys_importance = 0;
+  p.toys_max_rel_err = 1e-6; /* every point above: the flag is set */
+  stats_work w;
+  assert_int_equal(stats_work_init(&w, 4, p.toys), DD_OK);
+  const double e = 10.0;
+  const int n_seed = 8;
+  double mu[8], err[8], m1 = 0.0, m2 = 0.0, me = 0.0;
+  for (int k = 0; k < n_seed; k++) {
+    unsigned fl = 0;
+    assert_int_equal(stats_contour_z_err(&t, &p, STATS_METHOD_TOYS, 5.0, &e, 1, 100 + (uint32_t)k,
+                                         0, &w, &mu[k], &err[k], &fl),
+                     DD_OK);
+    assert_true(mu[k] > 0.0 && isfinite(mu[k]) && err[k] > 0.0 && isfinite(err[k]));
+    assert_true(fl & STATS_FLAG_TOY_ERR);
+    m1 += mu[k];
+    m2 += mu[k] * mu[k];
+    me += err[k];
+  }
+  m1 /= n_seed;
+  me /= n_seed;
+  double sd = sqrt(fmax(m2 / n_seed - m1 * m1, 0.0) * n_seed / (n_seed - 1));
+  printf("toy sigma5: mean %.4g, spread over seeds %.3g, mean stored error %.3g\n", m1, sd, me);
+  assert_true(sd < 3.0 * me && sd > me / 3.0);
+  /* Asimov methods: NaN */
+  unsigned fl = 0;
+  double mu_s, err_s;
+  assert_int_equal(
+      stats_contour_z_err(&t, &p, STATS_METHOD_SOUND, 5.0, &e, 1, 1, 0, &w, &mu_s, &err_s, &fl),
+      DD_OK);
+  assert_true(isnan(err_s) && !(fl & STATS_FLAG_TOY_ERR));
+  stats_work_free(&w);
+  stats_template_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_limit_z),        cmocka_unit_test(test_limit_asimov_one_bin),
-      cmocka_unit_test(test_limit_nuisance), cmocka_unit_test(test_limit_toys_vs_asymptotic),
-      cmocka_unit_test(test_limit_coverage), cmocka_unit_test(test_contour3),
+      cmocka_unit_test(test_limit_z),         cmocka_unit_test(test_limit_asimov_one_bin),
+      cmocka_unit_test(test_limit_nuisance),  cmocka_unit_test(test_limit_toys_vs_asymptotic),
+      cmocka_unit_test(test_limit_coverage),  cmocka_unit_test(test_contour3),
+      cmocka_unit_test(test_toy_contour_err),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

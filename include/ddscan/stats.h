@@ -400,7 +400,8 @@ enum {
   STATS_FLAG_TOY_IS = 1u << 8,      /* toys: p from importance sampling */
   STATS_FLAG_TOY_LIMITED = 1u << 9, /* toys: p beyond what the toys resolve (upper bound) */
   STATS_FLAG_LOW_MC = 1u << 10,     /* a bin with signal has fewer than min_mc background MC */
-  STATS_FLAG_MC_RATIO = 1u << 11    /* MC-to-data ratio below stats.mc_ratio_min (mcratio.c) */
+  STATS_FLAG_MC_RATIO = 1u << 11,   /* MC-to-data ratio below stats.mc_ratio_min (mcratio.c) */
+  STATS_FLAG_TOY_ERR = 1u << 12     /* toys: contour MC error above stats.toys.max_rel_err */
 };
 
 /* Comma-separated names of the set flags ("floored, low-count"), "" for
@@ -566,6 +567,17 @@ dd_status stats_contour_solve(stats_stat_fn fn, void *ctx, int homogeneous, doub
 dd_status stats_contour_z(const stats_template *t, const stats_params *p, stats_method method,
                           double z, const double *exposure_ty, int n_e, uint32_t seed,
                           uint32_t point, stats_work *w, double *mu_z, unsigned *flags);
+/* The same with the MC error of every toy contour point in err (n_e; may be
+ * NULL; NAN for Asimov methods and where no root was found): the spread of
+ * the toy median at the solution, (q[(N + sqrt N)/2] - q[(N - sqrt N)/2])/2
+ * (its 68 % order-statistic interval), over the slope d median/d ln mu from
+ * the medians at mu x 1.1 and mu / 1.1, times mu.  The toy-calibrated
+ * threshold's own error is not included.  Points with err > mu x
+ * p->toys_max_rel_err get STATS_FLAG_TOY_ERR.  Costs 3 x p->toys fits per E. */
+dd_status stats_contour_z_err(const stats_template *t, const stats_params *p, stats_method method,
+                              double z, const double *exposure_ty, int n_e, uint32_t seed,
+                              uint32_t point, stats_work *w, double *mu_z, double *err,
+                              unsigned *flags);
 
 /* 5-sigma contour of one template and method: sigma_5sigma(E_j)/sigma_ref in
  * mu5 (n_e).  Asimov methods use the homogeneity fast path when no

@@ -401,6 +401,9 @@ static dd_status state_init(scan_state *s) {
   DD_TRY(alloc_doubles(&s->mcr, nme, "unit MC-to-data ratios"), "scan");
   DD_TRY(alloc_doubles(&s->mu5, g->n_exposure, "unit contour"), "scan");
   DD_TRY(alloc_doubles(&s->sig3, nme, "unit 3-sigma contours"), "scan");
+  DD_TRY(alloc_doubles(&s->sig5err, nme, "unit contour errors"), "scan");
+  DD_TRY(alloc_doubles(&s->err_e, g->n_exposure, "unit contour errors"), "scan");
+  for (long long i = 0; i < nme; i++) s->sig5err[i] = NAN;
   DD_TRY(dd_calloc((void **)&s->flags3, (size_t)nme, sizeof *s->flags3, "unit flags"), "scan");
   DD_TRY(alloc_doubles(&s->lim, 3 * nme * STATS_N_BAND, "unit limits"), "scan");
   DD_TRY(dd_calloc((void **)&s->lim_flags, (size_t)nme, sizeof *s->lim_flags, "unit limit flags"),
@@ -432,11 +435,11 @@ static dd_status state_init(scan_state *s) {
 }
 
 static void state_free(scan_state *s) {
-  double **arr[] = {&s->er_ltot,  &s->er_hb,   &s->er_w,   &s->er_cs1, &s->er_cs2,
-                    &s->nr_ltot,  &s->nr_hb,   &s->nr_e,   &s->nr_cs1, &s->nr_cs2,
-                    &s->nr_w_sig, &s->nr_w_bg, &s->p,      &s->z,      &s->logp,
-                    &s->sig5,     &s->mu5,     &s->ts_buf, &s->cl_buf, &s->cl_cache,
-                    &s->mcr,      &s->sig3,    &s->lim,    &s->lim_mu, &s->perr};
+  double **arr[] = {&s->er_ltot, &s->er_hb,    &s->er_w,   &s->er_cs1, &s->er_cs2,   &s->nr_ltot,
+                    &s->nr_hb,   &s->nr_e,     &s->nr_cs1, &s->nr_cs2, &s->nr_w_sig, &s->nr_w_bg,
+                    &s->p,       &s->z,        &s->logp,   &s->sig5,   &s->mu5,      &s->ts_buf,
+                    &s->cl_buf,  &s->cl_cache, &s->mcr,    &s->sig3,   &s->lim,      &s->lim_mu,
+                    &s->perr,    &s->sig5err,  &s->err_e};
   for (size_t k = 0; k < sizeof arr / sizeof arr[0]; k++) {
     free(*arr[k]);
     *arr[k] = NULL;

@@ -19,6 +19,7 @@ typedef enum scan_ud {
   UD_SIG5,      /* /contours/sigma5 [method][mass][exposure][r] */
   UD_FLAGS,     /* /contours/flags */
   UD_MC_RATIO,  /* /contours/mc_ratio [method][mass][exposure][r] */
+  UD_SIG5_ERR,  /* /contours/sigma5_err [method][mass][exposure][r] */
   UD_SIG3,      /* /contours/sigma3 [method][mass][exposure][r] */
   UD_FLAGS3,    /* /contours/sigma3_flags */
   UD_LIM_CLSB,  /* /contours/limit_clsb [method][mass][exposure][r][band] */
@@ -95,6 +96,8 @@ typedef struct scan_state {
   double *mu5;          /* (n_exposure) */
   unsigned *uflags;     /* (n_exposure) */
   double *sig3;         /* (n_methods, n_exposure) cm^2: 3-sigma evidence contour */
+  double *sig5err;      /* (n_methods, n_exposure) cm^2: toy contour MC error, NaN otherwise */
+  double *err_e;        /* (n_exposure) scratch */
   int32_t *flags3;      /* (n_methods, n_exposure) */
   double *lim;          /* (3, n_methods, n_exposure, STATS_N_BAND) cm^2: CLs+b, CLs, error */
   int32_t *lim_flags;   /* (n_methods, n_exposure) STATS_LIMIT_* bits */

@@ -72,7 +72,8 @@ const io_spec scan_datasets[SD_N] = {
                   "1",
                   "stats flag bits of the contour point (1 floored background, 2 low count, 8 "
                   "non-monotone, 16 no root, 32 at zero, 1024 low MC, 2048 MC-to-data ratio "
-                  "below stats.mc_ratio_min; include/ddscan/stats.h)",
+                  "below stats.mc_ratio_min, 4096 toy MC error above stats.toys.max_rel_err; "
+                  "include/ddscan/stats.h)",
                   0},
     [UD_MC_RATIO] = {"/contours/mc_ratio",
                      IO_F64,
@@ -83,6 +84,15 @@ const io_spec scan_datasets[SD_N] = {
                      "background event (NaN without a finite contour; flag 2048 below "
                      "stats.mc_ratio_min)",
                      0},
+    [UD_SIG5_ERR] =
+        {"/contours/sigma5_err",
+         IO_F64,
+         {A, MS, EX, RR},
+         "cm^2",
+         "MC error of a toy-calibrated sigma5 (spread of the toy median over its slope "
+         "in ln sigma; the threshold's own error not included); NaN for Asimov methods; "
+         "flag 4096 above stats.toys.max_rel_err x sigma5",
+         0},
     [UD_SIG3] = {"/contours/sigma3",
                  IO_F64,
                  {A, MS, EX, RR},

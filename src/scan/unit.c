@@ -76,9 +76,10 @@ static dd_status eval_method(scan_state *s, int mi, const stats_template *t, int
   }
   /* the contour's toys get ids after every grid point's */
   uint32_t cpoint = (uint32_t)(s->n_points + (long long)im * g->n_r + ir);
-  DD_TRY(stats_contour(t, j->stats, m, g->exposure_ty, ne, j->seed, cpoint, &s->work, s->mu5,
-                       s->uflags),
+  DD_TRY(stats_contour_z_err(t, j->stats, m, STATS_Z_DISCOVERY, g->exposure_ty, ne, j->seed, cpoint,
+                             &s->work, s->mu5, s->err_e, s->uflags),
          "%s 5-sigma contour", stats_method_name(m));
+  for (int ie = 0; ie < ne; ie++) s->sig5err[(size_t)mi * ne + ie] = s->err_e[ie] * sigma_ref;
   for (int ie = 0; ie < ne; ie++) {
     const double mu5 = s->mu5[ie];
     /* how much to trust the point: MC-to-data ratio where the significance is */
@@ -167,6 +168,7 @@ static dd_status write_unit(scan_state *s, long long unit, const stats_template 
   DD_TRY(put(s, UD_FLAGS, unit, IO_I32, s->flags), "contour flags");
   DD_TRY(put(s, UD_MC_RATIO, unit, IO_F64, s->mcr), "MC-to-data ratios");
   size_t nlim = (size_t)s->job->grid->n_methods * s->job->grid->n_exposure * STATS_N_BAND;
+  DD_TRY(put(s, UD_SIG5_ERR, unit, IO_F64, s->sig5err), "contour errors");
   DD_TRY(put(s, UD_SIG3, unit, IO_F64, s->sig3), "3-sigma contours");
   DD_TRY(put(s, UD_FLAGS3, unit, IO_I32, s->flags3), "3-sigma contour flags");
   DD_TRY(put(s, UD_LIM_CLSB, unit, IO_F64, s->lim), "CLs+b limits");

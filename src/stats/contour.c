@@ -279,7 +279,34 @@ dd_status stats_contour(const stats_template *t, const stats_params *p, stats_me
 dd_status stats_contour_z(const stats_template *t, const stats_params *p, stats_method method,
                           double z, const double *exposure_ty, int n_e, uint32_t seed,
                           uint32_t point, stats_work *w, double *mu5, unsigned *flags) {
+  return stats_contour_z_err(t, p, method, z, exposure_ty, n_e, seed, point, w, mu5, NULL, flags);
+}
+
+/* MC error of a toy contour point mu (see stats_contour_z_err). */
+static dd_status toy_contour_err(tmpl_ctx *c, double mu, double e, double *err) {
+  long n = c->p->toys;
+  double q_lo, q_hi, q_m, q_p;
+  DD_TRY(toy_median_stat(c, mu, e, &q_m), "toy contour error");
+  long half = (long)ceil(0.5 * sqrt((double)n));
+  long i_lo = (n - 1) / 2 - half, i_hi = (n - 1) / 2 + half;
+  if (i_lo < 0) i_lo = 0;
+  if (i_hi > n - 1) i_hi = n - 1;
+  q_lo = c->w->t[i_lo]; /* toy_median_stat left the toys sorted */
+  q_hi = c->w->t[i_hi];
+  DD_TRY(toy_median_stat(c, mu * 1.1, e, &q_p), "toy contour error");
+  DD_TRY(toy_median_stat(c, mu / 1.1, e, &q_m), "toy contour error");
+  double slope = (q_p - q_m) / (2.0 * log(1.1));
+  *err = slope > 0.0 ? mu * 0.5 * (q_hi - q_lo) / slope : INFINITY;
+  return DD_OK;
+}
+
+dd_status stats_contour_z_err(const stats_template *t, const stats_params *p, stats_method method,
+                              double z, const double *exposure_ty, int n_e, uint32_t seed,
+                              uint32_t point, stats_work *w, double *mu5, double *err,
+                              unsigned *flags) {
   if (!(z > 0.0) || isinf(z)) return DD_FAIL(DD_ERR_ARG, "contour significance %g must be > 0", z);
+  if (err)
+    for (int j = 0; j < n_e; j++) err[j] = NAN;
   tmpl_ctx c = {t, p, method, w, seed, point};
   if (method == STATS_METHOD_TOYS) {
     if (w->n_toys < p->toys)
@@ -303,6 +330,11 @@ dd_status stats_contour_z(const stats_template *t, const stats_params *p, stats_
       DD_TRY(contour_solve(toy_median_stat, &c, 0, thr, 1e-6, 0, exposure_ty + j, 1, mu5 + j,
                            flags + j),
              "toy contour");
+      if (err && mu5[j] > 0.0 && isfinite(mu5[j])) {
+        DD_TRY(toy_contour_err(&c, mu5[j], exposure_ty[j], &err[j]), "toy contour at E = %g t.y",
+               exposure_ty[j]);
+        if (!(err[j] <= p->toys_max_rel_err * mu5[j])) flags[j] |= STATS_FLAG_TOY_ERR;
+      }
     }
   } else {
     DD_TRY(stats_contour_solve(asimov_stat, &c, stats_is_homogeneous(p, method),

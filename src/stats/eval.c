@@ -28,7 +28,8 @@ const char *stats_method_name(stats_method m) {
 const char *stats_flags_describe(unsigned flags, char *buf, size_t cap) {
   static const char *const names[] = {
       "floored-background", "low-count", "p-underflow",    "non-monotone", "no-root", "at-zero",
-      "paper-independent",  "chi2-25",   "toy-importance", "toy-limited",  "low-mc",  "mc-ratio"};
+      "paper-independent",  "chi2-25",   "toy-importance", "toy-limited",  "low-mc",  "mc-ratio",
+      "toy-error"};
   size_t off = 0;
   if (cap == 0) return buf;
   buf[0] = '\0';
