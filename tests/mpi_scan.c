@@ -131,6 +131,7 @@ static dd_status write_bad(const char *dir, bad_kind kind) {
     rows[i].cs2 = 1000.0;
     rows[i].energy_kev = 5.0;
     rows[i].attempts = 2;
+    rows[i].weight = 1.0;
   }
   if (kind == BAD_VALUE) rows[3].h_b = -1.0;
   scan_bank_info info = {0.5, kind == BAD_DRAWS ? 7 : 8, 1, "test"};
@@ -196,7 +197,7 @@ static const char *k_scan_cfg =
     "  methods = [\"sound\", \"paper\", \"toys\", \"classical\"]; min_effective_events = 1.0; };\n"
     "stats = { r_band = [0.0, 300.0]; binning = { bins = 12; };\n"
     "  toys = { count = 40; importance = false; };\n"
-    "  classical = { cs1_bins = 5; y_bins = 3; }; };\n";
+    "  classical = { cs1_bins = 5; y_bins = 3; y_rule = \"quantile\"; }; };\n";
 
 typedef struct scan_fixture {
   stage_params *p;
@@ -298,12 +299,13 @@ static void test_scan_matches_oracle(void **state) {
   for (long i = 0; i < ne_; i++) {
     el[i] = er.rows[i].l_rec + 0.5 * er.rows[i].kl;
     eh[i] = er.rows[i].h_b;
-    ew[i] = phys_weight_er(ph, &qe, er.rows[i].energy_kev) / (double)er.info.n_draws_total;
+    ew[i] = phys_weight_er(ph, &qe, er.rows[i].energy_kev) / (double)er.info.n_draws_total *
+            er.rows[i].weight;
     e1[i] = er.rows[i].cs1;
     e2[i] = er.rows[i].cs2;
   }
   stats_work w;
-  ASSERT_OK(stats_work_init(&w, 20, sp->toys));
+  ASSERT_OK(stats_work_init(&w, 64, sp->toys));
   double sref = ph->sigma_ref_cm2;
   for (int im = 0; im < NMASS; im++) {
     double sw = 0.0;
@@ -318,13 +320,19 @@ static void test_scan_matches_oracle(void **state) {
     }
     assert_near("signal rate", rate[im], sw, 0, 1e-12);
     assert_near("ESS", ess[im], phys_effective_sample_size(nw, (size_t)nn), 0, 1e-12);
-    stats_events bk = {ne_, el, eh, ew}, sg = {nn, nl, nh, nw};
-    stats_events2d bk2 = {ne_, e1, e2, ew}, sg2 = {nn, n1, n2, nw};
+    /* the NR background (on by default): the NR bank reweighted to it */
+    double *nbw = calloc(nn, 8);
+    for (long i = 0; i < nn; i++)
+      nbw[i] = phys_weight_nr_bg(ph, &qn, nr.rows[i].energy_kev) / (double)nr.info.n_draws_total;
+    stats_events bk = {ne_, el, eh, ew}, sg = {nn, nl, nh, nw}, nb = {nn, nl, nh, nbw};
+    stats_events2d bk2 = {ne_, e1, e2, ew}, sg2 = {nn, n1, n2, nw}, nb2 = {nn, n1, n2, nbw};
+    const stats_events *nbp = sp->nuis.nr_bkg ? &nb : NULL;
+    const stats_events2d *nbp2 = sp->nuis.nr_bkg ? &nb2 : NULL;
     stats_template cl;
-    ASSERT_OK(stats_template_build_2d(&cl, &sp->classical, &bk2, &sg2, NULL, sref));
+    ASSERT_OK(stats_template_build_2d(&cl, &sp->classical, &bk2, &sg2, nbp2, sref));
     for (int ir = 0; ir < NR; ir++) {
       stats_template ts;
-      ASSERT_OK(stats_template_build(&ts, &sp->binning, &bk, &sg, NULL, g->r[ir], sref));
+      ASSERT_OK(stats_template_build(&ts, &sp->binning, &bk, &sg, nbp, g->r[ir], sref));
       int u = im * NR + ir;
       assert_int_equal(nbins[u], ts.k);
       for (int i = 0; i < K; i++) {
@@ -374,6 +382,7 @@ static void test_scan_matches_oracle(void **state) {
       stats_template_free(&ts);
     }
     stats_template_free(&cl);
+    free(nbw);
   }
   /* R band over both R (r_band = [0, 300]) and the best R */
   for (int m = 0; m < NM; m++)

@@ -331,7 +331,9 @@ static void test_backgrounds(void **state) {
   double kgd = 1000 * 365.25; /* (kg d) -> (t y) */
   assert_true(phys_er_dRdE(&p, 7.0) == 12.3);
   assert_true(phys_er_dRdE(&p, 15.5) == 0.0);
-  assert_true(phys_nr_bg_dRdE(&p, 10) == 0.0); /* off by default */
+  /* on by default (issue 14) */
+  assert_true(phys_nr_bg_dRdE(&p, 10) == phys_cevns_dRdE(&p, 10) + phys_neutron_dRdE(&p, 10));
+  assert_true(phys_nr_bg_dRdE(&p, 10) > 0.0);
   assert_near("CEvNS at 1 keV", phys_cevns_dRdE(&p, 1.0), 4e-3 * pow(10, -9.0 / 7) * kgd, 0, 1e-13);
   assert_near("neutrons at 10 keV", phys_neutron_dRdE(&p, 10.0),
               (6e-8 * pow(10, -0.1) + 3e-6 / 102.0) * kgd, 0, 1e-13);
@@ -501,7 +503,10 @@ static void test_reweighting_identity(void **state) {
   assert_near("ER weight", phys_weight_er(&p, &qer, 4.2), 12.3 * 15, 0, 1e-12);
   assert_true(phys_weight_er(&p, &qer, 16.0) == 0.0);
   assert_true(phys_weight_nr(&p, &q, 50, 1e-45, 200.0) == 0.0); /* outside q */
-  assert_true(phys_weight_nr_bg(&p, &q, 10.0) == 0.0);          /* NR bg off */
+  assert_true(phys_weight_nr_bg(&p, &q, 10.0) > 0.0);           /* NR bg on by default */
+  phys_params off = p;
+  off.nr_bg.cevns_on = off.nr_bg.neutrons_on = 0;
+  assert_true(phys_weight_nr_bg(&off, &q, 10.0) == 0.0); /* NR bg off */
   double e3[3] = {3, 20, 60}, w3[3];
   phys_weights_nr(&p, &q, 50, 1e-45, e3, 3, w3);
   for (int i = 0; i < 3; i++) assert_true(w3[i] == phys_weight_nr(&p, &q, 50, 1e-45, e3[i]));
@@ -556,7 +561,7 @@ static void test_spectra_table(void **state) {
     assert_true(t.endpoint_kev[m] == phys_endpoint_kev(&p, masses[m]));
   }
   assert_near("ER in window", t.er_counts_window, 12.3 * (15 - 4), 0, 1e-12);
-  assert_true(t.er_dRdE[0] == 12.3 && t.er_dRdE[239] == 0.0 && t.nr_bg_counts_window == 0.0);
+  assert_true(t.er_dRdE[0] == 12.3 && t.er_dRdE[239] == 0.0 && t.nr_bg_counts_window > 0.0);
   phys_spectra_free(&t);
   assert_null(t.dRdE);
   double bad[2] = {50, -1};
@@ -577,7 +582,7 @@ static void test_config(void **state) {
   assert_true(p.mass_number == 131.293 && p.year_days == 365.25 &&
               p.nucleon_mass_gev == PHYS_AMU_GEV && p.sigma_ref_cm2 == 1e-45);
   assert_true(p.er.rate_per_ty_kev == 12.3 && p.er.e_min_kev == 0 && p.er.e_max_kev == 15);
-  assert_true(!p.nr_bg.cevns_on && !p.nr_bg.neutrons_on && p.nr_ref.n_mass == 6);
+  assert_true(p.nr_bg.cevns_on && p.nr_bg.neutrons_on && p.nr_ref.n_mass == 6); /* issue 14 */
   /* A preset supplies defaults; single values stay overridable. */
   assert_int_equal(load_text("physics = { halo = { preset = \"shm_classic\"; rho_gev_cm3 = 0.4; "
                              "}; year = \"sidereal\"; nucleon_mass = \"proton\"; };",

@@ -355,49 +355,149 @@ static void test_nr_template(void **state) {
   assert_near("fixed NR", f.q0, stats_q0_asimov_simple(3, s, bb), 0, 1e-12);
 }
 
-/* Barlow-Beeston-lite: the per-bin profile against a brute-force golden-
- * section maximisation over gamma; tau -> 0 recovers known background. */
-static double brute_bin(double n, double nu, double tau) {
-  double lo = 1e-6, hi = 5.0, gr = 0.5 * (sqrt(5.0) - 1.0);
-  for (int it = 0; it < 200; it++) {
-    double x1 = hi - gr * (hi - lo), x2 = lo + gr * (hi - lo);
-    double f1 = n * log(x1 * nu / n) - x1 * nu + n - (x1 - 1) * (x1 - 1) / (2 * tau * tau);
-    double f2 = n * log(x2 * nu / n) - x2 * nu + n - (x2 - 1) * (x2 - 1) / (2 * tau * tau);
-    if (f1 > f2)
-      hi = x2;
-    else
-      lo = x1;
+static double golden_max(double (*fn)(void *, double), void *ctx, double lo, double hi,
+                         double *xmax);
+
+/* Full Barlow-Beeston: an independent oracle.  The per-bin likelihood
+ * n ln f - f + sum_j (a_j ln A_j - A_j), f = sum_j P_j A_j, is concave in the
+ * A_j; coordinate ascent solves each 1-D stationarity condition exactly (a
+ * quadratic in A_j) until nothing moves.  Returned relative to the saturated
+ * value, like the engine. */
+static double brute_bb_bin(double n, int nt, const double *pj, const double *a) {
+  double A[3];
+  for (int j = 0; j < nt; j++) A[j] = a[j];
+  for (int it = 0; it < 20000; it++) {
+    double moved = 0.0;
+    for (int j = 0; j < nt; j++) {
+      double r = 0.0;
+      for (int l = 0; l < nt; l++)
+        if (l != j) r += pj[l] * A[l];
+      if (!(pj[j] > 0.0)) {
+        A[j] = a[j];
+        continue;
+      }
+      /* (P+1) P A^2 + ((P+1) r - n P - a P) A - a r = 0, positive root */
+      double qa = (pj[j] + 1.0) * pj[j], qb = (pj[j] + 1.0) * r - n * pj[j] - a[j] * pj[j];
+      double qc = -a[j] * r, d = sqrt(qb * qb - 4.0 * qa * qc);
+      double x = qb < 0.0 ? (-qb + d) / (2.0 * qa) : 2.0 * (-qc) / (qb + d);
+      if (!(x >= 0.0)) x = 0.0;
+      moved = fmax(moved, fabs(x - A[j]) / (1.0 + A[j]));
+      A[j] = x;
+    }
+    if (moved < 1e-15) break;
   }
-  double g = 0.5 * (lo + hi);
-  return n * log(g * nu / n) - g * nu + n - (g - 1) * (g - 1) / (2 * tau * tau);
+  double f = 0.0, ell = 0.0;
+  for (int j = 0; j < nt; j++) {
+    f += pj[j] * A[j];
+    ell += a[j] > 0.0 ? a[j] * log(A[j] / a[j]) - A[j] + a[j] : -A[j];
+  }
+  ell += n > 0.0 ? n * log(f / n) - f + n : -f;
+  return ell;
 }
 
-static void test_bb_lite(void **state) {
+typedef struct bb_case {
+  int k;
+  const double *s, *b, *ms, *mb, *n;
+} bb_case;
+/* Profiled ell(mu) of the oracle (thetas fixed at 1). */
+static double brute_bb_ell(void *ctx, double mu) {
+  const bb_case *c = ctx;
+  double ell = 0.0;
+  for (int i = 0; i < c->k; i++) {
+    double pj[2] = {mu * c->s[i] / c->ms[i], c->b[i] / c->mb[i]}, a[2] = {c->ms[i], c->mb[i]};
+    ell += brute_bb_bin(c->n[i], 2, pj, a);
+  }
+  return ell;
+}
+
+static void test_barlow_beeston(void **state) {
   (void)state;
-  const double s[3] = {2, 6, 9}, b[3] = {150, 25, 4}, tau[3] = {0.02, 0.1, 0.4};
+  const double s[3] = {2, 6, 9}, b[3] = {150, 25, 4};
+  const double ms[3] = {40, 300, 900}, mb[3] = {2e4, 60, 5};
+  const double n[3] = {165, 37, 14};
   stats_model m = stats_model_simple(3, s, b);
-  m.tau = tau;
+  m.ms = ms;
+  m.mb = mb;
   stats_fit f;
+  /* q0 and q~mu on data against the oracle (golden section over mu) */
+  bb_case c = {3, s, b, ms, mb, n};
+  assert_int_equal(stats_q0(&m, n, &f), DD_OK);
+  double mu_bf = 0.0;
+  double l_hat = golden_max(brute_bb_ell, &c, 0.0, 20.0, &mu_bf);
+  double l_0 = brute_bb_ell(&c, 0.0);
+  assert_near("BB q0 vs brute force", f.q0, 2.0 * (l_hat - l_0), 1e-8, 1e-6);
+  assert_near("BB mu_hat vs brute force", f.mu_hat, mu_bf, 1e-5, 1e-5);
+  assert_int_equal(stats_qmu(&m, n, 4.0, &f), DD_OK);
+  assert_near("BB q~mu vs brute force", f.qmu, 2.0 * (l_hat - brute_bb_ell(&c, 4.0)), 1e-8, 1e-6);
+  /* Asimov q0,A against the oracle; the MC error lowers it */
+  double na[3];
+  for (int i = 0; i < 3; i++) na[i] = s[i] + b[i];
+  c.n = na;
   assert_int_equal(stats_q0(&m, NULL, &f), DD_OK);
-  /* with theta fixed the conditional fit separates per bin */
-  double ref = 0.0;
-  for (int i = 0; i < 3; i++) ref += -2.0 * brute_bin(s[i] + b[i], b[i], tau[i]);
-  assert_near("BB-lite profile", f.q0, ref, 0, 1e-8);
-  assert_true(f.q0 < stats_q0_asimov_simple(3, s, b));
-  const double tiny[3] = {1e-9, 1e-9, 1e-9};
-  m.tau = tiny;
+  assert_near("BB q0,A vs brute force", f.q0, 2.0 * (brute_bb_ell(&c, 1.0) - brute_bb_ell(&c, 0.0)),
+              1e-8, 1e-7);
+  double qa = stats_q0_asimov_simple(3, s, b);
+  assert_true(f.q0 < qa);
+  /* MC counts -> infinity: the known-background values */
+  const double big[3] = {1e13, 1e13, 1e13};
+  m.ms = big;
+  m.mb = big;
   assert_int_equal(stats_q0(&m, NULL, &f), DD_OK);
-  assert_near("tau -> 0", f.q0, stats_q0_asimov_simple(3, s, b), 0, 1e-7);
-  /* q0,A decreases as the MC uncertainty grows; with theta too */
+  assert_near("m -> inf, Asimov", f.q0, qa, 0, 1e-6);
+  stats_model kb = stats_model_simple(3, s, b);
+  stats_fit g;
+  assert_int_equal(stats_q0(&kb, n, &g), DD_OK);
+  assert_int_equal(stats_q0(&m, n, &f), DD_OK);
+  assert_near("m -> inf, data", f.q0, g.q0, 0, 1e-6);
+  /* q0,A falls monotonically as the background MC shrinks */
   double prev = INFINITY;
-  for (double sc = 0.01; sc < 2.0; sc *= 2.0) {
-    double tt[3] = {sc * tau[0], sc * tau[1], sc * tau[2]};
-    m.tau = tt;
+  for (double sc = 1e4; sc > 1e-2; sc /= 3.0) {
+    double mm[3] = {sc * mb[0], sc * mb[1], sc * mb[2]};
+    m.mb = mm;
+    m.ms = ms;
     m.sigma_er = 0.049;
     assert_int_equal(stats_q0(&m, NULL, &f), DD_OK);
     assert_true(f.q0 < prev && f.q0 > 0.0);
     prev = f.q0;
   }
+  /* bin expectations are never negative: extreme data, tiny MC, auxiliary
+   * counts of zero (toys), at strengths from 0 up */
+  const double mtiny[3] = {0.5, 1.0, 2.0}, azero[3] = {0, 3, 0}, aone[3] = {1, 0, 0};
+  const double datas[3][3] = {{0, 0, 0}, {500, 0, 90}, {0, 200, 1}};
+  m.sigma_er = 0.0;
+  m.mb = mtiny;
+  m.ms = mtiny;
+  for (int v = 0; v < 4; v++) {
+    m.ab = v & 1 ? azero : NULL;
+    m.as = v & 2 ? aone : NULL;
+    for (int d = 0; d < 3; d++)
+      for (double mu = 0.0; mu < 50.0; mu = 2.0 * mu + 0.25)
+        for (double th = 0.25; th < 4.0; th *= 2.0) {
+          double nu[3];
+          assert_int_equal(stats_bb_expect(&m, datas[d], mu, th, 1.0, nu), DD_OK);
+          for (int i = 0; i < 3; i++) assert_true(nu[i] >= 0.0 && isfinite(nu[i]));
+          /* a bin with data has a positive expectation */
+          for (int i = 0; i < 3; i++)
+            if (datas[d][i] > 0.0) assert_true(nu[i] > 0.0);
+        }
+    /* and the fits run on such data */
+    for (int d = 1; d < 3; d++) {
+      assert_int_equal(stats_q0(&m, datas[d], &f), DD_OK);
+      assert_true(f.q0 >= 0.0 && isfinite(f.q0));
+    }
+  }
+  /* one bin, zero auxiliary background count, data present: BB's special
+   * case, A > 0 at the boundary t = -1/P: max_A n ln(P A) - P A - A gives
+   * A = n/(1 + P), f = n P/(1 + P) */
+  const double s1[1] = {1}, b1[1] = {2}, m1[1] = {4}, a0[1] = {0}, n1[1] = {7};
+  stats_model z = stats_model_simple(1, s1, b1);
+  z.mb = m1;
+  z.ab = a0;
+  double nu1;
+  assert_int_equal(stats_bb_expect(&z, n1, 0.0, 1.0, 1.0, &nu1), DD_OK);
+  assert_near("BB boundary: f = n P/(1 + P)", nu1, 7.0 * 0.5 / 1.5, 0, 1e-12);
+  assert_int_equal(stats_q0(&z, n1, &f), DD_OK);
+  assert_true(f.q0 > 0.0 && isfinite(f.q0) && f.mu_hat > 0.0);
 }
 
 /* The general fitter on data: mu_hat and q0 against the 1-D known-
@@ -438,6 +538,130 @@ static void test_fit_on_data(void **state) {
   dd_error_clear();
   assert_int_equal(stats_q0(&z, NULL, &f1), DD_ERR_NUMERIC);
   assert_error_contains("no background");
+  dd_error_clear();
+}
+
+/* q~mu of one known-background counting bin in closed form (Cowan et al.
+ * 2011, eq. 16 with mu_hat = (n - b)/s): 0 above mu_hat, the likelihood ratio
+ * to the unconstrained maximum for 0 <= mu_hat <= mu, to mu = 0 below. */
+static double qmu_one_bin(double n, double s, double b, double mu) {
+  double mh = (n - b) / s, nu = mu * s + b;
+  if (mh > mu) return 0.0;
+  if (mh >= 0.0) return 2.0 * ((n > 0.0 ? n * log(n / nu) : 0.0) - n + nu);
+  return 2.0 * ((n > 0.0 ? n * log(b / nu) : 0.0) + mu * s);
+}
+
+/* ln L of the ER-normalisation model (Poisson + Gaussian theta), maximised
+ * over theta by golden section (concave in theta): an independent profile. */
+static double ell_theta(int k, const double *s, const double *b, const double *n, double sig,
+                        double mu, double th) {
+  double l = -0.5 * (th - 1.0) * (th - 1.0) / (sig * sig);
+  for (int i = 0; i < k; i++) {
+    double nu = mu * s[i] + th * b[i];
+    l += (n[i] > 0.0 ? n[i] * log(nu) : 0.0) - nu;
+  }
+  return l;
+}
+static double golden_max(double (*fn)(void *, double), void *ctx, double lo, double hi,
+                         double *xmax) {
+  const double r = 0.6180339887498949;
+  double a = lo, d = hi;
+  for (int it = 0; it < 200; it++) {
+    double x1 = d - r * (d - a), x2 = a + r * (d - a);
+    if (fn(ctx, x1) < fn(ctx, x2))
+      a = x1;
+    else
+      d = x2;
+  }
+  *xmax = 0.5 * (a + d);
+  return fn(ctx, *xmax);
+}
+typedef struct qmu_bf {
+  int k;
+  const double *s, *b, *n;
+  double sig, mu;
+} qmu_bf;
+static double bf_theta(void *ctx, double th) {
+  qmu_bf *q = ctx;
+  return ell_theta(q->k, q->s, q->b, q->n, q->sig, q->mu, th);
+}
+static double bf_profile(void *ctx, double mu) {
+  qmu_bf *q = ctx;
+  q->mu = mu;
+  double th;
+  return golden_max(bf_theta, q, 1e-3, 5.0, &th);
+}
+
+/* stats_qmu against the one-bin closed form, the Asimov background-only
+ * value, the sigma_ER -> 0 limit, a brute-force profile with theta_ER, and
+ * its argument checks. */
+static void test_qmu(void **state) {
+  (void)state;
+  const double s1[1] = {5}, b1[1] = {3};
+  stats_model m1 = stats_model_simple(1, s1, b1);
+  stats_fit f;
+  const double ns[] = {0, 1, 3, 4.5, 5, 8, 12.9, 13, 14, 30};
+  const double mus[] = {0.3, 1.0, 2.0};
+  for (size_t j = 0; j < sizeof mus / sizeof mus[0]; j++)
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+      double n1[1] = {ns[i]};
+      assert_int_equal(stats_qmu(&m1, n1, mus[j], &f), DD_OK);
+      double ref = qmu_one_bin(ns[i], s1[0], b1[0], mus[j]);
+      assert_near("q~mu one bin", f.qmu, ref, 1e-10, 1e-9);
+      assert_true(isnan(f.q0) && f.mu_test == mus[j]);
+      assert_near("mu_hat clipped at 0", f.mu_hat, fmax(0.0, (ns[i] - 3.0) / 5.0), 1e-9, 1e-8);
+    }
+  /* Asimov background-only (n = b): q~mu,A = 2 [mu s - b ln(1 + mu s/b)] */
+  const double s3[3] = {2, 6, 9}, b3[3] = {150, 25, 4};
+  stats_model m3 = stats_model_simple(3, s3, b3);
+  double ref = 0.0;
+  for (int i = 0; i < 3; i++) ref += 2.0 * (1.7 * s3[i] - b3[i] * log1p(1.7 * s3[i] / b3[i]));
+  assert_int_equal(stats_qmu(&m3, b3, 1.7, &f), DD_OK);
+  assert_near("q~mu,A background only", f.qmu, ref, 0, 1e-9);
+  assert_true(f.mu_hat == 0.0);
+  /* theta_ER with a vanishing width: the known-background value */
+  const double n3[3] = {160, 31, 9};
+  double known = 0.0;
+  assert_int_equal(stats_qmu(&m3, n3, 2.5, &f), DD_OK);
+  known = f.qmu;
+  assert_true(known > 1.0);
+  m3.sigma_er = 1e-7;
+  assert_int_equal(stats_qmu(&m3, n3, 2.5, &f), DD_OK);
+  assert_near("sigma_ER -> 0", f.qmu, known, 0, 1e-5);
+  m3.sigma_er = 0.1;
+  assert_int_equal(stats_qmu(&m3, n3, 2.5, &f), DD_OK);
+  assert_true(f.qmu > 0.0 && fabs(f.qmu - known) > 1e-3);
+  /* brute force: nested golden sections over (mu in [0, mu_test], theta) */
+  qmu_bf bf = {3, s3, b3, n3, 0.1, 0.0};
+  double th_mu = 0.0, mu_best = 0.0;
+  bf.mu = 2.5;
+  double l_mu = golden_max(bf_theta, &bf, 1e-3, 5.0, &th_mu);
+  double l_hat = golden_max(bf_profile, &bf, 0.0, 2.5, &mu_best);
+  assert_near("q~mu vs brute force", f.qmu, 2.0 * (l_hat - l_mu), 1e-7, 1e-6);
+  assert_near("theta hat-hat(mu_test)", f.theta_er_mu, th_mu, 1e-6, 0);
+  assert_near("mu_hat", f.mu_hat, mu_best, 1e-5, 0);
+  /* q~mu is 0 at and below mu_hat and grows beyond it */
+  assert_int_equal(stats_qmu(&m3, n3, 0.5 * f.mu_hat, &f), DD_OK);
+  assert_true(f.qmu == 0.0);
+  double prev = 0.0;
+  for (double mu = 2.0; mu < 20.0; mu += 2.0) {
+    assert_int_equal(stats_qmu(&m3, n3, mu, &f), DD_OK);
+    assert_true(f.qmu > prev);
+    prev = f.qmu;
+  }
+  /* the general engine agrees with stats_q0 on the mu = 0 conditional fit */
+  stats_fit g;
+  assert_int_equal(stats_q0(&m3, n3, &g), DD_OK);
+  assert_int_equal(stats_qmu(&m3, n3, 3.0, &f), DD_OK);
+  assert_near("theta hat-hat(0) shared", f.theta_er_0, g.theta_er_0, 0, 1e-10);
+  assert_near("mu_hat shared", f.mu_hat, g.mu_hat, 0, 1e-8);
+  /* arguments */
+  dd_error_clear();
+  assert_int_equal(stats_qmu(&m3, NULL, 1.0, &f), DD_ERR_ARG);
+  assert_error_contains("needs the data");
+  dd_error_clear();
+  assert_int_equal(stats_qmu(&m3, n3, -1.0, &f), DD_ERR_ARG);
+  assert_error_contains("mu = -1");
   dd_error_clear();
 }
 
@@ -594,10 +818,11 @@ static void test_toy_determinism(void **state) {
   const long nt = 2000;
   stats_work w;
   assert_int_equal(stats_work_init(&w, 8, nt), DD_OK);
-  const double s[3] = {3, 5, 9}, b[3] = {40, 12, 2}, tau[3] = {0.01, 0.05, 0.2};
+  const double s[3] = {3, 5, 9}, b[3] = {40, 12, 2}, mb[3] = {1e4, 400, 25}, ms[3] = {50, 80, 90};
   stats_model m = stats_model_simple(3, s, b);
   m.sigma_er = 0.049;
-  m.tau = tau;
+  m.mb = mb;
+  m.ms = ms;
   double *all = malloc(nt * sizeof *all), *wa = malloc(nt * sizeof *wa);
   double *part = malloc(nt * sizeof *part), *wp = malloc(nt * sizeof *wp);
   assert_int_equal(stats_toys_run(&m, STATS_TOY_Q0, 1.0, 99, 7, 0, nt, &w, all, wa), DD_OK);
@@ -936,19 +1161,33 @@ static void test_significance(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_normal_spec),     cmocka_unit_test(test_chi2_spec),
-      cmocka_unit_test(test_significance),    cmocka_unit_test(test_deep_tails),
-      cmocka_unit_test(test_series),          cmocka_unit_test(test_za),
-      cmocka_unit_test(test_two_bin),         cmocka_unit_test(test_contour_example),
-      cmocka_unit_test(test_norm_nuisance),   cmocka_unit_test(test_count_syst),
-      cmocka_unit_test(test_nr_template),     cmocka_unit_test(test_bb_lite),
-      cmocka_unit_test(test_fit_on_data),     cmocka_unit_test(test_enumeration),
-      cmocka_unit_test(test_toy_calibration), cmocka_unit_test(test_importance_sampling),
-      cmocka_unit_test(test_pearson_null),    cmocka_unit_test(test_toy_determinism),
-      cmocka_unit_test(test_contour_solver),  cmocka_unit_test(test_contour_nuisances),
-      cmocka_unit_test(test_contour_toys),    cmocka_unit_test(test_flags_describe),
-      cmocka_unit_test(test_p_vs_exposure),   cmocka_unit_test(test_rband),
-      cmocka_unit_test(test_scores),          cmocka_unit_test(test_lowcount),
+      cmocka_unit_test(test_normal_spec),
+      cmocka_unit_test(test_chi2_spec),
+      cmocka_unit_test(test_significance),
+      cmocka_unit_test(test_deep_tails),
+      cmocka_unit_test(test_series),
+      cmocka_unit_test(test_za),
+      cmocka_unit_test(test_two_bin),
+      cmocka_unit_test(test_contour_example),
+      cmocka_unit_test(test_norm_nuisance),
+      cmocka_unit_test(test_count_syst),
+      cmocka_unit_test(test_nr_template),
+      cmocka_unit_test(test_barlow_beeston),
+      cmocka_unit_test(test_fit_on_data),
+      cmocka_unit_test(test_qmu),
+      cmocka_unit_test(test_enumeration),
+      cmocka_unit_test(test_toy_calibration),
+      cmocka_unit_test(test_importance_sampling),
+      cmocka_unit_test(test_pearson_null),
+      cmocka_unit_test(test_toy_determinism),
+      cmocka_unit_test(test_contour_solver),
+      cmocka_unit_test(test_contour_nuisances),
+      cmocka_unit_test(test_contour_toys),
+      cmocka_unit_test(test_flags_describe),
+      cmocka_unit_test(test_p_vs_exposure),
+      cmocka_unit_test(test_rband),
+      cmocka_unit_test(test_scores),
+      cmocka_unit_test(test_lowcount),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

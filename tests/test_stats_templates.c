@@ -344,6 +344,10 @@ static void test_classical(void **state) {
   bank2_make(&sg, 100000, ms, sg_, stot, 31);
   stats_params p;
   default_params(&p);
+  /* the histogram rules (the kernel density has its oracle in test_stats_classical) */
+  p.classical.kde = 0;
+  p.classical.cs1_range_pe[0] = 3.0;
+  p.classical.y_bins = 10;
   stats_work w;
   assert_int_equal(stats_work_init(&w, 512, 0), DD_OK);
   for (int rule = 0; rule < 2; rule++) {
@@ -518,7 +522,7 @@ static void test_zero_background_guard(void **state) {
   for (int i = 0; i < t.k; i++)
     if (t.beta[i] == 0.0 && t.alpha[i] > 0.0) {
       assert_near("floor", m.b[i], 0.01, 0, 1e-12);
-      assert_near("tau", m.tau[i], 1.0, 0, 0);
+      assert_near("one effective MC event", m.mb[i], 1.0, 0, 0);
       nfloor++;
     }
   assert_true(nfloor >= 2);
@@ -542,8 +546,29 @@ static void test_zero_background_guard(void **state) {
   dd_error_clear();
   assert_int_equal(stats_eval(&t, &p, STATS_METHOD_SOUND, 1.0, 1.0, &w, &r), DD_ERR_NUMERIC);
   assert_error_contains("has signal");
-  assert_error_contains("no background MC");
+  assert_error_contains("no ER background MC");
   dd_error_clear();
+  /* an NR background in the gap does not stand in for the missing ER MC:
+   * the bin is still floored (else the small NR background alone would make
+   * it look background-free and the contour too strong) */
+  p.zero_bkg = STATS_ZERO_BKG_FLOOR;
+  {
+    double *wn = malloc(ns * sizeof(double));
+    for (long i = 0; i < ns; i++) wn[i] = 1e-5;
+    stats_events nrb = {ns, ls, hs, wn};
+    stats_template tn;
+    assert_int_equal(stats_template_build(&tn, &p.binning, &bk, &sg, &nrb, 0.0, 1e-45), DD_OK);
+    p.nuis.nr_bkg = 1;
+    stats_model mn;
+    unsigned fn = 0;
+    assert_int_equal(stats_model_at(&tn, &p, STATS_METHOD_SOUND, 1.0, 1.0, &w, &mn, &fn), DD_OK);
+    assert_true(fn & STATS_FLAG_FLOORED);
+    for (int i = 0; i < tn.k; i++)
+      if (tn.beta[i] == 0.0 && tn.alpha[i] > 0.0) assert_near("ER floor", mn.b[i], 0.01, 0, 1e-12);
+    p.nuis.nr_bkg = 0;
+    stats_template_free(&tn);
+    free(wn);
+  }
   /* the quantile rule cannot produce such bins */
   p.binning.rule = STATS_BIN_QUANTILE;
   stats_template q;
@@ -591,7 +616,7 @@ static void test_worked_example(void **state) {
   printf("worked example (50 quantile bins, 147.6 bkg + 2 sig events per t.y at sigma_ref):\n");
   printf("  E = 5 t.y, sigma_ref: chi2_P = %.4f p = %.4g Z_1s = %.4f | q0,A = %.4f Z = %.4f\n",
          rp.stat, rp.p, rp.z, rs.stat, rs.z);
-  printf("  E [t.y]  sigma5/ref paper  sound(no nuis)  sound(ER 4.9%% + BB)\n");
+  printf("  E [t.y]  sigma5/ref paper  sound(no nuis)  sound(ER 4.9%% + BB full)\n");
   for (int j = 0; j < 4; j++)
     printf("  %6g   %10.4f   %10.4f   %10.4f\n", e[j], mu_paper[j], mu_sound0[j], mu_sound[j]);
   /* the paper's statistic needs a larger sigma everywhere; the ratio falls
@@ -634,18 +659,18 @@ static void test_params(void **state) {
   (void)state;
   stats_params p;
   assert_int_equal(load_text("", &p), DD_OK);
-  assert_int_equal(p.binning.rule, STATS_BIN_UNIFORM);
+  assert_int_equal(p.binning.rule, STATS_BIN_QUANTILE); /* issue 14 */
   assert_int_equal(p.binning.bins, 50);
   assert_near("q lo", p.binning.range_q[0], 0.001, 0, 0);
   assert_near("q hi", p.binning.range_q[1], 0.999, 0, 0);
   assert_true(p.binning.underflow && p.binning.overflow);
   assert_int_equal(p.paper_bkg, STATS_PAPER_SHARED);
   assert_int_equal(p.five_sigma, STATS_FIVE_P_ONE_SIDED);
-  assert_true(p.nuis.er_norm && p.nuis.mc_stat && !p.nuis.nr_bkg);
+  assert_true(p.nuis.er_norm && p.nuis.mc_stat && p.nuis.nr_bkg); /* issue 14: NR bkg on */
   assert_near("er width", p.nuis.er_norm_width, 0.049, 0, 0);
   assert_near("nr width", p.nuis.nr_bkg_width, 0.23, 0, 0);
   assert_int_equal(p.toys, 10000);
-  assert_near("cs1 lo", p.classical.cs1_range_pe[0], 3.0, 0, 0);
+  assert_near("cs1 lo", p.classical.cs1_range_pe[0], 0.0, 0, 0);
   assert_near("cs1 hi", p.classical.cs1_range_pe[1], 100.0, 0, 0);
   assert_near("threshold paper", stats_threshold5(&p, STATS_METHOD_PAPER), 26.33761216043874, 0,
               1e-12);

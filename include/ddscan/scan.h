@@ -111,6 +111,7 @@ typedef struct scan_score_record {
   double cs2;        /* corrected S2 [PE] */
   double energy_kev; /* true recoil energy: keVee (ER bank), keVnr (NR bank) */
   int64_t attempts;  /* energy draws this event took, rejected ones included, >= 1 */
+  double weight;     /* importance weight p/q of the event (detector.er_bias), 1 when unbiased */
 } scan_score_record;
 
 /* Bank attributes (on the group /scores/<bank>). */

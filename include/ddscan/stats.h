@@ -51,6 +51,8 @@ typedef struct stats_binning2d {
   int y_bins;             /* bins in y per cS1 slice */
   double y_range[2];      /* uniform rule: y range, plus under/overflow bins */
   int min_mc;             /* quantile rule: minimum background MC events per 2-D bin */
+  int kde;                /* 1: y densities by a Gaussian kernel per cS1 slice (density = "kde") */
+  double kde_scale;       /* bandwidth factor on Silverman's rule (stats.classical.bandwidth) */
 } stats_binning2d;
 
 typedef enum stats_paper_bkg {
@@ -64,7 +66,7 @@ typedef enum stats_five_sigma {
 } stats_five_sigma;
 
 typedef enum stats_zero_bkg {
-  STATS_ZERO_BKG_FLOOR = 0, /* b_i := mean background MC weight, tau_i = 1, flagged */
+  STATS_ZERO_BKG_FLOOR = 0, /* b_i := mean background MC weight, one effective MC event, flagged */
   STATS_ZERO_BKG_ERROR = 1  /* DD_ERR_NUMERIC naming the bin */
 } stats_zero_bkg;
 
@@ -74,7 +76,7 @@ typedef struct stats_nuisances {
   double er_norm_width; /* relative width (0.049 = 0.6/12.3) */
   int nr_bkg;           /* include the NR background template (its events must be given) */
   double nr_bkg_width;  /* relative width of theta_NR (0.23 = 0.5/2.2) */
-  int mc_stat;          /* Barlow-Beeston-lite: one gamma_i per bin, width sqrt(sum w^2)/beta */
+  int mc_stat; /* full Barlow-Beeston: each template's bin constrained by its effective MC count */
 } stats_nuisances;
 
 typedef struct stats_params {
@@ -86,11 +88,16 @@ typedef struct stats_params {
   stats_nuisances nuis;        /* stats.sound */
   long toys;                   /* pseudo-experiments per hypothesis and grid point */
   int toys_importance;         /* importance sampling for small p (§7.4) */
+  double toys_max_rel_err;     /* stats.toys.max_rel_err: warn above this relative p error */
   double low_bkg_min;          /* low-count warning: a bin with s/b > low_sb_ratio has b < this */
   double low_sb_ratio;
   double low_total_bkg_min; /* ... or the total background is below this */
   double r_band[2];         /* R range of the contour band (§6.5) */
   double mc_ratio_min;      /* stats.mc_ratio_min: flag points whose MC-to-data ratio is below */
+  double limit_cl;          /* stats.limits.cl: confidence level of the upper limits (0.9) */
+  double limit_power_min;   /* stats.limits.power_constraint: minimal power M_0(mu) of a
+                               CLs+b limit (power-constrained limit, Cowan et al.
+                               arXiv:1105.3166); 0 = off (default), 0.1587 = the -1 sigma rule */
 } stats_params;
 
 /* Reads group `stats` (defaults of spec §10) and validates it. */
@@ -254,6 +261,7 @@ typedef struct stats_template {
   double w_bkg_mean;                   /* mean background MC weight (the zero-background floor) */
   long n_bkg, n_sig;                   /* events given */
   long n_bkg_out, n_sig_out;           /* events outside every kept bin (dropped) */
+  double kde_scale;                    /* 2-D kernel fill: bandwidth factor (0: histogram) */
   int merged_bins;                     /* quantile rule: bins merged to reach min_mc */
   int min_mc;                          /* the binning's min_mc (LOW_MC flag threshold) */
 } stats_template;
@@ -272,7 +280,12 @@ dd_status stats_template_build(stats_template *t, const stats_binning *bin, cons
 dd_status stats_template_set_signal(stats_template *t, const stats_events *sig,
                                     double sigma_ref_cm2);
 /* Classical 2-D templates in (cS1, log10 cS2/cS1); events with cS1 or cS2 <= 0
- * or cS1 outside the ROI are dropped (counted in n_*_out). */
+ * or cS1 outside the ROI are dropped (counted in n_*_out).  bin->kde: every
+ * bank's y density in each cS1 slice is a variance-preserving Gaussian kernel
+ * estimate (Silverman bandwidth x kde_scale, events shrunk towards the slice
+ * mean by 1/sqrt(1 + h^2/sd^2), Jones 1991) integrated over the y bins, so
+ * sparse tails get smooth contents; *_w2 is then sum (w P_ib)^2 (the
+ * estimate's variance) and *_n the effective MC events per bin. */
 dd_status stats_template_build_2d(stats_template *t, const stats_binning2d *bin,
                                   const stats_events2d *bkg, const stats_events2d *sig,
                                   const stats_events2d *nrbkg, double sigma_ref_cm2);
@@ -287,30 +300,48 @@ int stats_template_bin(const stats_template *t, double ts);
 /* ======================================================================== */
 
 /* A binned model at one (sigma, E), in expected events:
- *   nu_i = gamma_i (mu s_i + theta_ER b_i + theta_NR c_i)
+ *   nu_i = mu S_i + theta_ER B_i + theta_NR C_i
  * with Gaussian constraints (theta_ER - g_er)^2 / (2 sigma_er^2), the same for
- * theta_NR, and (gamma_i - g_mc_i)^2 / (2 tau_i^2).  A width of 0 fixes the
- * parameter at its centre; INFINITY leaves it free (shape-only).  Pointers are
- * borrowed.  b_i > 0 is required wherever s_i > 0 (templates guard it). */
+ * theta_NR (a width of 0 fixes the parameter at its centre; INFINITY leaves
+ * it free: shape-only), and MC statistics as full Barlow-Beeston (Barlow &
+ * Beeston, CPC 77 (1993) 219; Conway, arXiv:1103.0354): a template with an
+ * effective MC count m_i > 0 in bin i has S_i = s_i A_i / m_i with its true MC
+ * mean A_i constrained by the auxiliary count a_i ~ Poisson(A_i) (a_i = m_i
+ * unless given; toys draw them), profiled per bin.  m = (sum w)^2 / sum w^2
+ * for weighted MC.  A NULL array, or m_i = 0 or INFINITY, is an exact
+ * template.  Pointers are borrowed.  b_i > 0 is required wherever s_i > 0
+ * (templates guard it). */
 typedef struct stats_model {
   int k;
-  const double *s;    /* (k) signal at mu = 1 */
-  const double *b;    /* (k) ER background */
-  const double *c;    /* (k) NR background, or NULL */
-  const double *tau;  /* (k) MC-stat relative widths, or NULL (no gamma) */
-  double sigma_er;    /* theta_ER constraint width (0 fixed, INFINITY free) */
-  double sigma_nr;    /* theta_NR constraint width (ignored when c == NULL) */
-  double g_er, g_nr;  /* constraint centres (1; toys draw them) */
-  const double *g_mc; /* (k) gamma centres, or NULL (all 1) */
+  const double *s;            /* (k) signal at mu = 1 */
+  const double *b;            /* (k) ER background */
+  const double *c;            /* (k) NR background, or NULL */
+  const double *ms, *mb, *mc; /* (k) effective MC counts of s, b, c, or NULL (exact) */
+  const double *as, *ab, *ac; /* (k) auxiliary MC counts, or NULL (= ms, mb, mc) */
+  double sigma_er;            /* theta_ER constraint width (0 fixed, INFINITY free) */
+  double sigma_nr;            /* theta_NR constraint width (ignored when c == NULL) */
+  double g_er, g_nr;          /* constraint centres (1; toys draw them) */
 } stats_model;
+
+/* 1 when any template of m carries MC statistics (ms, mb or mc set). */
+int stats_model_has_mc(const stats_model *m);
+/* Profiled (Barlow-Beeston) expectation nu (k) of every bin for data n
+ * (NULL: Asimov s + b + c) at (mu, theta_ER, theta_NR): the MC means that
+ * maximise the likelihood at these strengths.  Never negative.  DD_ERR_NUMERIC
+ * when a bin has data but nothing can be expected. */
+dd_status stats_bb_expect(const stats_model *m, const double *n, double mu, double theta_er,
+                          double theta_nr, double *nu);
 
 /* Fit summary: q0 and the maximum-likelihood estimates. */
 typedef struct stats_fit {
-  double q0;     /* -2 ln lambda(0), 0 when mu_hat = 0 (one-sided, §2.1) */
-  double mu_hat; /* unconditional, mu >= 0 */
+  double q0;      /* -2 ln lambda(0), 0 when mu_hat = 0 (one-sided, §2.1); NAN from stats_qmu */
+  double qmu;     /* stats_qmu: q~mu at mu_test (Cowan et al. 2011 eq. 16); NAN from stats_q0 */
+  double mu_hat;  /* unconditional, mu >= 0 */
+  double mu_test; /* stats_qmu: the tested signal strength */
   double theta_er_hat, theta_nr_hat;
-  double theta_er_0, theta_nr_0; /* conditional fit at mu = 0 */
-  int iterations;                /* Newton iterations of both fits (0 for closed forms) */
+  double theta_er_0, theta_nr_0;   /* conditional fit at mu = 0 */
+  double theta_er_mu, theta_nr_mu; /* stats_qmu: conditional fit at mu = mu_test */
+  int iterations;                  /* Newton iterations of all fits (0 for closed forms) */
 } stats_fit;
 
 /* A model with every nuisance off and centres at 1. */
@@ -324,6 +355,18 @@ stats_model stats_model_simple(int k, const double *s, const double *b);
  * every gamma_i profiled in closed form (§5.3).  DD_ERR_NUMERIC when a bin
  * has n_i > 0 but no background (q0 infinite) or a fit does not converge. */
 dd_status stats_q0(const stats_model *m, const double *n, stats_fit *fit);
+/* The test of a signal strength (upper limits): q~mu of Cowan, Cranmer,
+ * Gross, Vitells, EPJC 71 (2011) 1554, eq. 16, for data n (k, required:
+ * callers build Asimov arrays themselves):
+ *   q~mu = -2 ln[L(mu_test, theta hat-hat(mu_test)) / L(mu_hat, theta_hat)]
+ * with mu_hat clipped to [0, mu_test]: 0 when mu_hat > mu_test, and L(0,
+ * theta hat-hat(0)) in the denominator when the maximum lies at mu < 0.  The
+ * same nuisance model and profiling as stats_q0 (the conditional fit is
+ * stats_q0's mu = 0 fit at mu_test; no closed-form shortcut).  Fills qmu,
+ * mu_hat, mu_test, theta_*_hat, theta_*_0 and theta_*_mu.  DD_ERR_ARG when
+ * n is NULL or mu_test is negative or not finite; DD_ERR_NUMERIC when a bin
+ * has data but nothing expected at mu_test, or a fit does not converge. */
+dd_status stats_qmu(const stats_model *m, const double *n, double mu_test, stats_fit *fit);
 /* Asimov q0,A of the known-background model: 2 sum qa_term(s_i, b_i). */
 double stats_q0_asimov_simple(int k, const double *s, const double *b);
 /* Closed form of §2.6 on Asimov data (nuisance theta_ER only, width
@@ -357,7 +400,8 @@ enum {
   STATS_FLAG_TOY_IS = 1u << 8,      /* toys: p from importance sampling */
   STATS_FLAG_TOY_LIMITED = 1u << 9, /* toys: p beyond what the toys resolve (upper bound) */
   STATS_FLAG_LOW_MC = 1u << 10,     /* a bin with signal has fewer than min_mc background MC */
-  STATS_FLAG_MC_RATIO = 1u << 11    /* MC-to-data ratio below stats.mc_ratio_min (mcratio.c) */
+  STATS_FLAG_MC_RATIO = 1u << 11,   /* MC-to-data ratio below stats.mc_ratio_min (mcratio.c) */
+  STATS_FLAG_TOY_ERR = 1u << 12     /* toys: contour MC error above stats.toys.max_rel_err */
 };
 
 /* Comma-separated names of the set flags ("floored, low-count"), "" for
@@ -370,11 +414,14 @@ const char *stats_flags_describe(unsigned flags, char *buf, size_t cap);
 typedef struct stats_work {
   int k_max;
   long n_toys;
-  double *s, *b, *c, *tau, *n, *gmc; /* owned (k_max) each */
-  double *bh;                        /* owned (k_max): paper-independent background */
-  double *t, *w;                     /* owned (n_toys): toy statistics and IS weights */
-  double *pair;                      /* owned (2 n_toys): (statistic, weight) pairs */
-  dd_sampler *smp;                   /* owned: tables of the toys' Poisson sampler */
+  double *s, *b, *c, *n; /* owned (k_max) each */
+  double *ms, *mb, *mc;  /* owned (k_max) each: effective MC counts */
+  double *aux;           /* owned (3 k_max): toys' auxiliary MC counts */
+  double *bh;            /* owned (k_max): paper-independent background */
+  double *t, *w;         /* owned (n_toys): toy statistics and IS weights */
+  double *pair;          /* owned (2 n_toys): (statistic, weight) pairs */
+  dd_sampler *smp;       /* owned: tables of the toys' Poisson sampler */
+  double mu_test;        /* the mu tested by STATS_TOY_QMU toys */
 } stats_work;
 dd_status stats_work_init(stats_work *w, int k_max, long n_toys);
 /* Share of the Asimov q0 whose bins decide the MC-to-data ratio. */
@@ -392,7 +439,7 @@ void stats_work_free(stats_work *w);
 
 /* Expected counts of template t at sigma = mu * sigma_ref and exposure E
  * (t.y), with the nuisance configuration of p for `method` (paper: none):
- * fills w->s, w->b, w->c, w->tau and *m.  Applies p->zero_bkg to bins with
+ * fills w->s, w->b, w->c, w->ms, w->mb, w->mc and *m.  Applies p->zero_bkg to bins with
  * signal and no background (flags |= STATS_FLAG_FLOORED, or DD_ERR_NUMERIC).
  * For paper + independent, w->bh is the background half (b of Eq. 12) and
  * w->b + w->c the other half. */
@@ -428,19 +475,21 @@ dd_status stats_eval(const stats_template *t, const stats_params *p, stats_metho
 
 /* Statistic evaluated on each toy. */
 typedef enum stats_toy_stat {
-  STATS_TOY_Q0 = 0,     /* profile-likelihood q0 of the model */
-  STATS_TOY_PEARSON = 1 /* chi^2_P between the toy and the background expectation */
+  STATS_TOY_Q0 = 0,      /* profile-likelihood q0 of the model */
+  STATS_TOY_PEARSON = 1, /* chi^2_P between the toy and the background expectation */
+  STATS_TOY_QMU = 2      /* q~mu (stats_qmu) at mu_test = w->mu_test */
 } stats_toy_stat;
 
 /* Toys [toy0, toy0 + n) drawn with mu_gen (0: H0, 1: H1): toy j uses
  * dd_rng_for(seed, DD_STREAM_TOYS, point, j, 0) for, in order, the global
- * observables of the enabled constraints (theta_ER, theta_NR, gamma_0..k-1)
- * and then n_i ~ Poisson(mu_gen s_i + b_i + c_i), i = 0..k-1 (core's
+ * observables of the enabled constraints (theta_ER, theta_NR, then per bin
+ * the auxiliary MC counts a ~ Poisson(m) of its s, b, c templates that carry
+ * MC statistics) and then n_i ~ Poisson(mu_gen s_i + b_i + c_i), i = 0..k-1 (core's
  * dd_sample_poisson with the tables w->smp).  Writes the
  * statistic of every toy to t_out (n) and, when w_out is not NULL, the
  * importance weight P(n | H0)/P(n | mu_gen) (n).  Results depend only on
  * (seed, point, j): any split of the toys over workers gives the same values.
- * w->n and w->gmc are used as scratch. */
+ * w->n and w->aux are used as scratch. */
 dd_status stats_toys_run(const stats_model *m, stats_toy_stat stat, double mu_gen, uint32_t seed,
                          uint32_t point, long toy0, long n, stats_work *w, double *t_out,
                          double *w_out);
@@ -511,6 +560,25 @@ dd_status stats_contour_solve(stats_stat_fn fn, void *ctx, int homogeneous, doub
                               double tol_ln, const double *exposure_ty, int n_e, double *mu5,
                               unsigned *flags);
 
+/* The contour at any significance z (stats_contour is z = 5): the
+ * threshold is the method's statistic at z (q0 = z^2; chi^2_P: the 3- and
+ * 5-sigma rules of stats_threshold3/5, else stats_stat_at_z); toys calibrate
+ * it by importance sampling at z.  Evidence contours use z = 3. */
+dd_status stats_contour_z(const stats_template *t, const stats_params *p, stats_method method,
+                          double z, const double *exposure_ty, int n_e, uint32_t seed,
+                          uint32_t point, stats_work *w, double *mu_z, unsigned *flags);
+/* The same with the MC error of every toy contour point in err (n_e; may be
+ * NULL; NAN for Asimov methods and where no root was found): the spread of
+ * the toy median at the solution, (q[(N + sqrt N)/2] - q[(N - sqrt N)/2])/2
+ * (its 68 % order-statistic interval), over the slope d median/d ln mu from
+ * the medians at mu x 1.1 and mu / 1.1, times mu.  The toy-calibrated
+ * threshold's own error is not included.  Points with err > mu x
+ * p->toys_max_rel_err get STATS_FLAG_TOY_ERR.  Costs 3 x p->toys fits per E. */
+dd_status stats_contour_z_err(const stats_template *t, const stats_params *p, stats_method method,
+                              double z, const double *exposure_ty, int n_e, uint32_t seed,
+                              uint32_t point, stats_work *w, double *mu_z, double *err,
+                              unsigned *flags);
+
 /* 5-sigma contour of one template and method: sigma_5sigma(E_j)/sigma_ref in
  * mu5 (n_e).  Asimov methods use the homogeneity fast path when no
  * constrained nuisance is active (§6.1) and the root finder at each E
@@ -543,5 +611,92 @@ int stats_is_homogeneous(const stats_params *p, stats_method method);
  * sum_j ln mu5 over E (finite rows only).  lo, hi, best: (n_e). */
 void stats_rband(const double *r, int n_r, const double *mu5, int n_e, const double r_band[2],
                  double *lo, double *hi, int *best, int *best_overall);
+
+/* ======================================================================== */
+/* Upper limits: the expected exclusion sensitivity (src/stats/limit.c)         */
+/* ======================================================================== */
+
+/* Bands of an expected limit: -2, -1, 0 (median), +1, +2 standard deviations
+ * of the background-only distribution of the limit. */
+#define STATS_N_BAND 5
+/* Limit flags (their own mask, /contours/limit_flags). */
+enum {
+  STATS_LIMIT_NEGATIVE = 1u << 0,   /* a CLs+b band is <= 0 (Cowan eq. 89: spurious exclusion) */
+  STATS_LIMIT_PCL = 1u << 1,        /* a CLs+b band was raised to the power constraint */
+  STATS_LIMIT_NO_ROOT = 1u << 2,    /* a band was not found in the search range (+inf) */
+  STATS_LIMIT_TOY_ZERO = 1u << 3,   /* toys: a band quantile lies below the toy grid (0) */
+  STATS_LIMIT_TOY_ERR = 1u << 4,    /* toys: relative MC error of the median above 10 % */
+  STATS_LIMIT_NONMONOTONE = 1u << 5 /* the root finder fell back to its dense grid */
+};
+
+typedef enum stats_limit_rule {
+  STATS_LIMIT_CLSB = 0, /* reject mu when p_mu = P(q~mu >= q~mu,obs | mu) <= 1 - CL */
+  STATS_LIMIT_CLS = 1   /* reject mu when CLs = p_mu / (1 - p_b) <= 1 - CL (Read 2002) */
+} stats_limit_rule;
+
+/* The Asimov value sqrt(q~mu,A) at which band n_sigma (-2..2) of the expected
+ * limit sits (Cowan et al. 2011, arXiv:1007.1727, eqs. 89-90 with sigma^2 =
+ * mu^2/q~mu,A, eq. 32): CLs+b: Phi^-1(CL) + N; CLs: Phi^-1(1 - (1 - CL)
+ * Phi(N)) + N (the asymptotic CLs band).  The CLs+b value is <= 0 for
+ * N <= -Phi^-1(CL) (the -2 sigma band at 90 % CL). */
+double stats_limit_z(stats_limit_rule rule, double cl, int n_sigma);
+
+/* q~mu,A: stats_qmu on the background-only Asimov data n_i = b_i + c_i
+ * (nuisances nominal) of model m (s at mu = 1) at mu_test = mu.  n: (k)
+ * scratch, must not alias the model. */
+dd_status stats_qmu_asimov(const stats_model *m, double mu, double *n, double *q);
+
+/* Asymptotic expected limits of one model (s at mu = 1), in units of mu:
+ * clsb and cls (STATS_N_BAND each, bands -2..+2).  Band N with z_N > 0 is the
+ * root of sqrt(q~mu,A(mu)) = z_N (sigma evaluated at the tested mu, Cowan
+ * eq. 31); z_N <= 0 (CLs+b only) gives z_N sigma(mu_med) with sigma(mu_med) =
+ * mu_med / z_0 (eq. 89; a negative limit, STATS_LIMIT_NEGATIVE).  With
+ * power_min > 0 every CLs+b band below the mu whose power M_0(mu) =
+ * Phi(mu/sigma - Phi^-1(CL)) is power_min (z = Phi^-1(CL) + Phi^-1(power_min))
+ * is raised to it (STATS_LIMIT_PCL).  *flags gets STATS_LIMIT_* bits.  Uses
+ * w->n as scratch. */
+dd_status stats_limit_asimov_model(const stats_model *m, double cl, double power_min, stats_work *w,
+                                   double clsb[STATS_N_BAND], double cls[STATS_N_BAND],
+                                   unsigned *flags);
+
+/* Toy critical values of q~mu on a grid of signal strengths: for every
+ * mu_grid[g], qcrit[g] = the CL quantile of q~mu under mu (toys generated at
+ * mu with stats_toys_run: n_toys toys n_toys .. 2 n_toys - 1 of (seed, point),
+ * the same keys at every mu) and, when power is not NULL, power[g] = the
+ * fraction of n_toys background-only toys (toys 0 .. n_toys - 1) with q~mu >=
+ * qcrit[g], i.e. the probability M_0(mu) that background-only data exclude mu
+ * (CLs+b).  w must hold n_toys toys. */
+dd_status stats_limit_toy_grid(const stats_model *m, double cl, const double *mu_grid, int n_grid,
+                               uint32_t seed, uint32_t point, long n_toys, stats_work *w,
+                               double *qcrit, double *power);
+
+/* The toy-calibrated CLs+b limit of data n: the smallest mu on the grid's
+ * range where q~mu(n) >= qcrit(mu), qcrit interpolated linearly in ln mu
+ * between grid points (the crossing refined by bisection to 1e-6 in ln mu).
+ * 0 when mu_grid[0] is already excluded, +inf when no grid mu is. */
+dd_status stats_limit_toy_data(const stats_model *m, const double *n, const double *mu_grid,
+                               const double *qcrit, int n_grid, double *mu_up);
+
+/* Toy-calibrated expected CLs+b limits of one model (s at mu = 1): the
+ * Phi(N) quantiles of the background-only distribution of the limit, found
+ * where the toy power M_0(mu) (stats_limit_toy_grid on a log grid of 25
+ * points over [0.02, 5] x mu_ref, mu_ref > 0 the asymptotic median) crosses
+ * Phi(N), linear in ln mu; err gets each band's MC error (binomial error of
+ * the power over its slope; NAN when not found); power_min as in
+ * stats_limit_asimov_model.  Flags: STATS_LIMIT_TOY_ZERO (band 0),
+ * STATS_LIMIT_NO_ROOT (+inf), STATS_LIMIT_TOY_ERR (median error > 10 %). */
+dd_status stats_limit_toys_model(const stats_model *m, double cl, double power_min, double mu_ref,
+                                 uint32_t seed, uint32_t point, long n_toys, stats_work *w,
+                                 double clsb[STATS_N_BAND], double err[STATS_N_BAND],
+                                 unsigned *flags);
+
+/* Expected limits of a template at every exposure, in units of sigma_ref:
+ * clsb, cls, err (n_e, STATS_N_BAND) row-major, flags (n_e).  sound and
+ * classical: asymptotic (err NAN).  toys: clsb toy-calibrated (p->toys toys
+ * per hypothesis and grid mu, stream (seed, point)), cls asymptotic.  paper:
+ * no likelihood, every value NAN (docs/statistics.md §2.5). */
+dd_status stats_limits(const stats_template *t, const stats_params *p, stats_method method,
+                       const double *exposure_ty, int n_e, uint32_t seed, uint32_t point,
+                       stats_work *w, double *clsb, double *cls, double *err, unsigned *flags);
 
 #endif /* DDSCAN_STATS_H */

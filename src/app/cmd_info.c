@@ -151,7 +151,7 @@ static int pick_exposures(long long ne, long long *pick) {
  * computed: p underflow, independent halves, chi2 = 25, importance toys). */
 #define QUALITY_FLAGS                                                                        \
   (STATS_FLAG_FLOORED | STATS_FLAG_LOW_COUNT | STATS_FLAG_NONMONOTONE | STATS_FLAG_NO_ROOT | \
-   STATS_FLAG_AT_ZERO | STATS_FLAG_TOY_LIMITED | STATS_FLAG_LOW_MC | STATS_FLAG_MC_RATIO)
+   STATS_FLAG_AT_ZERO | STATS_FLAG_TOY_LIMITED | STATS_FLAG_LOW_MC | STATS_FLAG_MC_RATIO | STATS_FLAG_TOY_ERR)
 
 /* Why a flag questions the point, for the legend under the table. */
 static const char *flag_reason(unsigned bit) {
@@ -172,6 +172,8 @@ static const char *flag_reason(unsigned bit) {
       return "a bin with signal has fewer than stats.min_mc background MC events";
     case STATS_FLAG_MC_RATIO:
       return "MC-to-data ratio below stats.mc_ratio_min (/contours/mc_ratio)";
+    case STATS_FLAG_TOY_ERR:
+      return "toy MC error of the contour above stats.toys.max_rel_err (/contours/sigma5_err)";
     default:
       return "";
   }
@@ -220,6 +222,74 @@ static unsigned print_flag_summary(const par_world *w, char *const *names, int n
     OUT("    %-20s %s\n", word, flag_reason(1u << b));
   }
   return seen;
+}
+
+/* The 3-sigma line and the expected limits (median [-1, +1 sigma], CLs+b) at
+ * R_opt (bro; the first R when it is NaN), at up to 3 exposures. */
+static dd_status print_limits(const par_world *w, io_file *f, char **names, int nmeth,
+                              const double *mass, long long nm, const double *expo, long long ne,
+                              const double *r, long long nr, const double *bro) {
+  if (!io_exists(f, "/contours/limit_clsb") || !io_exists(f, "/contours/sigma3")) return DD_OK;
+  size_t n3 = (size_t)(nmeth * nm * ne * nr), nl = n3 * STATS_N_BAND;
+  double *s3 = calloc(n3, sizeof *s3), *lim = calloc(nl, sizeof *lim);
+  dd_status st = s3 && lim ? DD_OK : DD_FAIL(DD_ERR_NOMEM, "limits");
+  if (st == DD_OK) st = io_read_all(f, "/contours/sigma3", IO_F64, s3);
+  if (st == DD_OK) st = io_read_all(f, "/contours/limit_clsb", IO_F64, lim);
+  if (st == DD_OK) {
+    long long pick[3];
+    int np = pick_exposures(ne, pick);
+    OUT("3-sigma line and expected %g %% CL CLs+b limit, median [-1, +1 sigma] [cm^2] at R_opt:\n",
+        100.0 * attr_double(f, "/contours", "limit_cl", NAN));
+    for (int m = 0; m < nmeth; m++)
+      for (long long im = 0; im < nm; im++) {
+        long long ir = 0;
+        for (long long k = 0; k < nr; k++)
+          if (r[k] == bro[m * nm + im]) ir = k;
+        OUT("  %-10s %9g", names[m], mass[im]);
+        for (int k = 0; k < np; k++) {
+          long long o = ((m * nm + im) * ne + pick[k]) * nr + ir;
+          const double *l = lim + o * STATS_N_BAND;
+          char cell[80];
+          if (isnan(l[2])) /* paper: chi^2_P has no likelihood to invert */
+            snprintf(cell, sizeof cell, "E=%g: 3s %.3g, no limit", expo[pick[k]], s3[o]);
+          else
+            snprintf(cell, sizeof cell, "E=%g: 3s %.3g, %.3g [%.3g, %.3g]", expo[pick[k]], s3[o],
+                     l[2], l[1], l[3]);
+          OUT("  %-46s", cell);
+        }
+        OUT("\n");
+      }
+  }
+  free(s3);
+  free(lim);
+  return st;
+}
+
+/* MC-to-data ratio of the contours per method (issue 14): the smallest
+ * ratio and how many points fall below stats.mc_ratio_min (flag mc-ratio). */
+static dd_status print_mc_ratio(const par_world *w, io_file *f, char *const *names, int nmeth) {
+  double *ratio = NULL, *flags = NULL;
+  long long n = 0, nf = 0;
+  dd_status st = read_1d(f, "/contours/mc_ratio", &ratio, &n);
+  if (st == DD_OK) st = read_1d(f, "/contours/flags", &flags, &nf);
+  if (st == DD_OK && n > 0 && nf == n && nmeth > 0 && n % nmeth == 0) {
+    long long per = n / nmeth;
+    OUT("MC-to-data ratio on the contours (limit %g; /contours/mc_ratio):\n",
+        attr_double(f, "/scan", "mc_ratio_min", NAN));
+    for (int m = 0; m < nmeth; m++) {
+      double lo = INFINITY;
+      long long bad = 0;
+      for (long long i = m * per; i < (m + 1) * per; i++) {
+        if (ratio[i] >= 0.0) lo = fmin(lo, ratio[i]);
+        bad += ((unsigned)flags[i] & STATS_FLAG_MC_RATIO) != 0;
+      }
+      OUT("  %-10s min %-10.3g %lld of %lld points flagged\n", names[m], isinf(lo) ? NAN : lo, bad,
+          per);
+    }
+  }
+  free(ratio);
+  free(flags);
+  return st;
 }
 
 static dd_status print_scan(const par_world *w, io_file *f) {
@@ -368,7 +438,9 @@ static dd_status print_scan(const par_world *w, io_file *f) {
           }
         }
     }
+    if (merged) st = print_limits(w, f, names, nmeth, mass, nm, expo, ne, r, nr, bro);
   }
+  if (st == DD_OK && nm > 0) st = print_mc_ratio(w, f, names, nmeth);
   free(fl);
   double *arrs[] = {mass, sigma, expo, r, ess, rate, lo, hi, bro, atb};
   for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++) free(arrs[k]);

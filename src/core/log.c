@@ -36,10 +36,21 @@ int dd_log_rank(void) {
   return g_rank;
 }
 
+/* One line in one write: stderr is unbuffered, and mpirun merges the ranks'
+ * stdout and stderr, so a line written in pieces could be split by another
+ * stream's line (seen in tests/e2e/scan.sh under load). */
 static void vlog(FILE *fp, const char *tag, const char *fmt, va_list ap) {
-  fprintf(fp, "[%d/%d] +%.1fs %s", g_rank, g_size, dd_time_elapsed(), tag);
-  vfprintf(fp, fmt, ap);
-  fputc('\n', fp);
+  char line[2048];
+  int n = snprintf(line, sizeof line, "[%d/%d] +%.1fs %s", g_rank, g_size, dd_time_elapsed(), tag);
+  if (n < 0) n = 0;
+  if ((size_t)n < sizeof line - 1) {
+    int m = vsnprintf(line + n, sizeof line - 1 - (size_t)n, fmt, ap);
+    if (m > 0) n += m;
+  }
+  if ((size_t)n > sizeof line - 2) n = (int)sizeof line - 2;
+  line[n] = '\n';
+  line[n + 1] = '\0';
+  fputs(line, fp);
   fflush(fp);
 }
 

@@ -112,11 +112,13 @@ static dd_status load_backgrounds(cfg_doc *cfg, phys_params *p) {
   DD_TRY(get_range(cfg, "physics.er_background.e_range_kev", 0.0, 15.0, &p->er.e_min_kev,
                    &p->er.e_max_kev),
          "ER background");
-  DD_TRY(cfg_get_bool(cfg, "physics.nr_background.cevns_b8", 0, &p->nr_bg.cevns_on),
+  /* on by default (issue 14): together the largest background in the
+   * NR-like region, where the significance is decided */
+  DD_TRY(cfg_get_bool(cfg, "physics.nr_background.cevns_b8", 1, &p->nr_bg.cevns_on),
          "NR background");
   DD_TRY(get_nonneg(cfg, "physics.nr_background.cevns_b8_scale", 1.0, &p->nr_bg.cevns_scale, ""),
          "NR background");
-  DD_TRY(cfg_get_bool(cfg, "physics.nr_background.neutrons", 0, &p->nr_bg.neutrons_on),
+  DD_TRY(cfg_get_bool(cfg, "physics.nr_background.neutrons", 1, &p->nr_bg.neutrons_on),
          "NR background");
   DD_TRY(get_nonneg(cfg, "physics.nr_background.neutrons_scale", 1.0, &p->nr_bg.neutrons_scale, ""),
          "NR background");

@@ -89,20 +89,35 @@ dd_status scan_flags_report(io_file *f) {
   char *methods = NULL;
   DD_TRY(io_attr_read_string(f, "/scan", "methods", &methods), "flag report");
   int32_t *fl = NULL;
+  double *ratio = NULL; /* /contours/mc_ratio, NULL when the file has none */
   dd_status st = dd_calloc((void **)&fl, (size_t)(n > 0 ? n : 1), sizeof *fl, "flags");
   if (st == DD_OK) st = io_read_all(f, "/contours/flags", IO_I32, fl);
+  /* what clears the MC-ratio flags: the ratio grows in proportion to the
+   * analysis sample, so the sample times limit / worst ratio does */
+  long long n_er = 0;
+  double ratio_min = NAN;
+  if (st == DD_OK && io_exists(f, "/contours/mc_ratio") &&
+      io_attr_exists(f, "/scan", "n_er_events") && io_attr_exists(f, "/scan", "mc_ratio_min")) {
+    st = dd_calloc((void **)&ratio, (size_t)(n > 0 ? n : 1), sizeof *ratio, "MC ratios");
+    if (st == DD_OK) st = io_read_all(f, "/contours/mc_ratio", IO_F64, ratio);
+    if (st == DD_OK) st = io_attr_read_int(f, "/scan", "n_er_events", &n_er);
+    if (st == DD_OK) st = io_attr_read_double(f, "/scan", "mc_ratio_min", &ratio_min);
+  }
   char *name = methods;
   for (long long m = 0; st == DD_OK && m < d[0]; m++) {
     char *next = strstr(name, ", ");
     if (next) *next = '\0';
     unsigned any = 0;
     long long n_low = 0, n_none = 0, n_mcr = 0;
+    double worst = INFINITY;
     for (long long i = 0; i < per; i++) {
       unsigned v = (unsigned)fl[m * per + i];
       any |= v;
       n_low += (v & (STATS_FLAG_LOW_COUNT | STATS_FLAG_LOW_MC | STATS_FLAG_FLOORED)) != 0;
       n_none += (v & STATS_FLAG_NO_ROOT) != 0;
       n_mcr += (v & STATS_FLAG_MC_RATIO) != 0;
+      if ((v & STATS_FLAG_MC_RATIO) && ratio && ratio[m * per + i] >= 0.0)
+        worst = fmin(worst, ratio[m * per + i]);
     }
     if (n_mcr > 0 && w->rank == 0)
       dd_warn(
@@ -110,6 +125,20 @@ dd_status scan_flags_report(io_file *f) {
           "below stats.mc_ratio_min, /contours/mc_ratio): scale score.er_events by the limit over "
           "the smallest ratio there to clear them",
           name, n_mcr, per);
+    if (n_mcr > 0 && w->rank == 0 && ratio && n_er > 0) {
+      if (worst > 0.0 && isfinite(worst))
+        dd_warn(
+            "%s: about %.0f ER analysis events (score.er_events or detector.bank.er_analysis; "
+            "now %lld, worst MC ratio %.3g < %g) would clear them; scale score.nr_events alike "
+            "when the NR background is on",
+            name, ceil((double)n_er * ratio_min / worst), n_er, worst, ratio_min);
+      else
+        dd_warn(
+            "%s: some flagged points have no background MC in the bins that carry their "
+            "significance: no sample size can be read off; raise score.er_events several-fold "
+            "(now %lld) or use fewer TS bins",
+            name, n_er);
+    }
     if (any && w->rank == 0) {
       char words[256];
       stats_flags_describe(any, words, sizeof words);
@@ -121,6 +150,7 @@ dd_status scan_flags_report(io_file *f) {
     name = next ? next + 2 : name + strlen(name);
   }
   free(fl);
+  free(ratio);
   free(methods);
   return st;
 }

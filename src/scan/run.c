@@ -51,7 +51,8 @@ static dd_status events_load(scan_state *s, const scan_scores *er, const scan_sc
     s->er_hb[i] = r->h_b;
     s->er_cs1[i] = r->cs1;
     s->er_cs2[i] = r->cs2;
-    s->er_w[i] = phys_weight_er(j->phys, &q_er, r->energy_kev) / er_draws;
+    /* times the importance weight of the biased ER tail (docs/detector.md §11) */
+    s->er_w[i] = phys_weight_er(j->phys, &q_er, r->energy_kev) / er_draws * r->weight;
   }
   phys_sampler_free(&q_er);
   DD_TRY(phys_sampler_init_nr_ref(&s->q_nr, j->phys), "NR reference sampler");
@@ -134,7 +135,9 @@ static const char *k_conventions =
     "p = erfc(sqrt(chi^2_P/2)), chi^2 with 1 dof (Eq. 13, a two-sided normal tail); "
     "z = Phibar^-1(p) (one-sided label); 5 sigma at chi^2_P = paper_threshold.\n"
     "sound: q0,A = -2 ln lambda(0) of the binned profile likelihood on the Asimov data "
-    "(Cowan et al. 2011), one-sided (q0 = 0 when mu_hat <= 0), nuisances er_norm, mc_stat, "
+    "(Cowan et al. 2011), one-sided (q0 = 0 when mu_hat <= 0), nuisances er_norm, mc_stat (full "
+    "Barlow-Beeston: the ER, NR and signal templates of each bin constrained by Poisson auxiliary "
+    "counts, their effective MC counts (sum w)^2/sum w^2), "
     "nr_bkg as set; p = Phibar(sqrt(q0,A)) (half chi^2_1 null); z = sqrt(q0,A), the median Z "
     "under the signal; 5 sigma at q0,A = 25 (a 50 % chance of a 5-sigma discovery).\n"
     "toys: p = P(q0 >= q0,A | H0) from toys_count pseudo-experiments per point (importance "
@@ -142,6 +145,19 @@ static const char *k_conventions =
     "under the signal reaches the toy-calibrated 5-sigma threshold.\n"
     "classical: the sound engine on the (cS1, log10 cS2/cS1) histogram of the same events; it "
     "does not depend on R (its R slices are equal).";
+
+static const char *k_limit_conventions =
+    "upper limits at CL = limit_cl from the one-sided q~mu of Cowan, Cranmer, Gross, Vitells, "
+    "EPJC 71 (2011) 1554, eq. 16, under each method's nuisance model; expected limits: the "
+    "median and the +-1/2 sigma quantiles of the background-only distribution. limit_clsb: "
+    "CLs+b (reject mu when p_mu <= 1 - CL); sound and classical asymptotic: band N is the mu "
+    "with sqrt(q~mu,A) = Phi^-1(CL) + N on the background-only Asimov data (eqs. 32, 89-90; "
+    "N = -2 at 90 % CL is negative: -0.72 sigma(mu_med), spurious exclusion); toys: the "
+    "Phi(N) quantile of the toy limits, where the toy power P(q~mu >= qcrit(mu) | 0) crosses "
+    "Phi(N) (0 below the toy grid), MC error in limit_clsb_err. limit_cls: CLs = p_mu/(1 - p_b), "
+    "asymptotic, z_N = Phi^-1(1 - (1 - CL) Phi(N)) + N. power_constraint > 0: CLs+b bands below "
+    "the mu of that power are raised to it (Cowan et al. arXiv:1105.3166; 0.1587 = the -1 sigma "
+    "rule; 0 = off). paper: no likelihood, NaN.";
 
 static dd_status write_conventions(scan_state *s, const scan_scores *er, const scan_scores *nr,
                                    const char *score_hash, double bkg_rate) {
@@ -183,6 +199,7 @@ static dd_status write_conventions(scan_state *s, const scan_scores *er, const s
       {"background_rate", bkg_rate},
       {"beta_er", er->info.beta},
       {"beta_nr", nr->info.beta},
+      {"mc_ratio_min", p->mc_ratio_min},
   };
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
     DD_TRY(io_attr_write_double(f, "/scan", nums[i].name, nums[i].value), "scan attributes");
@@ -203,8 +220,14 @@ static dd_status write_conventions(scan_state *s, const scan_scores *er, const s
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
     DD_TRY(io_attr_write_int(f, "/scan", ints[i].name, ints[i].value), "scan attributes");
   DD_TRY(io_attr_write_string(f, "/contours", "description",
-                              "5-sigma discovery contours sigma5(E) per method, mass and R, and "
-                              "their R band (spec §6.5)"),
+                              "5-sigma discovery and 3-sigma evidence contours sigma5(E), "
+                              "sigma3(E) per method, mass and R, their R band (spec §6.5), and "
+                              "the expected upper limits (limit_clsb, limit_cls) with their bands"),
+         "contour attributes");
+  DD_TRY(io_attr_write_double(f, "/contours", "limit_cl", p->limit_cl), "contour attributes");
+  DD_TRY(io_attr_write_double(f, "/contours", "power_constraint", p->limit_power_min),
+         "contour attributes");
+  DD_TRY(io_attr_write_string(f, "/contours", "limit_conventions", k_limit_conventions),
          "contour attributes");
   DD_TRY(io_attr_write_double(f, "/contours", "r_band_lo", p->r_band[0]), "contour attributes");
   DD_TRY(io_attr_write_double(f, "/contours", "r_band_hi", p->r_band[1]), "contour attributes");
@@ -280,6 +303,11 @@ static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_s
   DD_TRY(io_axis_write(f, "/axes/r", IO_F64, g->n_r, g->r, "1",
                        "supervision weight R of TS = L_CVAE + R*H_B"),
          "scan axes");
+  const double bands[STATS_N_BAND] = {-2.0, -1.0, 0.0, 1.0, 2.0};
+  DD_TRY(io_axis_write(f, "/axes/band", IO_F64, STATS_N_BAND, bands, "1",
+                       "band of an expected limit in standard deviations of its background-only "
+                       "distribution (0: the median)"),
+         "scan axes");
   DD_TRY(index_axis(f, "/templates/ts/bin", s->ts_kmax, "TS bin index (0-based)"), "scan axes");
   DD_TRY(index_axis(f, "/templates/ts/edge", s->ts_kmax + 1, "TS bin edge index (0-based)"),
          "scan axes");
@@ -349,7 +377,7 @@ static dd_status state_init(scan_state *s) {
   s->cl_ny =
       p->classical.y_rule == STATS_BIN_QUANTILE ? p->classical.y_bins : p->classical.y_bins + 2;
   s->n_points = (long long)g->n_mass * g->n_sigma * g->n_exposure * g->n_r;
-  if (s->has_toys && s->n_points + scan_n_units(g) > (long long)UINT32_MAX)
+  if (s->has_toys && s->n_points + 2 * scan_n_units(g) > (long long)UINT32_MAX)
     return DD_FAIL(DD_ERR_CONFIG,
                    "scan grid of %lld points is too large for the toy streams (at most 2^32 "
                    "points with method \"toys\")",
@@ -367,10 +395,24 @@ static dd_status state_init(scan_state *s) {
   DD_TRY(alloc_doubles(&s->p, nmse, "unit p-values"), "scan");
   DD_TRY(alloc_doubles(&s->z, nmse, "unit Z"), "scan");
   DD_TRY(alloc_doubles(&s->logp, nmse, "unit log p"), "scan");
+  DD_TRY(alloc_doubles(&s->perr, nmse, "unit toy p errors"), "scan");
+  for (long long i = 0; i < nmse; i++) s->perr[i] = NAN;
   DD_TRY(alloc_doubles(&s->sig5, nme, "unit contours"), "scan");
   DD_TRY(dd_calloc((void **)&s->flags, (size_t)nme, sizeof *s->flags, "unit flags"), "scan");
   DD_TRY(alloc_doubles(&s->mcr, nme, "unit MC-to-data ratios"), "scan");
   DD_TRY(alloc_doubles(&s->mu5, g->n_exposure, "unit contour"), "scan");
+  DD_TRY(alloc_doubles(&s->sig3, nme, "unit 3-sigma contours"), "scan");
+  DD_TRY(alloc_doubles(&s->sig5err, nme, "unit contour errors"), "scan");
+  DD_TRY(alloc_doubles(&s->err_e, g->n_exposure, "unit contour errors"), "scan");
+  for (long long i = 0; i < nme; i++) s->sig5err[i] = NAN;
+  DD_TRY(dd_calloc((void **)&s->flags3, (size_t)nme, sizeof *s->flags3, "unit flags"), "scan");
+  DD_TRY(alloc_doubles(&s->lim, 3 * nme * STATS_N_BAND, "unit limits"), "scan");
+  DD_TRY(dd_calloc((void **)&s->lim_flags, (size_t)nme, sizeof *s->lim_flags, "unit limit flags"),
+         "scan");
+  DD_TRY(alloc_doubles(&s->lim_mu, 3L * g->n_exposure * STATS_N_BAND, "unit limits"), "scan");
+  DD_TRY(dd_calloc((void **)&s->lim_uflags, (size_t)g->n_exposure, sizeof *s->lim_uflags,
+                   "unit limit flags"),
+         "scan");
   DD_TRY(dd_calloc((void **)&s->uflags, (size_t)g->n_exposure, sizeof *s->uflags, "unit flags"),
          "scan");
   DD_TRY(alloc_doubles(&s->ts_buf, 7L * (s->ts_kmax + 1), "TS template"), "scan");
@@ -383,10 +425,11 @@ static dd_status state_init(scan_state *s) {
            "scan");
     DD_TRY(dd_calloc((void **)&s->cl_mc, (size_t)nxy, sizeof *s->cl_mc, "classical template"),
            "scan");
-    DD_TRY(alloc_doubles(&s->cl_cache, (3L * g->n_sigma + 2) * g->n_exposure, "classical cache"),
+    DD_TRY(alloc_doubles(&s->cl_cache, (3L * g->n_sigma + 3 + 3 * STATS_N_BAND) * g->n_exposure,
+                         "classical cache"),
            "scan");
-    DD_TRY(dd_calloc((void **)&s->cl_cache_flags, (size_t)g->n_exposure, sizeof *s->cl_cache_flags,
-                     "classical cache"),
+    DD_TRY(dd_calloc((void **)&s->cl_cache_flags, 3 * (size_t)g->n_exposure,
+                     sizeof *s->cl_cache_flags, "classical cache"),
            "scan");
   }
   return DD_OK;
@@ -396,13 +439,19 @@ static void state_free(scan_state *s) {
   double **arr[] = {&s->er_ltot, &s->er_hb,    &s->er_w,   &s->er_cs1, &s->er_cs2,   &s->nr_ltot,
                     &s->nr_hb,   &s->nr_e,     &s->nr_cs1, &s->nr_cs2, &s->nr_w_sig, &s->nr_w_bg,
                     &s->p,       &s->z,        &s->logp,   &s->sig5,   &s->mu5,      &s->ts_buf,
-                    &s->cl_buf,  &s->cl_cache, &s->mcr};
+                    &s->cl_buf,  &s->cl_cache, &s->mcr,    &s->sig3,   &s->lim,      &s->lim_mu,
+                    &s->perr,    &s->sig5err,  &s->err_e};
   for (size_t k = 0; k < sizeof arr / sizeof arr[0]; k++) {
     free(*arr[k]);
     *arr[k] = NULL;
   }
   free(s->flags);
   free(s->uflags);
+  free(s->flags3);
+  free(s->lim_flags);
+  free(s->lim_uflags);
+  s->flags3 = s->lim_flags = NULL;
+  s->lim_uflags = NULL;
   free(s->ts_mc);
   free(s->cl_mc);
   free(s->cl_cache_flags);
@@ -481,6 +530,11 @@ dd_status scan_compute(const par_world *w, const scan_job *job, io_file *f, int 
     dd_info("scan: %lld units, %lld grid points x methods in %.2f s (%.0f points/s)", n_todo, pts,
             dt, dt > 0 ? pts / dt : 0.0);
   }
+  if (st == DD_OK && s.n_toy_err > 0)
+    dd_warn(
+        "scan: %ld toy p-values on rank %d have a relative MC error above "
+        "stats.toys.max_rel_err = %g (/scan/p_value_err): raise stats.toys.count",
+        s.n_toy_err, w->rank, job->stats->toys_max_rel_err);
   if (st == DD_OK && job->shard_count <= 0) st = scan_rband_write(s.f);
   if (st == DD_OK && job->shard_count <= 0) st = scan_flags_report(s.f);
   state_free(&s);

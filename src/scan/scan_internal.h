@@ -15,9 +15,17 @@ typedef enum scan_ud {
   UD_P = 0,     /* /scan/p_value [method][mass][sigma][exposure][r] */
   UD_Z,         /* /scan/z */
   UD_LOGP,      /* /scan/log_p */
+  UD_P_ERR,     /* /scan/p_value_err */
   UD_SIG5,      /* /contours/sigma5 [method][mass][exposure][r] */
   UD_FLAGS,     /* /contours/flags */
   UD_MC_RATIO,  /* /contours/mc_ratio [method][mass][exposure][r] */
+  UD_SIG5_ERR,  /* /contours/sigma5_err [method][mass][exposure][r] */
+  UD_SIG3,      /* /contours/sigma3 [method][mass][exposure][r] */
+  UD_FLAGS3,    /* /contours/sigma3_flags */
+  UD_LIM_CLSB,  /* /contours/limit_clsb [method][mass][exposure][r][band] */
+  UD_LIM_CLS,   /* /contours/limit_cls */
+  UD_LIM_ERR,   /* /contours/limit_clsb_err */
+  UD_LIM_FLAGS, /* /contours/limit_flags [method][mass][exposure][r] */
   UD_TS_EDGES,  /* /templates/ts/edges [mass][r][edge] */
   UD_TS_NBINS,  /* /templates/ts/n_bins [mass][r] */
   UD_TS_BKG,    /* /templates/ts/background [mass][r][bin] */
@@ -80,11 +88,21 @@ typedef struct scan_state {
 
   /* one unit's slices (owned) */
   double *p, *z, *logp; /* (n_methods, n_sigma, n_exposure) */
+  double *perr;         /* (n_methods, n_sigma, n_exposure): toy p MC error, NaN otherwise */
+  long n_toy_err;       /* toy p-values of this rank above stats.toys.max_rel_err */
   double *sig5;         /* (n_methods, n_exposure) cm^2 */
   int32_t *flags;       /* (n_methods, n_exposure) */
   double *mcr;          /* (n_methods, n_exposure): MC-to-data ratio at the contour */
   double *mu5;          /* (n_exposure) */
   unsigned *uflags;     /* (n_exposure) */
+  double *sig3;         /* (n_methods, n_exposure) cm^2: 3-sigma evidence contour */
+  double *sig5err;      /* (n_methods, n_exposure) cm^2: toy contour MC error, NaN otherwise */
+  double *err_e;        /* (n_exposure) scratch */
+  int32_t *flags3;      /* (n_methods, n_exposure) */
+  double *lim;          /* (3, n_methods, n_exposure, STATS_N_BAND) cm^2: CLs+b, CLs, error */
+  int32_t *lim_flags;   /* (n_methods, n_exposure) STATS_LIMIT_* bits */
+  double *lim_mu;       /* (3, n_exposure, STATS_N_BAND) one method's limits in mu */
+  unsigned *lim_uflags; /* (n_exposure) */
   double *ts_buf;       /* (7, ts_kmax + 1): edges, bkg, bkg_w2, sig, sig_w2, nrb, nrb_w2 */
   int64_t *ts_mc;       /* (ts_kmax) */
   double *cl_buf;       /* classical: x edges (nx+1), y edges (nx, ny+1), 6 x (nx ny) */
@@ -94,8 +112,9 @@ typedef struct scan_state {
    * same bits it would recompute). */
   int cl_mass;             /* mass index of the cache, -1 none */
   int cl_slot;             /* the classical method's index in grid->methods */
-  double *cl_cache;        /* (3 n_sigma n_exposure + 2 n_exposure): p, z, log p, sigma5, mcr */
-  int32_t *cl_cache_flags; /* (n_exposure) */
+  double *cl_cache;        /* (3 n_sigma n_exposure + (3 + 3 STATS_N_BAND) n_exposure): p, z,
+                              log p, sigma5, mcr, sigma3, limits */
+  int32_t *cl_cache_flags; /* (3 n_exposure): flags, sigma3 flags, limit flags */
   double t_units;          /* seconds spent in units on this rank */
 } scan_state;
 

@@ -15,6 +15,7 @@
 #define SG "/axes/sigma_cm2"
 #define EX "/axes/exposure_ty"
 #define RR "/axes/r"
+#define BD "/axes/band"
 #define TB "/templates/ts/bin"
 #define TE "/templates/ts/edge"
 #define CX "/templates/classical/cs1_edge"
@@ -50,6 +51,14 @@ const io_spec scan_datasets[SD_N] = {
                  "1",
                  "natural log of p_value, finite where p underflows",
                  0},
+    [UD_P_ERR] = {"/scan/p_value_err",
+                  IO_F64,
+                  {A, MS, SG, EX, RR},
+                  "1",
+                  "MC standard error of a toy p-value (binomial for the direct count, the "
+                  "importance-sampling estimator's own otherwise); NaN for Asimov methods; points "
+                  "above stats.toys.max_rel_err x p are counted in a warning",
+                  0},
     [UD_SIG5] = {"/contours/sigma5",
                  IO_F64,
                  {A, MS, EX, RR},
@@ -63,7 +72,8 @@ const io_spec scan_datasets[SD_N] = {
                   "1",
                   "stats flag bits of the contour point (1 floored background, 2 low count, 8 "
                   "non-monotone, 16 no root, 32 at zero, 1024 low MC, 2048 MC-to-data ratio "
-                  "below stats.mc_ratio_min; include/ddscan/stats.h)",
+                  "below stats.mc_ratio_min, 4096 toy MC error above stats.toys.max_rel_err; "
+                  "include/ddscan/stats.h)",
                   0},
     [UD_MC_RATIO] = {"/contours/mc_ratio",
                      IO_F64,
@@ -74,6 +84,60 @@ const io_spec scan_datasets[SD_N] = {
                      "background event (NaN without a finite contour; flag 2048 below "
                      "stats.mc_ratio_min)",
                      0},
+    [UD_SIG5_ERR] =
+        {"/contours/sigma5_err",
+         IO_F64,
+         {A, MS, EX, RR},
+         "cm^2",
+         "MC error of a toy-calibrated sigma5 (spread of the toy median over its slope "
+         "in ln sigma; the threshold's own error not included); NaN for Asimov methods; "
+         "flag 4096 above stats.toys.max_rel_err x sigma5",
+         0},
+    [UD_SIG3] = {"/contours/sigma3",
+                 IO_F64,
+                 {A, MS, EX, RR},
+                 "cm^2",
+                 "cross-section at which the method reaches its 3-sigma evidence threshold (q0,A "
+                 "= 9; paper chi^2_P = 10.273; toys: the toy-calibrated threshold), as sigma5",
+                 0},
+    [UD_FLAGS3] = {"/contours/sigma3_flags",
+                   IO_I32,
+                   {A, MS, EX, RR},
+                   "1",
+                   "stats flag bits of the 3-sigma contour point (as /contours/flags)",
+                   0},
+    [UD_LIM_CLSB] = {"/contours/limit_clsb",
+                     IO_F64,
+                     {A, MS, EX, RR, BD},
+                     "cm^2",
+                     "expected upper limit at CL = /contours attribute limit_cl with CLs+b from "
+                     "q~mu (Cowan et al. 2011 eq. 16): median and +-1/2 sigma bands of the "
+                     "background-only distribution; sound/classical asymptotic (Asimov, eqs. "
+                     "89-90), toys toy-calibrated, paper NaN (no likelihood); the -2 sigma band "
+                     "may be < 0 (spurious exclusion) unless the power constraint is on",
+                     0},
+    [UD_LIM_CLS] = {"/contours/limit_cls",
+                    IO_F64,
+                    {A, MS, EX, RR, BD},
+                    "cm^2",
+                    "expected upper limit with CLs = p_mu/(1 - p_b) at the same CL, asymptotic "
+                    "for every likelihood method (toys too); paper NaN",
+                    0},
+    [UD_LIM_ERR] = {"/contours/limit_clsb_err",
+                    IO_F64,
+                    {A, MS, EX, RR, BD},
+                    "cm^2",
+                    "MC error of the toy-calibrated limit_clsb (binomial error of the toy power "
+                    "over its slope); NaN for asymptotic limits",
+                    0},
+    [UD_LIM_FLAGS] = {"/contours/limit_flags",
+                      IO_I32,
+                      {A, MS, EX, RR},
+                      "1",
+                      "limit flag bits: 1 a CLs+b band <= 0, 2 raised by the power constraint, 4 "
+                      "no root (+inf), 8 toys: band below the toy grid (0), 16 toys: median MC "
+                      "error > 10 %, 32 non-monotone (include/ddscan/stats.h STATS_LIMIT_*)",
+                      0},
     [UD_TS_EDGES] = {"/templates/ts/edges",
                      IO_F64,
                      {MS, RR, TE},

@@ -52,6 +52,7 @@ void scan_synthetic_event(const phys_sampler *q, const dd_sampler *smp, scan_ban
     toy_detector(smp, &r, b, e, &cs1, &cs2);
   } while (!(cs1 >= SYN_CS1_MIN_PE && cs1 <= SYN_CS1_MAX_PE) && out->attempts < SYN_MAX_ATTEMPTS);
   out->energy_kev = e;
+  out->weight = 1.0; /* synthetic banks are never biased */
   out->cs1 = cs1;
   out->cs2 = cs2;
   double z1 = dd_rng_normal(&r), z2 = dd_rng_normal(&r), z3 = dd_rng_normal(&r);

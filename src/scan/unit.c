@@ -20,21 +20,30 @@ uint32_t scan_point_id(const scan_params *g, int im, int is, int ie, int ir) {
 static void classical_cache(scan_state *s, int save) {
   const scan_params *g = s->job->grid;
   size_t nse = (size_t)g->n_sigma * g->n_exposure, ne = (size_t)g->n_exposure;
+  size_t nme = (size_t)g->n_methods * ne, nb = STATS_N_BAND;
   size_t off = (size_t)s->cl_slot * nse, off_e = (size_t)s->cl_slot * ne;
   double *c = s->cl_cache;
-  double *dst[5] = {s->p + off, s->z + off, s->logp + off, s->sig5 + off_e, s->mcr + off_e};
-  size_t len[5] = {nse, nse, nse, ne, ne};
-  for (int k = 0; k < 5; k++) {
+  double *dst[8] = {
+      s->p + off,     s->z + off,      s->logp + off,       s->sig5 + off_e,
+      s->mcr + off_e, s->sig3 + off_e, s->lim + off_e * nb, s->lim + (nme + off_e) * nb};
+  size_t len[8] = {nse, nse, nse, ne, ne, ne, ne * nb, ne * nb};
+  for (int k = 0; k < 8; k++) {
     if (save)
       memcpy(c, dst[k], len[k] * sizeof *c);
     else
       memcpy(dst[k], c, len[k] * sizeof *c);
     c += len[k];
   }
-  if (save)
-    memcpy(s->cl_cache_flags, s->flags + off_e, ne * sizeof *s->flags);
-  else
-    memcpy(s->flags + off_e, s->cl_cache_flags, ne * sizeof *s->flags);
+  /* the error part of the classical limits is NaN (asymptotic) */
+  if (!save)
+    for (size_t i = 0; i < ne * nb; i++) s->lim[(2 * nme + off_e) * nb + i] = NAN;
+  int32_t *fl[3] = {s->flags + off_e, s->flags3 + off_e, s->lim_flags + off_e};
+  for (int k = 0; k < 3; k++) {
+    if (save)
+      memcpy(s->cl_cache_flags + k * ne, fl[k], ne * sizeof *s->flags);
+    else
+      memcpy(fl[k], s->cl_cache_flags + k * ne, ne * sizeof *s->flags);
+  }
 }
 
 /* Evaluates every (sigma, exposure) of method slot mi on template t. */
@@ -54,6 +63,8 @@ static dd_status eval_method(scan_state *s, int mi, const stats_template *t, int
                                scan_point_id(g, im, is, ie, ir), &s->work, &tr),
                "toys at sigma %g cm^2, exposure %g t*y", g->sigma_cm2[is], g->exposure_ty[ie]);
         s->p[off + ie] = tr.p_h0;
+        s->perr[off + ie] = tr.p_h0_err;
+        if (!(tr.p_h0_err <= j->stats->toys_max_rel_err * tr.p_h0)) s->n_toy_err++;
         s->z[off + ie] = tr.z_h0;
         s->logp[off + ie] = tr.log_p_h0;
       }
@@ -65,9 +76,10 @@ static dd_status eval_method(scan_state *s, int mi, const stats_template *t, int
   }
   /* the contour's toys get ids after every grid point's */
   uint32_t cpoint = (uint32_t)(s->n_points + (long long)im * g->n_r + ir);
-  DD_TRY(stats_contour(t, j->stats, m, g->exposure_ty, ne, j->seed, cpoint, &s->work, s->mu5,
-                       s->uflags),
+  DD_TRY(stats_contour_z_err(t, j->stats, m, STATS_Z_DISCOVERY, g->exposure_ty, ne, j->seed, cpoint,
+                             &s->work, s->mu5, s->err_e, s->uflags),
          "%s 5-sigma contour", stats_method_name(m));
+  for (int ie = 0; ie < ne; ie++) s->sig5err[(size_t)mi * ne + ie] = s->err_e[ie] * sigma_ref;
   for (int ie = 0; ie < ne; ie++) {
     const double mu5 = s->mu5[ie];
     /* how much to trust the point: MC-to-data ratio where the significance is */
@@ -79,6 +91,26 @@ static dd_status eval_method(scan_state *s, int mi, const stats_template *t, int
     s->flags[(size_t)mi * ne + ie] = (int32_t)s->uflags[ie];
     s->mcr[(size_t)mi * ne + ie] = r;
   }
+  /* 3-sigma evidence contour (same toy stream as the 5-sigma one) */
+  DD_TRY(stats_contour_z(t, j->stats, m, STATS_Z_EVIDENCE, g->exposure_ty, ne, j->seed, cpoint,
+                         &s->work, s->mu5, s->uflags),
+         "%s 3-sigma contour", stats_method_name(m));
+  for (int ie = 0; ie < ne; ie++) {
+    s->sig3[(size_t)mi * ne + ie] = s->mu5[ie] * sigma_ref;
+    s->flags3[(size_t)mi * ne + ie] = (int32_t)s->uflags[ie];
+  }
+  /* expected upper limits; the limit toys get ids after every contour's */
+  uint32_t lpoint = (uint32_t)(s->n_points + scan_n_units(g) + (long long)im * g->n_r + ir);
+  size_t nb = STATS_N_BAND, part = (size_t)ne * nb;
+  double *lm = s->lim_mu;
+  DD_TRY(stats_limits(t, j->stats, m, g->exposure_ty, ne, j->seed, lpoint, &s->work, lm, lm + part,
+                      lm + 2 * part, s->lim_uflags),
+         "%s upper limits", stats_method_name(m));
+  size_t nme = (size_t)g->n_methods * ne;
+  for (int k = 0; k < 3; k++)
+    for (size_t i = 0; i < part; i++)
+      s->lim[(k * nme + (size_t)mi * ne) * nb + i] = lm[k * part + i] * sigma_ref;
+  for (int ie = 0; ie < ne; ie++) s->lim_flags[(size_t)mi * ne + ie] = (int32_t)s->lim_uflags[ie];
   return DD_OK;
 }
 
@@ -131,9 +163,18 @@ static dd_status write_unit(scan_state *s, long long unit, const stats_template 
   DD_TRY(put(s, UD_P, unit, IO_F64, s->p), "p-values");
   DD_TRY(put(s, UD_Z, unit, IO_F64, s->z), "Z");
   DD_TRY(put(s, UD_LOGP, unit, IO_F64, s->logp), "log p");
+  DD_TRY(put(s, UD_P_ERR, unit, IO_F64, s->perr), "toy p errors");
   DD_TRY(put(s, UD_SIG5, unit, IO_F64, s->sig5), "contours");
   DD_TRY(put(s, UD_FLAGS, unit, IO_I32, s->flags), "contour flags");
   DD_TRY(put(s, UD_MC_RATIO, unit, IO_F64, s->mcr), "MC-to-data ratios");
+  size_t nlim = (size_t)s->job->grid->n_methods * s->job->grid->n_exposure * STATS_N_BAND;
+  DD_TRY(put(s, UD_SIG5_ERR, unit, IO_F64, s->sig5err), "contour errors");
+  DD_TRY(put(s, UD_SIG3, unit, IO_F64, s->sig3), "3-sigma contours");
+  DD_TRY(put(s, UD_FLAGS3, unit, IO_I32, s->flags3), "3-sigma contour flags");
+  DD_TRY(put(s, UD_LIM_CLSB, unit, IO_F64, s->lim), "CLs+b limits");
+  DD_TRY(put(s, UD_LIM_CLS, unit, IO_F64, s->lim + nlim), "CLs limits");
+  DD_TRY(put(s, UD_LIM_ERR, unit, IO_F64, s->lim + 2 * nlim), "limit errors");
+  DD_TRY(put(s, UD_LIM_FLAGS, unit, IO_I32, s->lim_flags), "limit flags");
   DD_TRY(put(s, UD_TS_EDGES, unit, IO_F64, e), "TS edges");
   DD_TRY(put(s, UD_TS_NBINS, unit, IO_I32, &nb), "TS bins");
   DD_TRY(put(s, UD_TS_BKG, unit, IO_F64, e + stride), "TS template");

@@ -135,6 +135,7 @@ static dd_status score_block(sc_ctx *c, int cls, uint64_t base, long long first,
       r->cs2 = ev->cs2_pe;
       r->energy_kev = ev->energy_kev;
       r->attempts = ev->attempts;
+      r->weight = ev->weight;
       if (!isfinite(r->l_rec) || !isfinite(r->kl) || !isfinite(r->logit))
         return DD_FAIL(DD_ERR_NUMERIC, "score: %s event %llu has a non-finite score",
                        cls == DET_ER ? "ER" : "NR", (unsigned long long)ev->index);

@@ -40,6 +40,11 @@ const io_field stage_score_fields[] = {
      "energy draws this event took until it passed the detector acceptance, rejected ones "
      "included (their sum is the bank's n_draws_total)",
      offsetof(scan_score_record, attempts), NULL},
+    {"weight", IO_F64, 1, "1",
+     "importance weight p/q of the event (detector.er_bias, docs/detector.md §11; the "
+     "/banks/er/weight of the same event), 1 when unbiased and always 1 in the NR bank; it "
+     "multiplies the event's physics weight",
+     offsetof(scan_score_record, weight), NULL},
 };
 const int stage_n_score_fields = (int)(sizeof stage_score_fields / sizeof stage_score_fields[0]);
 
@@ -78,7 +83,8 @@ dd_status stage_scores_write_info(io_file *f, scan_bank b, const scan_bank_info 
           f, g, "description",
           b == SCAN_BANK_ER
               ? "per-event scores of the ER (background) analysis events; weights "
-                "w = ER rate(E)/q_er(E)/n_draws_total"
+                "w = ER rate(E)/q_er(E)/n_draws_total x weight (the importance weight of the "
+                "biased ER tail, detector.er_bias; 1 when unbiased)"
               : "per-event scores of the NR analysis events drawn from the reference "
                 "spectrum q(E); weights for a WIMP of mass m: w = dR/dE_m(E)/q(E)/n_draws_total"),
       "scores '%s'", g);
@@ -118,6 +124,7 @@ static const char *row_problem(const scan_score_record *r) {
   if (!isfinite(r->cs2)) return "cs2 is not finite";
   if (!(r->energy_kev >= 0.0) || isinf(r->energy_kev)) return "energy_kev is not finite and >= 0";
   if (r->attempts < 1) return "attempts is < 1";
+  if (!(r->weight > 0.0) || isinf(r->weight)) return "weight is not finite and > 0";
   return NULL;
 }
 

@@ -261,23 +261,66 @@ static dd_status toy_median_stat(void *vctx, double mu, double exposure_ty, doub
   return DD_OK;
 }
 
+/* The method's threshold at significance z: its 3- and 5-sigma rules
+ * (stats.five_sigma applies to chi^2_P at 5), else the statistic at z. */
+static double threshold_at(const stats_params *p, stats_method method, double z) {
+  if (z == STATS_Z_DISCOVERY) return stats_threshold5(p, method);
+  if (z == STATS_Z_EVIDENCE) return stats_threshold3(p, method);
+  return stats_stat_at_z(stats_method_convention(method), z);
+}
+
 dd_status stats_contour(const stats_template *t, const stats_params *p, stats_method method,
                         const double *exposure_ty, int n_e, uint32_t seed, uint32_t point,
                         stats_work *w, double *mu5, unsigned *flags) {
+  return stats_contour_z(t, p, method, STATS_Z_DISCOVERY, exposure_ty, n_e, seed, point, w, mu5,
+                         flags);
+}
+
+dd_status stats_contour_z(const stats_template *t, const stats_params *p, stats_method method,
+                          double z, const double *exposure_ty, int n_e, uint32_t seed,
+                          uint32_t point, stats_work *w, double *mu5, unsigned *flags) {
+  return stats_contour_z_err(t, p, method, z, exposure_ty, n_e, seed, point, w, mu5, NULL, flags);
+}
+
+/* MC error of a toy contour point mu (see stats_contour_z_err). */
+static dd_status toy_contour_err(tmpl_ctx *c, double mu, double e, double *err) {
+  long n = c->p->toys;
+  double q_lo, q_hi, q_m, q_p;
+  DD_TRY(toy_median_stat(c, mu, e, &q_m), "toy contour error");
+  long half = (long)ceil(0.5 * sqrt((double)n));
+  long i_lo = (n - 1) / 2 - half, i_hi = (n - 1) / 2 + half;
+  if (i_lo < 0) i_lo = 0;
+  if (i_hi > n - 1) i_hi = n - 1;
+  q_lo = c->w->t[i_lo]; /* toy_median_stat left the toys sorted */
+  q_hi = c->w->t[i_hi];
+  DD_TRY(toy_median_stat(c, mu * 1.1, e, &q_p), "toy contour error");
+  DD_TRY(toy_median_stat(c, mu / 1.1, e, &q_m), "toy contour error");
+  double slope = (q_p - q_m) / (2.0 * log(1.1));
+  *err = slope > 0.0 ? mu * 0.5 * (q_hi - q_lo) / slope : INFINITY;
+  return DD_OK;
+}
+
+dd_status stats_contour_z_err(const stats_template *t, const stats_params *p, stats_method method,
+                              double z, const double *exposure_ty, int n_e, uint32_t seed,
+                              uint32_t point, stats_work *w, double *mu5, double *err,
+                              unsigned *flags) {
+  if (!(z > 0.0) || isinf(z)) return DD_FAIL(DD_ERR_ARG, "contour significance %g must be > 0", z);
+  if (err)
+    for (int j = 0; j < n_e; j++) err[j] = NAN;
   tmpl_ctx c = {t, p, method, w, seed, point};
   if (method == STATS_METHOD_TOYS) {
     if (w->n_toys < p->toys)
       return DD_FAIL(DD_ERR_ARG, "toy contour: workspace holds %ld toys, %ld needed", w->n_toys,
                      p->toys);
     for (int j = 0; j < n_e; j++) {
-      double thr = stats_threshold5(p, STATS_METHOD_TOYS);
+      double thr = threshold_at(p, STATS_METHOD_TOYS, z);
       if (p->toys_importance) {
-        /* toy-calibrated 5-sigma threshold at this exposure (shape only:
+        /* toy-calibrated threshold at this exposure (shape only:
          * q0 does not depend on the signal normalisation) */
         stats_model m;
         DD_TRY(stats_model_at(t, p, STATS_METHOD_TOYS, 1.0, exposure_ty[j], w, &m, NULL),
                "toy contour threshold at E = %g t.y", exposure_ty[j]);
-        DD_TRY(stats_toys_is_threshold(&m, STATS_Z_DISCOVERY, seed, point, p->toys, w, &thr),
+        DD_TRY(stats_toys_is_threshold(&m, z, seed, point, p->toys, w, &thr),
                "toy contour threshold at E = %g t.y", exposure_ty[j]);
       }
       /* the toy median is a noisy step function of sigma (Poisson draws for
@@ -287,11 +330,16 @@ dd_status stats_contour(const stats_template *t, const stats_params *p, stats_me
       DD_TRY(contour_solve(toy_median_stat, &c, 0, thr, 1e-6, 0, exposure_ty + j, 1, mu5 + j,
                            flags + j),
              "toy contour");
+      if (err && mu5[j] > 0.0 && isfinite(mu5[j])) {
+        DD_TRY(toy_contour_err(&c, mu5[j], exposure_ty[j], &err[j]), "toy contour at E = %g t.y",
+               exposure_ty[j]);
+        if (!(err[j] <= p->toys_max_rel_err * mu5[j])) flags[j] |= STATS_FLAG_TOY_ERR;
+      }
     }
   } else {
     DD_TRY(stats_contour_solve(asimov_stat, &c, stats_is_homogeneous(p, method),
-                               stats_threshold5(p, method), 1e-12, exposure_ty, n_e, mu5, flags),
-           "%s contour", stats_method_name(method));
+                               threshold_at(p, method, z), 1e-12, exposure_ty, n_e, mu5, flags),
+           "%s %g-sigma contour", stats_method_name(method), z);
   }
   /* low-count and template flags at the solution */
   for (int j = 0; j < n_e; j++) {

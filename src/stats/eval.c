@@ -28,7 +28,8 @@ const char *stats_method_name(stats_method m) {
 const char *stats_flags_describe(unsigned flags, char *buf, size_t cap) {
   static const char *const names[] = {
       "floored-background", "low-count", "p-underflow",    "non-monotone", "no-root", "at-zero",
-      "paper-independent",  "chi2-25",   "toy-importance", "toy-limited",  "low-mc",  "mc-ratio"};
+      "paper-independent",  "chi2-25",   "toy-importance", "toy-limited",  "low-mc",  "mc-ratio",
+      "toy-error"};
   size_t off = 0;
   if (cap == 0) return buf;
   buf[0] = '\0';
@@ -47,7 +48,7 @@ dd_status stats_work_init(stats_work *w, int k_max, long n_toys) {
     return DD_FAIL(DD_ERR_ARG, "stats workspace: k_max %d, n_toys %ld", k_max, n_toys);
   w->k_max = k_max;
   w->n_toys = n_toys;
-  double **bins[] = {&w->s, &w->b, &w->c, &w->tau, &w->n, &w->gmc, &w->bh};
+  double **bins[] = {&w->s, &w->b, &w->c, &w->n, &w->ms, &w->mb, &w->mc, &w->bh};
   for (size_t j = 0; j < sizeof bins / sizeof bins[0]; j++) {
     dd_status st = dd_calloc((void **)bins[j], (size_t)k_max, sizeof(double), "stats workspace");
     if (st != DD_OK) {
@@ -55,8 +56,13 @@ dd_status stats_work_init(stats_work *w, int k_max, long n_toys) {
       return st;
     }
   }
+  dd_status st = dd_calloc((void **)&w->aux, 3 * (size_t)k_max, sizeof(double), "toy MC counts");
+  if (st != DD_OK) {
+    stats_work_free(w);
+    return st;
+  }
   /* the sampler tables are built once per workspace, not once per toy */
-  dd_status st = dd_calloc((void **)&w->smp, 1, sizeof *w->smp, "toy sampler tables");
+  st = dd_calloc((void **)&w->smp, 1, sizeof *w->smp, "toy sampler tables");
   if (st != DD_OK) {
     stats_work_free(w);
     return st;
@@ -80,9 +86,11 @@ void stats_work_free(stats_work *w) {
   free(w->s);
   free(w->b);
   free(w->c);
-  free(w->tau);
   free(w->n);
-  free(w->gmc);
+  free(w->ms);
+  free(w->mb);
+  free(w->mc);
+  free(w->aux);
   free(w->bh);
   free(w->t);
   free(w->w);
@@ -132,33 +140,43 @@ dd_status stats_model_at(const stats_template *t, const stats_params *p, stats_m
     w->b[i] = exposure_ty * t->beta[i];
     w->c[i] = ci;
     w->bh[i] = exposure_ty * t->beta_half[i] + ci;
-    double bw2 = t->beta_w2[i] + (use_nr ? t->nrb_w2[i] : 0.0);
-    double bsum = t->beta[i] + (use_nr ? t->nrb[i] : 0.0);
-    w->tau[i] = bsum > 0.0 ? sqrt(bw2) / bsum : 0.0;
-    if (t->alpha[i] > 0.0 && t->beta_n[i] < t->min_mc && !paper) fl |= STATS_FLAG_LOW_MC;
-    if (!paper && t->alpha[i] > 0.0 && !(bsum > 0.0)) {
-      /* spec §1.4: a bin with signal and no background makes q0 infinite */
+    /* effective MC counts (sum w)^2 / sum w^2 of each template (Barlow-Beeston) */
+    w->mb[i] = t->beta_w2[i] > 0.0 ? t->beta[i] * t->beta[i] / t->beta_w2[i] : 0.0;
+    w->ms[i] = t->alpha_w2[i] > 0.0 ? t->alpha[i] * t->alpha[i] / t->alpha_w2[i] : 0.0;
+    w->mc[i] = use_nr && t->nrb_w2[i] > 0.0 ? t->nrb[i] * t->nrb[i] / t->nrb_w2[i] : 0.0;
+    /* effective background MC events (sum w)^2 / sum w^2 against min_mc */
+    if (t->alpha[i] > 0.0 && !paper && !(w->mb[i] >= t->min_mc * (1.0 - 1e-12)))
+      fl |= STATS_FLAG_LOW_MC;
+    if (!paper && t->alpha[i] > 0.0 && !(t->beta[i] > 0.0)) {
+      /* spec §1.4: a bin with signal and no background makes q0 infinite.  The
+       * ER background is present everywhere, so a bin without ER MC is floored
+       * even when the NR background fills it: otherwise its expectation would be
+       * the small NR background alone and the bin would look background-free. */
       if (p->zero_bkg == STATS_ZERO_BKG_ERROR) {
         if (t->ny == 1)
           return DD_FAIL(DD_ERR_NUMERIC,
                          "TS bin %d [%g, %g) at R = %g has signal (%g events/t.y at sigma_ref) "
-                         "but no background MC: q0 would be infinite (use stats.binning.rule = "
+                         "but no ER background MC: q0 would be infinite (use stats.binning.rule = "
                          "\"quantile\" or stats.zero_bkg = \"floor\")",
                          i, t->edges[i], t->edges[i + 1], t->r, t->alpha[i]);
         return DD_FAIL(DD_ERR_NUMERIC,
-                       "classical bin %d (cS1 slice %d) has signal but no background MC: q0 "
+                       "classical bin %d (cS1 slice %d) has signal but no ER background MC: q0 "
                        "would be infinite (use stats.zero_bkg = \"floor\" or fewer bins)",
                        i, i / t->ny);
       }
       w->b[i] = exposure_ty * t->w_bkg_mean; /* one MC event's worth, 100 % uncertain */
-      w->tau[i] = 1.0;
+      w->mb[i] = 1.0;
       fl |= STATS_FLAG_FLOORED;
     }
   }
   *m = stats_model_simple(k, w->s, w->b);
   if (!paper) {
     m->c = use_nr ? w->c : NULL;
-    m->tau = bb ? w->tau : NULL;
+    if (bb) {
+      m->ms = w->ms;
+      m->mb = w->mb;
+      m->mc = use_nr ? w->mc : NULL;
+    }
     m->sigma_er = p->nuis.er_norm ? p->nuis.er_norm_width : 0.0;
     m->sigma_nr = use_nr ? p->nuis.nr_bkg_width : 0.0;
   } else if (use_nr) {

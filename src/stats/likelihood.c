@@ -1,7 +1,8 @@
 /* likelihood.c - the binned Poisson likelihood engine shared by Asimov
  * evaluations, toys and enumeration: q0 (Cowan et al. 2011, arXiv:1007.1727,
- * eqs. 12, 97), the ER-normalisation closed form (spec §2.6), Barlow-Beeston-
- * lite gammas profiled per bin in closed form (§5.3), a bounded
+ * eqs. 12, 97) and q~mu (eq. 16), the ER-normalisation closed form (spec
+ * §2.6), full Barlow-Beeston MC statistics for every template profiled per
+ * bin by a monotone 1-D root (§5.3), a bounded
  * Newton/Levenberg-Marquardt fit for the general case, the Pearson chi^2 of
  * the paper (arXiv:2110.12248 Eq. 12) and Cowan's counting Z with sigma_b. */
 #include "ddscan/stats.h"
@@ -156,34 +157,161 @@ static dd_status q0_known_bkg(int k, const double *s, const double *bk, const do
 /* General case: profiled log-likelihood in (mu, theta_ER, theta_NR)       */
 /* ---------------------------------------------------------------------- */
 
-/* Per-bin profiled deviance f(nu) = max_gamma [n ln(gamma nu/n) - gamma nu + n
- * - (gamma - g)^2/(2 tau^2)] (0 at a perfect fit) with its first two
- * derivatives in nu.  gamma solves gamma^2 + (nu tau^2 - g) gamma - n tau^2
- * = 0; dgamma/dnu = -1/(n/gamma^2 + 1/tau^2).  tau = 0: plain Poisson. */
-static double bin_f(double n, double nu, double tau, double g, double *d1, double *d2) {
-  if (tau <= 0.0) {
-    if (n > 0.0) {
-      if (!(nu > 0.0)) return -INFINITY;
-      *d1 = n / nu - 1.0;
-      *d2 = -n / (nu * nu);
-      return n * stats_log1pmx((nu - n) / n);
+/* Full Barlow-Beeston (Barlow & Beeston, CPC 77 (1993) 219; the profiled
+ * form of Conway, arXiv:1103.0354).  Bin i has data n and three templates
+ * j = signal, ER, NR with strengths p_j = (mu, theta_ER, theta_NR) and
+ * nominal expectations x_j.  A template with an effective MC count m_j > 0
+ * (weighted MC: m = (sum w)^2 / sum w^2) has an unknown true MC mean A_j,
+ * constrained by its auxiliary count a_j ~ Poisson(A_j) (a_j = m_j except in
+ * toys), and contributes P_j A_j with P_j = p_j v_j, v_j = x_j / m_j (the
+ * expectation per effective MC event).  Other templates contribute p_j x_j
+ * exactly (F0).  Maximising
+ *   n ln f - f + sum_j (a_j ln A_j - A_j),   f = F0 + sum_j P_j A_j,
+ * over A_j >= 0 gives A_j = a_j / (1 + P_j t) with t = 1 - n/f the root of
+ *   G(t) = n/(1 - t) - F0 - sum_j P_j a_j / (1 + P_j t) = 0
+ * on (-1/max P_j, 1): G increases from -inf to +inf, so the root is unique
+ * and every A_j, hence f, stays positive (unlike a Gaussian gamma).  A
+ * template with a_j = 0 (toys) has A_j = 0 unless 1 + P_j t < 0 at that
+ * root; then t = -1/P_j and A_j takes up the rest (BB's special case). */
+typedef struct bb_bin {
+  double x[3]; /* nominal expectations s, b, c */
+  double m[3]; /* effective MC counts, 0: exact template */
+  double a[3]; /* auxiliary counts */
+} bb_bin;
+
+/* Root t of G for bin q at strengths p (n > 0). */
+static double bb_root(const bb_bin *q, double n, const double p[3], double f0) {
+  double lo = -INFINITY, hi = 1.0, ftot = f0;
+  for (int j = 0; j < 3; j++) {
+    if (!(q->m[j] > 0.0) || !(q->a[j] > 0.0)) continue;
+    double pj = p[j] * q->x[j] / q->m[j];
+    if (pj > 0.0) lo = fmax(lo, -1.0 / pj);
+    ftot += pj * q->a[j];
+  }
+  if (isinf(lo)) return ftot > 0.0 ? 1.0 - n / ftot : -INFINITY; /* no constrained template */
+  double t = ftot > 0.0 ? 1.0 - n / ftot : 0.5 * (lo + hi);
+  if (!(t > lo && t < hi)) t = 0.5 * (lo + hi);
+  for (int it = 0; it < 200; it++) {
+    double g = n / (1.0 - t) - f0, dg = n / ((1.0 - t) * (1.0 - t));
+    for (int j = 0; j < 3; j++) {
+      if (!(q->m[j] > 0.0) || !(q->a[j] > 0.0)) continue;
+      double pj = p[j] * q->x[j] / q->m[j], d = 1.0 + pj * t;
+      g -= pj * q->a[j] / d;
+      dg += pj * pj * q->a[j] / (d * d);
     }
-    *d1 = -1.0;
-    *d2 = 0.0;
-    return -nu;
+    if (g > 0.0)
+      hi = t;
+    else if (g < 0.0)
+      lo = t;
+    else
+      return t;
+    double next = t - g / dg;
+    if (!(next > lo && next < hi)) next = isinf(lo) ? hi - 2.0 * (hi - t) : 0.5 * (lo + hi);
+    if (fabs(next - t) <= 4e-16 * (1.0 + fabs(t))) return next;
+    t = next;
   }
-  double t2 = tau * tau, bq = nu * t2 - g, disc = bq * bq + 4.0 * n * t2;
-  double gam = bq >= 0.0 ? 2.0 * n * t2 / (bq + sqrt(disc)) : 0.5 * (-bq + sqrt(disc));
-  double lam = gam * nu, pen = (gam - g) * (gam - g) / (2.0 * t2);
+  return t;
+}
+
+/* Profiled log-likelihood of one bin relative to the saturated one (0 at a
+ * perfect fit), with its gradient and Hessian in p (added to grad/hess when
+ * not NULL) and the profiled expectation f (*nu).  -INFINITY when n > 0 and
+ * nothing can be expected. */
+static double bb_eval(const bb_bin *q, double n, const double p[3], double grad[3],
+                      double hess[3][3], double *nu) {
+  double f0 = 0.0, v[3] = {0.0, 0.0, 0.0}, pj[3] = {0.0, 0.0, 0.0};
+  int con[3];
+  for (int j = 0; j < 3; j++) {
+    con[j] = q->m[j] > 0.0 && q->x[j] > 0.0;
+    if (con[j]) {
+      v[j] = q->x[j] / q->m[j];
+      pj[j] = p[j] * v[j];
+    } else {
+      f0 += p[j] * q->x[j];
+    }
+  }
+  double t = 1.0, az = 0.0;
+  int zb = -1; /* a template with a = 0 at its boundary */
   if (n > 0.0) {
-    if (!(lam > 0.0)) return -INFINITY;
-    *d1 = n / nu - gam;
-    *d2 = -n / (nu * nu) + 1.0 / (n / (gam * gam) + 1.0 / t2);
-    return n * stats_log1pmx((lam - n) / n) - pen;
+    t = bb_root(q, n, p, f0);
+    for (int j = 0; j < 3; j++)
+      if (con[j] && !(q->a[j] > 0.0) && pj[j] > 0.0 && (isinf(t) || 1.0 + pj[j] * t < 0.0) &&
+          (zb < 0 || pj[j] > pj[zb]))
+        zb = j;
+    if (zb >= 0) {
+      t = -1.0 / pj[zb];
+      double rest = n / (1.0 - t) - f0;
+      for (int j = 0; j < 3; j++)
+        if (con[j] && q->a[j] > 0.0) rest -= pj[j] * q->a[j] / (1.0 + pj[j] * t);
+      az = fmax(rest, 0.0) / pj[zb];
+    }
+    if (isinf(t)) return -INFINITY;
   }
-  *d1 = -gam;
-  *d2 = gam > 0.0 ? t2 : 0.0;
-  return -lam - pen;
+  double e[3], ell = 0.0, f = f0;
+  for (int j = 0; j < 3; j++) {
+    if (!con[j]) {
+      e[j] = q->x[j];
+      continue;
+    }
+    double aj = j == zb ? az : q->a[j] > 0.0 ? q->a[j] / (1.0 + pj[j] * t) : 0.0;
+    e[j] = v[j] * aj;
+    f += pj[j] * aj;
+    if (q->a[j] > 0.0)
+      ell += q->a[j] * stats_log1pmx(-pj[j] * t / (1.0 + pj[j] * t));
+    else
+      ell -= aj;
+  }
+  if (nu) *nu = f;
+  if (n > 0.0) {
+    if (!(f > 0.0)) return -INFINITY;
+    ell += n * stats_log1pmx(t / (1.0 - t));
+  } else {
+    ell -= f;
+  }
+  if (grad) {
+    /* envelope theorem: d ell/d p_k = (n/f - 1) e_k = -t e_k; the Hessian by
+     * implicit differentiation of G(t, p) = 0 */
+    double gt = n > 0.0 ? n / ((1.0 - t) * (1.0 - t)) : 0.0, dt[3] = {0.0, 0.0, 0.0};
+    double dgp[3];
+    for (int l = 0; l < 3; l++) {
+      dgp[l] = -q->x[l];
+      if (con[l]) {
+        double d = 1.0 + pj[l] * t;
+        dgp[l] = q->a[l] > 0.0 && l != zb ? -v[l] * q->a[l] / (d * d) : 0.0;
+        if (q->a[l] > 0.0 && l != zb) gt += pj[l] * pj[l] * q->a[l] / (d * d);
+      }
+    }
+    if (n > 0.0 && zb < 0)
+      for (int l = 0; l < 3; l++) dt[l] = -dgp[l] / gt;
+    for (int k = 0; k < 3; k++) {
+      grad[k] -= t * e[k];
+      for (int l = 0; l < 3; l++) {
+        double de = 0.0;
+        if (con[k] && q->a[k] > 0.0 && k != zb) {
+          double d = 1.0 + pj[k] * t;
+          de = -v[k] * q->a[k] / (d * d) * v[k] * ((k == l ? t : 0.0) + p[k] * dt[l]);
+        }
+        hess[k][l] += -dt[l] * e[k] - t * de;
+      }
+    }
+  }
+  return ell;
+}
+
+/* Bin i of model m: templates, effective and auxiliary counts. */
+static void bb_bin_of(const stats_model *m, int i, bb_bin *q) {
+  const double *xs[3] = {m->s, m->b, m->c}, *ms[3] = {m->ms, m->mb, m->mc};
+  const double *as[3] = {m->as, m->ab, m->ac};
+  for (int j = 0; j < 3; j++) {
+    q->x[j] = xs[j] ? xs[j][i] : 0.0;
+    double mj = ms[j] ? ms[j][i] : 0.0;
+    q->m[j] = mj > 0.0 && !isinf(mj) ? mj : 0.0;
+    q->a[j] = q->m[j] > 0.0 ? (as[j] ? as[j][i] : mj) : 0.0;
+  }
+}
+
+int stats_model_has_mc(const stats_model *m) {
+  return m->ms || m->mb || m->mc;
 }
 
 typedef struct fit_ctx {
@@ -209,21 +337,13 @@ static double fit_eval(const fit_ctx *f, const double p[3], double grad[3], doub
     memset(hess, 0, 9 * sizeof(double));
   }
   for (int i = 0; i < m->k; i++) {
-    double ci = m->c ? m->c[i] : 0.0;
-    double nu = p[0] * m->s[i] + p[1] * m->b[i] + p[2] * ci;
+    bb_bin q;
+    bb_bin_of(m, i, &q);
     double n = data_n(f, i);
-    if (n == 0.0 && nu == 0.0) continue;
-    double tau = m->tau ? m->tau[i] : 0.0, g = m->g_mc ? m->g_mc[i] : 1.0, d1 = 0.0, d2 = 0.0;
-    double fi = bin_f(n, nu, tau, g, &d1, &d2);
+    if (n == 0.0 && q.x[0] == 0.0 && q.x[1] == 0.0 && q.x[2] == 0.0) continue;
+    double fi = bb_eval(&q, n, p, grad, hess, NULL);
     if (fi == -INFINITY) return -INFINITY;
     ell += fi;
-    if (grad) {
-      double dv[3] = {m->s[i], m->b[i], ci};
-      for (int j = 0; j < 3; j++) {
-        grad[j] += d1 * dv[j];
-        for (int l = 0; l < 3; l++) hess[j][l] += d2 * dv[j] * dv[l];
-      }
-    }
   }
   for (int j = 1; j < 3; j++) {
     if (!f->free_[j]) continue;
@@ -235,6 +355,19 @@ static double fit_eval(const fit_ctx *f, const double p[3], double grad[3], doub
     }
   }
   return ell;
+}
+
+dd_status stats_bb_expect(const stats_model *m, const double *n, double mu, double theta_er,
+                          double theta_nr, double *nu) {
+  const double p[3] = {mu, theta_er, theta_nr};
+  for (int i = 0; i < m->k; i++) {
+    bb_bin q;
+    bb_bin_of(m, i, &q);
+    double ni = n ? n[i] : q.x[0] + q.x[1] + q.x[2];
+    if (bb_eval(&q, ni, p, NULL, NULL, &nu[i]) == -INFINITY)
+      return DD_FAIL(DD_ERR_NUMERIC, "bin %d: %g events observed, nothing expected", i, ni);
+  }
+  return DD_OK;
 }
 
 /* Solves A x = y for the n x n leading block (n <= 3) by Gaussian
@@ -322,15 +455,79 @@ static dd_status fit_max(const fit_ctx *f, double p[3], double *ell_out, int *it
   return DD_OK;
 }
 
+/* Fit context of model m on data n (NULL: Asimov), every nuisance that m
+ * constrains free; mu fixed (free_[0] = 0).  sums: data, ER background, NR
+ * background and signal totals. */
+static void fit_setup(const stats_model *m, const double *n, fit_ctx *f, double sums[4]) {
+  int er_free = m->sigma_er > 0.0;
+  int nr_free = m->c && m->sigma_nr > 0.0;
+  memset(f, 0, sizeof *f);
+  f->m = m;
+  f->n = n;
+  f->free_[1] = er_free;
+  f->free_[2] = nr_free;
+  f->a[1] = er_free && !isinf(m->sigma_er) ? 1.0 / (m->sigma_er * m->sigma_er) : 0.0;
+  f->a[2] = nr_free && !isinf(m->sigma_nr) ? 1.0 / (m->sigma_nr * m->sigma_nr) : 0.0;
+  f->g[1] = m->g_er;
+  f->g[2] = m->g_nr;
+  double nsum = 0.0, bsum = 0.0, csum = 0.0, ssum = 0.0;
+  for (int i = 0; i < m->k; i++) {
+    double ni = data_n(f, i), ci = m->c ? m->c[i] : 0.0;
+    nsum += ni;
+    bsum += m->b[i];
+    csum += ci;
+    ssum += m->s[i];
+  }
+  sums[0] = nsum;
+  sums[1] = bsum;
+  sums[2] = csum;
+  sums[3] = ssum;
+}
+
+/* The profile at fixed mu: maximises ell over the free nuisances with mu held
+ * at mu_fixed (stats_q0 at mu = 0, stats_qmu at mu_test).  p gets (mu_fixed,
+ * theta_ER hat-hat, theta_NR hat-hat) and *ell the maximum. */
+static dd_status fit_at_mu(fit_ctx *f, const double sums[4], double mu_fixed, double p[3],
+                           double *ell, int *iters) {
+  const stats_model *m = f->m;
+  int free_mu = f->free_[0];
+  f->free_[0] = 0;
+  p[0] = mu_fixed;
+  p[1] = m->g_er;
+  p[2] = m->g_nr;
+  if (f->free_[1]) /* start at the closed form, exact without gammas and c */
+    p[1] = fmax(1e-3, norm_theta(f->a[1], m->g_er, sums[0] - mu_fixed * sums[3] - m->g_nr * sums[2],
+                                 sums[1]));
+  dd_status st = fit_max(f, p, ell, iters);
+  f->free_[0] = free_mu;
+  return st;
+}
+
+/* The unconditional fit (mu >= 0) started from the conditional estimate p0 at
+ * mu = 0; skipped (mu_hat = 0, ell = ell0) when the score in mu at p0 is <= 0.
+ * p gets the estimate, *ell the maximum. */
+static dd_status fit_free(fit_ctx *f, const double sums[4], const double p0[3], double ell0,
+                          double p[3], double *ell, int *iters) {
+  double grad[3], hess[3][3];
+  f->free_[0] = 1;
+  memcpy(p, p0, 3 * sizeof(double));
+  *ell = ell0;
+  fit_eval(f, p0, grad, hess);
+  if (!(sums[3] > 0.0) || grad[0] <= 0.0) return DD_OK; /* one-sided: mu_hat = 0 */
+  p[0] = fmax(0.0, (sums[0] - p0[1] * sums[1] - p0[2] * sums[2]) / sums[3]);
+  return fit_max(f, p, ell, iters);
+}
+
 dd_status stats_q0(const stats_model *m, const double *n, stats_fit *fit) {
   memset(fit, 0, sizeof *fit);
-  fit->theta_er_hat = fit->theta_er_0 = m->g_er;
-  fit->theta_nr_hat = fit->theta_nr_0 = m->g_nr;
+  fit->qmu = NAN;
+  fit->theta_er_hat = fit->theta_er_0 = fit->theta_er_mu = m->g_er;
+  fit->theta_nr_hat = fit->theta_nr_0 = fit->theta_nr_mu = m->g_nr;
   int k = m->k;
   int er_free = m->sigma_er > 0.0;
   int nr_free = m->c && m->sigma_nr > 0.0;
-  int centred = m->g_er == 1.0 && m->g_nr == 1.0 && !m->g_mc;
-  if (!er_free && !nr_free && !m->tau) {
+  int centred = m->g_er == 1.0 && m->g_nr == 1.0 && !m->as && !m->ab && !m->ac;
+  if (!er_free && !nr_free && !stats_model_has_mc(m)) {
     /* known background: b_eff = g_er b + g_nr c */
     int plain = !m->c && m->g_er == 1.0;
     if (n == NULL && centred) {
@@ -350,7 +547,7 @@ dd_status stats_q0(const stats_model *m, const double *n, stats_fit *fit) {
     }
     if (n != NULL && plain) return q0_known_bkg(k, m->s, m->b, n, &fit->q0, &fit->mu_hat);
   }
-  if (n == NULL && centred && er_free && !m->c && !m->tau) {
+  if (n == NULL && centred && er_free && !m->c && !stats_model_has_mc(m)) {
     for (int i = 0; i < k; i++)
       if (m->s[i] > 0.0 && !(m->b[i] > 0.0))
         return DD_FAIL(DD_ERR_NUMERIC, "bin %d has signal %g but no background", i, m->s[i]);
@@ -362,60 +559,91 @@ dd_status stats_q0(const stats_model *m, const double *n, stats_fit *fit) {
 
   /* general: conditional fit at mu = 0, then the unconditional one */
   fit_ctx f;
-  memset(&f, 0, sizeof f);
-  f.m = m;
-  f.n = n;
-  f.free_[1] = er_free;
-  f.free_[2] = nr_free;
-  f.a[1] = er_free && !isinf(m->sigma_er) ? 1.0 / (m->sigma_er * m->sigma_er) : 0.0;
-  f.a[2] = nr_free && !isinf(m->sigma_nr) ? 1.0 / (m->sigma_nr * m->sigma_nr) : 0.0;
-  f.g[1] = m->g_er;
-  f.g[2] = m->g_nr;
-  double nsum = 0.0, bsum = 0.0, csum = 0.0, ssum = 0.0;
-  for (int i = 0; i < k; i++) {
-    double ni = data_n(&f, i), ci = m->c ? m->c[i] : 0.0;
-    if (ni > 0.0 && !(m->b[i] > 0.0) && !(ci > 0.0))
+  double sums[4];
+  fit_setup(m, n, &f, sums);
+  for (int i = 0; i < k; i++)
+    if (data_n(&f, i) > 0.0 && !(m->b[i] > 0.0) && !(m->c && m->c[i] > 0.0))
       return DD_FAIL(DD_ERR_NUMERIC,
                      "bin %d has %g observed events but no expected background: q0 is infinite", i,
-                     ni);
-    nsum += ni;
-    bsum += m->b[i];
-    csum += ci;
-    ssum += m->s[i];
-  }
-  double p0[3] = {0.0, m->g_er, m->g_nr};
-  if (er_free) /* start at the closed form, exact without gammas and c */
-    p0[1] = fmax(1e-3, norm_theta(f.a[1], m->g_er, nsum - m->g_nr * csum, bsum));
-  double ell0 = 0.0;
-  DD_TRY(fit_max(&f, p0, &ell0, &fit->iterations), "conditional fit (mu = 0)");
+                     data_n(&f, i));
+  double p0[3], ell0 = 0.0;
+  DD_TRY(fit_at_mu(&f, sums, 0.0, p0, &ell0, &fit->iterations), "conditional fit (mu = 0)");
   fit->theta_er_0 = p0[1];
   fit->theta_nr_0 = p0[2];
-  /* one-sided: if the score in mu at (0, theta_hat_hat) is <= 0, mu_hat = 0 */
-  double grad[3], hess[3][3];
-  f.free_[0] = 1;
-  fit_eval(&f, p0, grad, hess);
-  if (!(ssum > 0.0) || grad[0] <= 0.0) {
-    fit->q0 = 0.0;
-    fit->mu_hat = 0.0;
-    fit->theta_er_hat = p0[1];
-    fit->theta_nr_hat = p0[2];
-    return DD_OK;
-  }
-  double p1[3] = {fmax(0.0, (nsum - p0[1] * bsum - p0[2] * csum) / ssum), p0[1], p0[2]};
-  double ell1 = 0.0;
+  double p1[3], ell1 = ell0;
   if (n == NULL && centred) {
-    p1[0] = 1.0; /* Asimov: the nominal point is the exact maximum (ell = 0) */
-    p1[1] = 1.0;
-    p1[2] = 1.0;
-    ell1 = fit_eval(&f, p1, NULL, NULL);
+    /* Asimov: the nominal point is the exact maximum (ell = 0) unless the
+     * score at mu = 0 already says mu_hat = 0 (no signal) */
+    double grad[3], hess[3][3];
+    f.free_[0] = 1;
+    fit_eval(&f, p0, grad, hess);
+    memcpy(p1, p0, sizeof p1);
+    if (sums[3] > 0.0 && grad[0] > 0.0) {
+      p1[0] = p1[1] = p1[2] = 1.0;
+      ell1 = fit_eval(&f, p1, NULL, NULL);
+    }
   } else {
-    DD_TRY(fit_max(&f, p1, &ell1, &fit->iterations), "unconditional fit");
+    DD_TRY(fit_free(&f, sums, p0, ell0, p1, &ell1, &fit->iterations), "unconditional fit");
   }
   fit->mu_hat = p1[0];
   fit->theta_er_hat = p1[1];
   fit->theta_nr_hat = p1[2];
   double q = 2.0 * (ell1 - ell0);
   fit->q0 = q > 0.0 ? q : 0.0;
+  return DD_OK;
+}
+
+dd_status stats_qmu(const stats_model *m, const double *n, double mu_test, stats_fit *fit) {
+  memset(fit, 0, sizeof *fit);
+  fit->q0 = NAN;
+  fit->theta_er_hat = fit->theta_er_0 = fit->theta_er_mu = m->g_er;
+  fit->theta_nr_hat = fit->theta_nr_0 = fit->theta_nr_mu = m->g_nr;
+  fit->mu_test = mu_test;
+  if (n == NULL)
+    return DD_FAIL(DD_ERR_ARG, "stats_qmu needs the data n (build the Asimov array yourself)");
+  if (!(mu_test >= 0.0) || isinf(mu_test))
+    return DD_FAIL(DD_ERR_ARG, "tested signal strength mu = %g must be finite and >= 0", mu_test);
+  fit_ctx f;
+  double sums[4];
+  fit_setup(m, n, &f, sums);
+  /* a bin with data but no background is allowed when mu_test s > 0 there:
+   * L(0) = 0 then, so the tested mu can only be compared with mu_hat > 0 */
+  double p0[3] = {0.0, m->g_er, m->g_nr}, ell0 = -INFINITY;
+  int zero_ok = 1;
+  for (int i = 0; i < m->k; i++)
+    if (n[i] > 0.0 && !(m->b[i] > 0.0) && !(m->c && m->c[i] > 0.0)) zero_ok = 0;
+  if (zero_ok) {
+    DD_TRY(fit_at_mu(&f, sums, 0.0, p0, &ell0, &fit->iterations), "conditional fit (mu = 0)");
+    fit->theta_er_0 = p0[1];
+    fit->theta_nr_0 = p0[2];
+  } else if (!(mu_test > 0.0)) {
+    return DD_FAIL(DD_ERR_NUMERIC, "q_mu at mu = 0: a bin has data but no expected background");
+  }
+  double pm[3], ellm = 0.0;
+  DD_TRY(fit_at_mu(&f, sums, mu_test, pm, &ellm, &fit->iterations), "conditional fit (mu = %g)",
+         mu_test);
+  fit->theta_er_mu = pm[1];
+  fit->theta_nr_mu = pm[2];
+  /* the unconditional fit: from mu = 0 when it is allowed, else from mu_test */
+  double p1[3], ell1 = 0.0;
+  if (zero_ok) {
+    DD_TRY(fit_free(&f, sums, p0, ell0, p1, &ell1, &fit->iterations), "unconditional fit");
+  } else {
+    memcpy(p1, pm, sizeof p1);
+    f.free_[0] = 1;
+    DD_TRY(fit_max(&f, p1, &ell1, &fit->iterations), "unconditional fit");
+  }
+  fit->mu_hat = p1[0];
+  fit->theta_er_hat = p1[1];
+  fit->theta_nr_hat = p1[2];
+  /* q~mu (Cowan et al. 2011, eq. 16): 0 for mu_hat > mu_test; mu_hat < 0 is
+   * already L(0, theta hat-hat(0)) because the fit bounds mu >= 0 */
+  if (p1[0] > mu_test) {
+    fit->qmu = 0.0;
+    return DD_OK;
+  }
+  double q = 2.0 * (fmax(ell1, ellm) - ellm);
+  fit->qmu = q > 0.0 ? q : 0.0;
   return DD_OK;
 }
 

@@ -126,7 +126,20 @@ static double weighted_quantile(const ts_item *it, long n, double wtot, double q
   return it[n - 1].ts;
 }
 
-/* Equal-background edges with >= min_mc MC events per bin; the open ends make
+/* Effective MC events (sum w)^2 / sum w^2 of sorted items [a, b): the raw
+ * count for equal weights, fewer where weights vary (an importance-biased
+ * tail, detector.er_bias), which is what the MC error of the bin follows. */
+static double range_neff(const ts_item *it, long a, long b) {
+  double sw = 0.0, sw2 = 0.0;
+  for (long i = a; i < b; i++) {
+    sw += it[i].w;
+    sw2 += it[i].w * it[i].w;
+  }
+  return sw2 > 0.0 ? sw * sw / sw2 : 0.0;
+}
+
+/* Equal-background edges with >= min_mc effective MC events per bin (the
+ * under- and overflow ends included: no bin holds a fixed fraction); the open ends make
  * every background event (and every signal event) fall in a bin, so b_i > 0
  * wherever the bin holds background MC.  edges: (bins + 1) capacity.
  *
@@ -165,7 +178,7 @@ static int quantile_edges(const ts_item *it, long n, double wtot, int bins, int 
   /* merge from the top (the critical high-TS bins) down, then the bottom up */
   int m = 0;
   for (int b = k - 1; b >= 1; b--) {
-    if (pos[b + 1] - pos[b] >= min_mc) continue;
+    if (range_neff(it, pos[b], pos[b + 1]) >= min_mc * (1.0 - 1e-12)) continue;
     /* remove edge b: bin b joins bin b-1 */
     for (int e = b; e < k; e++) {
       edges[e] = edges[e + 1];
@@ -174,7 +187,7 @@ static int quantile_edges(const ts_item *it, long n, double wtot, int bins, int 
     k--;
     m++;
   }
-  if (k > 1 && pos[1] - pos[0] < min_mc) {
+  if (k > 1 && range_neff(it, pos[0], pos[1]) < min_mc * (1.0 - 1e-12)) {
     for (int e = 1; e < k; e++) {
       edges[e] = edges[e + 1];
       pos[e] = pos[e + 1];
@@ -351,6 +364,132 @@ static void fill_2d(const stats_template *t, const stats_events2d *ev, double *s
   if (n_out) *n_out = out;
 }
 
+/* Kernel fill (bin->kde): per cS1 slice, the weighted y = log10(cS2/cS1) of
+ * the bank's events spread by a Gaussian kernel of width h = scale x 0.9
+ * min(sd, IQR/1.349) n_eff^(-1/5) (Silverman) after shrinking every y
+ * towards the slice mean by a = 1/sqrt(1 + h^2/sd^2), which keeps the
+ * slice's variance (Jones 1991) so the tails are not widened by h.  Event j
+ * adds w_j P_jb to bin b, P_jb its kernel mass in the bin (the open end
+ * bins keep the total); w2 gets (w_j P_jb)^2, count the effective events
+ * (sum w P)^2 / sum (w P)^2.  A slice with fewer than 2 events or no spread
+ * is histogrammed. */
+#define KDE_FLOOR 1e-9
+#define KDE_N0 20.0
+
+static dd_status fill_2d_kde(const stats_template *t, double scale, const stats_events2d *ev,
+                             double *sum, double *sum_w2, long *count, double *half, long *n_out) {
+  ts_item *it = malloc((size_t)ev->n * sizeof *it);
+  double *w2 = calloc((size_t)t->k, sizeof *w2), *ws = calloc((size_t)t->k, sizeof *ws);
+  double *kde_tmp = calloc((size_t)t->ny, sizeof *kde_tmp);
+  if (!it || !w2 || !ws || !kde_tmp) {
+    free(it);
+    free(w2);
+    free(ws);
+    free(kde_tmp);
+    return DD_FAIL(DD_ERR_NOMEM, "kernel density of %ld events", ev->n);
+  }
+  long out = 0;
+  for (long i = 0; i < ev->n; i++) out += bin_2d(t, ev->cs1[i], ev->cs2[i]) < 0;
+  for (int ix = 0; ix < t->nx; ix++) {
+    long m = 0;
+    double sw = 0.0, swy = 0.0, sww = 0.0;
+    for (long i = 0; i < ev->n; i++) {
+      double cs1 = ev->cs1[i], cs2 = ev->cs2[i];
+      if (!(cs1 > 0.0) || !(cs2 > 0.0) || cs1 < t->edges[0] || cs1 >= t->edges[t->nx]) continue;
+      if (edge_search(t->edges, t->nx + 1, cs1) != ix) continue;
+      it[m].ts = log10(cs2 / cs1);
+      it[m].w = ev->weight[i];
+      it[m].idx = i;
+      sw += it[m].w;
+      swy += it[m].w * it[m].ts;
+      sww += it[m].w * it[m].w;
+      m++;
+    }
+    if (m == 0 || !(sw > 0.0)) continue;
+    double mean = swy / sw, var = 0.0;
+    for (long j = 0; j < m; j++) var += it[j].w * (it[j].ts - mean) * (it[j].ts - mean);
+    double sd = sqrt(var / sw), h = 0.0;
+    if (m >= 2 && sd > 0.0) {
+      qsort(it, (size_t)m, sizeof *it, ts_item_cmp);
+      double iqr = weighted_quantile(it, m, sw, 0.75) - weighted_quantile(it, m, sw, 0.25);
+      double spread = iqr > 0.0 ? fmin(sd, iqr / 1.349) : sd;
+      h = scale * 0.9 * spread * pow(sw * sw / sww, -0.2);
+    }
+    const double *ye = t->y_edges + (size_t)ix * (t->ny + 1);
+    double a = h > 0.0 ? 1.0 / sqrt(1.0 + h * h / (sd * sd)) : 1.0;
+    for (long j = 0; j < m; j++) {
+      double y = mean + a * (it[j].ts - mean), w = it[j].w;
+      long ev_i = it[j].idx;
+      if (!(h > 0.0)) {
+        if (y < ye[0] || y >= ye[t->ny]) continue;
+        int b = ix * t->ny + edge_search(ye, t->ny + 1, y);
+        sum[b] += w;
+        w2[b] += w * w;
+        ws[b] += w;
+        if (half) half[(ev_i & 1) * t->k + b] += 2.0 * w;
+        continue;
+      }
+      /* bins within +-9 h carry the kernel's mass to 2e-19 */
+      double lo_y = y - 9.0 * h, hi_y = y + 9.0 * h;
+      int b0 = lo_y <= ye[0] ? 0 : edge_search(ye, t->ny + 1, fmin(lo_y, ye[t->ny - 1]));
+      int b1 = hi_y >= ye[t->ny] ? t->ny - 1 : edge_search(ye, t->ny + 1, fmax(hi_y, ye[0]));
+      for (int yb = b0; yb <= b1; yb++) {
+        double pm = stats_norm_sf((ye[yb] - y) / h) - stats_norm_sf((ye[yb + 1] - y) / h);
+        if (!(pm > 0.0)) continue;
+        int b = ix * t->ny + yb;
+        sum[b] += w * pm;
+        w2[b] += w * w * pm * pm;
+        ws[b] += w * pm;
+        if (half) half[(ev_i & 1) * t->k + b] += 2.0 * w * pm;
+      }
+    }
+    /* background (half != NULL): beyond its last events a fixed-bandwidth
+     * kernel falls like exp(-d^2/2h^2), far faster than any band, so the
+     * estimate would invent background-free tails (and overstate q0).  Each
+     * bin is the blend lam KDE + (1 - lam) G of the kernel estimate and the
+     * slice's Gaussian band G (its weighted mean and sd) with lam = n_eff /
+     * (n_eff + KDE_N0), n_eff the bin's effective MC events, then the slice
+     * is rescaled to its total: the kernel decides where the events are, the
+     * Gaussian where they are too few;
+     * plus a floor of KDE_FLOOR x the slice's total so b_i / s_i never falls
+     * below double precision (the likelihood needs nu / n >> 1e-16). */
+    if (half && h > 0.0) {
+      double tot = 0.0;
+      for (int yb = 0; yb < t->ny; yb++) {
+        int b = ix * t->ny + yb;
+        double g =
+            sw * (stats_norm_sf((ye[yb] - mean) / sd) - stats_norm_sf((ye[yb + 1] - mean) / sd));
+        double neff = w2[b] > 0.0 ? ws[b] * ws[b] / w2[b] : 0.0, lam = neff / (neff + KDE_N0);
+        double v = fmax(lam * sum[b] + (1.0 - lam) * g, KDE_FLOOR * sw);
+        tot += v;
+        kde_tmp[yb] = v;
+      }
+      for (int yb = 0; yb < t->ny; yb++) {
+        int b = ix * t->ny + yb;
+        double v = kde_tmp[yb] * sw / tot, f = sum[b] > 0.0 ? v / sum[b] : 0.0;
+        if (sum[b] > 0.0) {
+          half[b] *= f;
+          half[t->k + b] *= f;
+          w2[b] *= f * f;
+        } else {
+          half[b] = half[t->k + b] = v;
+        }
+        sum[b] = v;
+      }
+    }
+  }
+  for (int b = 0; b < t->k; b++) {
+    if (sum_w2) sum_w2[b] += w2[b];
+    if (count) count[b] += w2[b] > 0.0 ? (long)floor(ws[b] * ws[b] / w2[b] + 0.5) : 0;
+  }
+  if (n_out) *n_out = out;
+  free(it);
+  free(w2);
+  free(ws);
+  free(kde_tmp);
+  return DD_OK;
+}
+
 /* Per-slice equal-background y edges; slices with fewer background events
  * than bins take the edges of the whole ROI. */
 static dd_status y_quantile_edges(stats_template *t, const stats_events2d *bkg, int ny) {
@@ -452,14 +591,30 @@ dd_status stats_template_build_2d(stats_template *t, const stats_binning2d *bin,
   for (long i = 0; i < bkg->n; i++) wtot += bkg->weight[i];
   t->n_bkg = bkg->n;
   t->w_bkg_mean = wtot / bkg->n;
-  fill_2d(t, bkg, t->beta, t->beta_w2, t->beta_n, t->beta_half, &t->n_bkg_out);
+  t->kde_scale = bin->kde ? bin->kde_scale : 0.0;
+  if (bin->kde)
+    st = fill_2d_kde(t, t->kde_scale, bkg, t->beta, t->beta_w2, t->beta_n, t->beta_half,
+                     &t->n_bkg_out);
+  else
+    fill_2d(t, bkg, t->beta, t->beta_w2, t->beta_n, t->beta_half, &t->n_bkg_out);
+  if (st != DD_OK) {
+    stats_template_free(t);
+    return DD_CONTEXT(st, "classical template");
+  }
   t->beta_tot = sum_bins(t->beta, t->k);
   if (!(t->beta_tot > 0.0)) {
     stats_template_free(t);
     return DD_FAIL(DD_ERR_ARG, "no background weight inside the classical cS1 ROI");
   }
   if (nrbkg) {
-    fill_2d(t, nrbkg, t->nrb, t->nrb_w2, NULL, NULL, NULL);
+    if (t->kde_scale > 0.0)
+      st = fill_2d_kde(t, t->kde_scale, nrbkg, t->nrb, t->nrb_w2, NULL, NULL, NULL);
+    else
+      fill_2d(t, nrbkg, t->nrb, t->nrb_w2, NULL, NULL, NULL);
+    if (st != DD_OK) {
+      stats_template_free(t);
+      return DD_CONTEXT(st, "classical template");
+    }
     t->nrb_tot = sum_bins(t->nrb, t->k);
   }
   return stats_template_set_signal_2d(t, sig, sigma_ref_cm2);
@@ -474,7 +629,12 @@ dd_status stats_template_set_signal_2d(stats_template *t, const stats_events2d *
   memset(t->alpha, 0, (size_t)t->k * sizeof(double));
   memset(t->alpha_w2, 0, (size_t)t->k * sizeof(double));
   memset(t->alpha_n, 0, (size_t)t->k * sizeof(long));
-  fill_2d(t, sig, t->alpha, t->alpha_w2, t->alpha_n, NULL, &t->n_sig_out);
+  if (t->kde_scale > 0.0)
+    DD_TRY(
+        fill_2d_kde(t, t->kde_scale, sig, t->alpha, t->alpha_w2, t->alpha_n, NULL, &t->n_sig_out),
+        "classical signal template");
+  else
+    fill_2d(t, sig, t->alpha, t->alpha_w2, t->alpha_n, NULL, &t->n_sig_out);
   t->n_sig = sig->n;
   t->alpha_tot = sum_bins(t->alpha, t->k);
   t->sigma_ref_cm2 = sigma_ref_cm2;

@@ -30,26 +30,34 @@ dd_status stats_toys_run(const stats_model *m, stats_toy_stat stat, double mu_ge
   if (k > w->k_max) return DD_FAIL(DD_ERR_ARG, "toys: %d bins, workspace %d", k, w->k_max);
   if (toy0 < 0 || n < 0 || toy0 + n > (long)UINT32_MAX + 1)
     return DD_FAIL(DD_ERR_ARG, "toys [%ld, %ld) outside the 32-bit toy index", toy0, toy0 + n);
-  if (m->s == w->n || m->b == w->n || m->c == w->n || m->g_mc == w->gmc)
-    return DD_FAIL(DD_ERR_ARG, "toys: the model must not live in w->n or w->gmc (scratch)");
-  int q0 = stat == STATS_TOY_Q0;
+  if (m->s == w->n || m->b == w->n || m->c == w->n || m->as == w->aux || m->ab == w->aux)
+    return DD_FAIL(DD_ERR_ARG, "toys: the model must not live in w->n or w->aux (scratch)");
+  int q0 = stat != STATS_TOY_PEARSON; /* a likelihood statistic: q0 or q~mu */
   /* global observables of the constraints that are on (finite width > 0) */
   int d_er = q0 && m->sigma_er > 0.0 && !isinf(m->sigma_er);
   int d_nr = q0 && m->c && m->sigma_nr > 0.0 && !isinf(m->sigma_nr);
-  int d_mc = q0 && m->tau;
+  int d_mc = q0 && stats_model_has_mc(m);
+  const double *mm[3] = {m->ms, m->mb, m->c ? m->mc : NULL};
   stats_model mt = *m;
-  if (d_mc) mt.g_mc = w->gmc;
+  if (d_mc) {
+    mt.as = mm[0] ? w->aux : NULL;
+    mt.ab = mm[1] ? w->aux + k : NULL;
+    mt.ac = mm[2] ? w->aux + 2 * k : NULL;
+  }
   for (long j = 0; j < n; j++) {
     long toy = toy0 + j;
     dd_rng rng = dd_rng_for(seed, DD_STREAM_TOYS, point, (uint32_t)toy, 0);
     /* unconditional ensemble: the auxiliary measurements fluctuate too */
     mt.g_er = d_er ? m->g_er + m->sigma_er * dd_rng_normal(&rng) : m->g_er;
     mt.g_nr = d_nr ? m->g_nr + m->sigma_nr * dd_rng_normal(&rng) : m->g_nr;
-    if (d_mc)
-      for (int i = 0; i < k; i++) {
-        double g = m->g_mc ? m->g_mc[i] : 1.0;
-        w->gmc[i] = m->tau[i] > 0.0 ? g + m->tau[i] * dd_rng_normal(&rng) : g;
-      }
+    if (d_mc) /* the MC samples themselves: a ~ Poisson(m_eff) per template and bin */
+      for (int i = 0; i < k; i++)
+        for (int t = 0; t < 3; t++) {
+          if (!mm[t]) continue;
+          double mi = mm[t][i];
+          w->aux[t * k + i] =
+              mi > 0.0 && !isinf(mi) ? (double)dd_sample_poisson(w->smp, &rng, mi) : mi;
+        }
     double logw = 0.0;
     for (int i = 0; i < k; i++) {
       double bi = m->b[i] + (m->c ? m->c[i] : 0.0), si = mu_gen * m->s[i];
@@ -58,7 +66,12 @@ dd_status stats_toys_run(const stats_model *m, stats_toy_stat stat, double mu_ge
       if (si > 0.0) logw += ni > 0.0 && !(bi > 0.0) ? -INFINITY : si - ni * log1p(si / bi);
     }
     if (w_out) w_out[j] = exp(logw);
-    if (q0) {
+    if (stat == STATS_TOY_QMU) {
+      stats_fit fit;
+      DD_TRY(stats_qmu(&mt, w->n, w->mu_test, &fit), "toy %ld of point %u (seed %u), mu %g", toy,
+             point, seed, w->mu_test);
+      t_out[j] = fit.qmu;
+    } else if (q0) {
       stats_fit fit;
       DD_TRY(stats_q0(&mt, w->n, &fit), "toy %ld of point %u (seed %u)", toy, point, seed);
       t_out[j] = fit.q0;
@@ -84,6 +97,8 @@ dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_
                           double mu, double exposure_ty, uint32_t seed, uint32_t point,
                           stats_work *w, stats_toy_result *out) {
   memset(out, 0, sizeof *out);
+  if (stat == STATS_TOY_QMU)
+    return DD_FAIL(DD_ERR_ARG, "toy summary of q~mu: use the limit functions (stats_limits)");
   long nt = p->toys;
   if (nt < 1 || w->n_toys < nt)
     return DD_FAIL(DD_ERR_ARG, "toys: %ld toys requested, workspace holds %ld", nt, w->n_toys);

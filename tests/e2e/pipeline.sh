@@ -22,7 +22,8 @@ with h5py.File(sys.argv[1], "r", locking=False) as f:
         assert g in f, g
 # Oracle on the real (network) scores: the paper statistic recomputed here
 # from the stored templates, chi2_P = sum s^2/(2b + s) with s, b scaled by
-# exposure and sigma/sigma_ref, p = erfc(sqrt(chi2_P/2)), against /scan.
+# exposure and sigma/sigma_ref (b: ER plus, when stats.sound.nr_bkg is on as
+# by default, the NR background), p = erfc(sqrt(chi2_P/2)), against /scan.
 import math
 import numpy as np
 with h5py.File(sys.argv[1], "r", locking=False) as f:
@@ -31,6 +32,8 @@ with h5py.File(sys.argv[1], "r", locking=False) as f:
     sig, expo = f["scan/sigma_cm2"][()], f["scan/exposure_ty"][()]
     sref = float(f["spectra"].attrs["sigma_cm2"])
     b_all, s_all = f["templates/ts/background"][()], f["templates/ts/signal"][()]
+    if f["scan"].attrs["nr_bkg"]:
+        b_all = b_all + f["templates/ts/nr_background"][()]
     nb = f["templates/ts/n_bins"][()]
     logp = f["scan/log_p"][()]
     checked = 0

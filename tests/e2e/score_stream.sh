@@ -39,7 +39,7 @@ with h5py.File(sys.argv[1], "r", locking=False) as s, h5py.File(sys.argv[2], "r"
     for g, n in (("scores/er", 3000), ("scores/nr", 700)):
         assert b[g + "/event"].shape == (n,), (g, b[g + "/event"].shape)
         k = s[g + "/event"].shape[0]
-        for name in ("event", "l_rec", "kl", "logit", "h_b", "cs1", "cs2", "energy_kev", "attempts"):
+        for name in ("event", "l_rec", "kl", "logit", "h_b", "cs1", "cs2", "energy_kev", "attempts", "weight"):
             assert np.array_equal(s[g + "/" + name][()], b[g + "/" + name][:k]), (g, name)
         ev = b[g + "/event"][()]
         assert np.array_equal(np.diff(ev), np.ones(n - 1, dtype=ev.dtype)), "events not consecutive"

@@ -49,7 +49,7 @@ scan = {
   min_effective_events = 50.0;
 };
 stats = { binning = { rule = "quantile"; bins = 15; };
-          sound = { er_norm = false; mc_stat = false; }; };
+          sound = { er_norm = false; mc_stat = false; nr_bkg = false; }; };
 """
 # the NR background enters the `paper` histogram (and the sound nuisances): Fig. 6 must add it
 CONFIG_NRBG = """
@@ -266,6 +266,12 @@ def main():
             m = re.search(rf"skipped fig {n}: (.*)", so)
             check(m is not None and "/training/" in m.group(1) and "train stage" in m.group(1)
                   and "ddscan train CONFIG" in m.group(1), f"fig {n} not listed as skipped with its reason:\n{so}")
+
+        # 1b. --limits: the expected-limit figure (limit vs mass, vs exposure)
+        lim_out = os.path.join(tmp, "lims")
+        rc, so, se = tool([DDPLOT, path, "--out", lim_out, "--fig", "9", "--method", "sound", "--limits"])
+        check(rc == 0 and "limits:" in so, f"ddplot --limits: exit {rc}\n{se[-1500:]}")
+        check_image_files(lim_out, ["fig9_sound", "limits"])
 
         # 2. clear failures, exit 1
         expect_error([path, "--out", out, "--fig", "3"], tmp,

@@ -36,7 +36,7 @@ scan = {
 };
 stats = { sound = { nr_bkg = true; }; binning = { rule = "quantile"; bins = 15; }; };
 """
-SCORE_FIELDS = ["event", "l_rec", "kl", "logit", "h_b", "cs1", "cs2", "energy_kev", "attempts"]
+SCORE_FIELDS = ["event", "l_rec", "kl", "logit", "h_b", "cs1", "cs2", "energy_kev", "attempts", "weight"]
 
 failures = []
 
@@ -85,11 +85,35 @@ def check_datasets(f):
             check(len(scales) == 1, f"{path}: dimension {i} has {len(scales)} scales")
             if len(scales):
                 check(scales[0].shape == (n,), f"{path}: scale of dimension {i} has the wrong length")
-        if obj.dtype.kind == "f" and not name.startswith("templates/ts/"):
+        # documented NaN: limits of paper (no likelihood), MC errors of asymptotic limits
+        nan_ok = (name.startswith("templates/ts/") or name.startswith("contours/limit_")
+                  or name in ("scan/p_value_err", "contours/sigma5_err"))
+        if obj.dtype.kind == "f" and not nan_ok:
             check(not np.isnan(obj[()]).any(), f"{path}: NaN in a complete file")
 
     f.visititems(visit)
     check(n_data >= 30, f"only {n_data} datasets found")
+
+
+def check_limits(f):
+    cb, cs, er = (f[f"contours/{n}"][()] for n in ("limit_clsb", "limit_cls", "limit_clsb_err"))
+    names = [f["contours/limit_clsb"].dims[i][0].name for i in range(5)]
+    check(names == ["/axes/method", "/axes/mass_gev", "/axes/exposure_ty", "/axes/r",
+                    "/axes/band"], f"limit dimensions {names}")
+    check(list(f["axes/band"][()]) == [-2, -1, 0, 1, 2], "band axis")
+    check(np.isnan(cb[0]).all() and np.isnan(cs[0]).all(), "paper limits must be NaN")
+    check(np.isnan(er).all(), "asymptotic limits carry no MC error")
+    lik = cb[1:]
+    check(np.isfinite(lik).all() and np.isfinite(cs[1:]).all(), "likelihood limits not finite")
+    check((np.diff(lik, axis=-1) > 0).all(), "CLs+b bands not increasing")
+    check((np.diff(cs[1:], axis=-1) > 0).all(), "CLs bands not increasing")
+    check((cs[1:, ..., 2] > lik[..., 2]).all(), "CLs median not above CLs+b")
+    s3, s5 = f["contours/sigma3"][()], f["contours/sigma5"][()]
+    check((s3[1:] < s5[1:]).all() and (lik[..., 2] < s3[1:]).all(),
+          "expected order: median limit < sigma3 < sigma5")
+    check(f["contours"].attrs["limit_cl"] == 0.9, "limit_cl attribute")
+    check(np.isnan(f["scan/p_value_err"][()]).all(), "Asimov methods carry no toy p error")
+    check(np.isnan(f["contours/sigma5_err"][()]).all(), "Asimov contours carry no toy error")
 
 
 def check_scan(f):
@@ -169,6 +193,7 @@ def main():
         with h5py.File(path, "r", locking=False) as f:
             check_datasets(f)
             check_scan(f)
+            check_limits(f)
             check_scores(f)
             check(f["provenance/scan"].attrs["n_ranks"] == 2, "provenance n_ranks")
         r = subprocess.run(["h5dump", path], capture_output=True, text=True, timeout=120)
