@@ -265,6 +265,7 @@ dd_status io_stage_begin(const par_world *w, const io_stage *s, io_file **out, i
   *out = NULL;
   if (resumed) *resumed = 0;
   DD_TRY(stage_check(s), "starting a stage");
+  par_watchdog_stage(s->name);
   char tmp[IO_FS_PATH_MAX + 8];
   snprintf(tmp, sizeof tmp, "%s.tmp", s->output_path);
   int tmp_exists = w->rank == 0 ? dd_path_exists(tmp) : 0;
