@@ -170,10 +170,12 @@ dd_status io_dir_lock(const par_world *w, const char *dir, int shard_index, int 
     } else if (off && off[0] && strcmp(off, "0") != 0) {
       dd_warn("DDSCAN_NO_LOCK is set: '%s' is not locked against a second run", dir);
     } else if (g_lock.dir_fd >= 0 && strcmp(g_lock.dir, dir) == 0 &&
-               (!shard || (g_lock.shard_index == shard_index && g_lock.shard_count == shard_count))) {
+               (!shard ||
+                (g_lock.shard_index == shard_index && g_lock.shard_count == shard_count))) {
       /* already held by this process (the pipeline's stages, a repeated call) */
     } else if (g_lock.dir_fd >= 0) {
-      snprintf(msg, sizeof msg, "this process already locks '%.900s', not '%.900s'", g_lock.dir, dir);
+      snprintf(msg, sizeof msg, "this process already locks '%.900s', not '%.900s'", g_lock.dir,
+               dir);
       usage = 0;
     } else if (dd_mkdir_p(dir) != DD_OK) {
       snprintf(msg, sizeof msg, "%s", dd_error_message());

@@ -176,7 +176,8 @@ dd_status par_watchdog_start(const par_world *w, const char *output_dir, const c
   peer_path(w->rank, path, sizeof path);
   dd_status st = DD_OK;
   g_wd.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (g_wd.fd < 0) st = DD_FAIL(DD_ERR_IO, "watchdog: cannot create '%s': %s", path, strerror(errno));
+  if (g_wd.fd < 0)
+    st = DD_FAIL(DD_ERR_IO, "watchdog: cannot create '%s': %s", path, strerror(errno));
   if (st == DD_OK) {
     g_wd.peers = calloc((size_t)w->size, sizeof *g_wd.peers);
     if (!g_wd.peers) st = DD_FAIL(DD_ERR_NOMEM, "watchdog: %d peers", w->size);
