@@ -65,18 +65,24 @@ static void peer_path(int rank, char *buf, size_t cap) {
   snprintf(buf, cap, "%s/%s.%d", g_wd.dir, g_wd.tag, rank);
 }
 
-static void beat(int done) {
-  char rec[WD_RECORD + 1], stage[32];
-  pthread_mutex_lock(&g_wd.mu);
-  snprintf(stage, sizeof stage, "%s", g_wd.stage[0] ? g_wd.stage : "-");
-  pthread_mutex_unlock(&g_wd.mu);
+/* Writes this rank's record; the caller holds g_wd.mu (the thread beats, and
+ * the main thread writes at once when its stage changes). */
+static void beat_locked(int done) {
+  char rec[WD_RECORD + 1];
   g_wd.counter++;
-  int n = snprintf(rec, sizeof rec, "%llu %llu %d %s", g_wd.session, g_wd.counter, done, stage);
-  if (n < 0) return;
+  int n = snprintf(rec, sizeof rec, "%llu %llu %d %s", g_wd.session, g_wd.counter, done,
+                   g_wd.stage[0] ? g_wd.stage : "-");
+  if (n < 0 || g_wd.fd < 0) return;
   memset(rec + n, ' ', (size_t)(WD_RECORD - 1 - n));
   rec[WD_RECORD - 1] = '\n';
   /* A failed beat is not an error here: the reader then sees no progress. */
   if (pwrite(g_wd.fd, rec, WD_RECORD, 0) != WD_RECORD) return;
+}
+
+static void beat(int done) {
+  pthread_mutex_lock(&g_wd.mu);
+  beat_locked(done);
+  pthread_mutex_unlock(&g_wd.mu);
 }
 
 /* Reads rank r's record and ends the job if it has been still too long. */
@@ -219,6 +225,7 @@ void par_watchdog_stage(const char *name) {
   /* a stage name is one word in the record */
   for (char *c = g_wd.stage; *c; c++)
     if (*c == ' ' || *c == '\n') *c = '_';
+  if (g_wd.running) beat_locked(0); /* the watchers learn the new stage at once */
   pthread_mutex_unlock(&g_wd.mu);
 }
 
