@@ -83,8 +83,11 @@ dd_status par_watchdog_start(const par_world *w, const char *output_dir, const c
 /* Records the stage this rank is in (named by the watchdog's message).
  * Cheap; callable whether or not the watchdog runs. */
 void par_watchdog_stage(const char *name);
-/* Stops the thread and removes this rank's heartbeat (not collective; a
- * stopped rank counts as finished). */
+/* Collective when the watchdog runs (every rank that started it calls it):
+ * meets the other ranks first (a rank whose error is its own waits at most
+ * min(timeout_s, 30 s) for them, then prints its error and ends the job:
+ * they are stuck in a collective it left), then stops the thread and
+ * removes this rank's heartbeat.  A no-op when the watchdog is off. */
 void par_watchdog_stop(void);
 
 #endif /* DDSCAN_PAR_H */

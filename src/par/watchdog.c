@@ -53,7 +53,11 @@ static struct {
   char tag[64];
   int fd;
   wd_peer *peers; /* [size], owned */
-} g_wd = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .fd = -1};
+  MPI_Comm comm;  /* owned: a duplicate of the run's, for the end-of-run meeting only */
+} g_wd = {.comm = MPI_COMM_NULL,
+          .mu = PTHREAD_MUTEX_INITIALIZER,
+          .cv = PTHREAD_COND_INITIALIZER,
+          .fd = -1};
 
 static double mono_now(void) {
   struct timespec t;
@@ -194,6 +198,7 @@ dd_status par_watchdog_start(const par_world *w, const char *output_dir, const c
     beat(0);
   }
   st = par_agree(w, st);
+  if (st == DD_OK) MPI_Comm_dup(w->comm, &g_wd.comm);
   if (st == DD_OK && pthread_create(&g_wd.thread, NULL, wd_main, NULL) != 0) {
     /* this rank still beats nowhere: its peers' watchdog will name it, so
      * say why here */
@@ -229,8 +234,38 @@ void par_watchdog_stage(const char *name) {
   pthread_mutex_unlock(&g_wd.mu);
 }
 
+/* Why the stop is a meeting.  A rank whose error is its own (an I/O error
+ * seen only here, say) returns from its stage while the others may wait in
+ * a collective it will never join; main's final agreement would then hang
+ * it too.  So every rank meets the others on a private communicator
+ * (MPI_Ibarrier, polled) before its watchdog stops: a healthy rank waits as
+ * long as it takes (its watchdog still guards it against a stopped peer);
+ * a rank with its own error waits at most min(run.watchdog_s, 30 s) and then
+ * prints its error and ends the job. */
+static void meet_others(void) {
+  if (g_wd.comm == MPI_COMM_NULL) return;
+  MPI_Request req;
+  MPI_Ibarrier(g_wd.comm, &req);
+  const int mine = par_error_is_local();
+  const double grace = g_wd.timeout_s < 30.0 ? g_wd.timeout_s : 30.0, t0 = mono_now();
+  for (;;) {
+    int done = 0;
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done) break;
+    if (mine && mono_now() - t0 > grace)
+      DD_PANIC(dd_error_status(),
+               "%s; the other ranks did not follow within %.0f s (they wait in a collective "
+               "this rank left), so the job is ended",
+               dd_error_chain(), grace);
+    struct timespec nap = {0, 5000000}; /* 5 ms: no busy wait */
+    nanosleep(&nap, NULL);
+  }
+  MPI_Comm_free(&g_wd.comm);
+}
+
 void par_watchdog_stop(void) {
   if (!g_wd.running) return;
+  meet_others();
   pthread_mutex_lock(&g_wd.mu);
   g_wd.stop = 1;
   pthread_cond_signal(&g_wd.cv);
