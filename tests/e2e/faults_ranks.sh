@@ -6,7 +6,10 @@
 #    (src/par/watchdog.c) ends the job with one message naming the stopped
 #    rank and its stage; the stopped process is gone afterwards; --resume
 #    completes it with the content of an uninterrupted run;
-# 3. SIGSTOP of rank 0 (the watcher itself): rank 1's watchdog ends the job.
+# 3. SIGSTOP of rank 0 (the watcher itself): rank 1's watchdog ends the job;
+# 4. an error or an allocation failure on one rank while the others wait for
+#    it in a collective (tests/mpi_par.c fault modes) ends the job with that
+#    rank's message.
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/faults_lib.sh"
@@ -82,4 +85,23 @@ wait_job "$job" 120 || rc=$?
 grep -q "PANIC rank 1 .*watchdog: rank 0 of 3 has not responded" "$TMP/job.log" ||
   fail "rank 1 did not name the stopped rank 0: $(head -c 1200 "$TMP/job.log")"
 after "$D" "SIGSTOP of rank 0" 3
+
+# 4. one rank's own error, the others waiting in a collective
+MPI_PAR=$BUILD/tests/mpi_par
+[ -x "$MPI_PAR" ] || fail "$MPI_PAR is not built (make tests)"
+for mode in stranded nomem; do
+  mkdir -p "$TMP/$mode"
+  (exec $MPIRUN -n 3 "$MPI_PAR" "$mode" "$TMP/$mode") >"$TMP/$mode.log" 2>&1 &
+  job=$!
+  rc=0
+  wait_job "$job" 120 || rc=$?
+  [ "$rc" -ne 0 ] || fail "$mode: the job exited 0: $(head -c 600 "$TMP/$mode.log")"
+  [ "$(grep -c 'PANIC' "$TMP/$mode.log")" -eq 1 ] || fail "$mode: not one message: $(head -c 900 "$TMP/$mode.log")"
+  case $mode in
+  stranded) want="PANIC rank 1 .*injected read error on rank 1 .*the other ranks did not follow within 3 s" ;;
+  nomem) want="PANIC rank 1 .*out of memory: allocating a buffer no machine has" ;;
+  esac
+  grep -q "$want" "$TMP/$mode.log" || fail "$mode: $(head -c 900 "$TMP/$mode.log")"
+  echo "$mode: $(grep -o 'PANIC rank 1 [^:]*' "$TMP/$mode.log")"
+done
 pass
