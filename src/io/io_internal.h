@@ -4,7 +4,8 @@
  *
  * The files form layers; a file calls only files below it, never up or
  * sideways (tests/e2e/io_layers.sh fails on a cycle):
- *   h5util.c                  errors, types, paths, broadcasts (no io_file use)
+ *   h5util.c  lock.c          errors, types, paths, broadcasts; the output-directory
+ *                             lock (neither uses io_file)
  *   file.c                    files, groups, attributes, the ownership check
  *   dataset.c                 datasets, axes, slabs, raw whole-dataset I/O
  *   table.c  units.c  copy.c  io_field tables; work units; copy/compare trees
