@@ -8,6 +8,21 @@ MPI_IO=$BUILD/tests/mpi_io
 [ -x "$MPI_SCAN" ] && [ -x "$MPI_IO" ] || fail "test programs are not built (make tests)"
 export HDF5_USE_FILE_LOCKING=FALSE
 
+# On any exit (a failure included) no rank of ours is left behind, stopped or
+# running: the launchers are this script's children, the ranks theirs.
+faults_kill_jobs() {
+  local c
+  for c in $(ps -o pid= --ppid $$); do
+    pkill -KILL -P "$c" 2>/dev/null
+    kill -KILL "$c" 2>/dev/null
+  done
+}
+faults_cleanup() {
+  faults_kill_jobs
+  rm -rf "$TMP"
+}
+trap faults_cleanup EXIT
+
 # output_dir is relative, so every copy has the same configuration text
 cat >"$TMP/scan.cfg" <<'CFG'
 run = { name = "faults"; seed = 5; output_dir = "run"; };

@@ -18,7 +18,12 @@ if ! mount -t tmpfs -o "size=${size_k}k" tmpfs "$M" 2>"$TMP/mount.err"; then
   echo "skipped: cannot mount a tmpfs ($(head -c 200 "$TMP/mount.err"); needs root)"
   pass
 fi
-trap 'umount "$M" 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'faults_cleanup_all' EXIT
+faults_cleanup_all() {
+  faults_kill_jobs
+  umount "$M" 2>/dev/null
+  rm -rf "$TMP"
+}
 
 fresh "$TMP/ref"
 (cd "$TMP/ref" && timeout 300 $MPIRUN -n 2 "$DDSCAN" scan ../scan.cfg -q) >"$TMP/ref.log" 2>&1 ||

@@ -50,16 +50,20 @@ check_refused "merge"
 cd "$TMP"
 [ "$(snap)" = "$before" ] || fail "a refused run touched results.h5 or results.h5.tmp"
 [ ! -e "$D/run/merged.h5" ] && [ ! -e "$D/run/merged.h5.tmp" ] || fail "a refused merge wrote its output"
-kill -CONT "$r0" "$r1"
 
-# 2. readers while the first run writes
+# 2. readers while the first run writes (its .tmp open; then running again)
 n_reads=0
-while kill -0 "$first" 2>/dev/null && [ "$n_reads" -lt 40 ]; do
+read_once() {
   "$DDSCAN" info "$D/run/results.h5" >"$TMP/info.out" 2>"$TMP/info.err" ||
     fail "info during the write: $(cat "$TMP/info.err")"
   "$PYTHON" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r',locking=False); assert f['scores/er/h_b'].shape[0]==1000" \
     "$D/run/results.h5" 2>"$TMP/py.err" || fail "h5py during the write: $(tail -3 "$TMP/py.err")"
   n_reads=$((n_reads + 1))
+}
+read_once
+kill -CONT "$r0" "$r1"
+while kill -0 "$first" 2>/dev/null && [ "$n_reads" -lt 40 ]; do
+  read_once
 done
 rc=0
 wait_job "$first" 300 || rc=$?
