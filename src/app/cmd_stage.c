@@ -103,6 +103,7 @@ static dd_status run_stage(const par_world *w, const app_opts *o, const stage_de
   char tag[64] = "run";
   if (shard) snprintf(tag, sizeof tag, "shard-%d-of-%d", c.o.shard_index, c.o.shard_count);
   if (st == DD_OK) st = par_watchdog_start(w, c.p->run.output_dir, tag, c.p->run.watchdog_s);
+  par_watchdog_stage(s ? s->name : "pipeline"); /* until a stage begins its file */
   if (st == DD_OK) st = s ? s->run(&c) : stage_pipeline_run(&c);
   par_watchdog_stop();
   io_dir_unlock();
