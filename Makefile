@@ -69,7 +69,7 @@ endif
 endif
 
 CFLAGS := $(BASE_CFLAGS) $(PKG_CFLAGS)
-LDLIBS := $(PKG_LIBS)
+LDLIBS := $(PKG_LIBS) -pthread # the watchdog thread (src/par/watchdog.c); glibc < 2.34 needs it
 
 LIB_SRCS := $(sort $(wildcard src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

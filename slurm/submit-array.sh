@@ -85,7 +85,7 @@ fi
 # or none (one process, no launcher).
 launcher() {
   case "${DDSCAN_LAUNCHER:-srun}" in
-    srun) launch=(srun ${DDSCAN_SRUN_MPI:+"--mpi=$DDSCAN_SRUN_MPI"} ${DDSCAN_SRUN_ARGS:-}) ;;
+    srun) launch=(srun ${DDSCAN_SRUN_MPI:+"--mpi=$DDSCAN_SRUN_MPI"} --kill-on-bad-exit=1 ${DDSCAN_SRUN_ARGS:-}) ;;
     mpirun) launch=(mpirun ${DDSCAN_MPIRUN_ARGS:-}) ;;
     none) launch=() ;;
     *)

@@ -1,6 +1,11 @@
 /* mpi_par.c - the MPI layer under mpirun -n 1..4: config-text broadcast,
  * status agreement, and the dispatcher handing out every item exactly once
- * (also from a list, and stopping cleanly on a failure). */
+ * (also from a list, and stopping cleanly on a failure).  With arguments,
+ * fault modes for tests/e2e/faults_ranks.sh (each ends in MPI_Abort):
+ *   mpi_par stranded DIR  rank 1 fails on its own and leaves while the others
+ *                         wait for it in a broadcast (the watchdog's meeting
+ *                         must end the job, naming rank 1's error);
+ *   mpi_par nomem DIR     rank 1 runs out of memory while the others wait. */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
@@ -114,10 +119,42 @@ static void test_dispatch_failure(void **state) {
   dd_error_clear();
 }
 
+static void abort_job(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code ? code : 1);
+}
+
+/* The fault modes: rank 1 leaves the others waiting in a broadcast. */
+static int fault_mode(const char *mode, const char *dir) {
+  dd_set_panic_handler(abort_job);
+  if (par_watchdog_start(&g_w, dir, "run", 3.0) != DD_OK) {
+    dd_error_print(stderr, g_w.rank);
+    return 1;
+  }
+  int x = 0;
+  if (g_w.rank == 1) {
+    if (strcmp(mode, "nomem") == 0) {
+      void *p = NULL;
+      dd_calloc(&p, (size_t)1 << 62, 4, "a buffer no machine has");
+      free(p);
+    }
+    (void)DD_FAIL(DD_ERR_IO, "injected read error on rank 1 ('%s/input.h5')", dir);
+  } else {
+    MPI_Bcast(&x, 1, MPI_INT, 1, g_w.comm); /* rank 1 never sends */
+  }
+  par_watchdog_stop();
+  dd_error_print(stderr, g_w.rank);
+  return 0; /* reaching this is the failure the e2e test looks for */
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   par_world_init(&g_w, MPI_COMM_WORLD);
   dd_log_init(g_w.rank, g_w.size, DD_LOG_QUIET);
+  if (argc == 3) {
+    int rc = fault_mode(argv[1], argv[2]);
+    MPI_Finalize();
+    return rc;
+  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bcast_string),
       cmocka_unit_test(test_read_file),

@@ -89,6 +89,10 @@ _Noreturn void dd_panic(int code, const char *file, int line, const char *func, 
 #define DD_PANIC(code, ...) dd_panic((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
 typedef void (*dd_panic_handler)(int code);
 void dd_set_panic_handler(dd_panic_handler h);
+/* With on = 1, recording DD_ERR_NOMEM panics instead of returning: set by
+ * par_world_init when more than one rank runs, since an allocation that
+ * fails on one rank only would leave the others waiting in a collective. */
+void dd_set_nomem_fatal(int on);
 
 /* Cheap precondition checks in compute kernels; always on. */
 #define DD_ASSERT(cond)                                                    \

@@ -305,6 +305,21 @@ dd_status io_stage_is_current(const par_world *w, const char *path, const char *
                               uint64_t hash, int *current);
 /* "<dir>/results.h5", or for a shard "<dir>/results.shard-I-of-N.h5". */
 dd_status io_results_path(const char *dir, int shard_index, int shard_count, char *buf, size_t cap);
+
+/* Collective.  The output-directory lock (src/io/lock.c): rank 0 creates dir
+ * if needed and takes an advisory POSIX lock on "<dir>/.ddscan.lock" for the
+ * rest of the process (the kernel releases it when the process ends, however
+ * it ends), recording host, pid, start time and argv in the file.  A shard
+ * (shard_count > 0) takes it shared plus ".ddscan.shard-I-of-N.lock"
+ * exclusive, so the shards of one array run side by side; everything else
+ * takes it exclusive.  Held by another process: DD_ERR_ARG (exit 2) on every
+ * rank, naming the holder and what to do.  Taking the same lock again in one
+ * process is a no-op.  DDSCAN_NO_LOCK=1 skips it with a warning (file
+ * systems without POSIX locks). */
+dd_status io_dir_lock(const par_world *w, const char *dir, int shard_index, int shard_count,
+                      int argc, char *const *argv);
+/* Releases what io_dir_lock took (rank 0; a no-op elsewhere or when none). */
+void io_dir_unlock(void);
 /* The hash as the 16 lowercase hex digits stored in files. */
 void io_hash_hex(uint64_t hash, char out[17]);
 

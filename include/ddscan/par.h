@@ -66,4 +66,28 @@ dd_status par_dispatch_progress(const par_world *w, long long n_items, const lon
                                 par_work_fn fn, void *ctx, par_progress_fn progress,
                                 void *progress_ctx);
 
+/* ------------------------------------------------------------------------ */
+/* Watchdog (src/par/watchdog.c): ends a job with a stopped or hung rank     */
+/* ------------------------------------------------------------------------ */
+
+/* Collective.  With size > 1 and timeout_s > 0, starts this process's
+ * watchdog thread: every rank writes a heartbeat into
+ * "<output_dir>/.ddscan-watchdog/<tag>.<rank>"; rank 0 watches every rank and
+ * rank 1 watches rank 0.  A heartbeat that has not moved for timeout_s seconds
+ * ends the job (dd_panic -> MPI_Abort) with one message naming the rank and
+ * its stage.  tag tells concurrent jobs in one directory apart ("run",
+ * "shard-1-of-4").  A no-op when already running, with one rank or with
+ * timeout_s <= 0. */
+dd_status par_watchdog_start(const par_world *w, const char *output_dir, const char *tag,
+                             double timeout_s);
+/* Records the stage this rank is in (named by the watchdog's message).
+ * Cheap; callable whether or not the watchdog runs. */
+void par_watchdog_stage(const char *name);
+/* Collective when the watchdog runs (every rank that started it calls it):
+ * meets the other ranks first (a rank whose error is its own waits at most
+ * min(timeout_s, 30 s) for them, then prints its error and ends the job:
+ * they are stuck in a collective it left), then stops the thread and
+ * removes this rank's heartbeat.  A no-op when the watchdog is off. */
+void par_watchdog_stop(void);
+
 #endif /* DDSCAN_PAR_H */

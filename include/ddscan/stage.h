@@ -40,6 +40,8 @@ typedef struct stage_run_params {
   char name[128];                  /* run.name: label used in file names */
   uint32_t seed;                   /* run.seed: the global seed of every stream */
   char output_dir[STAGE_PATH_MAX]; /* run.output_dir: results, checkpoints, PNGs */
+  double watchdog_s;               /* run.watchdog_s: a rank silent this long ends the job
+                                      (np > 1; 0 = off) */
 } stage_run_params;
 
 /* How the score stage draws the CVAE's latent sample (docs/training.md). */

@@ -66,6 +66,34 @@ static dd_status read_1d(io_file *f, const char *path, double **v, long long *n)
   return DD_OK;
 }
 
+/* The first way the file departs from the schema of the stages it holds
+ * ("" when none): a finished stage must match its schema; an unfinished one
+ * whose work units began (its done mask exists) must too, since --resume
+ * writes into those datasets. */
+static void find_damage(io_file *f, char *damage, size_t cap) {
+  static const struct {
+    const char *stage, *done;
+  } k[] = {{"simulate", NULL}, {"train", NULL}, {"score", "/scores/done"}, {"scan", "/scan/done"}};
+  char prog[64];
+  attr_text(f, "/", "stage_in_progress", prog, sizeof prog);
+  if (!io_exists(f, "/config")) {
+    snprintf(damage, cap, "its group /config is missing");
+    return;
+  }
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+    char grp[64], end[64], why[512] = "";
+    snprintf(grp, sizeof grp, "/provenance/%s", k[i].stage);
+    if (!io_exists(f, grp)) continue;
+    attr_text(f, grp, "end_time", end, sizeof end);
+    const int running = strcmp(prog, k[i].stage) == 0;
+    if (!end[0] && !(running && k[i].done && io_exists(f, k[i].done))) continue;
+    if (!stage_schema_check(f, stage_find(k[i].stage), why, sizeof why)) {
+      snprintf(damage, cap, "stage %s: %s", k[i].stage, why);
+      return;
+    }
+  }
+}
+
 static void print_stages(const par_world *w, io_file *f) {
   static const char *const stages[] = {"simulate", "train", "score", "scan", "merge"};
   OUT("stages:\n");
@@ -453,8 +481,28 @@ dd_status app_cmd_info(const par_world *w, const app_opts *o) {
   int exists = w->rank == 0 ? dd_path_exists(path) : 0;
   MPI_Bcast(&exists, 1, MPI_INT, 0, w->comm);
   if (!exists) return DD_FAIL(DD_ERR_IO, "info: '%s' does not exist", path);
+  const size_t plen = strlen(path);
+  const int is_tmp = plen > 4 && strcmp(path + plen - 4, ".tmp") == 0;
+  static const char *const todo_tmp =
+      "delete it, or run the stage again without --resume (which discards it)";
+  const char *todo =
+      is_tmp ? todo_tmp : "rerun the stage that writes it, or restore the file from a copy";
   io_file *f = NULL;
-  DD_TRY(io_file_open(w, path, IO_READ, &f), "info");
+  if (io_file_open(w, path, IO_READ, &f) != DD_OK)
+    return DD_CONTEXT(DD_ERR_HDF5, "info: '%s' is not an HDF5 file, or is truncated or damaged: %s",
+                      path, todo);
+  /* Every ddscan file carries format_version at its root (io_file_create),
+   * and /config; without them it is another program's file, or damaged. */
+  if (!io_attr_exists(f, "/", "format_version")) {
+    io_file_close(&f);
+    return DD_FAIL(DD_ERR_IO,
+                   "info: '%s' is not a ddscan results file (an HDF5 file without the root "
+                   "attribute format_version: written by another program, or damaged)",
+                   path);
+  }
+  char damage[600] = "";
+  find_damage(f, damage, sizeof damage);
+  if (io_attr_exists(f, "/", "stage_in_progress")) todo = todo_tmp; /* an unfinished file */
   char ver[128], git[64], created[64], hash[32], prog[64];
   attr_text(f, "/", "ddscan_version", ver, sizeof ver);
   attr_text(f, "/", "git_rev", git, sizeof git);
@@ -466,7 +514,9 @@ dd_status app_cmd_info(const par_world *w, const app_opts *o) {
       attr_int(f, "/", "format_version", -1), ver, git, created, attr_int(f, "/", "n_ranks", -1));
   OUT("config:  hash %s (stored text: h5dump -a /config/text)\n", hash[0] ? hash : "?");
   long long si = attr_int(f, "/", "shard_index", -1), sc = attr_int(f, "/", "shard_count", -1);
-  if (prog[0])
+  if (damage[0])
+    OUT("status:  DAMAGED: %s\n", damage);
+  else if (prog[0])
     OUT("status:  UNFINISHED: stage '%s' was interrupted (continue it with --resume)\n", prog);
   else if (sc > 0)
     OUT("status:  complete shard %lld of %lld (combine the shards with `ddscan merge`)\n", si, sc);
@@ -477,6 +527,8 @@ dd_status app_cmd_info(const par_world *w, const app_opts *o) {
   dd_status st = io_exists(f, "/axes/mass_gev") ? print_scan(w, f) : DD_OK;
   if (w->rank == 0) fflush(stdout);
   dd_status st2 = io_file_close(&f);
-  if (st != DD_OK) return DD_CONTEXT(st, "info '%s'", path);
+  if (st != DD_OK)
+    return DD_CONTEXT(st, "info: '%s' is damaged (a dataset cannot be read): %s", path, todo);
+  if (damage[0]) return DD_FAIL(DD_ERR_IO, "info: '%s' is damaged (%s): %s", path, damage, todo);
   return st2;
 }

@@ -93,7 +93,20 @@ static dd_status run_stage(const par_world *w, const app_opts *o, const stage_de
     return DD_FAIL(DD_ERR_ARG, "%s: unexpected argument '%s'", s ? s->name : "run", o->args[0]);
   stage_ctx c;
   DD_TRY(app_stage_ctx(w, o, &c), "%s", s ? s->name : "pipeline");
-  dd_status st = s ? s->run(&c) : stage_pipeline_run(&c);
+  /* One run per output directory: the lock comes before anything is written.
+   * Only a scan shard shares it (it writes its own file and reads results.h5);
+   * every other stage, and the pipeline whatever its options, rewrites
+   * results.h5 and takes it alone. */
+  const int shard = s == &stage_scan && c.o.shard_count > 0;
+  dd_status st = io_dir_lock(w, c.p->run.output_dir, shard ? c.o.shard_index : -1,
+                             shard ? c.o.shard_count : -1, c.o.argc, c.o.argv);
+  char tag[64] = "run";
+  if (shard) snprintf(tag, sizeof tag, "shard-%d-of-%d", c.o.shard_index, c.o.shard_count);
+  if (st == DD_OK) st = par_watchdog_start(w, c.p->run.output_dir, tag, c.p->run.watchdog_s);
+  par_watchdog_stage(s ? s->name : "pipeline"); /* until a stage begins its file */
+  if (st == DD_OK) st = s ? s->run(&c) : stage_pipeline_run(&c);
+  par_watchdog_stop();
+  io_dir_unlock();
   stage_ctx_free(&c);
   return st;
 }

@@ -21,6 +21,11 @@ static struct {
 } g_err;
 
 static dd_panic_handler g_panic_handler;
+static int g_nomem_fatal; /* dd_set_nomem_fatal */
+
+void dd_set_nomem_fatal(int on) {
+  g_nomem_fatal = on;
+}
 
 const char *dd_status_name(dd_status st) {
   switch (st) {
@@ -62,6 +67,10 @@ dd_status dd_error_set(dd_status st, const char *file, int line, const char *fun
   g_err.n = 1;
   snprintf(g_err.line[0], DD_ERR_LINE_LEN, "%s:%d %s: %s", short_file(file), line, func,
            g_err.message);
+  /* With other ranks, one rank out of memory may leave them in a collective
+   * it never joins: end the job now (STYLE.md §4 rule 3). */
+  if (st == DD_ERR_NOMEM && g_nomem_fatal)
+    dd_panic(DD_ERR_NOMEM, file, line, func, "out of memory: %s", g_err.message);
   return st;
 }
 

@@ -72,7 +72,8 @@ dd_status dd_write_file_atomic(const char *path, const void *data, size_t n) {
     ssize_t w = write(fd, p, left);
     if (w < 0) {
       if (errno == EINTR) continue;
-      st = DD_FAIL(DD_ERR_IO, "writing '%s': %s", tmp, strerror(errno));
+      st = DD_FAIL(DD_ERR_IO, "%swriting '%s': %s",
+                   errno == ENOSPC || errno == EDQUOT ? "disk full: " : "", tmp, strerror(errno));
       close(fd);
       unlink(tmp);
       goto cleanup;
@@ -81,7 +82,8 @@ dd_status dd_write_file_atomic(const char *path, const void *data, size_t n) {
     left -= (size_t)w;
   }
   if (fsync(fd) != 0 || close(fd) != 0) {
-    st = DD_FAIL(DD_ERR_IO, "flushing '%s': %s", tmp, strerror(errno));
+    st = DD_FAIL(DD_ERR_IO, "%sflushing '%s': %s",
+                 errno == ENOSPC || errno == EDQUOT ? "disk full: " : "", tmp, strerror(errno));
     unlink(tmp);
     goto cleanup;
   }

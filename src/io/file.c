@@ -29,6 +29,7 @@ static dd_status file_alloc(const par_world *w, const char *final_path, int is_t
   f->is_tmp = is_tmp;
   snprintf(f->final_path, sizeof f->final_path, "%s", final_path);
   snprintf(f->disk_path, sizeof f->disk_path, "%s%s", final_path, is_tmp ? ".tmp" : "");
+  if (mode == IO_UPDATE) io_h5_writing(f->disk_path, 1);
   f->dxpl_coll = H5Pcreate(H5P_DATASET_XFER);
   f->dxpl_indep = H5Pcreate(H5P_DATASET_XFER);
   if (f->dxpl_coll < 0 || f->dxpl_indep < 0 ||
@@ -37,6 +38,7 @@ static dd_status file_alloc(const par_world *w, const char *final_path, int is_t
     dd_status st = IO_H5FAIL("transfer property lists for '%s'", f->disk_path);
     if (f->dxpl_coll >= 0) H5Pclose(f->dxpl_coll);
     if (f->dxpl_indep >= 0) H5Pclose(f->dxpl_indep);
+    if (mode == IO_UPDATE) io_h5_writing(f->disk_path, 0);
     free(f);
     return st;
   }
@@ -46,6 +48,7 @@ static dd_status file_alloc(const par_world *w, const char *final_path, int is_t
 
 static void file_free(io_file *f) {
   if (!f) return;
+  if (f->mode == IO_UPDATE) io_h5_writing(f->disk_path, 0);
   if (f->dxpl_coll >= 0) H5Pclose(f->dxpl_coll);
   if (f->dxpl_indep >= 0) H5Pclose(f->dxpl_indep);
   io_list_free(f->owned, f->n_owned);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include <mpi.h> /* uses: MPI_Bcast */
@@ -20,10 +21,22 @@ void io_h5_init(void) {
   done = 1;
 }
 
+/* The file this process writes (the last created or opened for update and
+ * not yet closed): the place a failed write is reported against. */
+static char g_writing[IO_FS_PATH_MAX + 8];
+
+void io_h5_writing(const char *disk_path, int on) {
+  if (on)
+    snprintf(g_writing, sizeof g_writing, "%s", disk_path);
+  else if (strcmp(g_writing, disk_path) == 0)
+    g_writing[0] = '\0';
+}
+
 typedef struct h5_walk {
   char api[64];   /* outermost function: the API call */
   char desc[256]; /* innermost description: the reason */
   int n;
+  int write_failed; /* a low-level write failed (H5E_WRITEERROR on the stack) */
 } h5_walk;
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
@@ -32,8 +45,68 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
   /* Walking downward: the first entry is the API call, the last the cause. */
   if (w->n == 0) snprintf(w->api, sizeof w->api, "%s", e->func_name ? e->func_name : "?");
   snprintf(w->desc, sizeof w->desc, "%s", e->desc ? e->desc : "");
+  if (e->min_num == H5E_WRITEERROR) w->write_failed = 1;
   w->n++;
   return 0;
+}
+
+/* "12.3 MB" */
+static void human_bytes(double b, char *buf, size_t cap) {
+  static const char *const unit[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+  int k = 0;
+  while (b >= 1000.0 && k < 5) {
+    b /= 1000.0;
+    k++;
+  }
+  snprintf(buf, cap, k ? "%.1f %s" : "%.0f %s", b, unit[k]);
+}
+
+/* Why a failed low-level write cannot be returned like other errors.  The
+ * writes are collective (MPI-IO), yet the failure is seen only by the ranks
+ * whose own write failed (with two-phase I/O, the aggregators; for metadata,
+ * rank 0): the others have already moved on to the next collective call, so
+ * returning the status would leave ranks waiting in different collectives
+ * for ever (the job spun at 95 % CPU on a full disk), and closing the file
+ * after a failed write crashes HDF5 at MPI_Finalize even on one rank.  The
+ * rank that sees it therefore ends the job at once (STYLE.md §4 rule 3:
+ * dd_panic -> MPI_Abort) with one message that names the file, and says
+ * "disk full" when the file system has no room left.  The .tmp is never
+ * renamed, so the final name still holds the previous complete file. */
+static _Noreturn void write_failed(const char *file, int line, const char *func, const char *msg,
+                                   const h5_walk *w) {
+  const char *path = g_writing[0] ? g_writing : "(unknown file)";
+  char dir[IO_FS_PATH_MAX + 8];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    *(slash == dir ? slash + 1 : slash) = '\0';
+  else
+    snprintf(dir, sizeof dir, ".");
+  struct statvfs sv;
+  int full = strstr(w->desc, "No space") != NULL || strstr(w->desc, "NO_SPACE") != NULL;
+  char left[32] = "?", total[32] = "?";
+  if (statvfs(dir, &sv) == 0) {
+    double avail = (double)sv.f_bavail * (double)sv.f_frsize;
+    double size = (double)sv.f_blocks * (double)sv.f_frsize;
+    /* After a failed write, a file system with (almost) nothing left is full
+     * whatever the driver's message says (MPI-IO often says only "failed"). */
+    double nearly = size / 10.0 < 1048576.0 ? size / 10.0 : 1048576.0;
+    if (avail <= nearly) full = 1;
+    human_bytes(avail, left, sizeof left);
+    human_bytes(size, total, sizeof total);
+  }
+  const char *tmp_note =
+      strlen(path) > 4 && strcmp(path + strlen(path) - 4, ".tmp") == 0
+          ? "; the unfinished file is kept for --resume and nothing was renamed to the final name"
+          : "";
+  if (full)
+    dd_panic(DD_ERR_IO, file, line, func,
+             "disk full: cannot write '%s' (%s free of %s on its file system; %s: %s): free "
+             "space or choose another run.output_dir%s",
+             path, left, total, w->api, w->desc, tmp_note);
+  dd_panic(DD_ERR_IO, file, line, func,
+           "write error on '%s' (%s: %s; %s; %s free on its file system)%s", path, w->api, w->desc,
+           msg, left, tmp_note);
 }
 
 dd_status io_h5_fail(const char *file, int line, const char *func, const char *fmt, ...) {
@@ -46,6 +119,7 @@ dd_status io_h5_fail(const char *file, int line, const char *func, const char *f
   memset(&w, 0, sizeof w);
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &w);
   H5Eclear2(H5E_DEFAULT);
+  if (w.write_failed) write_failed(file, line, func, msg, &w);
   if (w.n > 0)
     return dd_error_set(DD_ERR_HDF5, file, line, func, "%s (%s: %s)", msg, w.api, w.desc);
   return dd_error_set(DD_ERR_HDF5, file, line, func, "%s", msg);

@@ -4,7 +4,8 @@
  *
  * The files form layers; a file calls only files below it, never up or
  * sideways (tests/e2e/io_layers.sh fails on a cycle):
- *   h5util.c                  errors, types, paths, broadcasts (no io_file use)
+ *   h5util.c  lock.c          errors, types, paths, broadcasts; the output-directory
+ *                             lock (neither uses io_file)
  *   file.c                    files, groups, attributes, the ownership check
  *   dataset.c                 datasets, axes, slabs, raw whole-dataset I/O
  *   table.c  units.c  copy.c  io_field tables; work units; copy/compare trees
@@ -43,9 +44,15 @@ struct io_file {
 /* Turns HDF5's automatic error printing off (once per process); every io
  * entry point that opens or creates a file calls it. */
 void io_h5_init(void);
+/* Registers (on = 1) or forgets (on = 0) the file this process writes, so
+ * that a failed low-level write names it (see io_h5_fail). */
+void io_h5_writing(const char *disk_path, int on);
 /* Records DD_ERR_HDF5 with the caller's message plus the innermost HDF5
  * error description ("H5Dopen2: object 'x' doesn't exist"), then clears the
- * HDF5 error stack.  Use through IO_H5FAIL. */
+ * HDF5 error stack.  Use through IO_H5FAIL.  A failed low-level write
+ * (H5E_WRITEERROR on the stack: disk full, I/O error) does not return: the
+ * rank ends the job through dd_panic with one message naming the file and
+ * saying "disk full" when the file system has no room (h5util.c says why). */
 dd_status io_h5_fail(const char *file, int line, const char *func, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))

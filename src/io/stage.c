@@ -219,7 +219,11 @@ static void resume_verdict(io_file *f, const io_stage *s, char *why, size_t cap)
   char hex[17], *v = NULL;
   why[0] = '\0';
   io_hash_hex(s->config_hash, hex);
-  if (io_attr_read_string(f, "/", "stage_in_progress", &v) != DD_OK) {
+  if (!io_attr_exists(f, "/", "format_version")) {
+    snprintf(why, cap,
+             "it is not a ddscan file (no root attribute format_version: empty, written by "
+             "another program, or damaged)");
+  } else if (io_attr_read_string(f, "/", "stage_in_progress", &v) != DD_OK) {
     snprintf(why, cap, "it records no unfinished stage");
   } else if (strcmp(v, s->name) != 0) {
     snprintf(why, cap, "it holds unfinished stage '%s', not '%s'", v, s->name);
@@ -261,10 +265,59 @@ static void resume_verdict(io_file *f, const io_stage *s, char *why, size_t cap)
   dd_error_clear();
 }
 
+/* H5Ovisit state: the first object of the input that the .tmp lacks. */
+typedef struct carry_check {
+  io_file *tmp;
+  const io_stage *s;
+  char missing[IO_PATH_MAX];
+} carry_check;
+
+static herr_t carry_cb(hid_t obj, const char *name, const H5O_info_t *info, void *data) {
+  (void)obj;
+  (void)info;
+  carry_check *c = data;
+  char path[IO_PATH_MAX];
+  if (strcmp(name, ".") == 0) return 0;
+  snprintf(path, sizeof path, "/%s", name);
+  if (io_path_within(path, "/config") || io_path_within(path, "/provenance")) return 0;
+  for (int i = 0; i < c->s->n_owned; i++)
+    if (io_path_within(path, c->s->owned[i])) return 0;
+  if (io_exists(c->tmp, path)) return 0;
+  snprintf(c->missing, sizeof c->missing, "%s", path);
+  return 1;
+}
+
+/* Why a .tmp cannot be resumed because it lacks what was carried over from
+ * the input (a stage reads its inputs from its own .tmp, so a damaged copy
+ * would fail the resume every time): "" when it holds every object of the
+ * input outside the owned paths.  Structure only (no data is read), so it
+ * costs a metadata walk; every rank reaches the same verdict. */
+static void carried_verdict(const par_world *w, io_file *f, const io_stage *s, char *why,
+                            size_t cap) {
+  int have_input = 0;
+  if (s->input_path && w->rank == 0) have_input = dd_path_exists(s->input_path);
+  MPI_Bcast(&have_input, 1, MPI_INT, 0, w->comm);
+  if (!have_input) return;
+  io_file *in = NULL;
+  if (io_file_open(w, s->input_path, IO_READ, &in) != DD_OK) {
+    dd_error_clear();
+    return; /* the input's own problem; the stage reports it when it reads it */
+  }
+  carry_check c = {f, s, ""};
+  if (H5Ovisit2(in->fid, H5_INDEX_NAME, H5_ITER_INC, carry_cb, &c, H5O_INFO_BASIC) < 0)
+    H5Eclear2(H5E_DEFAULT);
+  if (c.missing[0])
+    snprintf(why, cap, "it is damaged: '%s' (carried over from '%s') is missing", c.missing,
+             s->input_path);
+  io_file_close(&in);
+  dd_error_clear();
+}
+
 dd_status io_stage_begin(const par_world *w, const io_stage *s, io_file **out, int *resumed) {
   *out = NULL;
   if (resumed) *resumed = 0;
   DD_TRY(stage_check(s), "starting a stage");
+  par_watchdog_stage(s->name);
   char tmp[IO_FS_PATH_MAX + 8];
   snprintf(tmp, sizeof tmp, "%s.tmp", s->output_path);
   int tmp_exists = w->rank == 0 ? dd_path_exists(tmp) : 0;
@@ -279,6 +332,7 @@ dd_status io_stage_begin(const par_world *w, const io_stage *s, io_file **out, i
       snprintf(why, sizeof why, "%s", dd_error_message());
     else
       resume_verdict(f, s, why, sizeof why);
+    if (st == DD_OK && !why[0]) carried_verdict(w, f, s, why, sizeof why);
     dd_error_clear();
     if (!why[0]) {
       DD_TRY(stage_set(f, s, 1), "resuming stage '%s'", s->name);
@@ -290,7 +344,10 @@ dd_status io_stage_begin(const par_world *w, const io_stage *s, io_file **out, i
     io_file_close(&f);
     dd_error_clear();
     if (w->rank == 0)
-      dd_warn("stage %s: cannot resume '%s': %s; starting the stage again", s->name, tmp, why);
+      dd_warn(
+          "stage %s: cannot resume '%s': %s; discarding it and starting the stage again "
+          "(delete it by hand to silence this)",
+          s->name, tmp, why);
   } else if (s->resume) {
     dd_info("stage %s: nothing to resume ('%s' does not exist); starting it", s->name, tmp);
   } else if (tmp_exists && w->rank == 0) {

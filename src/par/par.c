@@ -15,6 +15,7 @@ dd_status par_world_init(par_world *w, MPI_Comm comm) {
   w->comm = comm;
   MPI_Comm_rank(comm, &w->rank);
   MPI_Comm_size(comm, &w->size);
+  if (w->size > 1) dd_set_nomem_fatal(1);
   return DD_OK;
 }
 

@@ -27,6 +27,13 @@ static dd_status run_params_load(cfg_doc *cfg, stage_run_params *r) {
   DD_TRY(cfg_get_string(cfg, "run.output_dir", def_dir, r->output_dir, sizeof r->output_dir),
          "run");
   if (r->output_dir[0] == '\0') return cfg_error(cfg, "run.output_dir", "must not be empty");
+  /* Generous: a rank is "silent" only when its heartbeat thread is, i.e. the
+   * process is stopped, hung in the kernel or lost with its node, never
+   * because one work unit is long (par/watchdog.c). */
+  DD_TRY(cfg_get_double(cfg, "run.watchdog_s", 600.0, &r->watchdog_s), "run");
+  if (!(r->watchdog_s == 0.0 || (r->watchdog_s >= 1.0 && r->watchdog_s <= 1e6)))
+    return cfg_error(cfg, "run.watchdog_s", "must be 0 (off) or in [1, 1e6] seconds, got %g",
+                     r->watchdog_s);
   return DD_OK;
 }
 
