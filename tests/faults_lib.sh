@@ -34,7 +34,7 @@ scan = {
   methods = ["sound", "toys"];
   min_effective_events = 100.0;
 };
-stats = { toys = { count = 120; importance = false; }; binning = { rule = "quantile"; bins = 20; }; };
+stats = { toys = { count = 30; importance = false; }; binning = { rule = "quantile"; bins = 20; }; };
 CFG
 
 mkdir -p "$TMP/src"
