@@ -1,0 +1,97 @@
+/* events.h - the events file (docs/format.md §10): observed or simulated
+ * events in one HDF5 file, versioned by the root attribute
+ * ddscan_events_version, that `ddscan analyse` reads and `ddscan export` /
+ * `ddscan inject` write.  A row holds exactly what the image renderer needs
+ * (src/image/render.c reads the per-PMT areas of the S1 on the bottom array
+ * and of the S2 on the top array, the 37-column S1 and S2 waveform summaries
+ * with their window lengths, the drift time and the reconstructed x, y),
+ * cS1 and cS2 for the classical method, an event id and optional truth.  A
+ * file with only cS1 and cS2 is valid for the classical method alone.
+ * Part of the stage layer (it uses io, detector and image); collective over
+ * the world of the io_file unless a function says otherwise. */
+#ifndef DDSCAN_EVENTS_H
+#define DDSCAN_EVENTS_H
+
+#include <stdint.h>
+
+#include "ddscan/core.h"     /* uses: dd_status */
+#include "ddscan/detector.h" /* uses: det_event, det_model, DET_* sizes */
+#include "ddscan/io.h"       /* uses: io_file, io_field */
+#include "ddscan/par.h"      /* uses: par_world */
+
+#define EV_FORMAT_VERSION 1 /* root attribute ddscan_events_version */
+#define EV_GROUP "/events"  /* every column lives here, one dataset per column */
+
+/* The truth source codes of column truth_source (root attribute
+ * source_names lists them). */
+enum { EV_SOURCE_ER = 0, EV_SOURCE_NR_BKG = 1, EV_SOURCE_WIMP = 2, EV_N_SOURCES = 3 };
+/* "er", "nr_bkg", "wimp". */
+const char *ev_source_name(int source);
+
+/* One row of the file in memory (8-byte fields, then 4-byte ones: no
+ * padding).  Area arrays hold n_pmt_bottom / n_pmt_top values of the
+ * layout; the rest of the capacity is unused. */
+typedef struct ev_record {
+  int64_t event_id;           /* event id (file: optional, default = row) */
+  double cs1_pe, cs2_pe;      /* corrected S1 and S2 [PE] */
+  double x_cm, y_cm;          /* reconstructed position [cm] */
+  double drift_time_us;       /* drift time [us] */
+  double truth_energy_kev;    /* optional truth: keVee (ER) or keVnr (NR), NaN unknown */
+  float s1_window_ns;         /* displayed S1 window the waveform columns span [ns] */
+  float s2_window_ns;         /* displayed S2 window [ns] */
+  int32_t truth_class;        /* optional truth: 0 ER, 1 NR, -1 unknown */
+  int32_t truth_source;       /* optional truth: EV_SOURCE_*, -1 unknown */
+  float s1_wf[DET_WF_COLS];   /* S1 sum waveform, PE per 10-ns sample, 37 columns */
+  float s2_wf[DET_WF_COLS];   /* S2 sum waveform */
+  float s1_area_bottom[DET_MAX_PMT_BOTTOM]; /* (n_pmt_bottom) S1 area per bottom PMT [PE] */
+  float s2_area_top[DET_MAX_PMT_TOP];       /* (n_pmt_top) S2 area per top PMT [PE] */
+} ev_record;
+
+/* What a file holds (ev_file_open fills it; every rank the same). */
+typedef struct ev_info {
+  int version;           /* ddscan_events_version */
+  long long n;           /* events */
+  int has_images;        /* the image columns are present: the TS methods can run */
+  int has_id;            /* event_id present (else the row number) */
+  int has_truth[3];      /* truth_class, truth_energy_kev, truth_source */
+  int n_top, n_bottom;   /* PMTs of the layout named by the attribute `layout` */
+  char layout[16];       /* "xent" or "x1t" ("" for a cS1/cS2-only file) */
+  char missing[256];     /* image columns absent from a cS1/cS2-only file (for messages) */
+  char hash_hex[17];     /* 64-bit FNV-1a of the file's bytes */
+} ev_info;
+
+/* "xent" / "x1t" for a det_layout_kind. */
+const char *ev_layout_name(int layout);
+
+/* Converts between a simulated event and a row (source: EV_SOURCE_*, -1
+ * unknown).  ev_record_to_event fills every field the renderer and the
+ * classical method read and zeroes the rest (truth copied when known). */
+void ev_record_from_event(const det_event *ev, int source, ev_record *r);
+void ev_record_to_event(const ev_record *r, int n_top, int n_bottom, det_event *ev);
+
+/* Collective: creates "<path>.tmp" with the root attributes of the format for
+ * detector model det (layout, PMT counts, waveform columns and sample), then
+ * writes every rank's n_local rows in rank order.  The caller may add
+ * attributes to the open file, then io_file_commit(f). */
+dd_status ev_file_write(const par_world *w, const char *path, const det_model *det,
+                        const ev_record *rows, long long n_local, io_file **f);
+
+/* Collective: opens an events file and validates everything but the values
+ * (the version, the columns present and their shapes; when det is not NULL
+ * and the file has images, the layout against det's).  Errors are
+ * DD_ERR_ARG (exit 2) naming the file and the dataset. */
+dd_status ev_file_open(const par_world *w, const char *path, const det_model *det, io_file **f,
+                       ev_info *info);
+/* Collective: rows [first, first + n) (each rank its own range) with the
+ * values checked: finite numbers, non-negative areas and waveforms, cS1 and
+ * cS2 > 0; an error (DD_ERR_ARG) names the dataset and the row. */
+dd_status ev_file_read(io_file *f, const ev_info *info, long long first, long long n,
+                       ev_record *rows);
+
+/* Not collective: the libFuzzer entry for the reader: writes data[0..size)
+ * to a temporary file and runs ev_file_open + ev_file_read over every row on
+ * a one-rank world (MPI must be initialised).  Returns 0 for a valid file,
+ * 1 for a refused one; anything else (crash, sanitizer report) is a bug. */
+int ev_fuzz_one(const uint8_t *data, size_t size);
+
+#endif /* DDSCAN_EVENTS_H */
