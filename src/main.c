@@ -50,6 +50,15 @@ static const command k_commands[] = {
      app_cmd_info, CMD_MPI},
     {"schema", "", "the datasets every stage owns, as the Markdown tables of docs/format.md",
      app_cmd_schema, 0},
+    {"export", "CONFIG --out FILE [--er N --nr N]",
+     "the analysis events of CONFIG as an events file (docs/format.md)", app_cmd_export,
+     CMD_MPI | CMD_NEEDS_CONFIG},
+    {"inject", "CONFIG --exposure E --seed K --out FILE [--mass M --sigma S]",
+     "a Poisson pseudo-data set (background + optional WIMP) as an events file", app_cmd_inject,
+     CMD_MPI | CMD_NEEDS_CONFIG},
+    {"analyse", "CONFIG --data FILE [--out FILE]",
+     "p-value, Z, best fit and 90% upper limit of an events file per method and mass",
+     app_cmd_analyse, CMD_MPI | CMD_NEEDS_CONFIG},
 };
 static const int k_n_commands = (int)(sizeof k_commands / sizeof k_commands[0]);
 

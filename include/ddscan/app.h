@@ -50,4 +50,11 @@ dd_status app_cmd_merge(const par_world *w, const app_opts *o);
 /* `ddscan info RESULTS.h5`: human summary of any results file. */
 dd_status app_cmd_info(const par_world *w, const app_opts *o);
 
+/* `ddscan export CONFIG --out FILE [--er N --nr N]`: the analysis events as an events file. */
+dd_status app_cmd_export(const par_world *w, const app_opts *o);
+/* `ddscan inject CONFIG --exposure E --seed K --out FILE [--mass M --sigma S]`: pseudo-data. */
+dd_status app_cmd_inject(const par_world *w, const app_opts *o);
+/* `ddscan analyse CONFIG --data FILE [--out FILE] [--exposure E]`: observed p, Z, limits. */
+dd_status app_cmd_analyse(const par_world *w, const app_opts *o);
+
 #endif /* DDSCAN_APP_H */

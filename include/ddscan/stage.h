@@ -286,8 +286,8 @@ typedef struct stage_block_io {
  * batches with the latent noise keyed by (bank, event index), so the
  * scores are the same bytes at any rank count.  label names the progress
  * line ("score ER"). */
-dd_status stage_score_blocks(const par_world *w, stage_scorer *s, uint32_t bank,
-                             long long n_events, const unsigned char *done,
-                             const stage_block_io *io, const char *label);
+dd_status stage_score_blocks(const par_world *w, stage_scorer *s, uint32_t bank, long long n_events,
+                             const unsigned char *done, const stage_block_io *io,
+                             const char *label);
 
 #endif /* DDSCAN_STAGE_H */

@@ -281,6 +281,9 @@ dd_status stats_template_set_signal_2d(stats_template *t, const stats_events2d *
 void stats_template_free(stats_template *t);
 /* Bin of a TS value in a 1-D template, or -1 when it falls in no kept bin. */
 int stats_template_bin(const stats_template *t, double ts);
+/* Bin of an event (cS1, cS2 in PE) in a 2-D classical template, or -1
+ * outside the ROI (the rule the template was filled with). */
+int stats_template_bin_2d(const stats_template *t, double cs1, double cs2);
 
 /* ======================================================================== */
 /* The binned Poisson likelihood engine (spec §2, §5)                           */

@@ -22,14 +22,14 @@ enum { N_COLS = 15 };
 
 typedef struct ev_col {
   io_field f;
-  int kind;    /* COL_REQ, COL_IMG, COL_OPT */
-  int pmt;     /* 0: fixed columns; 1: top array; 2: bottom array */
-  double lo;   /* smallest valid value (checked when finite) */
-  int nan_ok;  /* NaN means unknown (truth) */
+  int kind;   /* COL_REQ, COL_IMG, COL_OPT */
+  int pmt;    /* 0: fixed columns; 1: top array; 2: bottom array */
+  double lo;  /* smallest valid value (checked when finite) */
+  int nan_ok; /* NaN means unknown (truth) */
 } ev_col;
 
 #define EVF(name, type, ncols, units, desc, member) \
-  {name, type, ncols, units, desc, offsetof(ev_record, member), NULL}
+  { name, type, ncols, units, desc, offsetof(ev_record, member), NULL }
 
 /* The columns in file order.  Areas get their column count at run time. */
 static const ev_col k_cols[N_COLS] = {
@@ -41,11 +41,9 @@ static const ev_col k_cols[N_COLS] = {
     {EVF("y", IO_F64, 1, "cm", "reconstructed y", y_cm), COL_IMG, 0, -INFINITY, 0},
     {EVF("drift_time", IO_F64, 1, "us", "drift time (S2 centre - S1 start)", drift_time_us),
      COL_IMG, 0, 0.0, 0},
-    {EVF("s1_window", IO_F32, 1, "ns", "S1 window that the 37 waveform columns span",
-         s1_window_ns),
+    {EVF("s1_window", IO_F32, 1, "ns", "S1 window that the 37 waveform columns span", s1_window_ns),
      COL_IMG, 0, 0.0, 0},
-    {EVF("s2_window", IO_F32, 1, "ns", "S2 window that the 37 waveform columns span",
-         s2_window_ns),
+    {EVF("s2_window", IO_F32, 1, "ns", "S2 window that the 37 waveform columns span", s2_window_ns),
      COL_IMG, 0, 0.0, 0},
     {EVF("s1_waveform", IO_F32, DET_WF_COLS, "PE/sample",
          "S1 sum waveform: mean PE per waveform_sample_ns sample in each of 37 equal columns of "
@@ -70,12 +68,13 @@ static const ev_col k_cols[N_COLS] = {
          truth_energy_kev),
      COL_OPT, 0, 0.0, 1},
     {EVF("truth_source", IO_I32, 1, "1",
-         "truth (optional): 0 er, 1 nr_bkg, 2 wimp (root attribute source_names), -1 unknown",
+         "truth (optional): 0 er, 1 nr_bkg, 2 wimp, 3 nr_reference (root attribute source_names), "
+         "-1 unknown",
          truth_source),
      COL_OPT, 0, -1.0, 0},
 };
 
-static const char *const k_source_names[EV_N_SOURCES] = {"er", "nr_bkg", "wimp"};
+static const char *const k_source_names[EV_N_SOURCES] = {"er", "nr_bkg", "wimp", "nr_reference"};
 
 const char *ev_source_name(int source) {
   return source >= 0 && source < EV_N_SOURCES ? k_source_names[source] : "unknown";
@@ -157,9 +156,9 @@ dd_status ev_file_write(const par_world *w, const char *path, const det_model *d
   fields[8].col_axis = fields[9].col_axis = "wf_col";
   *f = NULL;
   DD_TRY(io_file_create(w, path, f), "events file '%s'", path);
-  char src[96];
-  snprintf(src, sizeof src, "0: %s, 1: %s, 2: %s", k_source_names[0], k_source_names[1],
-           k_source_names[2]);
+  char src[128];
+  snprintf(src, sizeof src, "0: %s, 1: %s, 2: %s, 3: %s", k_source_names[0], k_source_names[1],
+           k_source_names[2], k_source_names[3]);
   dd_status st = io_attr_write_int(*f, "/", "ddscan_events_version", EV_FORMAT_VERSION);
   if (st == DD_OK) st = io_attr_write_string(*f, "/", "layout", ev_layout_name(det->p.layout));
   if (st == DD_OK) st = io_attr_write_string(*f, "/", "detector_preset", det->p.preset_name);
@@ -212,12 +211,11 @@ static dd_status check_shape(io_file *f, const char *file, const io_field *fl, l
     if (want == 1)
       return DD_FAIL(DD_ERR_ARG, "events file '%s': dataset %s must be 1-D [n], it has rank %d",
                      file, path, rank);
-    return DD_FAIL(DD_ERR_ARG,
-                   "events file '%s': dataset %s must be [n][%d] (%s), it is %s[%lld]%s", file,
-                   path, fl->ncols,
-                   fl->ncols == DET_WF_COLS ? "37 waveform columns" : "one column per PMT",
-                   rank >= 1 ? "" : "scalar", rank >= 1 ? dims[0] : 0LL,
-                   rank == 2 ? (dims[1] == fl->ncols ? "" : "[wrong column count]") : "");
+    return DD_FAIL(
+        DD_ERR_ARG, "events file '%s': dataset %s must be [n][%d] (%s), it is %s[%lld]%s", file,
+        path, fl->ncols, fl->ncols == DET_WF_COLS ? "37 waveform columns" : "one column per PMT",
+        rank >= 1 ? "" : "scalar", rank >= 1 ? dims[0] : 0LL,
+        rank == 2 ? (dims[1] == fl->ncols ? "" : "[wrong column count]") : "");
   }
   if (*n >= 0 && dims[0] != *n)
     return DD_FAIL(DD_ERR_ARG, "events file '%s': dataset %s has %lld rows, cs1 has %lld", file,
@@ -343,10 +341,18 @@ static dd_status check_values(const char *file, const ev_col *c, const io_field 
     for (int j = 0; j < fl->ncols; j++) {
       double v;
       switch (fl->type) {
-        case IO_F64: v = ((const double *)base)[j]; break;
-        case IO_F32: v = ((const float *)base)[j]; break;
-        case IO_I32: v = ((const int32_t *)base)[j]; break;
-        default: v = (double)((const int64_t *)base)[j]; break;
+        case IO_F64:
+          v = ((const double *)base)[j];
+          break;
+        case IO_F32:
+          v = ((const float *)base)[j];
+          break;
+        case IO_I32:
+          v = ((const int32_t *)base)[j];
+          break;
+        default:
+          v = (double)((const int64_t *)base)[j];
+          break;
       }
       const char *why = NULL;
       if (isnan(v) && !c->nan_ok)
@@ -357,12 +363,13 @@ static dd_status check_values(const char *file, const ev_col *c, const io_field 
         why = "below its smallest valid value";
       else if (c->kind == COL_REQ && !(v > 0.0))
         why = "not positive";
-      else if (fl->type == IO_I32 && c->lo == -1.0 && v > EV_N_SOURCES)
+      else if (fl->type == IO_I32 && c->lo == -1.0 && v >= EV_N_SOURCES)
         why = "not a known code";
       if (why) {
         if (fl->ncols > 1)
-          return DD_FAIL(DD_ERR_ARG, "events file '%s': dataset %s/%s row %lld column %d is %s (%g)",
-                         file, EV_GROUP, fl->path, first + i, j, why, v);
+          return DD_FAIL(DD_ERR_ARG,
+                         "events file '%s': dataset %s/%s row %lld column %d is %s (%g)", file,
+                         EV_GROUP, fl->path, first + i, j, why, v);
         return DD_FAIL(DD_ERR_ARG, "events file '%s': dataset %s/%s row %lld is %s (%g)", file,
                        EV_GROUP, fl->path, first + i, why, v);
       }

@@ -38,14 +38,14 @@
 #include "ddscan/stats.h"    /* uses: stats_hb_from_logit */
 
 struct stage_scorer {
-  stage_ctx *ctx;        /* borrowed */
-  const stage_params *p; /* borrowed: x->p */
-  det_model *det;        /* owned */
-  img_renderer *rend;    /* owned */
-  nn_model model[2];     /* [0] CVAE, [1] CNN, inference only, max_batch = score.batch_size */
-  float *x;              /* owned (batch, C, H, W) */
-  uint32_t *key;         /* owned (batch): noise keys (event indices) */
-  det_event *ev;         /* owned (block): the records of one block */
+  stage_ctx *ctx;          /* borrowed */
+  const stage_params *p;   /* borrowed: x->p */
+  det_model *det;          /* owned */
+  img_renderer *rend;      /* owned */
+  nn_model model[2];       /* [0] CVAE, [1] CNN, inference only, max_batch = score.batch_size */
+  float *x;                /* owned (batch, C, H, W) */
+  uint32_t *key;           /* owned (batch): noise keys (event indices) */
+  det_event *ev;           /* owned (block): the records of one block */
   scan_score_record *rows; /* owned (block): their scores */
   long long block_events;  /* score.batch_size x score.block_batches */
 };
@@ -157,8 +157,8 @@ static dd_status score_records(stage_scorer *c, uint32_t bank, long long n) {
       img_render(c->rend, &c->ev[i + j], c->x + (size_t)j * IMG_SIZE);
       c->key[j] = (uint32_t)c->ev[i + j].index;
     }
-    nn_noise nz = {p->run.seed, DD_STREAM_SCORE_EPS, bank, c->key,
-                   NULL,        p->score.noise == STAGE_SCORE_MEAN};
+    nn_noise nz = {
+        p->run.seed, DD_STREAM_SCORE_EPS, bank, c->key, NULL, p->score.noise == STAGE_SCORE_MEAN};
     DD_TRY(nn_model_forward(&c->model[0], c->x, NULL, bn, &nz, NULL), "CVAE");
     DD_TRY(nn_model_forward(&c->model[1], c->x, NULL, bn, NULL, NULL), "CNN");
     for (int j = 0; j < bn; j++) {
@@ -181,9 +181,9 @@ static dd_status score_records(stage_scorer *c, uint32_t bank, long long n) {
   return DD_OK;
 }
 
-dd_status stage_score_blocks(const par_world *w, stage_scorer *c, uint32_t bank,
-                             long long n_events, const unsigned char *done,
-                             const stage_block_io *io, const char *label) {
+dd_status stage_score_blocks(const par_world *w, stage_scorer *c, uint32_t bank, long long n_events,
+                             const unsigned char *done, const stage_block_io *io,
+                             const char *label) {
   const long long bs = c->block_events;
   const long long nb = (n_events + bs - 1) / bs;
   long long todo = 0;
@@ -240,8 +240,8 @@ typedef struct class_io {
 static dd_status class_fill(void *ctx, long long first, long long n, det_event *ev) {
   class_io *c = ctx;
   if (n == 0) return DD_OK;
-  DD_TRY(det_events_simulate(c->det, c->cls, c->p->run.seed, c->base + (uint64_t)first,
-                             (uint64_t)n, sampler_draw, c->q, ev, NULL),
+  DD_TRY(det_events_simulate(c->det, c->cls, c->p->run.seed, c->base + (uint64_t)first, (uint64_t)n,
+                             sampler_draw, c->q, ev, NULL),
          "simulating events");
   return DD_OK;
 }
@@ -250,8 +250,8 @@ static dd_status class_sink(void *ctx, long long block, long long first, long lo
                             const scan_score_record *rows) {
   class_io *c = ctx;
   const char *group = scan_bank_group(c->cls == DET_ER ? SCAN_BANK_ER : SCAN_BANK_NR);
-  dd_status st = io_table_write_at(c->f, group, stage_score_fields, stage_n_score_fields, first,
-                                   n, rows, sizeof *rows);
+  dd_status st = io_table_write_at(c->f, group, stage_score_fields, stage_n_score_fields, first, n,
+                                   rows, sizeof *rows);
   /* the rows reach the disk before the mark that says they are there */
   if (st == DD_OK) st = io_file_flush(c->f);
   const unsigned char one = 1;

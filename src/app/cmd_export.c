@@ -1,0 +1,46 @@
+/* cmd_export.c - `ddscan export CONFIG --out FILE [--er N] [--nr N]`: the
+ * configuration's analysis events (the events the score stage scores) as an
+ * events file (docs/format.md §10).  Defaults: the banks' analysis splits. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddscan/app.h"    /* uses: app_opts, app_stage_ctx */
+#include "ddscan/events.h" /* uses: stage_export */
+
+static dd_status count_arg(const char *opt, const char *text, long long *out) {
+  char *end = NULL;
+  long long v = strtoll(text, &end, 10);
+  if (end == text || *end != '\0' || v < 0 || v > STAGE_MAX_EVENTS)
+    return DD_FAIL(DD_ERR_ARG, "export: %s needs a count in [0, %lld], got '%s'", opt,
+                   STAGE_MAX_EVENTS, text);
+  *out = v;
+  return DD_OK;
+}
+
+dd_status app_cmd_export(const par_world *w, const app_opts *o) {
+  const char *out = NULL;
+  long long n[2] = {-1, -1};
+  for (int i = 0; i < o->n_args; i++) {
+    const char *a = o->args[i];
+    if (i + 1 >= o->n_args && (!strcmp(a, "--out") || !strcmp(a, "--er") || !strcmp(a, "--nr")))
+      return DD_FAIL(DD_ERR_ARG, "export: %s needs a value", a);
+    if (strcmp(a, "--out") == 0)
+      out = o->args[++i];
+    else if (strcmp(a, "--er") == 0)
+      DD_TRY(count_arg(a, o->args[++i], &n[0]), "export");
+    else if (strcmp(a, "--nr") == 0)
+      DD_TRY(count_arg(a, o->args[++i], &n[1]), "export");
+    else
+      return DD_FAIL(DD_ERR_ARG, "export: unexpected argument '%s'", a);
+  }
+  if (!out) return DD_FAIL(DD_ERR_ARG, "export needs --out FILE");
+  stage_ctx c;
+  DD_TRY(app_stage_ctx(w, o, &c), "export");
+  for (int cls = 0; cls < 2; cls++)
+    if (n[cls] < 0) n[cls] = (long long)c.p->detector.bank.n[cls][DET_SPLIT_ANALYSIS];
+  dd_status st = stage_export(&c, out, n[0], n[1]);
+  stage_ctx_free(&c);
+  return st;
+}
