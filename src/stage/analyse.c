@@ -35,8 +35,6 @@
 #include "ddscan/stats.h" /* uses: stats_template, stats_q0, stats_qmu, stats_toys_run */
 
 #define OBS_BANK 2u /* the latent-noise bank of observed events (ER 0, NR 1) */
-/* q~mu at the one-sided 90 % CL: Phi^-1(0.9)^2 (Cowan et al. 2011 §3.6) */
-#define OBS_QMU_90 (1.2815515655446004 * 1.2815515655446004)
 
 /* The observed events as the templates need them (every rank all rows). */
 typedef struct obs_events {
@@ -256,108 +254,6 @@ static const char *const k_res_desc[R_N] = {
     "bins with observed events but no background MC, whose background was floored at one mean "
     "MC event's weight (else q0 would be infinite); > 0 means the templates are too coarse"};
 
-/* q~mu(mu) - target. */
-static dd_status qmu_at(const stats_model *m, const double *n, double mu, double *q) {
-  stats_fit fit;
-  DD_TRY(stats_qmu(m, n, mu, &fit), "q~mu at mu = %g", mu);
-  *q = fit.qmu;
-  return DD_OK;
-}
-
-/* The 90 % CL upper limit on mu: q~mu rises from 0 at mu_hat; bracket by
- * doubling, then bisection in log mu to 1e-4. */
-static dd_status upper_limit(const stats_model *m, const double *n, double mu_hat, double s_tot,
-                             double *mu_up) {
-  double lo = mu_hat > 0.0 ? mu_hat : 0.0;
-  double hi = fmax(2.0 * lo, s_tot > 0.0 ? 2.3 / s_tot : 1.0);
-  double q = 0.0;
-  int it = 0;
-  DD_TRY(qmu_at(m, n, hi, &q), "upper limit");
-  while (q < OBS_QMU_90 && it++ < 80) {
-    lo = hi;
-    hi *= 2.0;
-    DD_TRY(qmu_at(m, n, hi, &q), "upper limit");
-  }
-  if (q < OBS_QMU_90) {
-    *mu_up = INFINITY;
-    return DD_OK;
-  }
-  for (int k = 0; k < 200 && hi - lo > 1e-4 * hi; k++) {
-    double mid = lo > 0.0 ? sqrt(lo * hi) : 0.5 * hi;
-    DD_TRY(qmu_at(m, n, mid, &q), "upper limit");
-    if (q < OBS_QMU_90)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  *mu_up = hi;
-  return DD_OK;
-}
-
-/* One method at one unit: res[R_N]. */
-static dd_status eval_unit(const stats_params *sp, stats_method method, const stats_template *t,
-                           const double *n, double exposure, uint32_t seed, uint32_t point,
-                           stats_work *w, double *t_toys, double *res) {
-  stats_model m;
-  unsigned flags = 0;
-  DD_TRY(stats_model_at(t, sp, method, 1.0, exposure, w, &m, &flags), "%s model",
-         stats_method_name(method));
-  /* a bin the background MC never reached but the data did still expects
-   * something: one mean MC event's weight (the scan's zero_bkg floor; bins
-   * with signal got it from stats_model_at already).  Without it a single
-   * event there makes q0 infinite. */
-  int floored = 0;
-  for (int i = 0; i < t->k; i++)
-    if (n[i] > 0.0 && !(m.b[i] + (m.c ? m.c[i] : 0.0) > 0.0)) {
-      w->b[i] = exposure * t->w_bkg_mean;
-      floored++;
-    }
-  res[R_FLOOR] = floored;
-  double nobs = 0.0, bexp = 0.0, sexp = 0.0;
-  for (int i = 0; i < t->k; i++) {
-    nobs += n[i];
-    bexp += m.b[i] + (m.c ? m.c[i] : 0.0);
-    sexp += m.s[i];
-  }
-  res[R_NOBS] = nobs;
-  res[R_BEXP] = bexp;
-  res[R_SREF] = sexp;
-  if (method == STATS_METHOD_PAPER) {
-    /* b + c expected background against the observed histogram */
-    double chi2 = 0.0;
-    for (int i = 0; i < t->k; i++) {
-      double b = m.b[i] + (m.c ? m.c[i] : 0.0), den = b + n[i];
-      if (den > 0.0) chi2 += (b - n[i]) * (b - n[i]) / den;
-    }
-    stats_signif sg = stats_signif_of(STATS_CONV_CHI2_1DOF, chi2);
-    res[R_STAT] = chi2;
-    res[R_P] = sg.p;
-    res[R_Z] = sg.z;
-    res[R_SIGHAT] = res[R_UL] = NAN;
-    return DD_OK;
-  }
-  stats_fit fit;
-  DD_TRY(stats_q0(&m, n, &fit), "%s q0", stats_method_name(method));
-  res[R_STAT] = fit.q0;
-  res[R_SIGHAT] = fit.mu_hat * t->sigma_ref_cm2;
-  stats_signif sg = stats_signif_of(STATS_CONV_Q0, fit.q0);
-  res[R_P] = sg.p;
-  res[R_Z] = sg.z;
-  if (method == STATS_METHOD_TOYS) {
-    const long nt = sp->toys;
-    DD_TRY(stats_toys_run(&m, STATS_TOY_Q0, 0.0, seed, point, 0, nt, w, t_toys, NULL), "toys");
-    long k = 0;
-    for (long j = 0; j < nt; j++) k += t_toys[j] >= fit.q0 * (1.0 - 1e-12);
-    res[R_P] = (double)k / (double)nt;
-    res[R_Z] = k > 0 ? stats_norm_isf(res[R_P]) : INFINITY;
-  }
-  double mu_up = NAN;
-  /* stats_model_at filled w->s etc.; stats_qmu only reads m */
-  DD_TRY(upper_limit(&m, n, fit.mu_hat, sexp, &mu_up), "%s", stats_method_name(method));
-  res[R_UL] = mu_up * t->sigma_ref_cm2;
-  return DD_OK;
-}
-
 /* ----------------------------------------------------------------- driver */
 
 static dd_status read_cs_only(const par_world *w, io_file *f, const ev_info *info,
@@ -397,15 +293,6 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
     snprintf(out_path, sizeof out_path, "%s", o->out);
   else
     snprintf(out_path, sizeof out_path, "%s/observed.h5", p->run.output_dir);
-  /* the scan must be current: its templates are the model of the data */
-  int current = 0;
-  dd_status st = stage_scan.is_current(x, &current);
-  if (st == DD_OK && !current)
-    st = DD_FAIL(DD_ERR_CONFIG,
-                 "'%s' holds no current scan of this configuration: run `ddscan %s` first (the "
-                 "templates of the observed analysis come from it)",
-                 x->results, cfg_filename(x->cfg));
-  if (st != DD_OK) return DD_CONTEXT(st, "analyse");
   int has_classical = 0, has_ts = 0;
   for (int i = 0; i < g->n_methods; i++) {
     if (g->methods[i] == STATS_METHOD_CLASSICAL)
@@ -415,10 +302,19 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
   }
   /* the data file, checked against the detector of this configuration */
   det_model *det = NULL;
-  st = dd_calloc((void **)&det, 1, sizeof *det, "detector model");
+  dd_status st = dd_calloc((void **)&det, 1, sizeof *det, "detector model");
   if (st == DD_OK) st = det_model_init(det, &p->detector, p->run.seed);
   if (st == DD_OK) st = ev_file_open(w, o->data, det, &data, &info);
   free(det);
+  if (st != DD_OK) goto done;
+  /* the scan must be current: its templates are the model of the data */
+  int current = 0;
+  st = stage_scan.is_current(x, &current);
+  if (st == DD_OK && !current)
+    st = DD_FAIL(DD_ERR_CONFIG,
+                 "'%s' holds no current scan of this configuration: run `ddscan %s` first (the "
+                 "templates of the observed analysis come from it)",
+                 x->results, cfg_filename(x->cfg));
   if (st != DD_OK) goto done;
   double exposure = o->exposure_ty;
   if (!(exposure > 0.0)) {
@@ -502,7 +398,20 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
         }
         double *r = res + (((size_t)mi * t.n_mass + im) * t.n_r + ir) * R_N;
         uint32_t point = (uint32_t)((im * t.n_r + ir) * STATS_N_METHODS + (int)method);
-        st = eval_unit(&p->stats, method, &v, nbuf, exposure, toy_seed, point, &work, t_toys, r);
+        stats_observed ob;
+        st = stats_observed_eval(&v, &p->stats, method, nbuf, exposure, toy_seed, point, &work,
+                                 t_toys, &ob);
+        if (st == DD_OK) {
+          r[R_P] = ob.p;
+          r[R_Z] = ob.z;
+          r[R_STAT] = ob.stat;
+          r[R_SIGHAT] = ob.mu_hat * v.sigma_ref_cm2;
+          r[R_UL] = ob.mu_up * v.sigma_ref_cm2;
+          r[R_NOBS] = ob.n_obs;
+          r[R_BEXP] = ob.b_exp;
+          r[R_SREF] = ob.s_exp;
+          r[R_FLOOR] = ob.floored;
+        }
         if (st != DD_OK)
           st = DD_CONTEXT(st, "%s at m = %g GeV, R = %g", stats_method_name(method),
                           t.mass_gev[im], t.r[ir]);
