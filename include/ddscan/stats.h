@@ -586,20 +586,20 @@ void stats_rband(const double *r, int n_r, const double *mu5, int n_e, const dou
 
 /* The tests of one observed histogram against one template. */
 typedef struct stats_observed {
-  double p;         /* background-only p: sound/classical Phibar(sqrt q0); toys P(q0 >= obs | H0)
-                       = (toys_gt + toys_eq)/n_toys; paper erfc(sqrt(chi2_P/2)) */
-  double z;         /* Phibar^-1(p) (sqrt q0 for sound/classical) */
-  double stat;      /* q0, or chi^2_P for paper */
-  double mu_hat;    /* best-fit sigma/sigma_ref (>= 0); NAN for paper */
-  double mu_up;     /* 90 % CL upper limit on sigma/sigma_ref (q~mu = 1.6424); NAN for paper */
-  double n_obs;     /* observed events in the template's bins */
-  double b_exp;     /* expected background in them (floors included) */
-  double s_exp;     /* expected signal at sigma_ref */
-  int floored;      /* bins with data but no background MC, floored at w_bkg_mean */
-  long n_toys;      /* toys: pseudo-experiments run */
-  long toys_gt;     /* toys with q0 above the observed (beyond 1e-9 relative) */
-  long toys_eq;     /* toys tied with it (for a randomised p: (gt + U eq)/n) */
-  unsigned flags;   /* stats_model_at's flags */
+  double p;       /* background-only p: sound/classical Phibar(sqrt q0); toys P(q0 >= obs | H0)
+                     = (toys_gt + toys_eq)/n_toys; paper erfc(sqrt(chi2_P/2)) */
+  double z;       /* Phibar^-1(p) (sqrt q0 for sound/classical) */
+  double stat;    /* q0, or chi^2_P for paper */
+  double mu_hat;  /* best-fit sigma/sigma_ref (>= 0); NAN for paper */
+  double mu_up;   /* 90 % CL upper limit on sigma/sigma_ref (q~mu = 1.6424); NAN for paper */
+  double n_obs;   /* observed events in the template's bins */
+  double b_exp;   /* expected background in them (floors included) */
+  double s_exp;   /* expected signal at sigma_ref */
+  int floored;    /* bins with data but no background MC, floored at w_bkg_mean */
+  long n_toys;    /* toys: pseudo-experiments run */
+  long toys_gt;   /* toys with q0 above the observed (beyond 1e-9 relative) */
+  long toys_eq;   /* toys tied with it (for a randomised p: (gt + U eq)/n) */
+  unsigned flags; /* stats_model_at's flags */
 } stats_observed;
 
 /* Evaluates `method` on the observed counts n (t->k bins) at exposure E:

@@ -96,16 +96,16 @@ static void obs_allreduce(const par_world *w, obs_events *o) {
 /* Every template of the scan in results.h5 (rank-0 reads, all ranks hold). */
 typedef struct obs_templates {
   int n_mass, n_r;
-  double *mass_gev, *r;  /* owned (n_mass), (n_r) */
+  double *mass_gev, *r; /* owned (n_mass), (n_r) */
   double sigma_ref_cm2, beta_er;
-  int ts_kmax, nx, ny;    /* padded TS bins; classical nx, ny (0 without) */
+  int ts_kmax, nx, ny; /* padded TS bins; classical nx, ny (0 without) */
   int has_nrb;
-  int32_t *ts_nbins;      /* (mass, r) */
-  double *ts_edges;       /* (mass, r, kmax + 1) */
-  double *ts[6];          /* bkg, bkg_w2, sig, sig_w2, nrb, nrb_w2: (mass, r, kmax) */
-  int64_t *ts_mc;         /* (mass, r, kmax) */
-  double *cl_x, *cl_y;    /* (mass, r, nx + 1), (mass, r, nx, ny + 1) */
-  double *cl[6];          /* (mass, r, nx, ny) */
+  int32_t *ts_nbins;   /* (mass, r) */
+  double *ts_edges;    /* (mass, r, kmax + 1) */
+  double *ts[6];       /* bkg, bkg_w2, sig, sig_w2, nrb, nrb_w2: (mass, r, kmax) */
+  int64_t *ts_mc;      /* (mass, r, kmax) */
+  double *cl_x, *cl_y; /* (mass, r, nx + 1), (mass, r, nx, ny + 1) */
+  double *cl[6];       /* (mass, r, nx, ny) */
   int64_t *cl_mc;
 } obs_templates;
 
@@ -138,8 +138,8 @@ static dd_status read_ds(io_file *f, const char *path, io_type type, size_t esiz
   return DD_OK;
 }
 
-static const char *const k_ts_names[6] = {"background",    "background_w2",    "signal",
-                                          "signal_w2",     "nr_background",    "nr_background_w2"};
+static const char *const k_ts_names[6] = {"background", "background_w2", "signal",
+                                          "signal_w2",  "nr_background", "nr_background_w2"};
 
 static dd_status tpl_read(io_file *f, int classical, obs_templates *t) {
   long long n = 0;
@@ -162,13 +162,13 @@ static dd_status tpl_read(io_file *f, int classical, obs_templates *t) {
     snprintf(path, sizeof path, "/templates/ts/%s", k_ts_names[k]);
     DD_TRY(read_ds(f, path, IO_F64, sizeof(double), (void **)&t->ts[k], NULL), "templates");
   }
-  DD_TRY(read_ds(f, "/templates/ts/background_mc", IO_I64, sizeof(int64_t), (void **)&t->ts_mc,
-                 NULL),
-         "templates");
+  DD_TRY(
+      read_ds(f, "/templates/ts/background_mc", IO_I64, sizeof(int64_t), (void **)&t->ts_mc, NULL),
+      "templates");
   if (!classical) return DD_OK;
-  DD_TRY(read_ds(f, "/templates/classical/cs1_edges", IO_F64, sizeof(double), (void **)&t->cl_x,
-                 &n),
-         "templates");
+  DD_TRY(
+      read_ds(f, "/templates/classical/cs1_edges", IO_F64, sizeof(double), (void **)&t->cl_x, &n),
+      "templates");
   t->nx = (int)(n / units) - 1;
   DD_TRY(read_ds(f, "/templates/classical/y_edges", IO_F64, sizeof(double), (void **)&t->cl_y, &n),
          "templates");
@@ -190,7 +190,8 @@ static void tpl_view(const obs_templates *t, const stats_params *sp, int classic
                      double *half, long *mc, stats_template *v) {
   memset(v, 0, sizeof *v);
   const size_t u = (size_t)im * t->n_r + ir;
-  const double *const *src = classical ? (const double *const *)t->cl : (const double *const *)t->ts;
+  const double *const *src =
+      classical ? (const double *const *)t->cl : (const double *const *)t->ts;
   size_t kst;
   if (classical) {
     v->nx = t->nx;
@@ -256,8 +257,7 @@ static const char *const k_res_desc[R_N] = {
 
 /* ----------------------------------------------------------------- driver */
 
-static dd_status read_cs_only(const par_world *w, io_file *f, const ev_info *info,
-                              obs_events *o) {
+static dd_status read_cs_only(const par_world *w, io_file *f, const ev_info *info, obs_events *o) {
   long long first = 0, cnt = 0;
   io_rows_split(info->n, w->rank, w->size, &first, &cnt);
   ev_record *rec = NULL;
@@ -327,8 +327,7 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
     }
     st = io_attr_read_double(data, "/", "exposure_ty", &exposure);
     if (st == DD_OK && !(exposure > 0.0 && isfinite(exposure)))
-      st = DD_FAIL(DD_ERR_ARG, "events file '%s': exposure_ty = %g must be > 0", o->data,
-                   exposure);
+      st = DD_FAIL(DD_ERR_ARG, "events file '%s': exposure_ty = %g must be > 0", o->data, exposure);
     if (st != DD_OK) goto done;
   }
   ev.n = info.n;
@@ -345,9 +344,10 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
   if (st != DD_OK) goto done;
   const int run_ts = has_ts && info.has_images;
   if (has_ts && !info.has_images && w->rank == 0)
-    dd_warn("analyse: '%s' holds only cS1 and cS2 (no %s): the TS methods (paper, sound, toys) "
-            "need the images and are skipped; the classical method runs",
-            o->data, info.missing);
+    dd_warn(
+        "analyse: '%s' holds only cS1 and cS2 (no %s): the TS methods (paper, sound, toys) "
+        "need the images and are skipped; the classical method runs",
+        o->data, info.missing);
   if (run_ts) {
     st = stage_scorer_init(x, &sc);
     if (st != DD_OK) goto done;
@@ -378,9 +378,8 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
     st = dd_calloc((void **)&t_toys, (size_t)p->stats.toys, sizeof *t_toys, "toy statistics");
   if (st == DD_OK) st = stats_work_init(&work, kmax, p->stats.toys);
   /* the toys' seed: the run's seed and the data file */
-  uint32_t toy_seed =
-      (uint32_t)dd_hash_str(dd_hash_bytes(DD_HASH_INIT, &p->run.seed, sizeof p->run.seed),
-                            info.hash_hex);
+  uint32_t toy_seed = (uint32_t)dd_hash_str(
+      dd_hash_bytes(DD_HASH_INIT, &p->run.seed, sizeof p->run.seed), info.hash_hex);
   for (size_t i = 0; i < n_res; i++) res[i] = NAN;
   for (int mi = 0; mi < g->n_methods && st == DD_OK; mi++) {
     const stats_method method = g->methods[mi];
@@ -413,8 +412,8 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
           r[R_FLOOR] = ob.floored;
         }
         if (st != DD_OK)
-          st = DD_CONTEXT(st, "%s at m = %g GeV, R = %g", stats_method_name(method),
-                          t.mass_gev[im], t.r[ir]);
+          st = DD_CONTEXT(st, "%s at m = %g GeV, R = %g", stats_method_name(method), t.mass_gev[im],
+                          t.r[ir]);
       }
   }
   st = par_agree(w, st);
@@ -465,9 +464,10 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
   if (w->rank == 0) {
     printf("# ddscan analyse: %s (%lld events, hash %s), exposure %g t*y, templates of %s\n",
            o->data, info.n, info.hash_hex, exposure, x->results);
-    printf("# p, Z: background-only (toys: %ld pseudo-experiments); sigma_hat: best fit; "
-           "sigma_up90: 90%% CL upper limit (q~mu, asymptotic)\n",
-           p->stats.toys);
+    printf(
+        "# p, Z: background-only (toys: %ld pseudo-experiments); sigma_hat: best fit; "
+        "sigma_up90: 90%% CL upper limit (q~mu, asymptotic)\n",
+        p->stats.toys);
     printf("%-10s %9s %7s %8s %8s %10s %11s %8s %10s %10s\n", "method", "mass_GeV", "R", "n_obs",
            "b_exp", "statistic", "p", "Z", "sigma_hat", "sigma_up90");
     for (int mi = 0; mi < g->n_methods; mi++) {

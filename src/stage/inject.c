@@ -68,8 +68,7 @@ dd_status stage_export(stage_ctx *x, const char *out, long long n_er, long long 
     st = io_file_commit(&f);
   else
     io_file_close(&f);
-  if (st == DD_OK)
-    dd_info("export: wrote %lld ER + %lld NR events to %s", n_er, n_nr, out);
+  if (st == DD_OK) dd_info("export: wrote %lld ER + %lld NR events to %s", n_er, n_nr, out);
   free(ev);
   free(rows);
   free(det);
@@ -129,8 +128,8 @@ dd_status stage_inject(stage_ctx *x, const ev_inject_opts *o) {
   const double lo_nr = ph->nr_ref.e_min_kev, hi_nr = ph->nr_ref.e_max_kev;
   const size_t np = (size_t)ph->sampler_points;
   if (st == DD_OK)
-    st = phys_sampler_init_fn(&q[EV_SOURCE_ER], dens_er, ph, ph->er.e_min_kev, ph->er.e_max_kev,
-                              np);
+    st =
+        phys_sampler_init_fn(&q[EV_SOURCE_ER], dens_er, ph, ph->er.e_min_kev, ph->er.e_max_kev, np);
   if (st == DD_OK && on[EV_SOURCE_NR_BKG])
     st = phys_sampler_init_fn(&q[EV_SOURCE_NR_BKG], dens_nr_bg, ph, lo_nr, hi_nr, np);
   if (st == DD_OK && on[EV_SOURCE_WIMP])
@@ -144,8 +143,8 @@ dd_status stage_inject(stage_ctx *x, const ev_inject_opts *o) {
       dd_rng r = dd_rng_for(o->seed, DD_STREAM_INJECT, (uint32_t)s, 0, 1);
       drawn[s] = (long long)dd_sample_poisson(&det->smp, &r, o->exposure_ty * rate[s]);
       if (drawn[s] > (long long)UINT32_MAX) {
-        st = DD_FAIL(DD_ERR_ARG, "inject: %lld %s interactions exceed the 2^32 draw keys",
-                     drawn[s], ev_source_name(s));
+        st = DD_FAIL(DD_ERR_ARG, "inject: %lld %s interactions exceed the 2^32 draw keys", drawn[s],
+                     ev_source_name(s));
         goto done;
       }
     }
@@ -221,8 +220,7 @@ dd_status stage_inject(stage_ctx *x, const ev_inject_opts *o) {
     }
   }
   st = par_agree(w, st);
-  if (st == DD_OK)
-    st = ev_file_write(w, o->out, det, rows, w->rank == 0 ? n_acc : 0, &f);
+  if (st == DD_OK) st = ev_file_write(w, o->out, det, rows, w->rank == 0 ? n_acc : 0, &f);
   free(rows);
   struct {
     const char *name;
@@ -261,8 +259,8 @@ dd_status stage_inject(stage_ctx *x, const ev_inject_opts *o) {
     printf("%-8s %14s %10s %10s\n", "source", "expected_int", "drawn", "accepted");
     for (int s = 0; s < 3; s++)
       if (on[s])
-        printf("%-8s %14.4f %10lld %10lld\n", ev_source_name(s), o->exposure_ty * rate[s],
-               drawn[s], accepted[s]);
+        printf("%-8s %14.4f %10lld %10lld\n", ev_source_name(s), o->exposure_ty * rate[s], drawn[s],
+               accepted[s]);
     printf("%-8s %14s %10lld %10lld\n", "total", "", n_all, n_acc);
     fflush(stdout);
   }

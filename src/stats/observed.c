@@ -113,7 +113,6 @@ dd_status stats_observed_eval(const stats_template *t, const stats_params *p, st
     out->p = (double)(out->toys_gt + out->toys_eq) / (double)nt;
     out->z = out->p > 0.0 ? stats_norm_isf(out->p) : INFINITY;
   }
-  DD_TRY(upper_limit(&m, n, fit.mu_hat, out->s_exp, &out->mu_up), "%s",
-         stats_method_name(method));
+  DD_TRY(upper_limit(&m, n, fit.mu_hat, out->s_exp, &out->mu_up), "%s", stats_method_name(method));
   return DD_OK;
 }
