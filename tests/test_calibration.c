@@ -44,9 +44,9 @@ static dd_sampler g_smp;
 static void build(void) {
   double alpha[K], beta[K], w2[K];
   for (int i = 0; i < K; i++) {
-    beta[i] = 40.0 * exp(-0.12 * i) + 2.0;                   /* falling background */
+    beta[i] = 40.0 * exp(-0.12 * i) + 2.0;                      /* falling background */
     alpha[i] = 3.0 * exp(-0.5 * (i - 17.0) * (i - 17.0) / 4.0); /* a bump */
-    w2[i] = beta[i] * beta[i] / 2000.0;                      /* 2000 effective MC events */
+    w2[i] = beta[i] * beta[i] / 2000.0;                         /* 2000 effective MC events */
   }
   make_template(&g_t1, K, alpha, beta, w2);
   make_template(&g_t2, K, alpha, beta, w2);
@@ -89,16 +89,17 @@ static void null_uniform(const stats_template *t, stats_method m, uint32_t strea
   for (int j = 0; j < N_SETS; j++) {
     draw(t, 0.0, stream, j, n);
     stats_observed o;
-    assert_int_equal(
-        stats_observed_eval(t, &g_p, m, n, 1.0, 1u, (uint32_t)j, &g_w, g_toys, &o), DD_OK);
+    assert_int_equal(stats_observed_eval(t, &g_p, m, n, 1.0, 1u, (uint32_t)j, &g_w, g_toys, &o),
+                     DD_OK);
     p[j] = o.p;
     atom += o.stat == 0.0;
   }
   const double d = ks_below(p, N_SETS, 0.5), crit = 1.63 / sqrt((double)N_SETS);
   const double frac = (double)atom / N_SETS, tol = 4.0 * sqrt(0.25 / N_SETS);
-  printf("# %s, background only, %d sets: KS D(p < 0.5) = %.4f (1%% critical %.4f), "
-         "P(q0 = 0) = %.3f (0.5 +- %.3f)\n",
-         stats_method_name(m), N_SETS, d, crit, frac, tol);
+  printf(
+      "# %s, background only, %d sets: KS D(p < 0.5) = %.4f (1%% critical %.4f), "
+      "P(q0 = 0) = %.3f (0.5 +- %.3f)\n",
+      stats_method_name(m), N_SETS, d, crit, frac, tol);
   assert_true(d < crit);
   assert_true(fabs(frac - 0.5) < tol);
 }
@@ -119,8 +120,8 @@ static void test_toys_uniform(void **state) {
   for (int j = 0; j < N_TOY_SETS; j++) {
     draw(&g_t1, 0.0, 3, j, n);
     stats_observed o;
-    assert_int_equal(stats_observed_eval(&g_t1, &g_p, STATS_METHOD_TOYS, n, 1.0, 7u,
-                                         (uint32_t)j, &g_w, g_toys, &o),
+    assert_int_equal(stats_observed_eval(&g_t1, &g_p, STATS_METHOD_TOYS, n, 1.0, 7u, (uint32_t)j,
+                                         &g_w, g_toys, &o),
                      DD_OK);
     assert_int_equal(o.n_toys, N_TOYS);
     dd_rng r = dd_rng_for(0xCA1Bu, DD_STREAM_TEST, 4, (uint32_t)j, 0);
@@ -157,16 +158,17 @@ static void power_and_coverage(const stats_template *t, stats_method m, uint32_t
   for (int j = 0; j < N_SETS; j++) {
     draw(t, mu, stream, j, n);
     stats_observed o;
-    assert_int_equal(
-        stats_observed_eval(t, &g_p, m, n, 1.0, 1u, (uint32_t)j, &g_w, g_toys, &o), DD_OK);
+    assert_int_equal(stats_observed_eval(t, &g_p, m, n, 1.0, 1u, (uint32_t)j, &g_w, g_toys, &o),
+                     DD_OK);
     above += o.stat >= 9.0;
     covered += o.mu_up >= mu;
   }
   const double frac = (double)above / N_SETS, se = sqrt(power3 * (1.0 - power3) / N_SETS);
   const double cov = (double)covered / N_SETS, se_c = sqrt(0.09 / N_SETS);
-  printf("# %s, signal mu = %.4g (Z_A = 2.5), %d sets: P(Z >= 3) = %.3f, predicted %.3f +- "
-         "%.3f; 90%% CL coverage %.3f +- %.3f\n",
-         stats_method_name(m), mu, N_SETS, frac, power3, se, cov, se_c);
+  printf(
+      "# %s, signal mu = %.4g (Z_A = 2.5), %d sets: P(Z >= 3) = %.3f, predicted %.3f +- "
+      "%.3f; 90%% CL coverage %.3f +- %.3f\n",
+      stats_method_name(m), mu, N_SETS, frac, power3, se, cov, se_c);
   assert_true(fabs(frac - power3) < 4.0 * se + 0.03);
   assert_true(fabs(cov - 0.9) < 4.0 * se_c + 0.02);
 }
@@ -189,8 +191,8 @@ static void test_strong_signal(void **state) {
   for (int j = 0; j < 50; j++) {
     draw(&g_t1, mu, 7, j, n);
     stats_observed o;
-    assert_int_equal(stats_observed_eval(&g_t1, &g_p, STATS_METHOD_SOUND, n, 1.0, 1u,
-                                         (uint32_t)j, &g_w, g_toys, &o),
+    assert_int_equal(stats_observed_eval(&g_t1, &g_p, STATS_METHOD_SOUND, n, 1.0, 1u, (uint32_t)j,
+                                         &g_w, g_toys, &o),
                      DD_OK);
     assert_true(o.z > 5.0);
     assert_true(o.mu_up > o.mu_hat);
