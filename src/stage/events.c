@@ -363,7 +363,8 @@ static dd_status check_values(const char *file, const ev_col *c, const io_field 
         why = "below its smallest valid value";
       else if (c->kind == COL_REQ && !(v > 0.0))
         why = "not positive";
-      else if (fl->type == IO_I32 && c->lo == -1.0 && v >= EV_N_SOURCES)
+      else if (fl->type == IO_I32 && c->lo == -1.0 &&
+               v >= (strcmp(fl->path, "truth_class") == 0 ? 2 : EV_N_SOURCES))
         why = "not a known code";
       if (why) {
         if (fl->ncols > 1)
