@@ -20,6 +20,8 @@
  *   asymptotic approximation.
  * - coverage: the 90 % CL upper limit lies above the true signal in 90 % of
  *   those data sets, within 4 binomial standard errors plus 0.02.
+ * - goodness of fit (stats_gof_eval): the randomised toy p is uniform (KS
+ *   as for the toys) and a Z_A = 8 signal gives p < 0.01 with no template;
  * - a strong signal (Z_A = 8) is detected (Z > 5) in every data set of 50
  *   and its best fit lies within 20 % of the truth on average. */
 #include "testutil.h"
@@ -183,6 +185,34 @@ static void test_classical_power(void **state) {
   power_and_coverage(&g_t2, STATS_METHOD_CLASSICAL, 6);
 }
 
+/* The model-independent goodness of fit: the randomised toy p of the
+ * deviance is uniform under H0 (the MC scatter it adds is 1/2000 of the
+ * Poisson variance here), and a signal is found without its template. */
+static void test_gof(void **state) {
+  (void)state;
+  double p[N_TOY_SETS], n[K];
+  for (int j = 0; j < N_TOY_SETS; j++) {
+    draw(&g_t1, 0.0, 8, j, n);
+    stats_gof o;
+    assert_int_equal(stats_gof_eval(&g_t1, &g_p, n, 1.0, 9u, (uint32_t)j, N_TOYS, &g_w, &o), DD_OK);
+    dd_rng r = dd_rng_for(0xCA1Bu, DD_STREAM_TEST, 9, (uint32_t)j, 0);
+    p[j] = ((double)o.toys_gt + dd_rng_uniform(&r) * (double)o.toys_eq) / (double)o.n_toys;
+  }
+  const double d = ks_below(p, N_TOY_SETS, 2.0);
+  const double crit = 1.63 / sqrt((double)N_TOY_SETS) + 1.0 / N_TOYS;
+  printf("# gof, background only, %d sets x %d toys: KS D = %.4f (crit %.4f)\n", N_TOY_SETS, N_TOYS,
+         d, crit);
+  assert_true(d < crit);
+  /* a large signal in the bump is found */
+  double power3;
+  const double mu = mu_at_z(&g_t1, STATS_METHOD_SOUND, 8.0, &power3);
+  draw(&g_t1, mu, 10, 0, n);
+  stats_gof o;
+  assert_int_equal(stats_gof_eval(&g_t1, &g_p, n, 1.0, 9u, 999u, N_TOYS, &g_w, &o), DD_OK);
+  printf("# gof with a Z_A = 8 signal: D = %.1f, p = %.4g\n", o.stat, o.p);
+  assert_true(o.p < 0.01);
+}
+
 static void test_strong_signal(void **state) {
   (void)state;
   double power3, n[K];
@@ -207,7 +237,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sound_uniform),   cmocka_unit_test(test_classical_uniform),
       cmocka_unit_test(test_toys_uniform),    cmocka_unit_test(test_sound_power),
-      cmocka_unit_test(test_classical_power), cmocka_unit_test(test_strong_signal),
+      cmocka_unit_test(test_classical_power), cmocka_unit_test(test_gof),
+      cmocka_unit_test(test_strong_signal),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   stats_work_free(&g_w);

@@ -612,4 +612,25 @@ dd_status stats_observed_eval(const stats_template *t, const stats_params *p, st
                               const double *n, double exposure_ty, uint32_t seed, uint32_t point,
                               stats_work *w, double *t_toys, stats_observed *out);
 
+/* Model-independent goodness of fit of an observed histogram to the
+ * background-only expectation nu (the template's nominal background at
+ * exposure E, NR background included when stats.sound.nr_bkg, bins with data
+ * and no background MC floored as in stats_observed_eval): the Poisson
+ * deviance D = 2 sum [nu - n + n ln(n/nu)] (saturated-model likelihood
+ * ratio, Baker & Cousins 1984), p = P(D >= D_obs) from n_toys
+ * pseudo-experiments drawn from DD_STREAM_TOYS (a = point, b = toy, c = 1):
+ * per bin a true mean nu Gamma(m, 1)/m (m the effective MC events of the
+ * template: the MC's own scatter), then n ~ Poisson(that mean).  No signal
+ * model enters: any excess or deficit anywhere in the histogram counts.
+ * Normalisation nuisances are held at their nominal values.
+ * Uses w->n and w->aux as scratch; n_toys <= w->n_toys. */
+typedef struct stats_gof {
+  double stat; /* D_obs */
+  double p, z; /* (gt + eq)/n_toys and Phibar^-1(p) */
+  long n_toys, toys_gt, toys_eq;
+} stats_gof;
+dd_status stats_gof_eval(const stats_template *t, const stats_params *p, const double *n,
+                         double exposure_ty, uint32_t seed, uint32_t point, long n_toys,
+                         stats_work *w, stats_gof *out);
+
 #endif /* DDSCAN_STATS_H */

@@ -287,6 +287,8 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
   memset(&work, 0, sizeof work);
   memset(&info, 0, sizeof info);
   double *res = NULL, *nbuf = NULL, *half = NULL, *t_toys = NULL;
+  stats_gof *gof_ts = NULL, gof_cl;
+  memset(&gof_cl, 0, sizeof gof_cl);
   long *mc = NULL;
   char out_path[STAGE_PATH_MAX + 64];
   if (o->out)
@@ -416,6 +418,37 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
                           t.r[ir]);
       }
   }
+  /* the model-independent goodness of fit: the TS histogram at every R
+   * (background is the same for every mass: mass 0's template) and the
+   * classical histogram against the background-only expectation */
+  gof_ts = calloc((size_t)t.n_r, sizeof *gof_ts);
+  if (!gof_ts) st = DD_FAIL(DD_ERR_NOMEM, "gof");
+  memset(&gof_cl, 0, sizeof gof_cl);
+  gof_cl.p = NAN;
+  for (int ir = 0; ir < t.n_r && st == DD_OK; ir++) {
+    gof_ts[ir].p = gof_ts[ir].stat = gof_ts[ir].z = NAN;
+    if (!run_ts) continue;
+    stats_template v;
+    tpl_view(&t, &p->stats, 0, 0, ir, half, mc, &v);
+    for (int i = 0; i < v.k; i++) nbuf[i] = 0.0;
+    for (long long e = 0; e < ev.n; e++) {
+      int b = stats_template_bin(&v, stats_ts(ev.l_tot[e], ev.h_b[e], v.r));
+      if (b >= 0) nbuf[b] += 1.0;
+    }
+    st = stats_gof_eval(&v, &p->stats, nbuf, exposure, toy_seed, 0x60F00000u + (uint32_t)ir,
+                        p->stats.toys, &work, &gof_ts[ir]);
+  }
+  if (st == DD_OK && has_classical) {
+    stats_template v;
+    tpl_view(&t, &p->stats, 1, 0, 0, half, mc, &v);
+    for (int i = 0; i < v.k; i++) nbuf[i] = 0.0;
+    for (long long e = 0; e < ev.n; e++) {
+      int b = stats_template_bin_2d(&v, ev.cs1[e], ev.cs2[e]);
+      if (b >= 0) nbuf[b] += 1.0;
+    }
+    st = stats_gof_eval(&v, &p->stats, nbuf, exposure, toy_seed, 0x60FC0000u, p->stats.toys, &work,
+                        &gof_cl);
+  }
   st = par_agree(w, st);
   if (st != DD_OK) goto done;
   /* the output file */
@@ -445,6 +478,31 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
     }
     free(buf);
   }
+  {
+    double *gp = calloc((size_t)t.n_r * 2, sizeof *gp);
+    if (!gp && st == DD_OK) st = DD_FAIL(DD_ERR_NOMEM, "gof output");
+    const long long d1[1] = {t.n_r};
+    const char *const a1[1] = {"/axes/r"};
+    for (int ir = 0; ir < t.n_r && gp; ir++) {
+      gp[ir] = gof_ts[ir].p;
+      gp[t.n_r + ir] = gof_ts[ir].stat;
+    }
+    if (st == DD_OK)
+      st = io_dataset_create(out, "/observed/gof_ts_p_value", IO_F64, 1, d1, a1, "1",
+                             "model-independent goodness of fit of the TS histogram at each R: "
+                             "p = P(D >= D_obs) of the Poisson deviance against the "
+                             "background-only expectation, from stats.toys toys (NaN without "
+                             "images)");
+    if (st == DD_OK) st = io_write_root(out, "/observed/gof_ts_p_value", IO_F64, gp);
+    if (st == DD_OK)
+      st = io_dataset_create(out, "/observed/gof_ts_deviance", IO_F64, 1, d1, a1, "1",
+                             "Poisson deviance 2 sum [nu - n + n ln(n/nu)] of the TS histogram");
+    if (st == DD_OK) st = io_write_root(out, "/observed/gof_ts_deviance", IO_F64, gp + t.n_r);
+    free(gp);
+  }
+  if (st == DD_OK) st = io_attr_write_double(out, "/observed", "gof_classical_p_value", gof_cl.p);
+  if (st == DD_OK)
+    st = io_attr_write_double(out, "/observed", "gof_classical_deviance", gof_cl.stat);
   if (st == DD_OK) st = io_attr_write_string(out, "/observed", "data_file", o->data);
   if (st == DD_OK) st = io_attr_write_string(out, "/observed", "data_hash", info.hash_hex);
   if (st == DD_OK) st = io_attr_write_int(out, "/observed", "n_events", info.n);
@@ -491,6 +549,28 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
                  r[R_STAT], pbuf, r[R_Z], r[R_SIGHAT], r[R_UL]);
         }
     }
+    printf(
+        "# model-independent goodness of fit: Poisson deviance of the histogram against the "
+        "background-only expectation, p from %ld toys (no signal model)\n",
+        p->stats.toys);
+    printf("%-10s %7s %10s %11s %8s\n", "histogram", "R", "deviance", "p", "Z");
+    for (int ir = 0; ir < t.n_r; ir++)
+      if (!isnan(gof_ts[ir].p)) {
+        char pbuf[32];
+        if (gof_ts[ir].p == 0.0)
+          snprintf(pbuf, sizeof pbuf, "<%.3g", 1.0 / (double)p->stats.toys);
+        else
+          snprintf(pbuf, sizeof pbuf, "%.4g", gof_ts[ir].p);
+        printf("%-10s %7g %10.4g %11s %8.3f\n", "TS", t.r[ir], gof_ts[ir].stat, pbuf, gof_ts[ir].z);
+      }
+    if (!isnan(gof_cl.p)) {
+      char pbuf[32];
+      if (gof_cl.p == 0.0)
+        snprintf(pbuf, sizeof pbuf, "<%.3g", 1.0 / (double)p->stats.toys);
+      else
+        snprintf(pbuf, sizeof pbuf, "%.4g", gof_cl.p);
+      printf("%-10s %7s %10.4g %11s %8.3f\n", "classical", "-", gof_cl.stat, pbuf, gof_cl.z);
+    }
     printf("# wrote %s\n", out_path);
     fflush(stdout);
   }
@@ -505,5 +585,6 @@ done:
   free(half);
   free(mc);
   free(t_toys);
+  free(gof_ts);
   return st == DD_OK ? DD_OK : DD_CONTEXT(st, "analyse");
 }
