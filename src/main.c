@@ -53,7 +53,7 @@ static const command k_commands[] = {
     {"export", "CONFIG --out FILE [--er N --nr N]",
      "the analysis events of CONFIG as an events file (docs/format.md)", app_cmd_export,
      CMD_MPI | CMD_NEEDS_CONFIG},
-    {"inject", "CONFIG --exposure E --seed K --out FILE [--mass M --sigma S]",
+    {"inject", "CONFIG --exposure E --seed K --out FILE [--mass M --sigma S | --signal ...]",
      "a Poisson pseudo-data set (background + optional WIMP) as an events file", app_cmd_inject,
      CMD_MPI | CMD_NEEDS_CONFIG},
     {"analyse", "CONFIG --data FILE [--out FILE]",

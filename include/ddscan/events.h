@@ -28,11 +28,11 @@
 enum {
   EV_SOURCE_ER = 0,     /* ER background */
   EV_SOURCE_NR_BKG = 1, /* NR backgrounds (CEvNS, neutrons) */
-  EV_SOURCE_WIMP = 2,   /* the WIMP signal */
+  EV_SOURCE_SIGNAL = 2, /* the injected signal (WIMP, ER line, tritium or CEvNS) */
   EV_SOURCE_NR_REF = 3, /* the NR bank's reference spectrum (export) */
   EV_N_SOURCES = 4
 };
-/* "er", "nr_bkg", "wimp", "nr_reference". */
+/* "er", "nr_bkg", "signal", "nr_reference". */
 const char *ev_source_name(int source);
 
 /* One row of the file in memory (8-byte fields, then 4-byte ones: no
@@ -111,10 +111,23 @@ int ev_fuzz_one(const uint8_t *data, size_t size);
  * truth (class, energy, source er / nr_reference), into `out`. */
 dd_status stage_export(stage_ctx *x, const char *out, long long n_er, long long n_nr);
 
+/* The signal models of `ddscan inject --signal`. */
+typedef enum ev_signal_model {
+  EV_SIGNAL_WIMP = 0,    /* SI WIMP (mass_gev, sigma_cm2), NR */
+  EV_SIGNAL_ER_LINE = 1, /* mono-energetic ER at line_kev keVee (rate_ty) */
+  EV_SIGNAL_TRITIUM = 2, /* tritium beta spectrum, Q = 18.591 keV, ER (rate_ty) */
+  EV_SIGNAL_CEVNS = 3    /* solar 8B CEvNS of physics (its rate, or rate_ty), NR */
+} ev_signal_model;
+/* "wimp", "er_line", "tritium", "cevns". */
+const char *ev_signal_name(int model);
+
 /* What `ddscan inject` draws. */
 typedef struct ev_inject_opts {
+  int signal_model;   /* ev_signal_model */
   double mass_gev;    /* WIMP mass (ignored when sigma_cm2 = 0) */
-  double sigma_cm2;   /* SI WIMP-nucleon cross-section, 0: background only */
+  double sigma_cm2;   /* SI WIMP-nucleon cross-section, 0: no WIMP */
+  double line_kev;    /* er_line energy, keVee */
+  double rate_ty;     /* signal interactions per t*y (er_line, tritium; cevns: NAN = physics) */
   double exposure_ty; /* tonne-years */
   uint32_t seed;      /* the data set's seed (the detector is run.seed's) */
   const char *out;

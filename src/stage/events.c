@@ -74,10 +74,15 @@ static const ev_col k_cols[N_COLS] = {
      COL_OPT, 0, -1.0, 0},
 };
 
-static const char *const k_source_names[EV_N_SOURCES] = {"er", "nr_bkg", "wimp", "nr_reference"};
+static const char *const k_source_names[EV_N_SOURCES] = {"er", "nr_bkg", "signal", "nr_reference"};
 
 const char *ev_source_name(int source) {
   return source >= 0 && source < EV_N_SOURCES ? k_source_names[source] : "unknown";
+}
+
+const char *ev_signal_name(int model) {
+  static const char *const names[4] = {"wimp", "er_line", "tritium", "cevns"};
+  return model >= 0 && model < 4 ? names[model] : "unknown";
 }
 
 const char *ev_layout_name(int layout) {

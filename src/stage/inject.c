@@ -95,6 +95,21 @@ static double dens_wimp(const void *ctx, double e) {
   return phys_dRdE(c->p, c->mass_gev, c->sigma_cm2, e);
 }
 
+/* Tritium beta decay, an allowed transition: dN/dE ~ F(Z, E) p W (Q - E)^2
+ * with W = E + m_e, p = sqrt(W^2 - m_e^2) and the non-relativistic Fermi
+ * function F = 2 pi eta / (1 - exp(-2 pi eta)), eta = alpha Z W / p, Z = 2
+ * (3He); Q = 18.591 keV (Krane, Introductory Nuclear Physics (1988) §9.3).
+ * Unnormalised; the rate comes from --rate. */
+#define TRITIUM_Q_KEV 18.591
+static double dens_tritium(const void *ctx, double e) {
+  (void)ctx;
+  const double me = 510.99895, q = TRITIUM_Q_KEV, alpha = 1.0 / 137.035999;
+  if (!(e > 0.0) || e >= q) return 0.0;
+  const double W = e + me, pe = sqrt(W * W - me * me);
+  const double x = 2.0 * 3.14159265358979323846 * alpha * 2.0 * W / pe;
+  return x / (1.0 - exp(-x)) * pe * W * (q - e) * (q - e);
+}
+
 /* One accepted event and the time that orders the file. */
 typedef struct inj_row {
   double time;   /* uniform in [0, 1): when in the exposure it happened */
@@ -117,8 +132,19 @@ dd_status stage_inject(stage_ctx *x, const ev_inject_opts *o) {
   memset(q, 0, sizeof q);
   double rate[EV_N_SOURCES] = {0, 0, 0, 0};
   long long drawn[EV_N_SOURCES] = {0, 0, 0, 0}, accepted[EV_N_SOURCES] = {0, 0, 0, 0};
-  int on[EV_N_SOURCES] = {1, ph->nr_bg.cevns_on || ph->nr_bg.neutrons_on, o->sigma_cm2 > 0.0, 0};
+  const int model = o->signal_model;
+  int on[EV_N_SOURCES] = {1, ph->nr_bg.cevns_on || ph->nr_bg.neutrons_on, 0, 0};
+  on[EV_SOURCE_SIGNAL] =
+      model == EV_SIGNAL_WIMP ? o->sigma_cm2 > 0.0 : !(o->rate_ty <= 0.0); /* NAN: cevns default */
   const wimp_ctx wc = {ph, o->mass_gev, o->sigma_cm2};
+  phys_params cevns = *ph; /* CEvNS alone */
+  cevns.nr_bg.cevns_on = 1;
+  cevns.nr_bg.neutrons_on = 0;
+  if (cevns.nr_bg.cevns_scale <= 0.0) cevns.nr_bg.cevns_scale = 1.0;
+  det_energy_flat_ctx line = {o->line_kev, o->line_kev};
+  int cls_of[EV_N_SOURCES] = {DET_ER, DET_NR, DET_NR, DET_NR};
+  det_energy_fn efn[EV_N_SOURCES] = {sampler_draw, sampler_draw, sampler_draw, sampler_draw};
+  void *ectx[EV_N_SOURCES] = {&q[0], &q[1], &q[2], &q[3]};
   inj_row *mine = NULL, *all = NULL;
   det_event ev;
   io_file *f = NULL;
@@ -132,14 +158,33 @@ dd_status stage_inject(stage_ctx *x, const ev_inject_opts *o) {
         phys_sampler_init_fn(&q[EV_SOURCE_ER], dens_er, ph, ph->er.e_min_kev, ph->er.e_max_kev, np);
   if (st == DD_OK && on[EV_SOURCE_NR_BKG])
     st = phys_sampler_init_fn(&q[EV_SOURCE_NR_BKG], dens_nr_bg, ph, lo_nr, hi_nr, np);
-  if (st == DD_OK && on[EV_SOURCE_WIMP])
-    st = phys_sampler_init_fn(&q[EV_SOURCE_WIMP], dens_wimp, &wc, lo_nr, hi_nr, np);
+  const int sg = EV_SOURCE_SIGNAL;
+  if (st == DD_OK && on[sg]) {
+    switch (model) {
+      case EV_SIGNAL_WIMP:
+        st = phys_sampler_init_fn(&q[sg], dens_wimp, &wc, lo_nr, hi_nr, np);
+        break;
+      case EV_SIGNAL_CEVNS:
+        st = phys_sampler_init_fn(&q[sg], dens_nr_bg, &cevns, lo_nr, hi_nr, np);
+        break;
+      case EV_SIGNAL_TRITIUM:
+        cls_of[sg] = DET_ER;
+        st = phys_sampler_init_fn(&q[sg], dens_tritium, NULL, 0.0, TRITIUM_Q_KEV, np);
+        break;
+      default: /* the line: a fixed energy, no sampler */
+        cls_of[sg] = DET_ER;
+        efn[sg] = det_energy_flat;
+        ectx[sg] = &line;
+        break;
+    }
+  }
   if (st != DD_OK) goto done;
   /* the Poisson numbers of interactions: the same on every rank */
   long long n_all = 0, offs[EV_N_SOURCES + 1] = {0};
   for (int s = 0; s < EV_N_SOURCES; s++) {
     if (on[s]) {
       rate[s] = q[s].norm; /* events/(t y) over the range */
+      if (s == sg && model != EV_SIGNAL_WIMP && o->rate_ty > 0.0) rate[s] = o->rate_ty;
       dd_rng r = dd_rng_for(o->seed, DD_STREAM_INJECT, (uint32_t)s, 0, 1);
       drawn[s] = (long long)dd_sample_poisson(&det->smp, &r, o->exposure_ty * rate[s]);
       if (drawn[s] > (long long)UINT32_MAX) {
@@ -161,9 +206,9 @@ dd_status stage_inject(stage_ctx *x, const ev_inject_opts *o) {
     int s = 0;
     while (g >= offs[s + 1]) s++;
     const uint32_t j = (uint32_t)(g - offs[s]);
-    const int cls = s == EV_SOURCE_ER ? DET_ER : DET_NR;
-    if (!det_event_simulate(det, cls, o->seed, DD_STREAM_INJECT, (uint32_t)s, j, 0, sampler_draw,
-                            &q[s], &ev))
+    const int cls = cls_of[s];
+    if (!det_event_simulate(det, cls, o->seed, DD_STREAM_INJECT, (uint32_t)s, j, 0, efn[s], ectx[s],
+                            &ev))
       continue;
     ev.cls = cls;
     ev.index = (uint64_t)g;
@@ -232,6 +277,11 @@ dd_status stage_inject(stage_ctx *x, const ev_inject_opts *o) {
   for (size_t i = 0; i < sizeof dv / sizeof dv[0] && st == DD_OK; i++)
     st = io_attr_write_double(f, "/", dv[i].name, dv[i].v);
   if (st == DD_OK) st = io_attr_write_int(f, "/", "inject_seed", o->seed);
+  if (st == DD_OK) st = io_attr_write_string(f, "/", "inject_signal_model", ev_signal_name(model));
+  if (st == DD_OK)
+    st = io_attr_write_double(f, "/", "inject_signal_rate_per_ty", on[sg] ? rate[sg] : 0.0);
+  if (st == DD_OK && model == EV_SIGNAL_ER_LINE)
+    st = io_attr_write_double(f, "/", "inject_line_kev", o->line_kev);
   if (st == DD_OK) st = io_attr_write_int(f, "/", "detector_seed", p->run.seed);
   for (int s = 0; s < 3 && st == DD_OK; s++) {
     char name[64];
@@ -254,8 +304,14 @@ dd_status stage_inject(stage_ctx *x, const ev_inject_opts *o) {
   else
     io_file_close(&f);
   if (st == DD_OK && w->rank == 0) {
-    printf("# ddscan inject: %s (seed %u, exposure %g t*y, m = %g GeV, sigma = %g cm^2)\n", o->out,
-           o->seed, o->exposure_ty, o->mass_gev, o->sigma_cm2);
+    printf("# ddscan inject: %s (seed %u, exposure %g t*y, signal %s", o->out, o->seed,
+           o->exposure_ty, ev_signal_name(model));
+    if (model == EV_SIGNAL_WIMP)
+      printf(": m = %g GeV, sigma = %g cm^2)\n", o->mass_gev, o->sigma_cm2);
+    else if (model == EV_SIGNAL_ER_LINE)
+      printf(" at %g keVee, %g per t*y)\n", o->line_kev, rate[sg]);
+    else
+      printf(", %g per t*y)\n", rate[sg]);
     printf("%-8s %14s %10s %10s\n", "source", "expected_int", "drawn", "accepted");
     for (int s = 0; s < 3; s++)
       if (on[s])
