@@ -615,7 +615,9 @@ dd_status stats_observed_eval(const stats_template *t, const stats_params *p, st
 /* Model-independent goodness of fit of an observed histogram to the
  * background-only expectation nu (the template's nominal background at
  * exposure E, NR background included when stats.sound.nr_bkg, bins with data
- * and no background MC floored as in stats_observed_eval): the Poisson
+ * and no background MC floored as in stats_observed_eval), on the bins
+ * merged in index order until each holds STATS_GOF_MIN_MC background MC
+ * events (sparse MC tails would otherwise decide the test): the Poisson
  * deviance D = 2 sum [nu - n + n ln(n/nu)] (saturated-model likelihood
  * ratio, Baker & Cousins 1984), p = P(D >= D_obs) from n_toys
  * pseudo-experiments drawn from DD_STREAM_TOYS (a = point, b = toy, c = 1):
@@ -623,9 +625,11 @@ dd_status stats_observed_eval(const stats_template *t, const stats_params *p, st
  * template: the MC's own scatter), then n ~ Poisson(that mean).  No signal
  * model enters: any excess or deficit anywhere in the histogram counts.
  * Normalisation nuisances are held at their nominal values.
- * Uses w->n and w->aux as scratch; n_toys <= w->n_toys. */
+ * Uses w->n, w->aux, w->ms and w->mb as scratch; n_toys <= w->n_toys. */
+#define STATS_GOF_MIN_MC 20 /* background MC events per merged goodness-of-fit bin */
 typedef struct stats_gof {
-  double stat; /* D_obs */
+  int n_groups; /* merged bins the deviance runs over */
+  double stat;  /* D_obs */
   double p, z; /* (gt + eq)/n_toys and Phibar^-1(p) */
   long n_toys, toys_gt, toys_eq;
 } stats_gof;

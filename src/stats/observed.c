@@ -147,6 +147,27 @@ static double gamma_draw(dd_rng *r, double a) {
   }
 }
 
+/* Adjacent bins (in index order) merged until each group holds at least
+ * STATS_GOF_MIN_MC background MC events (a short last group joins the one
+ * before): grp[i] = group of bin i; returns the number of groups. */
+static int gof_groups(const stats_template *t, int *grp) {
+  int g = 0;
+  long acc = 0;
+  for (int i = 0; i < t->k; i++) {
+    grp[i] = g;
+    acc += t->beta_n[i];
+    if (acc >= STATS_GOF_MIN_MC) {
+      g++;
+      acc = 0;
+    }
+  }
+  if (acc > 0 && g > 0) /* the tail is short: into the last full group */
+    for (int i = t->k - 1; i >= 0 && grp[i] == g; i--) grp[i] = g - 1;
+  else if (acc > 0)
+    g = 1; /* everything is one short group */
+  return g;
+}
+
 dd_status stats_gof_eval(const stats_template *t, const stats_params *p, const double *n,
                          double exposure_ty, uint32_t seed, uint32_t point, long n_toys,
                          stats_work *w, stats_gof *out) {
@@ -155,35 +176,45 @@ dd_status stats_gof_eval(const stats_template *t, const stats_params *p, const d
     return DD_FAIL(DD_ERR_ARG, "goodness of fit: %ld toys, workspace %ld", n_toys, w->n_toys);
   stats_model m;
   DD_TRY(stats_model_at(t, p, STATS_METHOD_SOUND, 0.0, exposure_ty, w, &m, NULL), "gof model");
-  /* nu: the nominal background (NR background included when a nuisance);
-   * meff: its effective MC events (sum w)^2 / sum w^2; bins with data and
-   * no background MC get the floor of stats_observed_eval, one event's worth */
+  /* per group: nu, the nominal background (NR background included when a
+   * nuisance), and meff, its effective MC events (sum w)^2 / sum w^2;
+   * scratch: w->aux (3k) = nu, meff, observed; w->s (k) = group index */
   const int use_nr = p->nuis.nr_bkg && t->nrb;
-  double *nu = w->aux, *meff = w->aux + t->k; /* scratch (2k of 3k) */
+  double *nu = w->aux, *meff = w->aux + t->k, *obs = w->aux + 2 * t->k;
+  int *grp = (int *)w->ms; /* k ints fit in k doubles */
+  const int ng = gof_groups(t, grp);
+  double *w2g = w->mb; /* (k) sum of squared weights per group, scratch */
+  for (int g = 0; g < ng; g++) nu[g] = meff[g] = obs[g] = w2g[g] = 0.0;
   for (int i = 0; i < t->k; i++) {
-    nu[i] = m.b[i] + (m.c ? m.c[i] : 0.0);
-    const double bs = t->beta[i] + (use_nr ? t->nrb[i] : 0.0);
-    const double w2 = t->beta_w2[i] + (use_nr ? t->nrb_w2[i] : 0.0);
-    meff[i] = w2 > 0.0 ? bs * bs / w2 : 0.0;
-    if (n[i] > 0.0 && !(nu[i] > 0.0)) {
-      nu[i] = exposure_ty * t->w_bkg_mean;
-      meff[i] = 1.0;
+    const int g = grp[i];
+    nu[g] += m.b[i] + (m.c ? m.c[i] : 0.0);
+    meff[g] += t->beta[i] + (use_nr ? t->nrb[i] : 0.0); /* sum w for now */
+    w2g[g] += t->beta_w2[i] + (use_nr ? t->nrb_w2[i] : 0.0);
+    obs[g] += n[i];
+  }
+  for (int g = 0; g < ng; g++) {
+    meff[g] = w2g[g] > 0.0 ? meff[g] * meff[g] / w2g[g] : 0.0;
+    /* a group without background MC but with data: one event's worth */
+    if (obs[g] > 0.0 && !(nu[g] > 0.0)) {
+      nu[g] = exposure_ty * t->w_bkg_mean;
+      meff[g] = 1.0;
     }
   }
-  out->stat = deviance(t->k, nu, n);
+  out->n_groups = ng;
+  out->stat = deviance(ng, nu, obs);
   double *nt = w->n; /* scratch (k) */
   for (long j = 0; j < n_toys; j++) {
     dd_rng rng = dd_rng_for(seed, DD_STREAM_TOYS, point, (uint32_t)j, 1);
-    for (int i = 0; i < t->k; i++) {
-      if (!(nu[i] > 0.0)) {
-        nt[i] = 0.0;
+    for (int g = 0; g < ng; g++) {
+      if (!(nu[g] > 0.0)) {
+        nt[g] = 0.0;
         continue;
       }
       /* the true mean scatters about the MC estimate as the MC sample does */
-      const double mean = meff[i] > 0.0 ? nu[i] * gamma_draw(&rng, meff[i]) / meff[i] : nu[i];
-      nt[i] = (double)dd_sample_poisson(w->smp, &rng, mean);
+      const double mean = meff[g] > 0.0 ? nu[g] * gamma_draw(&rng, meff[g]) / meff[g] : nu[g];
+      nt[g] = (double)dd_sample_poisson(w->smp, &rng, mean);
     }
-    const double d = deviance(t->k, nu, nt), tol = 1e-9 * (1.0 + out->stat);
+    const double d = deviance(ng, nu, nt), tol = 1e-9 * (1.0 + out->stat);
     if (d > out->stat + tol)
       out->toys_gt++;
     else if (d >= out->stat - tol)
