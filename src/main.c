@@ -56,7 +56,7 @@ static const command k_commands[] = {
     {"inject", "CONFIG --exposure E --seed K --out FILE [--mass M --sigma S | --signal ...]",
      "a Poisson pseudo-data set (background + optional WIMP) as an events file", app_cmd_inject,
      CMD_MPI | CMD_NEEDS_CONFIG},
-    {"analyse", "CONFIG --data FILE [--out FILE]",
+    {"analyse", "CONFIG --data FILE [--out FILE] [--toys N]",
      "p-value, Z, best fit and 90% upper limit of an events file per method and mass",
      app_cmd_analyse, CMD_MPI | CMD_NEEDS_CONFIG},
 };

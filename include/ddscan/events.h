@@ -150,6 +150,8 @@ typedef struct ev_analyse_opts {
   const char *data;   /* the events file */
   const char *out;    /* output file; NULL: <run.output_dir>/observed.h5 */
   double exposure_ty; /* NAN: the file's root attribute exposure_ty */
+  long toys;          /* toys of the toy-calibrated p of sound and classical (0: none);
+                         the `toys` method uses stats.toys.count */
 } ev_analyse_opts;
 
 /* Collective: `ddscan analyse`: scores the events with this

@@ -589,6 +589,8 @@ typedef struct stats_observed {
   double p;       /* background-only p: sound/classical Phibar(sqrt q0); toys P(q0 >= obs | H0)
                      = (toys_gt + toys_eq)/n_toys; paper erfc(sqrt(chi2_P/2)) */
   double z;       /* Phibar^-1(p) (sqrt q0 for sound/classical) */
+  double p_toys;  /* toy-calibrated p (sound, classical, toys; NAN without t_toys or paper) */
+  double z_toys;  /* Phibar^-1(p_toys) */
   double stat;    /* q0, or chi^2_P for paper */
   double mu_hat;  /* best-fit sigma/sigma_ref (>= 0); NAN for paper */
   double mu_up;   /* 90 % CL upper limit on sigma/sigma_ref (q~mu = 1.6424); NAN for paper */
@@ -605,8 +607,9 @@ typedef struct stats_observed {
 /* Evaluates `method` on the observed counts n (t->k bins) at exposure E:
  * the model of stats_model_at at sigma_ref (nuisances of p), bins with data
  * but no background floored at one mean MC weight, then q0 (stats_q0), the
- * toys (p->toys of them, keyed by (seed, point), into t_toys, only for
- * TOYS) and the upper limit by bisection of stats_qmu.  w must hold k bins
+ * toys (p->toys of them, keyed by (seed, point), into t_toys (may be NULL
+ * except for TOYS): p_toys for every likelihood method) and the upper limit
+ * by bisection of stats_qmu.  w must hold k bins
  * and p->toys toys. */
 dd_status stats_observed_eval(const stats_template *t, const stats_params *p, stats_method method,
                               const double *n, double exposure_ty, uint32_t seed, uint32_t point,
@@ -630,7 +633,7 @@ dd_status stats_observed_eval(const stats_template *t, const stats_params *p, st
 typedef struct stats_gof {
   int n_groups; /* merged bins the deviance runs over */
   double stat;  /* D_obs */
-  double p, z; /* (gt + eq)/n_toys and Phibar^-1(p) */
+  double p, z;  /* (gt + eq)/n_toys and Phibar^-1(p) */
   long n_toys, toys_gt, toys_eq;
 } stats_gof;
 dd_status stats_gof_eval(const stats_template *t, const stats_params *p, const double *n,

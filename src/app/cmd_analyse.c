@@ -1,5 +1,5 @@
 /* cmd_analyse.c - `ddscan analyse CONFIG --data FILE [--out FILE]
- * [--exposure E]`: the observed-data analysis of an events file against
+ * [--exposure E] [--toys N]`: the observed-data analysis of an events file against
  * the trained networks and the scan templates of CONFIG (docs/format.md
  * §10, §11); prints the table and writes <output_dir>/observed.h5. */
 #define _POSIX_C_SOURCE 200809L
@@ -12,10 +12,10 @@
 #include "ddscan/events.h" /* uses: ev_analyse_opts, stage_analyse */
 
 dd_status app_cmd_analyse(const par_world *w, const app_opts *o) {
-  ev_analyse_opts ao = {NULL, NULL, NAN};
+  ev_analyse_opts ao = {NULL, NULL, NAN, 1000};
   for (int i = 0; i < o->n_args; i++) {
     const char *a = o->args[i];
-    if (strcmp(a, "--data") && strcmp(a, "--out") && strcmp(a, "--exposure"))
+    if (strcmp(a, "--data") && strcmp(a, "--out") && strcmp(a, "--exposure") && strcmp(a, "--toys"))
       return DD_FAIL(DD_ERR_ARG, "analyse: unexpected argument '%s'", a);
     if (i + 1 >= o->n_args) return DD_FAIL(DD_ERR_ARG, "analyse: %s needs a value", a);
     const char *v = o->args[++i];
@@ -23,6 +23,11 @@ dd_status app_cmd_analyse(const par_world *w, const app_opts *o) {
       ao.data = v;
     } else if (!strcmp(a, "--out")) {
       ao.out = v;
+    } else if (!strcmp(a, "--toys")) {
+      char *end = NULL;
+      ao.toys = strtol(v, &end, 10);
+      if (end == v || *end != '\0' || ao.toys < 0 || ao.toys > 100000000L)
+        return DD_FAIL(DD_ERR_ARG, "analyse: --toys needs a count in [0, 1e8], got '%s'", v);
     } else {
       char *end = NULL;
       ao.exposure_ty = strtod(v, &end);

@@ -236,11 +236,13 @@ static void tpl_view(const obs_templates *t, const stats_params *sp, int classic
 
 /* ---------------------------------------------------------------- results */
 
-enum { R_P, R_Z, R_STAT, R_SIGHAT, R_UL, R_NOBS, R_BEXP, R_SREF, R_FLOOR, R_N };
+enum { R_P, R_Z, R_STAT, R_SIGHAT, R_UL, R_NOBS, R_BEXP, R_SREF, R_FLOOR, R_PT, R_ZT, R_N };
 static const char *const k_res_names[R_N] = {
-    "p_value",    "z",          "statistic",      "sigma_hat",   "sigma_up90",
-    "n_observed", "b_expected", "s_expected_ref", "floored_bins"};
-static const char *const k_res_units[R_N] = {"1", "1", "1", "cm^2", "cm^2", "1", "1", "1", "1"};
+    "p_value",    "z",          "statistic",      "sigma_hat",    "sigma_up90",
+    "n_observed", "b_expected", "s_expected_ref", "floored_bins", "p_value_toys",
+    "z_toys"};
+static const char *const k_res_units[R_N] = {"1", "1", "1", "cm^2", "cm^2", "1",
+                                             "1", "1", "1", "1",    "1"};
 static const char *const k_res_desc[R_N] = {
     "background-only p-value of the observed data (sound, classical: asymptotic Phibar(sqrt q0); "
     "toys: P(q0 >= q0_obs | H0) from stats.toys pseudo-experiments; paper: chi^2_P with 1 dof)",
@@ -253,7 +255,10 @@ static const char *const k_res_desc[R_N] = {
     "expected background events inside the bins (ER + NR background)",
     "expected signal events at sigma_ref inside the bins",
     "bins with observed events but no background MC, whose background was floored at one mean "
-    "MC event's weight (else q0 would be infinite); > 0 means the templates are too coarse"};
+    "MC event's weight (else q0 would be infinite); > 0 means the templates are too coarse",
+    "toy-calibrated background-only p: P(q0 >= q0_obs | H0) from stats.toys pseudo-experiments "
+    "of the background-only model (sound, toys, classical; NaN for paper)",
+    "Phibar^-1(p_value_toys) (inf when no toy reached q0_obs)"};
 
 /* ----------------------------------------------------------------- driver */
 
@@ -376,9 +381,10 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
   if (st == DD_OK) st = dd_calloc((void **)&nbuf, (size_t)kmax, sizeof *nbuf, "counts");
   if (st == DD_OK) st = dd_calloc((void **)&half, 2 * (size_t)kmax, sizeof *half, "scratch");
   if (st == DD_OK) st = dd_calloc((void **)&mc, (size_t)kmax, sizeof *mc, "scratch");
+  const long n_toys_max = p->stats.toys > o->toys ? p->stats.toys : o->toys;
   if (st == DD_OK)
-    st = dd_calloc((void **)&t_toys, (size_t)p->stats.toys, sizeof *t_toys, "toy statistics");
-  if (st == DD_OK) st = stats_work_init(&work, kmax, p->stats.toys);
+    st = dd_calloc((void **)&t_toys, (size_t)n_toys_max, sizeof *t_toys, "toy statistics");
+  if (st == DD_OK) st = stats_work_init(&work, kmax, n_toys_max);
   /* the toys' seed: the run's seed and the data file */
   uint32_t toy_seed = (uint32_t)dd_hash_str(
       dd_hash_bytes(DD_HASH_INIT, &p->run.seed, sizeof p->run.seed), info.hash_hex);
@@ -400,8 +406,11 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
         double *r = res + (((size_t)mi * t.n_mass + im) * t.n_r + ir) * R_N;
         uint32_t point = (uint32_t)((im * t.n_r + ir) * STATS_N_METHODS + (int)method);
         stats_observed ob;
-        st = stats_observed_eval(&v, &p->stats, method, nbuf, exposure, toy_seed, point, &work,
-                                 t_toys, &ob);
+        /* the toys method: stats.toys.count; the others' p_toys: --toys */
+        stats_params sp = p->stats;
+        if (method != STATS_METHOD_TOYS) sp.toys = o->toys;
+        st = stats_observed_eval(&v, &sp, method, nbuf, exposure, toy_seed, point, &work,
+                                 method == STATS_METHOD_TOYS || o->toys > 0 ? t_toys : NULL, &ob);
         if (st == DD_OK) {
           r[R_P] = ob.p;
           r[R_Z] = ob.z;
@@ -412,6 +421,8 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
           r[R_BEXP] = ob.b_exp;
           r[R_SREF] = ob.s_exp;
           r[R_FLOOR] = ob.floored;
+          r[R_PT] = ob.p_toys;
+          r[R_ZT] = ob.z_toys;
         }
         if (st != DD_OK)
           st = DD_CONTEXT(st, "%s at m = %g GeV, R = %g", stats_method_name(method), t.mass_gev[im],
@@ -509,6 +520,7 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
   if (st == DD_OK) st = io_attr_write_double(out, "/observed", "exposure_ty", exposure);
   if (st == DD_OK) st = io_attr_write_string(out, "/observed", "results_file", x->results);
   if (st == DD_OK) st = io_attr_write_int(out, "/observed", "toys_count", p->stats.toys);
+  if (st == DD_OK) st = io_attr_write_int(out, "/observed", "p_toys_count", o->toys);
   if (st == DD_OK) st = io_attr_write_double(out, "/observed", "upper_limit_cl", 0.9);
   if (st == DD_OK)
     st = io_attr_write_string(out, "/observed", "images",
@@ -523,11 +535,12 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
     printf("# ddscan analyse: %s (%lld events, hash %s), exposure %g t*y, templates of %s\n",
            o->data, info.n, info.hash_hex, exposure, x->results);
     printf(
-        "# p, Z: background-only (toys: %ld pseudo-experiments); sigma_hat: best fit; "
+        "# p, Z: background-only, asymptotic (the toys method: %ld pseudo-experiments); "
+        "p_toys: toy-calibrated from %ld pseudo-experiments (--toys); sigma_hat: best fit; "
         "sigma_up90: 90%% CL upper limit (q~mu, asymptotic)\n",
-        p->stats.toys);
-    printf("%-10s %9s %7s %8s %8s %10s %11s %8s %10s %10s\n", "method", "mass_GeV", "R", "n_obs",
-           "b_exp", "statistic", "p", "Z", "sigma_hat", "sigma_up90");
+        p->stats.toys, o->toys);
+    printf("%-10s %9s %7s %8s %8s %10s %11s %8s %10s %10s %10s\n", "method", "mass_GeV", "R",
+           "n_obs", "b_exp", "statistic", "p", "Z", "p_toys", "sigma_hat", "sigma_up90");
     for (int mi = 0; mi < g->n_methods; mi++) {
       const int cl = g->methods[mi] == STATS_METHOD_CLASSICAL;
       for (int im = 0; im < t.n_mass; im++)
@@ -544,9 +557,17 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
             snprintf(rbuf, sizeof rbuf, "-");
           else
             snprintf(rbuf, sizeof rbuf, "%g", t.r[ir]);
-          printf("%-10s %9g %7s %8.0f %8.2f %10.4g %11s %8.3f %10.3g %10.3g\n",
+          char tbuf[32];
+          if (isnan(r[R_PT]))
+            snprintf(tbuf, sizeof tbuf, "-");
+          else if (r[R_PT] == 0.0)
+            snprintf(tbuf, sizeof tbuf, "<%.3g",
+                     1.0 / (double)(g->methods[mi] == STATS_METHOD_TOYS ? p->stats.toys : o->toys));
+          else
+            snprintf(tbuf, sizeof tbuf, "%.4g", r[R_PT]);
+          printf("%-10s %9g %7s %8.0f %8.2f %10.4g %11s %8.3f %10s %10.3g %10.3g\n",
                  stats_method_name(g->methods[mi]), t.mass_gev[im], rbuf, r[R_NOBS], r[R_BEXP],
-                 r[R_STAT], pbuf, r[R_Z], r[R_SIGHAT], r[R_UL]);
+                 r[R_STAT], pbuf, r[R_Z], tbuf, r[R_SIGHAT], r[R_UL]);
         }
     }
     printf(

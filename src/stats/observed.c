@@ -6,6 +6,8 @@
  *     (asymptotic; Cowan, Cranmer, Gross, Vitells, EPJC 71 (2011) 1554);
  *   toys: the same q0, p = P(q0 >= q0_obs | H0) from p->toys
  *     pseudo-experiments of the background-only model (stats_toys_run);
+ *     the same toy-calibrated p is given beside the asymptotic one for sound
+ *     and classical (p_toys) when a toy buffer is passed;
  *   paper: Pearson chi^2_P between the observed histogram and the expected
  *     background with the paper's 1-dof convention (not a calibrated test of
  *     an observed histogram: chi^2_P of k bins has k degrees of freedom).
@@ -59,7 +61,7 @@ dd_status stats_observed_eval(const stats_template *t, const stats_params *p, st
                               const double *n, double exposure_ty, uint32_t seed, uint32_t point,
                               stats_work *w, double *t_toys, stats_observed *out) {
   memset(out, 0, sizeof *out);
-  out->mu_hat = out->mu_up = NAN;
+  out->mu_hat = out->mu_up = out->p_toys = out->z_toys = NAN;
   stats_model m;
   unsigned flags = 0;
   DD_TRY(stats_model_at(t, p, method, 1.0, exposure_ty, w, &m, &flags), "%s model",
@@ -98,7 +100,7 @@ dd_status stats_observed_eval(const stats_template *t, const stats_params *p, st
   stats_signif sg = stats_signif_of(STATS_CONV_Q0, fit.q0);
   out->p = sg.p;
   out->z = sg.z;
-  if (method == STATS_METHOD_TOYS) {
+  if (t_toys) { /* toy-calibrated p of every likelihood method */
     const long nt = p->toys;
     DD_TRY(stats_toys_run(&m, STATS_TOY_Q0, 0.0, seed, point, 0, nt, w, t_toys, NULL), "toys");
     /* ties within rounding count as equal (q0 = 0 is common) */
@@ -110,8 +112,13 @@ dd_status stats_observed_eval(const stats_template *t, const stats_params *p, st
         out->toys_eq++;
     }
     out->n_toys = nt;
-    out->p = (double)(out->toys_gt + out->toys_eq) / (double)nt;
-    out->z = out->p > 0.0 ? stats_norm_isf(out->p) : INFINITY;
+    out->p_toys = (double)(out->toys_gt + out->toys_eq) / (double)nt;
+    out->z_toys = out->p_toys > 0.0 ? stats_norm_isf(out->p_toys) : INFINITY;
+  }
+  if (method == STATS_METHOD_TOYS) {
+    if (!t_toys) return DD_FAIL(DD_ERR_ARG, "toys: no toy buffer");
+    out->p = out->p_toys;
+    out->z = out->z_toys;
   }
   DD_TRY(upper_limit(&m, n, fit.mu_hat, out->s_exp, &out->mu_up), "%s", stats_method_name(method));
   return DD_OK;
