@@ -11,7 +11,8 @@
 #    set is not (Z < 3); analyse at np 2 equals np 1;
 # 4. a NaN in cs2 exits 2 naming /events/cs2 and the row; a cS1/cS2-only
 #    file runs the classical method alone;
-# 5. export writes the very analysis events the score stage scored.
+# 5. export writes the very analysis events the score stage scored, the
+#    same rows at np 1 and np 3.
 set -u
 . "$(dirname "$0")/../lib.sh"
 CFG="$ROOT/configs/tiny.cfg"
@@ -129,6 +130,10 @@ h5diff -c "$TMP/obs_bkg.h5" "$TMP/obs_cs.h5" /observed/p_value /observed/p_value
 # 5. export = the scored analysis events
 "$DDSCAN" export "$CFG" "${SET[@]}" --er 50 --nr 20 --out "$TMP/exp.h5" -q >"$TMP/e.log" 2>&1 ||
   fail "export: $(tail -3 "$TMP/e.log")"
+$MPIRUN -n 3 "$DDSCAN" export "$CFG" "${SET[@]}" --er 50 --nr 20 --out "$TMP/exp3.h5" -q >"$TMP/e3.log" 2>&1 ||
+  fail "export np 3: $(tail -3 "$TMP/e3.log")"
+h5diff -c "$TMP/exp.h5" "$TMP/exp3.h5" /events /events >"$TMP/diff.out" 2>&1 ||
+  fail "export np 1 vs np 3 differ: $(head -c 400 "$TMP/diff.out")"
 "$PYTHON" - "$TMP" "$D/results.h5" <<'PY' || fail "export differs from the scored events"
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1] + "/exp.h5", "r") as e, h5py.File(sys.argv[2], "r") as r:
