@@ -23,6 +23,16 @@ typedef enum app_opt {
   APP_OPT_STEP,      /* spectrum --step KEV */
   APP_OPT_INTEGRATE, /* spectrum --integrate E1:E2 */
   APP_OPT_CONFIG,    /* spectrum --config CONFIG */
+  APP_OPT_OUT,       /* export/inject --out FILE, analyse --out FILE */
+  APP_OPT_ER,        /* export --er N */
+  APP_OPT_NR,        /* export --nr N */
+  APP_OPT_EXPOSURE,  /* inject/analyse --exposure T*Y */
+  APP_OPT_SEED,      /* inject --seed K */
+  APP_OPT_SIGNAL,    /* inject --signal MODEL */
+  APP_OPT_ENERGY,    /* inject --energy KEV */
+  APP_OPT_RATE,      /* inject --rate R */
+  APP_OPT_DATA,      /* analyse --data FILE */
+  APP_OPT_TOYS,      /* analyse --toys N */
   APP_OPT_VERBOSE,   /* -v, --verbose */
   APP_OPT_QUIET,     /* -q, --quiet */
   APP_OPT_HELP,      /* -h, --help */
@@ -70,6 +80,13 @@ dd_status app_cmd_spectrum(const par_world *w, const app_opts *o);
 dd_status app_cmd_merge(const par_world *w, const app_opts *o);
 /* `ddscan info RESULTS.h5`: human summary of any results file. */
 dd_status app_cmd_info(const par_world *w, const app_opts *o);
+
+/* `ddscan export CONFIG --out FILE [--er N --nr N]`: the analysis events as an events file. */
+dd_status app_cmd_export(const par_world *w, const app_opts *o);
+/* `ddscan inject CONFIG --exposure E --seed K --out FILE [--mass M --sigma S]`: pseudo-data. */
+dd_status app_cmd_inject(const par_world *w, const app_opts *o);
+/* `ddscan analyse CONFIG --data FILE [--out FILE] [--exposure E]`: observed p, Z, limits. */
+dd_status app_cmd_analyse(const par_world *w, const app_opts *o);
 
 /* ------------------------------------------------------------------------ */
 /* The command table and its parser (src/app/cli.c; no MPI)                   */

@@ -253,4 +253,43 @@ dd_status stage_scan_run_job(const par_world *w, const scan_job *job);
 dd_status stage_scan_is_current_at(const par_world *w, const char *input_path, uint64_t config_hash,
                                    int *current);
 
+/* ======================================================================== */
+/* The streamed scorer of the score stage (src/stage/score.c), shared with  */
+/* `ddscan analyse` (src/stage/analyse.c)                                    */
+/* ======================================================================== */
+
+/* Inference-only CVAE and CNN (the finished checkpoints of this
+ * configuration), the detector model, the renderer and the buffers of one
+ * block (score.batch_size x score.block_batches events). */
+typedef struct stage_scorer stage_scorer;
+
+/* Collective: loads both checkpoints on rank 0 and broadcasts them; a
+ * missing or unfinished checkpoint says which command to run.  *out is
+ * freed with stage_scorer_free. */
+dd_status stage_scorer_init(stage_ctx *x, stage_scorer **out);
+void stage_scorer_free(stage_scorer **s);
+/* The detector model the scorer renders with (borrowed from the scorer). */
+const det_model *stage_scorer_detector(const stage_scorer *s);
+
+/* Where the events of the blocks come from and where their scores go.
+ * fill and sink are called on EVERY rank in every round (n = 0 on a rank
+ * without a block this round), so both may be collective (an HDF5 read or
+ * write); fill writes n records into ev. */
+typedef struct stage_block_io {
+  dd_status (*fill)(void *ctx, long long first, long long n, det_event *ev);
+  dd_status (*sink)(void *ctx, long long block, long long first, long long n,
+                    const scan_score_record *rows);
+  void *ctx;
+} stage_block_io;
+
+/* Collective: events [0, n_events) in blocks of the scorer's size; block b
+ * goes to rank b mod np in round b / np and is skipped when done[b] (done
+ * may be NULL).  Every block's events are rendered and scored in fixed
+ * batches with the latent noise keyed by (bank, event index), so the
+ * scores are the same bytes at any rank count.  label names the progress
+ * line ("score ER"). */
+dd_status stage_score_blocks(const par_world *w, stage_scorer *s, uint32_t bank, long long n_events,
+                             const unsigned char *done, const stage_block_io *io,
+                             const char *label);
+
 #endif /* DDSCAN_STAGE_H */

@@ -294,6 +294,9 @@ dd_status stats_template_set_signal_2d(stats_template *t, const stats_events2d *
 void stats_template_free(stats_template *t);
 /* Bin of a TS value in a 1-D template, or -1 when it falls in no kept bin. */
 int stats_template_bin(const stats_template *t, double ts);
+/* Bin of an event (cS1, cS2 in PE) in a 2-D classical template, or -1
+ * outside the ROI (the rule the template was filled with). */
+int stats_template_bin_2d(const stats_template *t, double cs1, double cs2);
 
 /* ======================================================================== */
 /* The binned Poisson likelihood engine (spec §2, §5)                           */
@@ -698,5 +701,65 @@ dd_status stats_limit_toys_model(const stats_model *m, double cl, double power_m
 dd_status stats_limits(const stats_template *t, const stats_params *p, stats_method method,
                        const double *exposure_ty, int n_e, uint32_t seed, uint32_t point,
                        stats_work *w, double *clsb, double *cls, double *err, unsigned *flags);
+
+/* ======================================================================== */
+/* An observed histogram (observed.c): `ddscan analyse`, calibration tests   */
+/* ======================================================================== */
+
+/* The tests of one observed histogram against one template. */
+typedef struct stats_observed {
+  double p;       /* background-only p: sound/classical Phibar(sqrt q0); toys P(q0 >= obs | H0)
+                     = (toys_gt + toys_eq)/n_toys; paper erfc(sqrt(chi2_P/2)) */
+  double z;       /* Phibar^-1(p) (sqrt q0 for sound/classical) */
+  double p_toys;  /* toy-calibrated p (sound, classical, toys; NAN without t_toys or paper) */
+  double z_toys;  /* Phibar^-1(p_toys) */
+  double stat;    /* q0, or chi^2_P for paper */
+  double mu_hat;  /* best-fit sigma/sigma_ref (>= 0); NAN for paper */
+  double mu_up;   /* 90 % CL upper limit on sigma/sigma_ref (q~mu = 1.6424); NAN for paper */
+  double n_obs;   /* observed events in the template's bins */
+  double b_exp;   /* expected background in them (floors included) */
+  double s_exp;   /* expected signal at sigma_ref */
+  int floored;    /* bins with data but no background MC, floored at w_bkg_mean */
+  long n_toys;    /* toys: pseudo-experiments run */
+  long toys_gt;   /* toys with q0 above the observed (beyond 1e-9 relative) */
+  long toys_eq;   /* toys tied with it (for a randomised p: (gt + U eq)/n) */
+  unsigned flags; /* stats_model_at's flags */
+} stats_observed;
+
+/* Evaluates `method` on the observed counts n (t->k bins) at exposure E:
+ * the model of stats_model_at at sigma_ref (nuisances of p), bins with data
+ * but no background floored at one mean MC weight, then q0 (stats_q0), the
+ * toys (p->toys of them, keyed by (seed, point), into t_toys (may be NULL
+ * except for TOYS): p_toys for every likelihood method) and the upper limit
+ * by bisection of stats_qmu.  w must hold k bins
+ * and p->toys toys. */
+dd_status stats_observed_eval(const stats_template *t, const stats_params *p, stats_method method,
+                              const double *n, double exposure_ty, uint32_t seed, uint32_t point,
+                              stats_work *w, double *t_toys, stats_observed *out);
+
+/* Model-independent goodness of fit of an observed histogram to the
+ * background-only expectation nu (the template's nominal background at
+ * exposure E, NR background included when stats.sound.nr_bkg, bins with data
+ * and no background MC floored as in stats_observed_eval), on the bins
+ * merged in index order until each holds STATS_GOF_MIN_MC background MC
+ * events (sparse MC tails would otherwise decide the test): the Poisson
+ * deviance D = 2 sum [nu - n + n ln(n/nu)] (saturated-model likelihood
+ * ratio, Baker & Cousins 1984), p = P(D >= D_obs) from n_toys
+ * pseudo-experiments drawn from DD_STREAM_TOYS (a = point, b = toy, c = 1):
+ * per bin a true mean nu Gamma(m, 1)/m (m the effective MC events of the
+ * template: the MC's own scatter), then n ~ Poisson(that mean).  No signal
+ * model enters: any excess or deficit anywhere in the histogram counts.
+ * Normalisation nuisances are held at their nominal values.
+ * Uses w->n, w->aux, w->ms and w->mb as scratch; n_toys <= w->n_toys. */
+#define STATS_GOF_MIN_MC 20 /* background MC events per merged goodness-of-fit bin */
+typedef struct stats_gof {
+  int n_groups; /* merged bins the deviance runs over */
+  double stat;  /* D_obs */
+  double p, z;  /* (gt + eq)/n_toys and Phibar^-1(p) */
+  long n_toys, toys_gt, toys_eq;
+} stats_gof;
+dd_status stats_gof_eval(const stats_template *t, const stats_params *p, const double *n,
+                         double exposure_ty, uint32_t seed, uint32_t point, long n_toys,
+                         stats_work *w, stats_gof *out);
 
 #endif /* DDSCAN_STATS_H */

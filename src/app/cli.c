@@ -31,10 +31,35 @@ static const app_option k_options[APP_N_OPTS] = {
     [APP_OPT_PREVIEW] = {"--preview", NULL, "N",
                          "also render the first N events of each bank as PNG sheets into\n"
                          "<run.output_dir>/preview/ (default: none)"},
-    [APP_OPT_MASS] = {"--mass", NULL, "GEV", "WIMP mass in GeV/c^2 (required, > 0)"},
+    [APP_OPT_MASS] = {"--mass", NULL, "GEV",
+                      "WIMP mass in GeV/c^2 (> 0; spectrum: required; inject: with --sigma)"},
     [APP_OPT_SIGMA] = {"--sigma", NULL, "CM2",
-                       "SI WIMP-nucleon cross-section in cm^2 (default: physics.sigma_ref_cm2,\n"
-                       "1e-45 unless CONFIG or --set change it)"},
+                       "SI WIMP-nucleon cross-section in cm^2 (spectrum default:\n"
+                       "physics.sigma_ref_cm2, 1e-45 unless CONFIG or --set change it;\n"
+                       "inject default: 0, background only)"},
+    [APP_OPT_OUT] = {"--out", NULL, "FILE",
+                     "the file to write (export/inject: an events file, required; analyse:\n"
+                     "default <run.output_dir>/observed.h5)"},
+    [APP_OPT_ER] = {"--er", NULL, "N",
+                    "ER analysis events to export (default: the score stage's ER sample)"},
+    [APP_OPT_NR] = {"--nr", NULL, "N",
+                    "NR analysis events to export (default: the score stage's NR sample)"},
+    [APP_OPT_EXPOSURE] = {"--exposure", NULL, "T*Y",
+                          "exposure in tonne-years (inject: required, in (0, 1e4]; analyse:\n"
+                          "default the events file's exposure attribute)"},
+    [APP_OPT_SEED] = {"--seed", NULL, "K",
+                      "seed of the pseudo-data set, an integer in [0, 4294967295] (required)"},
+    [APP_OPT_SIGNAL] = {"--signal", NULL, "MODEL",
+                        "signal model: wimp (default; --mass, --sigma), er_line (--energy,\n"
+                        "--rate), tritium (--rate) or cevns (8B CEvNS; --rate optional)"},
+    [APP_OPT_ENERGY] = {"--energy", NULL, "KEV", "energy of the er_line signal in keV (0, 1000]"},
+    [APP_OPT_RATE] = {"--rate", NULL, "R",
+                      "signal interactions per tonne-year (er_line, tritium: required;\n"
+                      "cevns: default the physics rate)"},
+    [APP_OPT_DATA] = {"--data", NULL, "FILE", "the events file to analyse (required)"},
+    [APP_OPT_TOYS] = {"--toys", NULL, "N",
+                      "pseudo-experiments for the toy-calibrated p-values, in [0, 1e8]\n"
+                      "(default 1000; 0: asymptotic only)"},
     [APP_OPT_EMIN] = {"--emin", NULL, "KEV",
                       "first recoil energy of the table in keVnr (default 1)"},
     [APP_OPT_EMAX] = {"--emax", NULL, "KEV",
@@ -119,6 +144,34 @@ static const app_command k_commands[] = {
      "Prints the datasets every stage owns (shape, type, unit, description) as the\n"
      "Markdown tables of docs/format.md section 9.\n",
      app_cmd_schema, 0, 0, 0, 0, COMMON},
+    {"export", "CONFIG --out FILE", "the analysis events of CONFIG as an events file",
+     "Writes the analysis events of CONFIG (the events the score stage scores, keyed by\n"
+     "seed and index: the same rows at any rank count) as an events file\n"
+     "(docs/format.md section 10).\n"
+     "\narguments:\n" CONFIG_ARG,
+     app_cmd_export, 1, 1, 1, 1,
+     CONFIG_OPTS | BIT(APP_OPT_OUT) | BIT(APP_OPT_ER) | BIT(APP_OPT_NR)},
+    {"inject", "CONFIG --exposure T*Y --seed K --out FILE",
+     "a Poisson pseudo-data set (background + optional signal) as an events file",
+     "Draws a Poisson pseudo-data set of CONFIG's detector and backgrounds (not Asimov),\n"
+     "plus an optional signal (a WIMP of --mass and --sigma, or --signal MODEL), through\n"
+     "the detector, into an events file with the truth in its attributes.\n"
+     "\narguments:\n" CONFIG_ARG,
+     app_cmd_inject, 1, 1, 1, 1,
+     CONFIG_OPTS | BIT(APP_OPT_OUT) | BIT(APP_OPT_EXPOSURE) | BIT(APP_OPT_SEED) |
+         BIT(APP_OPT_MASS) | BIT(APP_OPT_SIGMA) | BIT(APP_OPT_SIGNAL) | BIT(APP_OPT_ENERGY) |
+         BIT(APP_OPT_RATE)},
+    {"analyse", "CONFIG --data FILE",
+     "p-value, Z, best fit and 90% upper limit of an events file per method and mass",
+     "Renders and scores the events of --data with CONFIG's trained networks (streamed,\n"
+     "like score), bins them on the scan's templates and prints, per method, mass and R,\n"
+     "the background-only p-value and Z (asymptotic and toy-calibrated), the best-fit\n"
+     "cross-section and the 90 % CL upper limit; writes them to /observed of --out.\n"
+     "The data never enter the templates.  Needs the scan of CONFIG done.\n"
+     "\narguments:\n" CONFIG_ARG,
+     app_cmd_analyse, 1, 1, 1, 1,
+     CONFIG_OPTS | BIT(APP_OPT_DATA) | BIT(APP_OPT_OUT) | BIT(APP_OPT_EXPOSURE) |
+         BIT(APP_OPT_TOYS)},
 };
 static const int k_n_commands = (int)(sizeof k_commands / sizeof k_commands[0]);
 

@@ -179,7 +179,8 @@ static int pick_exposures(long long ne, long long *pick) {
  * computed: p underflow, independent halves, chi2 = 25, importance toys). */
 #define QUALITY_FLAGS                                                                        \
   (STATS_FLAG_FLOORED | STATS_FLAG_LOW_COUNT | STATS_FLAG_NONMONOTONE | STATS_FLAG_NO_ROOT | \
-   STATS_FLAG_AT_ZERO | STATS_FLAG_TOY_LIMITED | STATS_FLAG_LOW_MC | STATS_FLAG_MC_RATIO | STATS_FLAG_TOY_ERR)
+   STATS_FLAG_AT_ZERO | STATS_FLAG_TOY_LIMITED | STATS_FLAG_LOW_MC | STATS_FLAG_MC_RATIO |   \
+   STATS_FLAG_TOY_ERR)
 
 /* Why a flag questions the point, for the legend under the table. */
 static const char *flag_reason(unsigned bit) {

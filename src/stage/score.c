@@ -37,22 +37,22 @@
 #include "ddscan/scan.h"     /* uses: scan_score_record, stage_scores_write */
 #include "ddscan/stats.h"    /* uses: stats_hb_from_logit */
 
-typedef struct sc_ctx {
-  stage_ctx *ctx;        /* borrowed */
-  const stage_params *p; /* borrowed: x->p */
-  det_model *det;
-  img_renderer *rend;
-  phys_sampler q[2];       /* energy samplers: [DET_ER] ER, [DET_NR] the NR reference */
+struct stage_scorer {
+  stage_ctx *ctx;          /* borrowed */
+  const stage_params *p;   /* borrowed: x->p */
+  det_model *det;          /* owned */
+  img_renderer *rend;      /* owned */
   nn_model model[2];       /* [0] CVAE, [1] CNN, inference only, max_batch = score.batch_size */
   float *x;                /* owned (batch, C, H, W) */
   uint32_t *key;           /* owned (batch): noise keys (event indices) */
   det_event *ev;           /* owned (block): the records of one block */
   scan_score_record *rows; /* owned (block): their scores */
-} sc_ctx;
+  long long block_events;  /* score.batch_size x score.block_batches */
+};
 
-static void sc_free(sc_ctx *c) {
-  phys_sampler_free(&c->q[0]);
-  phys_sampler_free(&c->q[1]);
+void stage_scorer_free(stage_scorer **sp) {
+  stage_scorer *c = *sp;
+  if (!c) return;
   free(c->det);
   free(c->rend);
   nn_model_free(&c->model[0]);
@@ -61,12 +61,18 @@ static void sc_free(sc_ctx *c) {
   free(c->key);
   free(c->ev);
   free(c->rows);
+  free(c);
+  *sp = NULL;
+}
+
+const det_model *stage_scorer_detector(const stage_scorer *s) {
+  return s->det;
 }
 
 /* Rank 0 loads the finished checkpoint of model k and broadcasts the
  * parameters.  A missing, unfinished or foreign checkpoint is an error that
  * says which stage to run. */
-static dd_status load_model(const par_world *w, sc_ctx *c, int k, uint64_t hash) {
+static dd_status load_model(const par_world *w, stage_scorer *c, int k, uint64_t hash) {
   const stage_params *p = c->p;
   char ckpt[STAGE_PATH_MAX + 64];
   stage_model_paths(c->ctx, k, ckpt, NULL, sizeof ckpt);
@@ -98,29 +104,61 @@ static dd_status load_model(const par_world *w, sc_ctx *c, int k, uint64_t hash)
   return DD_OK;
 }
 
-/* The detector's energy callback on top of a physics sampler. */
-static double sampler_draw(void *ctx, double u) {
-  return phys_sampler_draw((const phys_sampler *)ctx, u);
+dd_status stage_scorer_init(stage_ctx *x, stage_scorer **out) {
+  const par_world *w = x->w;
+  *out = NULL;
+  stage_scorer *c = NULL;
+  DD_TRY(dd_calloc((void **)&c, 1, sizeof *c, "scorer"), "score");
+  c->ctx = x;
+  c->p = x->p;
+  const stage_params *p = c->p;
+  uint64_t mh[STAGE_N_MODELS] = {0, 0};
+  io_file *in = NULL;
+  dd_status st = io_file_open(w, x->results, IO_READ, &in);
+  if (st == DD_OK) {
+    st = stage_model_hashes(x, in, mh);
+    dd_status st2 = io_file_close(&in);
+    if (st == DD_OK) st = st2;
+  }
+  const int B = p->score.batch_size;
+  c->block_events = (long long)B * p->score.block_batches;
+  if (st == DD_OK) st = nn_model_init_inference(&c->model[0], &p->nn.cvae, B);
+  if (st == DD_OK) st = nn_model_init_inference(&c->model[1], &p->nn.cnn, B);
+  if (st == DD_OK) st = load_model(w, c, 0, mh[0]);
+  if (st == DD_OK) st = load_model(w, c, 1, mh[1]);
+  if (st == DD_OK)
+    st = dd_alloc_aligned((void **)&c->x, (size_t)B * IMG_SIZE * sizeof *c->x, "image batch");
+  if (st == DD_OK) st = dd_calloc((void **)&c->key, (size_t)B, sizeof *c->key, "noise keys");
+  if (st == DD_OK)
+    st = dd_calloc((void **)&c->ev, (size_t)c->block_events, sizeof *c->ev, "block records");
+  if (st == DD_OK)
+    st = dd_calloc((void **)&c->rows, (size_t)c->block_events, sizeof *c->rows, "block scores");
+  if (st == DD_OK) st = dd_calloc((void **)&c->det, 1, sizeof *c->det, "detector model");
+  if (st == DD_OK) st = det_model_init(c->det, &p->detector, p->run.seed);
+  if (st == DD_OK) st = dd_calloc((void **)&c->rend, 1, sizeof *c->rend, "renderer");
+  if (st == DD_OK) st = img_renderer_init(c->rend, &p->image, c->det);
+  st = par_agree(w, st);
+  if (st != DD_OK) {
+    stage_scorer_free(&c);
+    return DD_CONTEXT(st, "score");
+  }
+  *out = c;
+  return DD_OK;
 }
 
-/* Scores events [first, first + n) of class cls (indices relative to the
- * start of the analysis sample, which is event `base` of the class stream)
- * into c->rows, batch by batch. */
-static dd_status score_block(sc_ctx *c, int cls, uint64_t base, long long first, long long n) {
+/* Renders and scores the n records of c->ev into c->rows, batch by batch;
+ * the CVAE's latent noise is keyed by (bank, event index). */
+static dd_status score_records(stage_scorer *c, uint32_t bank, long long n) {
   const stage_params *p = c->p;
   const int B = p->score.batch_size;
-  DD_TRY(det_events_simulate(c->det, cls, p->run.seed, base + (uint64_t)first, (uint64_t)n,
-                             sampler_draw, &c->q[cls], c->ev, NULL),
-         "simulating events");
   for (long long i = 0; i < n; i += B) {
     const int bn = (int)(n - i < B ? n - i : B);
     for (int j = 0; j < bn; j++) {
       img_render(c->rend, &c->ev[i + j], c->x + (size_t)j * IMG_SIZE);
       c->key[j] = (uint32_t)c->ev[i + j].index;
     }
-    nn_noise nz = {p->run.seed,   DD_STREAM_SCORE_EPS,
-                   (uint32_t)cls, c->key,
-                   NULL,          p->score.noise == STAGE_SCORE_MEAN};
+    nn_noise nz = {
+        p->run.seed, DD_STREAM_SCORE_EPS, bank, c->key, NULL, p->score.noise == STAGE_SCORE_MEAN};
     DD_TRY(nn_model_forward(&c->model[0], c->x, NULL, bn, &nz, NULL), "CVAE");
     DD_TRY(nn_model_forward(&c->model[1], c->x, NULL, bn, NULL, NULL), "CNN");
     for (int j = 0; j < bn; j++) {
@@ -137,11 +175,49 @@ static dd_status score_block(sc_ctx *c, int cls, uint64_t base, long long first,
       r->attempts = ev->attempts;
       r->weight = ev->weight;
       if (!isfinite(r->l_rec) || !isfinite(r->kl) || !isfinite(r->logit))
-        return DD_FAIL(DD_ERR_NUMERIC, "score: %s event %llu has a non-finite score",
-                       cls == DET_ER ? "ER" : "NR", (unsigned long long)ev->index);
+        return DD_FAIL(DD_ERR_NUMERIC, "score: event %llu of bank %u has a non-finite score",
+                       (unsigned long long)ev->index, bank);
     }
   }
   return DD_OK;
+}
+
+dd_status stage_score_blocks(const par_world *w, stage_scorer *c, uint32_t bank, long long n_events,
+                             const unsigned char *done, const stage_block_io *io,
+                             const char *label) {
+  const long long bs = c->block_events;
+  const long long nb = (n_events + bs - 1) / bs;
+  long long todo = 0;
+  for (long long b = 0; b < nb; b++) todo += !(done && done[b]);
+  dd_progress prog;
+  dd_progress_start(&prog, label, "blocks", (double)nb);
+  long long n_done = nb - todo;
+  const long long rounds = (nb + w->size - 1) / w->size;
+  dd_status st = DD_OK;
+  for (long long r = 0; r < rounds && st == DD_OK; r++) {
+    const long long b = r * w->size + w->rank;
+    const int mine = b < nb && !(done && done[b]);
+    const long long first = mine ? b * bs : 0;
+    const long long cnt = mine ? (first + bs <= n_events ? bs : n_events - first) : 0;
+    dd_status local = io->fill(io->ctx, first, cnt, c->ev);
+    if (local == DD_OK && cnt > 0) local = score_records(c, bank, cnt);
+    DD_TRY(par_agree(w, local), "%s block %lld", label, b);
+    st = io->sink(io->ctx, mine ? b : -1, first, cnt, c->rows);
+    long long in_round = 0;
+    for (long long k = r * w->size; k < (r + 1) * w->size && k < nb; k++)
+      in_round += !(done && done[k]);
+    n_done += in_round;
+    dd_progress_update(&prog, (double)n_done);
+  }
+  dd_progress_end(&prog, (double)nb);
+  return st;
+}
+
+/* ------------------------------------------------------- the score stage */
+
+/* The energy callback of the detector on top of a physics sampler. */
+static double sampler_draw(void *ctx, double u) {
+  return phys_sampler_draw((const phys_sampler *)ctx, u);
 }
 
 /* Blocks of one class: their size in events and how many. */
@@ -150,56 +226,62 @@ static void class_blocks(const stage_params *p, int cls, long long *bs, long lon
   *nb = (p->score.n_events[cls] + *bs - 1) / *bs;
 }
 
+/* The score stage's source and sink of class cls: events simulated from
+ * the analysis split on (local), rows written, flushed, then marked. */
+typedef struct class_io {
+  const stage_params *p;
+  const det_model *det;
+  phys_sampler *q; /* borrowed: the class's energy sampler */
+  int cls;
+  uint64_t base; /* first event of the analysis sample in the class stream */
+  io_file *f;
+  long long done_off;
+} class_io;
+
+static dd_status class_fill(void *ctx, long long first, long long n, det_event *ev) {
+  class_io *c = ctx;
+  if (n == 0) return DD_OK;
+  DD_TRY(det_events_simulate(c->det, c->cls, c->p->run.seed, c->base + (uint64_t)first, (uint64_t)n,
+                             sampler_draw, c->q, ev, NULL),
+         "simulating events");
+  return DD_OK;
+}
+
+static dd_status class_sink(void *ctx, long long block, long long first, long long n,
+                            const scan_score_record *rows) {
+  class_io *c = ctx;
+  const char *group = scan_bank_group(c->cls == DET_ER ? SCAN_BANK_ER : SCAN_BANK_NR);
+  dd_status st = io_table_write_at(c->f, group, stage_score_fields, stage_n_score_fields, first, n,
+                                   rows, sizeof *rows);
+  /* the rows reach the disk before the mark that says they are there */
+  if (st == DD_OK) st = io_file_flush(c->f);
+  const unsigned char one = 1;
+  const long long start = c->done_off + (block >= 0 ? block : 0), count = block >= 0 ? 1 : 0;
+  if (st == DD_OK) st = io_write_slab(c->f, "/scores/done", IO_U8, &start, &count, &one);
+  if (st == DD_OK) st = io_file_flush(c->f);
+  return st;
+}
+
 /* Class cls: every round, each rank scores its block (b = round * np +
  * rank) unless /scores/done marks it, then all write their rows (a rank
  * without a block writes none), flush, and mark the blocks done. */
-static dd_status score_class(const par_world *w, sc_ctx *c, io_file *f, int cls,
-                             const unsigned char *done, long long done_off) {
+static dd_status score_class(const par_world *w, stage_scorer *c, phys_sampler *q, io_file *f,
+                             int cls, const unsigned char *done, long long done_off) {
   const stage_params *p = c->p;
-  const char *group = scan_bank_group(cls == DET_ER ? SCAN_BANK_ER : SCAN_BANK_NR);
   uint64_t base, n_split;
   det_bank_range(&p->detector.bank, cls, DET_SPLIT_ANALYSIS, &base, &n_split);
-  const long long n = p->score.n_events[cls];
-  long long bs, nb;
-  class_blocks(p, cls, &bs, &nb);
-  long long todo = 0;
-  for (long long b = 0; b < nb; b++) todo += !done[done_off + b];
+  class_io cio = {p, c->det, q, cls, base, f, done_off};
+  stage_block_io io = {class_fill, class_sink, &cio};
   char label[64];
   snprintf(label, sizeof label, "score %s", cls == DET_ER ? "ER" : "NR");
-  dd_progress prog;
-  dd_progress_start(&prog, label, "blocks", (double)nb);
-  long long n_done = nb - todo;
-  const long long rounds = (nb + w->size - 1) / w->size;
-  dd_status st = DD_OK;
-  for (long long r = 0; r < rounds && st == DD_OK; r++) {
-    const long long b = r * w->size + w->rank;
-    const int mine = b < nb && !done[done_off + b];
-    const long long first = b * bs;
-    const long long cnt = mine ? (first + bs <= n ? bs : n - first) : 0;
-    dd_status local = mine ? score_block(c, cls, base, first, cnt) : DD_OK;
-    DD_TRY(par_agree(w, local), "score %s block %lld", cls == DET_ER ? "ER" : "NR", b);
-    st = io_table_write_at(f, group, stage_score_fields, stage_n_score_fields, mine ? first : 0,
-                           cnt, c->rows, sizeof *c->rows);
-    /* the rows reach the disk before the mark that says they are there */
-    if (st == DD_OK) st = io_file_flush(f);
-    const unsigned char one = 1;
-    const long long start = done_off + (mine ? b : 0), count = mine ? 1 : 0;
-    if (st == DD_OK) st = io_write_slab(f, "/scores/done", IO_U8, &start, &count, &one);
-    if (st == DD_OK) st = io_file_flush(f);
-    long long in_round = 0;
-    for (long long k = r * w->size; k < (r + 1) * w->size && k < nb; k++)
-      in_round += !done[done_off + k];
-    n_done += in_round;
-    dd_progress_update(&prog, (double)n_done);
-  }
-  dd_progress_end(&prog, (double)nb);
-  return st;
+  return stage_score_blocks(w, c, (uint32_t)cls, p->score.n_events[cls], done + done_off, &io,
+                            label);
 }
 
 /* After every block is scored: the bank attributes (n_draws_total is the sum
  * of attempts over the table, read back in blocks because blocks scored
  * before a resume are not in memory) and the means for the log. */
-static dd_status finish_class(const par_world *w, sc_ctx *c, io_file *f, int cls) {
+static dd_status finish_class(const par_world *w, stage_scorer *c, io_file *f, int cls) {
   const stage_params *p = c->p;
   const scan_bank bank = cls == DET_ER ? SCAN_BANK_ER : SCAN_BANK_NR;
   const char *group = scan_bank_group(bank);
@@ -311,13 +393,12 @@ static dd_status done_mask(const par_world *w, const stage_params *p, io_file *f
 
 static dd_status score_run(stage_ctx *x) {
   const par_world *w = x->w;
-  sc_ctx c;
-  memset(&c, 0, sizeof c);
-  c.ctx = x;
-  c.p = x->p;
+  stage_scorer *c = NULL;
+  phys_sampler q[2]; /* energy samplers: [DET_ER] ER, [DET_NR] the NR reference */
+  memset(q, 0, sizeof q);
   io_file *out = NULL;
   unsigned char *done = NULL;
-  const stage_params *p = c.p;
+  const stage_params *p = x->p;
   /* the models this configuration trains, identified by their hashes */
   uint64_t mh[STAGE_N_MODELS] = {0, 0}, hash = 0;
   dd_status st = stage_banks_check(x);
@@ -342,28 +423,17 @@ static dd_status score_run(stage_ctx *x) {
   }
   const int B = p->score.batch_size;
   const long long bs = (long long)B * p->score.block_batches;
-  if (st == DD_OK) st = nn_model_init_inference(&c.model[0], &p->nn.cvae, B);
-  if (st == DD_OK) st = nn_model_init_inference(&c.model[1], &p->nn.cnn, B);
-  if (st == DD_OK) st = load_model(w, &c, 0, mh[0]);
-  if (st == DD_OK) st = load_model(w, &c, 1, mh[1]);
-  if (st == DD_OK)
-    st = dd_alloc_aligned((void **)&c.x, (size_t)B * IMG_SIZE * sizeof *c.x, "image batch");
-  if (st == DD_OK) st = dd_calloc((void **)&c.key, (size_t)B, sizeof *c.key, "noise keys");
-  if (st == DD_OK) st = dd_calloc((void **)&c.ev, (size_t)bs, sizeof *c.ev, "block records");
-  if (st == DD_OK) st = dd_calloc((void **)&c.rows, (size_t)bs, sizeof *c.rows, "block scores");
-  if (st == DD_OK) st = dd_calloc((void **)&c.det, 1, sizeof *c.det, "detector model");
-  if (st == DD_OK) st = det_model_init(c.det, &p->detector, p->run.seed);
-  if (st == DD_OK) st = dd_calloc((void **)&c.rend, 1, sizeof *c.rend, "renderer");
-  if (st == DD_OK) st = img_renderer_init(c.rend, &p->image, c.det);
-  if (st == DD_OK) st = phys_sampler_init_er(&c.q[DET_ER], &p->phys);
-  if (st == DD_OK) st = phys_sampler_init_nr_ref(&c.q[DET_NR], &p->phys);
+  if (st == DD_OK) st = stage_scorer_init(x, &c);
+  if (st != DD_OK) goto done;
+  st = phys_sampler_init_er(&q[DET_ER], &p->phys);
+  if (st == DD_OK) st = phys_sampler_init_nr_ref(&q[DET_NR], &p->phys);
   st = par_agree(w, st);
   if (st != DD_OK) goto done;
   dd_info(
       "score: analysis samples of %lld ER and %lld NR events, streamed in blocks of %lld (%d "
       "batches of %d), %.0f MB of networks per rank, latent %s",
       p->score.n_events[DET_ER], p->score.n_events[DET_NR], bs, p->score.block_batches, B,
-      (double)(nn_model_bytes(&c.model[0]) + nn_model_bytes(&c.model[1])) / 1e6,
+      (double)(nn_model_bytes(&c->model[0]) + nn_model_bytes(&c->model[1])) / 1e6,
       p->score.noise == STAGE_SCORE_MEAN
           ? "z = mu"
           : "sample z = mu + sigma*eps, eps from DD_STREAM_SCORE_EPS (a = bank, b = event)");
@@ -399,8 +469,8 @@ static dd_status score_run(stage_ctx *x) {
     dd_info("score: resuming: %lld of %lld blocks already scored", n_done, n_all);
   }
   for (int cls = 0; cls < 2 && st == DD_OK; cls++)
-    st = score_class(w, &c, out, cls, done, cls == DET_ER ? 0 : n_er_blocks);
-  for (int cls = 0; cls < 2 && st == DD_OK; cls++) st = finish_class(w, &c, out, cls);
+    st = score_class(w, c, &q[cls], out, cls, done, cls == DET_ER ? 0 : n_er_blocks);
+  for (int cls = 0; cls < 2 && st == DD_OK; cls++) st = finish_class(w, c, out, cls);
   if (st == DD_OK) {
     /* what a cluster user sizes a node by: the largest rank */
     double rss = dd_peak_rss_bytes(), rss_max = 0.0;
@@ -415,7 +485,9 @@ static dd_status score_run(stage_ctx *x) {
   }
 done:
   free(done);
-  sc_free(&c);
+  phys_sampler_free(&q[0]);
+  phys_sampler_free(&q[1]);
+  stage_scorer_free(&c);
   return st == DD_OK ? DD_OK : DD_CONTEXT(st, "score");
 }
 

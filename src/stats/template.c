@@ -346,6 +346,11 @@ static int bin_2d(const stats_template *t, double cs1, double cs2) {
   return ix * t->ny + edge_search(ye, t->ny + 1, y);
 }
 
+int stats_template_bin_2d(const stats_template *t, double cs1, double cs2) {
+  if (t->ny < 1 || !t->edges || !t->y_edges) return -1;
+  return bin_2d(t, cs1, cs2);
+}
+
 static void fill_2d(const stats_template *t, const stats_events2d *ev, double *sum, double *sum_w2,
                     long *count, double *half, long *n_out) {
   long out = 0;
