@@ -67,6 +67,10 @@ void scan_params_print(const scan_params *p);
 
 /* Work units are the (mass, R) pairs: unit = i_mass * n_r + i_r. */
 long long scan_n_units(const scan_params *p);
+/* Bytes of the scan stage's datasets in the results file (/scan, /contours,
+ * /templates, /spectra) for grid g, binning s and the spectra of ph, from
+ * the schema's axes: what check-config's resource estimate adds up. */
+double scan_results_bytes(const scan_params *g, const stats_params *s, const phys_params *ph);
 void scan_unit_decode(const scan_params *p, long long unit, int *i_mass, int *i_r);
 
 /* Hash of the configuration keys the scan stage depends on (run.seed and the

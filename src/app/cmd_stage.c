@@ -93,7 +93,9 @@ static dd_status run_stage(const par_world *w, const app_opts *o, const stage_de
     return DD_FAIL(DD_ERR_ARG, "%s: unexpected argument '%s'", s ? s->name : "run", o->args[0]);
   stage_ctx c;
   DD_TRY(app_stage_ctx(w, o, &c), "%s", s ? s->name : "pipeline");
-  dd_status st = s ? s->run(&c) : stage_pipeline_run(&c);
+  /* what check-config estimates, checked again here: on this node, now */
+  dd_status st = stage_resources_check(&c, 0);
+  if (st == DD_OK) st = s ? s->run(&c) : stage_pipeline_run(&c);
   stage_ctx_free(&c);
   return st;
 }
@@ -129,6 +131,15 @@ dd_status app_cmd_check_config(const par_world *w, const app_opts *o) {
     char hex[17];
     io_hash_hex(dd_hash_str(DD_HASH_INIT, c.config_text), hex);
     printf("# config hash: %s (of the resolved text above)\n", hex);
+    fflush(stdout);
+  }
+  /* memory per rank, results-file size, disk free: refused or warned here */
+  dd_status st = stage_resources_check(&c, 1);
+  if (st != DD_OK) {
+    stage_ctx_free(&c);
+    return DD_CONTEXT(st, "check-config");
+  }
+  if (w->rank == 0) {
     printf("# %s: configuration OK\n", o->config_path);
     fflush(stdout);
   }

@@ -295,12 +295,9 @@ static dd_status alloc_floats(float **p, size_t n, const char *what) {
   return DD_OK;
 }
 
-/* Builds the model; `train` = 0 leaves out what only training needs (the
- * gradient, the Adam moments and the activation-gradient arena: about three
- * times the parameters plus two layer outputs per sample), so an inference
- * model costs its parameters, its activations and one workspace. */
-static dd_status model_build(nn_model *m, const nn_arch *arch, int max_batch, uint32_t seed,
-                             int print_table, int train) {
+/* The layout of a model: tensor table, arena offsets and the lengths of
+ * every buffer, without allocating any (nn_model_plan, model_build). */
+static dd_status model_layout(nn_model *m, const nn_arch *arch, int max_batch, int train) {
   memset(m, 0, sizeof *m);
   if (max_batch < 1) return DD_FAIL(DD_ERR_ARG, "max_batch must be >= 1, got %d", max_batch);
   m->arch = *arch;
@@ -359,9 +356,32 @@ static dd_status model_build(nn_model *m, const nn_arch *arch, int max_batch, ui
   m->act_floats = act_off;
   m->dact_floats = 2 * align_up(slot);
   m->work_floats = work;
-
   if (!train) m->dact_floats = 0;
-  dd_status st = DD_OK;
+  return DD_OK;
+}
+
+static size_t plan_bytes(const nn_model *m, int train) {
+  size_t f = m->n_params * (train ? 4 : 1) + m->act_floats + m->dact_floats + m->work_floats;
+  return f * sizeof(float) + (size_t)m->max_batch * (3 * sizeof(double) + 2 * sizeof(float));
+}
+
+dd_status nn_model_plan(const nn_arch *arch, int max_batch, int train, double *bytes) {
+  nn_model *m = calloc(1, sizeof *m);
+  if (!m) return DD_FAIL(DD_ERR_NOMEM, "model plan");
+  dd_status st = model_layout(m, arch, max_batch, train);
+  *bytes = st == DD_OK ? (double)plan_bytes(m, train) : 0.0;
+  free(m);
+  return st;
+}
+
+/* Builds the model; `train` = 0 leaves out what only training needs (the
+ * gradient, the Adam moments and the activation-gradient arena: about three
+ * times the parameters plus two layer outputs per sample), so an inference
+ * model costs its parameters, its activations and one workspace. */
+static dd_status model_build(nn_model *m, const nn_arch *arch, int max_batch, uint32_t seed,
+                             int print_table, int train) {
+  dd_status st = model_layout(m, arch, max_batch, train);
+  if (st != DD_OK) return st;
   if ((st = alloc_floats(&m->params, m->n_params, "nn params")) != DD_OK ||
       (train && (st = alloc_floats(&m->grads, m->n_params, "nn grads")) != DD_OK) ||
       (train && (st = alloc_floats(&m->adam_m, m->n_params, "nn adam_m")) != DD_OK) ||
@@ -408,8 +428,7 @@ dd_status nn_model_init_inference(nn_model *m, const nn_arch *arch, int max_batc
 }
 
 size_t nn_model_bytes(const nn_model *m) {
-  size_t f = m->n_params * (m->grads ? 4 : 1) + m->act_floats + m->dact_floats + m->work_floats;
-  return f * sizeof(float) + (size_t)m->max_batch * (3 * sizeof(double) + 2 * sizeof(float));
+  return plan_bytes(m, m->grads != NULL);
 }
 
 /* Glorot/Xavier uniform (Glorot & Bengio 2010; Keras' default kernel

@@ -27,6 +27,12 @@ static dd_status run_params_load(cfg_doc *cfg, stage_run_params *r) {
   DD_TRY(cfg_get_string(cfg, "run.output_dir", def_dir, r->output_dir, sizeof r->output_dir),
          "run");
   if (r->output_dir[0] == '\0') return cfg_error(cfg, "run.output_dir", "must not be empty");
+  DD_TRY(cfg_get_double(cfg, "run.memory_per_rank_mb", 0.0, &r->memory_per_rank_mb), "run");
+  if (!(r->memory_per_rank_mb >= 0.0 && r->memory_per_rank_mb <= 1e9))
+    return cfg_error(cfg, "run.memory_per_rank_mb",
+                     "must be 0 (detect: MemAvailable / ranks per node) or a size in MB up to "
+                     "1e9, got %g",
+                     r->memory_per_rank_mb);
   return DD_OK;
 }
 

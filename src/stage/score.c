@@ -48,6 +48,8 @@ typedef struct sc_ctx {
   uint32_t *key;           /* owned (batch): noise keys (event indices) */
   det_event *ev;           /* owned (block): the records of one block */
   scan_score_record *rows; /* owned (block): their scores */
+  MPI_Comm busy;           /* the ranks that own a block (rank 0 among them); MPI_COMM_NULL
+                              on a rank that scores nothing and holds no network */
 } sc_ctx;
 
 static void sc_free(sc_ctx *c) {
@@ -61,6 +63,7 @@ static void sc_free(sc_ctx *c) {
   free(c->key);
   free(c->ev);
   free(c->rows);
+  if (c->busy != MPI_COMM_NULL) MPI_Comm_free(&c->busy);
 }
 
 /* Rank 0 loads the finished checkpoint of model k and broadcasts the
@@ -94,7 +97,7 @@ static dd_status load_model(const par_world *w, sc_ctx *c, int k, uint64_t hash)
     }
   }
   DD_TRY(par_agree(w, st), "score: %s", k == 0 ? "CVAE" : "CNN");
-  MPI_Bcast(m->params, (int)m->n_params, MPI_FLOAT, 0, w->comm);
+  if (c->busy != MPI_COMM_NULL) MPI_Bcast(m->params, (int)m->n_params, MPI_FLOAT, 0, c->busy);
   return DD_OK;
 }
 
@@ -312,6 +315,7 @@ static dd_status score_run(stage_ctx *x) {
   const par_world *w = x->w;
   sc_ctx c;
   memset(&c, 0, sizeof c);
+  c.busy = MPI_COMM_NULL;
   c.ctx = x;
   c.p = x->p;
   io_file *out = NULL;
@@ -341,21 +345,31 @@ static dd_status score_run(stage_ctx *x) {
   }
   const int B = p->score.batch_size;
   const long long bs = (long long)B * p->score.block_batches;
-  if (st == DD_OK) st = nn_model_init_inference(&c.model[0], &p->nn.cvae, B);
-  if (st == DD_OK) st = nn_model_init_inference(&c.model[1], &p->nn.cnn, B);
+  /* Block b of a class goes to rank b mod np: a rank at or beyond the
+   * larger class's block count scores nothing and allocates neither network
+   * nor the simulation (only the block of rows it reads back, empty). */
+  long long bsz, nbe, nbn;
+  class_blocks(p, DET_ER, &bsz, &nbe);
+  class_blocks(p, DET_NR, &bsz, &nbn);
+  const int busy = w->rank < (nbe > nbn ? nbe : nbn);
+  MPI_Comm_split(w->comm, busy ? 0 : MPI_UNDEFINED, w->rank, &c.busy);
+  if (st == DD_OK && busy) st = nn_model_init_inference(&c.model[0], &p->nn.cvae, B);
+  if (st == DD_OK && busy) st = nn_model_init_inference(&c.model[1], &p->nn.cnn, B);
   if (st == DD_OK) st = load_model(w, &c, 0, mh[0]);
   if (st == DD_OK) st = load_model(w, &c, 1, mh[1]);
-  if (st == DD_OK)
+  if (st == DD_OK && busy)
     st = dd_alloc_aligned((void **)&c.x, (size_t)B * IMG_SIZE * sizeof *c.x, "image batch");
-  if (st == DD_OK) st = dd_calloc((void **)&c.key, (size_t)B, sizeof *c.key, "noise keys");
-  if (st == DD_OK) st = dd_calloc((void **)&c.ev, (size_t)bs, sizeof *c.ev, "block records");
-  if (st == DD_OK) st = dd_calloc((void **)&c.rows, (size_t)bs, sizeof *c.rows, "block scores");
-  if (st == DD_OK) st = dd_calloc((void **)&c.det, 1, sizeof *c.det, "detector model");
-  if (st == DD_OK) st = det_model_init(c.det, &p->detector, p->run.seed);
-  if (st == DD_OK) st = dd_calloc((void **)&c.rend, 1, sizeof *c.rend, "renderer");
-  if (st == DD_OK) st = img_renderer_init(c.rend, &p->image, c.det);
-  if (st == DD_OK) st = phys_sampler_init_er(&c.q[DET_ER], &p->phys);
-  if (st == DD_OK) st = phys_sampler_init_nr_ref(&c.q[DET_NR], &p->phys);
+  if (st == DD_OK && busy) st = dd_calloc((void **)&c.key, (size_t)B, sizeof *c.key, "noise keys");
+  if (st == DD_OK && busy)
+    st = dd_calloc((void **)&c.ev, (size_t)bs, sizeof *c.ev, "block records");
+  if (st == DD_OK)
+    st = dd_calloc((void **)&c.rows, (size_t)(busy ? bs : 1), sizeof *c.rows, "block scores");
+  if (st == DD_OK && busy) st = dd_calloc((void **)&c.det, 1, sizeof *c.det, "detector model");
+  if (st == DD_OK && busy) st = det_model_init(c.det, &p->detector, p->run.seed);
+  if (st == DD_OK && busy) st = dd_calloc((void **)&c.rend, 1, sizeof *c.rend, "renderer");
+  if (st == DD_OK && busy) st = img_renderer_init(c.rend, &p->image, c.det);
+  if (st == DD_OK && busy) st = phys_sampler_init_er(&c.q[DET_ER], &p->phys);
+  if (st == DD_OK && busy) st = phys_sampler_init_nr_ref(&c.q[DET_NR], &p->phys);
   st = par_agree(w, st);
   if (st != DD_OK) goto done;
   dd_info(

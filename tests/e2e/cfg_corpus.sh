@@ -37,7 +37,7 @@ done
 [ "$n" -ge 100 ] || fail "only $n bad configurations (at least 100 expected)"
 k=0
 for f in "$ROOT"/tests/data/cfg_bad/*.cfg; do
-  [ $((k % 8)) -eq 0 ] && check 3 "$f"
+  case $(basename "$f") in g_res_*) check 3 "$f" ;; *) [ $((k % 8)) -eq 0 ] && check 3 "$f" ;; esac
   k=$((k + 1))
 done
 m=0
