@@ -17,7 +17,8 @@ for t in "$@"; do
   corpus="$build/fuzz/corpus/$t"
   mkdir -p "$corpus" "$build/fuzz/crashes"
   case $t in
-    config) seeds=("$root/configs" "$root/tests/data/cfg_bad" "$root/tests/data/cfg_ok") ;;
+    config) seeds=("$root/configs" "$root/tests/data/cfg_bad" "$root/tests/data/cfg_ok"
+                   "$root/tests/fuzz/config_seeds") ;;
     *) seeds=("$root/tests/fuzz/${t}_seeds") ;;
   esac
   log="$build/fuzz/$t.log"

@@ -167,9 +167,11 @@ typedef struct scan_job {
  * the units marked done are skipped).  Then (not in shards) the R band.
  * Results are bitwise identical for any rank count and dispatch order.
  * Rank 0 prints progress and a summary.  score_hash: the score stage's
- * config_hash, stored as /scan attribute scores_config_hash. */
+ * config_hash, stored as /scan attribute scores_config_hash.  The rows of
+ * er and nr are freed once copied into the scan's per-event arrays (n and
+ * info are kept). */
 dd_status scan_compute(const par_world *w, const scan_job *job, io_file *f, int resumed,
-                       const scan_scores *er, const scan_scores *nr, const char *score_hash);
+                       scan_scores *er, scan_scores *nr, const char *score_hash);
 
 /* Collective: fills the R-band datasets of /contours (band_lo, band_hi,
  * best_r, best_r_overall, sigma5_best_r) from /contours/sigma5 of an open

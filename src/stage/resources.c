@@ -134,8 +134,11 @@ void stage_resources_estimate(const stage_params *p, int ranks, int ranks_per_no
   {
     const double n = (double)(p->score.n_events[0] + p->score.n_events[1]);
     snprintf(what, sizeof what, "the analysis scores (%.0f events)", n);
-    add(r, STAGE_RES_SCAN, n * ((double)sizeof(scan_score_record) + 7 * 8.0), what,
-        "score.er_events");
+    /* the rows while they are read, then the per-event arrays that replace them */
+    add(r, STAGE_RES_SCAN,
+        n * ((double)sizeof(scan_score_record) > 7 * 8.0 ? (double)sizeof(scan_score_record)
+                                                         : 7 * 8.0),
+        what, "score.er_events");
     const scan_params *g = &p->scan;
     const double unit = 8.0 * ((double)g->n_methods * g->n_sigma * g->n_exposure * 3 +
                                (double)g->n_methods * g->n_exposure * 4);
@@ -158,9 +161,8 @@ void stage_resources_estimate(const stage_params *p, int ranks, int ranks_per_no
 
   /* the results file: field tables, the scan's N-D datasets, small extras
    * (the ceiling per mass, the training curves, attributes) */
-  int nb = 0, ns = 0;
+  int nb = 0;
   const io_field *bf = stage_bank_fields(&nb);
-  (void)ns;
   const double row_bank = fields_bytes(bf, nb) + 8.0;
   r->file[STAGE_RES_SIMULATE] = (bank_total(bk, 0) + bank_total(bk, 1)) * row_bank +
                                 (double)p->scan.n_mass * 8.0 * (10 + 5 * DET_BAND_BINS) +
