@@ -3,7 +3,8 @@
 #   make            build bin/ddscan and build/libddscan.a
 #   make check      build and run every test (unit, MPI np 1..4, end-to-end, Python)
 #   make check-slurm  the slurm/ scripts against a real SLURM on localhost (root)
-#   make asan       the same tests in an ASan+UBSan build (build-asan/)
+#   make asan       the same tests in an ASan+UBSan build (build-asan/); TESTS='a|b'
+#                   and NP_LIST='1 3' select tests and rank counts (.ci/run's subset)
 #   make fuzz       libFuzzer harnesses (clang) for FUZZ_SECONDS each (build-fuzz/)
 #   make bench      throughput figures, measured side by side (docs/performance.md)
 #   make demo       configs/quick.cfg end to end on 2 ranks, with pictures
@@ -209,7 +210,7 @@ clean:
 	rm -rf build build-asan build-fuzz bin
 
 help:
-	@sed -n '2,29p' Makefile
+	@sed -n '2,31p' Makefile
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_SRCS:tests/%.c=$(BUILD)/obj/tests/%.d) \
   $(BENCH_SRCS:%.c=$(BUILD)/obj/%.d)
