@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # resources.sh - the resource estimate of check-config (issue 18):
 #  1. `ddscan check-config` prints memory per rank, the results-file size
-#     and the disk free on run.output_dir's filesystem;
+#     and the disk free on run.output_dir's filesystem, and warns once when
+#     memory per rank is above run.memory_per_rank_mb;
 #  2. a 200-point grid on four axes (about 115 GB of /scan datasets) with
 #     run.output_dir on a 64 MB tmpfs is refused at check-config, at np 1
 #     and np 3, with one error line naming the size, the free space and the
@@ -27,6 +28,16 @@ for want in '# resources at 1 rank' '#   memory per rank: simulate ' '#   result
   "#   disk free for $TMP/t: " 'configuration OK'; do
   grep -qF -- "$want" "$TMP/tiny.out" || fail "check-config lacks '$want': $(cat "$TMP/tiny.out")"
 done
+
+# a limit per rank below the estimate: one warning with the numbers, still OK
+"$DDSCAN" check-config "$ROOT/configs/tiny.cfg" --set "run.output_dir=\"$TMP/t\"" \
+  --set run.memory_per_rank_mb=100 >"$TMP/warn.out" 2>"$TMP/warn.err" ||
+  fail "a low memory limit refused the run: $(cat "$TMP/warn.err")"
+grep -q 'configuration OK' "$TMP/warn.out" || fail "no 'configuration OK' under a low limit"
+[ "$(grep -c 'warning: the score stage needs an estimated [0-9]* MB per rank' \
+  "$TMP/warn.err")" -eq 1 ] || fail "no single memory warning: $(cat "$TMP/warn.err")"
+grep -qF '100 MB per rank available (run.memory_per_rank_mb)' "$TMP/warn.err" ||
+  fail "the warning does not name the limit: $(cat "$TMP/warn.err")"
 
 # 2. the grid that cannot fit
 cat >"$TMP/big.cfg" <<CFG
