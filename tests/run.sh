@@ -5,9 +5,10 @@
 #   BUILD_DIR/tests/mpi_*    MPI tests, under mpirun -n 1, 2, 3 and 4
 #   tests/e2e/*.sh           end-to-end scripts (get $DDSCAN, $NP_LIST)
 #   tests/py/*.py            Python checks of results files, under $PYTHON
-# Set TESTS=pattern to run only the tests whose name matches (several
-# patterns separated by '|': any of them); NP_LIST="1 3" for other rank
-# counts than 1 2 3 4.
+# Set TESTS=pattern to run only the tests whose name contains it (several
+# patterns separated by '|': any of them; ^pattern: the name starts with it,
+# so ^test_ is the unit tests without py/test_*); NP_LIST="1 3" for other
+# rank counts than 1 2 3 4.
 set -u
 build=${1:-build}
 bin=${2:-bin}
@@ -58,7 +59,12 @@ run() { # run NAME TIMEOUT CMD...
   if [ -n "${TESTS:-}" ]; then
     local pat hit=0
     IFS='|' read -ra pats <<<"$TESTS"
-    for pat in "${pats[@]}"; do [[ "$name" == *${pat}* ]] && hit=1; done
+    for pat in "${pats[@]}"; do
+      case $pat in
+        ^*) [[ "$name" == ${pat#^}* ]] && hit=1 ;; # ^PATTERN: at the start of the name
+        *) [[ "$name" == *${pat}* ]] && hit=1 ;;
+      esac
+    done
     [ "$hit" -eq 1 ] || return
   fi
   local log="$logs/${name//[^A-Za-z0-9_.-]/_}.log"
