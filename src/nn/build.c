@@ -4,6 +4,7 @@
  * the per-layer table printed at build. */
 #include "nn_internal.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -113,19 +114,31 @@ dd_status nn_layer_infer(nn_layer *L, const nn_layer_spec *s, int in_c, int in_h
         /* Keras/TF conv2d_transpose: 'same' gives in*stride with
          * max(k - s, 0) padding split as in the convolution it inverts;
          * 'valid' gives (in-1)*stride + k. */
+        const long long oh =
+            s->padding == NN_PAD_SAME ? (long long)in_h * st : (long long)(in_h - 1) * st + k;
+        const long long ow =
+            s->padding == NN_PAD_SAME ? (long long)in_w * st : (long long)(in_w - 1) * st + k;
+        if (oh > INT_MAX || ow > INT_MAX)
+          return layer_error(cfg, s, "the output (%lld x %lld) is too large", oh, ow);
+        L->out_h = (int)oh;
+        L->out_w = (int)ow;
         if (s->padding == NN_PAD_SAME) {
           int total = k - st > 0 ? k - st : 0;
-          L->out_h = in_h * st;
-          L->out_w = in_w * st;
           L->pad_h = L->pad_w = total / 2;
-        } else {
-          L->out_h = (in_h - 1) * st + k;
-          L->out_w = (in_w - 1) * st + k;
         }
         double Kc = (double)L->out_c * k * k;
         L->flops_fwd = 2.0 * in_c * Kc * in_h * in_w;
       }
       L->flops_bwd = 2.0 * L->flops_fwd;
+      /* the kernels index one sample and one filter with int (found by
+       * fuzzing the configuration: 10^6 filters, then a 75x75 kernel) */
+      const long long per_filter = (long long)(in_c > L->out_c ? in_c : L->out_c) * k * k;
+      const long long per_sample = (long long)L->out_c * L->out_h * L->out_w;
+      if (per_filter > INT_MAX || per_sample > INT_MAX)
+        return layer_error(cfg, s,
+                           "too large: a fan of %lld weights per output or input channel and %lld "
+                           "outputs per sample (at most %d each)",
+                           per_filter, per_sample, INT_MAX);
       break;
     }
     case NN_LAYER_MAXPOOL: {

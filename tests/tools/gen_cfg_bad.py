@@ -202,8 +202,17 @@ CVAE_DEC = ('decoder = ( { type = "dense"; units = 3200; act = "leaky_relu"; alp
             'alpha = 0.05; }, { type = "conv2d_transpose"; filters = %d; kernel = 5; stride = 5; '
             'padding = "same"; act = "leaky_relu"; alpha = 0.05; }, { type = "conv2d_transpose"; '
             'filters = 3; kernel = 3; stride = 3; padding = "same"; act = "sigmoid"; } );')
-case("res_cnn_filters_1e6", "nn = { cnn = { %s }; };" % (CNN_L % 1000000), "nn.cnn",
+case("res_cnn_filters_1e6", "nn = { cnn = { %s }; };" % (CNN_L % 1000000), "nn.cnn.layers.[0]",
+     "layer 'conv1': too large: a fan of 9000000 weights per output or input channel and "
+     "5625000000 outputs per sample (at most 2147483647 each)")
+case("res_cnn_filters_3e5", "nn = { cnn = { %s }; };" % (CNN_L % 300000), "nn.cnn",
      "the train stage needs an estimated")
+# found by fuzzing: the fan of the second layer overflowed an int
+case("res_cnn_fan_overflow",
+     'nn = { cnn = { layers = ( { type = "conv2d"; filters = 50000; kernel = 3; stride = 3; '
+     'padding = "same"; }, { type = "conv2d"; filters = 2; kernel = 300; stride = 1; '
+     'padding = "same"; }, { type = "flatten"; }, { type = "dense"; units = 1; act = "none"; } '
+     '); }; };', "nn.cnn.layers.[1]", "layer 'conv2': too large: a fan of 4500000000 weights")
 case("res_cvae_filters_1e6", "nn = { cvae = { %s }; };" % (CVAE_DEC % (1000000, 1000000)), "nn.cvae",
      "the train stage needs an estimated")
 case("res_score_batch", "score = { batch_size = 65536; };\nnn = { cnn = { %s }; };"
