@@ -3,7 +3,9 @@
 #   make            build bin/ddscan and build/libddscan.a
 #   make check      build and run every test (unit, MPI np 1..4, end-to-end, Python)
 #   make check-slurm  the slurm/ scripts against a real SLURM on localhost (root)
-#   make asan       the same tests in an ASan+UBSan build (build-asan/)
+#   make asan       the same tests in an ASan+UBSan build (build-asan/); TESTS='a|b'
+#                   and NP_LIST='1 3' select tests and rank counts (.ci/run's subset)
+#   make fuzz       libFuzzer harnesses (clang) for FUZZ_SECONDS each (build-fuzz/)
 #   make bench      throughput figures, measured side by side (docs/performance.md)
 #   make demo       configs/quick.cfg end to end on 2 ranks, with pictures
 #   make paper      every configs/fig*-small.cfg, then docs/results.md
@@ -81,7 +83,7 @@ TEST_UTIL := $(BUILD)/obj/tests/testutil.o
 BENCH_SRCS := $(sort $(wildcard tools/bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:tools/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check check-slurm asan bench install clean format format-check help tests
+.PHONY: all deps check check-slurm asan fuzz bench install clean format format-check help tests
 .DEFAULT_GOAL := all
 # Keep objects make would otherwise treat as intermediate (testutil.o).
 .SECONDARY:
@@ -154,6 +156,27 @@ asan:
 	  all tests
 	@DDSCAN_ASAN=1 PYTHON=$(PYTHON) tests/run.sh build-asan build-asan/bin
 
+# libFuzzer (clang from Debian: clang-14) over the inputs a user controls:
+# tests/fuzz/fuzz_<target>.c for each FUZZ_TARGETS entry, the library built
+# with ASan+UBSan and fuzzer coverage in build-fuzz/, each target run for
+# FUZZ_SECONDS (tools/fuzz.sh: seeds, corpus, crashes, the cov/exec figures).
+# An events-file reader harness is added as tests/fuzz/fuzz_events.c plus
+# "events" here.
+FUZZ_TARGETS ?= config set
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang-14
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+  -fno-sanitize-recover=undefined
+fuzz:
+	@OMPI_CC=$(FUZZ_CC) $(MAKE) --no-print-directory BUILD=build-fuzz BIN=build-fuzz/bin \
+	  OPT="-O1 -g" SAN="$(FUZZ_SAN)" WERROR=0 \
+	  $(FUZZ_TARGETS:%=build-fuzz/fuzz/fuzz_%)
+	@tools/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer $< $(LIB) $(LDLIBS) -o $@
+
 # The README's first command: configs/quick.cfg end to end on 2 ranks, then
 # the figures (a few minutes on 2 cores).
 demo: all
@@ -184,10 +207,10 @@ format-check:
 	@clang-format --dry-run -Werror $(C_FILES) && echo "format-check: clean"
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
 
 help:
-	@sed -n '2,29p' Makefile
+	@sed -n '2,31p' Makefile
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_SRCS:tests/%.c=$(BUILD)/obj/tests/%.d) \
   $(BENCH_SRCS:%.c=$(BUILD)/obj/%.d)

@@ -5,7 +5,10 @@
 #   BUILD_DIR/tests/mpi_*    MPI tests, under mpirun -n 1, 2, 3 and 4
 #   tests/e2e/*.sh           end-to-end scripts (get $DDSCAN, $NP_LIST)
 #   tests/py/*.py            Python checks of results files, under $PYTHON
-# Set TESTS=pattern to run only the tests whose name matches.
+# Set TESTS=pattern to run only the tests whose name contains it (several
+# patterns separated by '|': any of them; ^pattern: the name starts with it,
+# so ^test_ is the unit tests without py/test_*); NP_LIST="1 3" for other
+# rank counts than 1 2 3 4.
 set -u
 build=${1:-build}
 bin=${2:-bin}
@@ -31,7 +34,7 @@ export MPIRUN="mpirun --oversubscribe"
 # imports h5py, unless PYTHON is set).
 PYTHON=$("$root/tools/find-python.sh")
 export PYTHON
-export NP_LIST="1 2 3 4"
+export NP_LIST=${NP_LIST:-1 2 3 4}
 if [ "${DDSCAN_ASAN:-0}" = 1 ]; then
   # Open MPI leaks inside dlopen'ed components (platform notes §2): leak checks
   # only for programs that never call MPI_Init.
@@ -53,7 +56,17 @@ secs() { # seconds since a `date +%s%N` stamp, one decimal
 run() { # run NAME TIMEOUT CMD...
   local name=$1 limit=$2
   shift 2
-  if [ -n "${TESTS:-}" ] && [[ "$name" != *${TESTS}* ]]; then return; fi
+  if [ -n "${TESTS:-}" ]; then
+    local pat hit=0
+    IFS='|' read -ra pats <<<"$TESTS"
+    for pat in "${pats[@]}"; do
+      case $pat in
+        ^*) [[ "$name" == ${pat#^}* ]] && hit=1 ;; # ^PATTERN: at the start of the name
+        *) [[ "$name" == *${pat}* ]] && hit=1 ;;
+      esac
+    done
+    [ "$hit" -eq 1 ] || return
+  fi
   local log="$logs/${name//[^A-Za-z0-9_.-]/_}.log"
   local t0=$(date +%s%N)
   if timeout "$limit" "$@" >"$log" 2>&1; then

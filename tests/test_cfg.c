@@ -122,6 +122,18 @@ static void test_int64_literals(void **state) {
   assert_error_contains("t.cfg:2: the file contains a NUL byte");
   assert_int_equal(cfg_parse_n(&bad, nul, 6, "t.cfg"), DD_OK);
   cfg_free(bad);
+  /* bytes that do not end in a NUL (libFuzzer: heap overflow in the
+   * @include scan, tests/fuzz/): exactly len bytes are read, under ASan */
+  char *raw = malloc(7);
+  assert_non_null(raw);
+  memcpy(raw, "a = 1;\n", 7);
+  bad = NULL;
+  assert_int_equal(cfg_parse_n(&bad, raw, 7, "t.cfg"), DD_OK);
+  cfg_free(bad);
+  bad = NULL;
+  assert_int_equal(cfg_parse_n(&bad, raw, 0, "t.cfg"), DD_OK); /* empty: every default */
+  cfg_free(bad);
+  free(raw);
 }
 
 static void test_defaults_resolved(void **state) {
@@ -298,6 +310,12 @@ static void test_bad_files(void **state) {
     if (st == DD_OK) {
       stage_params p;
       st = stage_params_load(d, &p);
+    }
+    if (st == DD_OK && strstr(expect, "needs an estimated")) {
+      /* the resource estimate against this node (tests/e2e/cfg_corpus.sh) */
+      cfg_free(d);
+      free(text);
+      continue;
     }
     if (st == DD_OK) fail_msg("%s: loaded without error, expected '%s'", e->d_name, expect);
     if (!strstr(dd_error_chain(), expect)) {

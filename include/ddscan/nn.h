@@ -241,6 +241,10 @@ dd_status nn_model_init(nn_model *m, const nn_arch *arch, int max_batch, uint32_
 dd_status nn_model_init_inference(nn_model *m, const nn_arch *arch, int max_batch);
 /* Bytes the model holds (buffers and per-sample outputs). */
 size_t nn_model_bytes(const nn_model *m);
+/* What nn_model_init (train = 1) or nn_model_init_inference (train = 0)
+ * would allocate for arch at max_batch, in bytes, without allocating it
+ * (the resource estimate of check-config).  Fails as they do on a bad arch. */
+dd_status nn_model_plan(const nn_arch *arch, int max_batch, int train, double *bytes);
 void nn_model_free(nn_model *m);
 
 /* Re-initialises the parameters (and zeroes grads, Adam moments, step). */

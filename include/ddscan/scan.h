@@ -67,6 +67,10 @@ void scan_params_print(const scan_params *p);
 
 /* Work units are the (mass, R) pairs: unit = i_mass * n_r + i_r. */
 long long scan_n_units(const scan_params *p);
+/* Bytes of the scan stage's datasets in the results file (/scan, /contours,
+ * /templates, /spectra) for grid g, binning s and the spectra of ph, from
+ * the schema's axes: what check-config's resource estimate adds up. */
+double scan_results_bytes(const scan_params *g, const stats_params *s, const phys_params *ph);
 void scan_unit_decode(const scan_params *p, long long unit, int *i_mass, int *i_r);
 
 /* Hash of the configuration keys the scan stage depends on (run.seed and the
@@ -164,9 +168,11 @@ typedef struct scan_job {
  * the units marked done are skipped).  Then (not in shards) the R band.
  * Results are bitwise identical for any rank count and dispatch order.
  * Rank 0 prints progress and a summary.  score_hash: the score stage's
- * config_hash, stored as /scan attribute scores_config_hash. */
+ * config_hash, stored as /scan attribute scores_config_hash.  The rows of
+ * er and nr are freed once copied into the scan's per-event arrays (n and
+ * info are kept). */
 dd_status scan_compute(const par_world *w, const scan_job *job, io_file *f, int resumed,
-                       const scan_scores *er, const scan_scores *nr, const char *score_hash);
+                       scan_scores *er, scan_scores *nr, const char *score_hash);
 
 /* Collective: fills the R-band datasets of /contours (band_lo, band_hi,
  * best_r, best_r_overall, sigma5_best_r) from /contours/sigma5 of an open

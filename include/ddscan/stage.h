@@ -42,6 +42,8 @@ typedef struct stage_run_params {
   char output_dir[STAGE_PATH_MAX]; /* run.output_dir: results, checkpoints, PNGs */
   double watchdog_s;               /* run.watchdog_s: a rank silent this long ends the job
                                       (np > 1; 0 = off) */
+  double memory_per_rank_mb;       /* run.memory_per_rank_mb: the limit the estimate warns
+                                      above (0: MemAvailable / ranks on the node) */
 } stage_run_params;
 
 /* How the score stage draws the CVAE's latent sample (docs/training.md). */
@@ -110,6 +112,56 @@ typedef struct stage_ctx {
 dd_status stage_ctx_load(stage_ctx *c, const par_world *w, const stage_opts *o);
 /* Frees what the context owns; accepts a zeroed one. */
 void stage_ctx_free(stage_ctx *c);
+
+/* ======================================================================== */
+/* The resource estimate (src/stage/resources.c)                             */
+/* ======================================================================== */
+
+/* What every rank holds besides the stages' own buffers (MPI, HDF5,
+ * OpenBLAS, the code), measured with check-config and the score stage
+ * (docs/reliability.md). */
+#define STAGE_RSS_BASE 64e6
+enum {
+  STAGE_RES_SIMULATE = 0,
+  STAGE_RES_TRAIN = 1,
+  STAGE_RES_SCORE = 2,
+  STAGE_RES_SCAN = 3,
+  STAGE_RES_N = 4
+};
+typedef struct stage_resources {
+  int ranks, ranks_per_node;
+  double mem[STAGE_RES_N];         /* bytes per rank of each stage, STAGE_RSS_BASE included */
+  double mem_rank;                 /* the largest of them */
+  int mem_stage;                   /* ... and its stage */
+  double top_bytes[STAGE_RES_N];   /* the largest part of each stage */
+  char top_what[STAGE_RES_N][160]; /* "the CVAE and the CNN for inference at ..." */
+  char top_key[STAGE_RES_N][64];   /* the key that sizes it */
+  double file[STAGE_RES_N];      /* results-file bytes: banks and ceiling, training, scores, scan */
+  double file_total;             /* all of it, metadata included */
+  double disk_free;              /* bytes free where run.output_dir goes, -1 unknown */
+  char disk_dir[STAGE_PATH_MAX]; /* the existing directory statvfs looked at */
+  double mem_node;               /* MemTotal of this node, 0 unknown */
+  double mem_limit;              /* bytes per rank allowed, 0 unknown */
+  char mem_limit_from[128];      /* where mem_limit came from */
+} stage_resources;
+
+/* The estimate for `ranks` ranks, `ranks_per_node` of them on one node:
+ * pure arithmetic on the parameters (no allocation, no system calls; the
+ * disk and memory fields stay unknown). */
+void stage_resources_estimate(const stage_params *p, int ranks, int ranks_per_node,
+                              stage_resources *r);
+/* "simulate", "train", "score", "scan". */
+const char *stage_resources_stage_name(int s);
+/* The "# resources ..." lines of check-config. */
+void stage_resources_print(FILE *fp, const stage_resources *r, const stage_params *p);
+/* Collective: the estimate with this node's memory (/proc/meminfo) and the
+ * disk free on run.output_dir's filesystem (statvfs), printed by rank 0
+ * when `print`.  Refuses (DD_ERR_CONFIG naming file:line, the key and the
+ * numbers) a results file larger than the free space and a rank larger
+ * than the node's whole memory (and than run.memory_per_rank_mb); warns
+ * when memory per rank exceeds run.memory_per_rank_mb, else MemAvailable
+ * shared by the ranks on this node. */
+dd_status stage_resources_check(stage_ctx *c, int print);
 
 /* ======================================================================== */
 /* Stages                                                                    */
@@ -264,9 +316,11 @@ dd_status stage_scan_is_current_at(const par_world *w, const char *input_path, u
 typedef struct stage_scorer stage_scorer;
 
 /* Collective: loads both checkpoints on rank 0 and broadcasts them; a
- * missing or unfinished checkpoint says which command to run.  *out is
+ * missing or unfinished checkpoint says which command to run.  n_blocks > 0:
+ * only the ranks below it (block b goes to rank b mod np) allocate the
+ * networks, the detector and the block buffers; -1: every rank.  *out is
  * freed with stage_scorer_free. */
-dd_status stage_scorer_init(stage_ctx *x, stage_scorer **out);
+dd_status stage_scorer_init(stage_ctx *x, long long n_blocks, stage_scorer **out);
 void stage_scorer_free(stage_scorer **s);
 /* The detector model the scorer renders with (borrowed from the scorer). */
 const det_model *stage_scorer_detector(const stage_scorer *s);

@@ -98,8 +98,11 @@ static dd_status run_stage(const par_world *w, const app_opts *o, const stage_de
    * every other stage, and the pipeline whatever its options, rewrites
    * results.h5 and takes it alone. */
   const int shard = s == &stage_scan && c.o.shard_count > 0;
-  dd_status st = io_dir_lock(w, c.p->run.output_dir, shard ? c.o.shard_index : -1,
-                             shard ? c.o.shard_count : -1, c.o.argc, c.o.argv);
+  /* what check-config estimates, checked again here: on this node, now */
+  dd_status st = stage_resources_check(&c, 0);
+  if (st == DD_OK)
+    st = io_dir_lock(w, c.p->run.output_dir, shard ? c.o.shard_index : -1,
+                     shard ? c.o.shard_count : -1, c.o.argc, c.o.argv);
   char tag[64] = "run";
   if (shard) snprintf(tag, sizeof tag, "shard-%d-of-%d", c.o.shard_index, c.o.shard_count);
   if (st == DD_OK) st = par_watchdog_start(w, c.p->run.output_dir, tag, c.p->run.watchdog_s);
@@ -141,6 +144,15 @@ dd_status app_cmd_check_config(const par_world *w, const app_opts *o) {
     char hex[17];
     io_hash_hex(dd_hash_str(DD_HASH_INIT, c.config_text), hex);
     printf("# config hash: %s (of the resolved text above)\n", hex);
+    fflush(stdout);
+  }
+  /* memory per rank, results-file size, disk free: refused or warned here */
+  dd_status st = stage_resources_check(&c, 1);
+  if (st != DD_OK) {
+    stage_ctx_free(&c);
+    return DD_CONTEXT(st, "check-config");
+  }
+  if (w->rank == 0) {
     printf("# %s: configuration OK\n", o->config_path);
     fflush(stdout);
   }

@@ -373,9 +373,26 @@ dd_status cfg_parse(cfg_doc **out, const char *text, const char *filename) {
   return cfg_parse_n(out, text, strlen(text), filename);
 }
 
+/* cfg_parse_n on text that ends in a NUL at text[len] (every scan below
+ * relies on it). */
+static dd_status parse_terminated(cfg_doc **out, const char *text, size_t len,
+                                  const char *filename);
+
 dd_status cfg_parse_n(cfg_doc **out, const char *text, size_t len, const char *filename) {
   *out = NULL;
   DD_TRY(reject_nul(text, len, filename), "parsing configuration");
+  /* the bytes need not end in a NUL (found by fuzzing: tests/fuzz/) */
+  char *copy = malloc(len + 1);
+  if (!copy) return DD_FAIL(DD_ERR_NOMEM, "configuration text");
+  memcpy(copy, text, len);
+  copy[len] = '\0';
+  dd_status st = parse_terminated(out, copy, len, filename);
+  free(copy);
+  return st;
+}
+
+static dd_status parse_terminated(cfg_doc **out, const char *text, size_t len,
+                                  const char *filename) {
   DD_TRY(reject_include(text, filename), "parsing configuration");
   lit_scan ls;
   char *promoted = NULL;

@@ -4,6 +4,7 @@
  * the per-layer table printed at build. */
 #include "nn_internal.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -113,19 +114,31 @@ dd_status nn_layer_infer(nn_layer *L, const nn_layer_spec *s, int in_c, int in_h
         /* Keras/TF conv2d_transpose: 'same' gives in*stride with
          * max(k - s, 0) padding split as in the convolution it inverts;
          * 'valid' gives (in-1)*stride + k. */
+        const long long oh =
+            s->padding == NN_PAD_SAME ? (long long)in_h * st : (long long)(in_h - 1) * st + k;
+        const long long ow =
+            s->padding == NN_PAD_SAME ? (long long)in_w * st : (long long)(in_w - 1) * st + k;
+        if (oh > INT_MAX || ow > INT_MAX)
+          return layer_error(cfg, s, "the output (%lld x %lld) is too large", oh, ow);
+        L->out_h = (int)oh;
+        L->out_w = (int)ow;
         if (s->padding == NN_PAD_SAME) {
           int total = k - st > 0 ? k - st : 0;
-          L->out_h = in_h * st;
-          L->out_w = in_w * st;
           L->pad_h = L->pad_w = total / 2;
-        } else {
-          L->out_h = (in_h - 1) * st + k;
-          L->out_w = (in_w - 1) * st + k;
         }
         double Kc = (double)L->out_c * k * k;
         L->flops_fwd = 2.0 * in_c * Kc * in_h * in_w;
       }
       L->flops_bwd = 2.0 * L->flops_fwd;
+      /* the kernels index one sample and one filter with int (found by
+       * fuzzing the configuration: 10^6 filters, then a 75x75 kernel) */
+      const long long per_filter = (long long)(in_c > L->out_c ? in_c : L->out_c) * k * k;
+      const long long per_sample = (long long)L->out_c * L->out_h * L->out_w;
+      if (per_filter > INT_MAX || per_sample > INT_MAX)
+        return layer_error(cfg, s,
+                           "too large: a fan of %lld weights per output or input channel and %lld "
+                           "outputs per sample (at most %d each)",
+                           per_filter, per_sample, INT_MAX);
       break;
     }
     case NN_LAYER_MAXPOOL: {
@@ -295,12 +308,9 @@ static dd_status alloc_floats(float **p, size_t n, const char *what) {
   return DD_OK;
 }
 
-/* Builds the model; `train` = 0 leaves out what only training needs (the
- * gradient, the Adam moments and the activation-gradient arena: about three
- * times the parameters plus two layer outputs per sample), so an inference
- * model costs its parameters, its activations and one workspace. */
-static dd_status model_build(nn_model *m, const nn_arch *arch, int max_batch, uint32_t seed,
-                             int print_table, int train) {
+/* The layout of a model: tensor table, arena offsets and the lengths of
+ * every buffer, without allocating any (nn_model_plan, model_build). */
+static dd_status model_layout(nn_model *m, const nn_arch *arch, int max_batch, int train) {
   memset(m, 0, sizeof *m);
   if (max_batch < 1) return DD_FAIL(DD_ERR_ARG, "max_batch must be >= 1, got %d", max_batch);
   m->arch = *arch;
@@ -359,9 +369,32 @@ static dd_status model_build(nn_model *m, const nn_arch *arch, int max_batch, ui
   m->act_floats = act_off;
   m->dact_floats = 2 * align_up(slot);
   m->work_floats = work;
-
   if (!train) m->dact_floats = 0;
-  dd_status st = DD_OK;
+  return DD_OK;
+}
+
+static size_t plan_bytes(const nn_model *m, int train) {
+  size_t f = m->n_params * (train ? 4 : 1) + m->act_floats + m->dact_floats + m->work_floats;
+  return f * sizeof(float) + (size_t)m->max_batch * (3 * sizeof(double) + 2 * sizeof(float));
+}
+
+dd_status nn_model_plan(const nn_arch *arch, int max_batch, int train, double *bytes) {
+  nn_model *m = calloc(1, sizeof *m);
+  if (!m) return DD_FAIL(DD_ERR_NOMEM, "model plan");
+  dd_status st = model_layout(m, arch, max_batch, train);
+  *bytes = st == DD_OK ? (double)plan_bytes(m, train) : 0.0;
+  free(m);
+  return st;
+}
+
+/* Builds the model; `train` = 0 leaves out what only training needs (the
+ * gradient, the Adam moments and the activation-gradient arena: about three
+ * times the parameters plus two layer outputs per sample), so an inference
+ * model costs its parameters, its activations and one workspace. */
+static dd_status model_build(nn_model *m, const nn_arch *arch, int max_batch, uint32_t seed,
+                             int print_table, int train) {
+  dd_status st = model_layout(m, arch, max_batch, train);
+  if (st != DD_OK) return st;
   if ((st = alloc_floats(&m->params, m->n_params, "nn params")) != DD_OK ||
       (train && (st = alloc_floats(&m->grads, m->n_params, "nn grads")) != DD_OK) ||
       (train && (st = alloc_floats(&m->adam_m, m->n_params, "nn adam_m")) != DD_OK) ||
@@ -408,8 +441,7 @@ dd_status nn_model_init_inference(nn_model *m, const nn_arch *arch, int max_batc
 }
 
 size_t nn_model_bytes(const nn_model *m) {
-  size_t f = m->n_params * (m->grads ? 4 : 1) + m->act_floats + m->dact_floats + m->work_floats;
-  return f * sizeof(float) + (size_t)m->max_batch * (3 * sizeof(double) + 2 * sizeof(float));
+  return plan_bytes(m, m->grads != NULL);
 }
 
 /* Glorot/Xavier uniform (Glorot & Bengio 2010; Keras' default kernel

@@ -477,7 +477,7 @@ static void on_progress(void *ctx, long long n_done, long long n_items) {
 }
 
 dd_status scan_compute(const par_world *w, const scan_job *job, io_file *f, int resumed,
-                       const scan_scores *er, const scan_scores *nr, const char *score_hash) {
+                       scan_scores *er, scan_scores *nr, const char *score_hash) {
   const scan_params *g = job->grid;
   scan_state s;
   memset(&s, 0, sizeof s);
@@ -488,6 +488,11 @@ dd_status scan_compute(const par_world *w, const scan_job *job, io_file *f, int 
 
   dd_status st = state_init(&s);
   if (st == DD_OK) st = events_load(&s, er, nr);
+  /* the per-event arrays hold what the scan needs: the rows (72 bytes an
+   * event, on every rank) go now; n and info stay for the attributes */
+  free(er->rows);
+  free(nr->rows);
+  er->rows = nr->rows = NULL;
   st = par_agree(w, st);
   if (st == DD_OK) st = write_layout(&s, er, nr, score_hash);
 

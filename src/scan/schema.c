@@ -8,6 +8,7 @@
 #include "scan_internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* Axis paths (written by the layout before any dataset). */
 #define A "/axes/analysis"
@@ -332,4 +333,44 @@ int scan_dataset_enabled(const io_spec *d, int has_classical, int nr_bkg) {
 
 void scan_schema_describe(FILE *fp) {
   io_spec_describe(fp, scan_datasets, SD_N);
+}
+
+/* Length of one axis of scan_datasets for grid g and binning s (the same
+ * lengths write_layout gives the axes). */
+static double axis_length(const char *axis, const scan_params *g, const stats_params *s,
+                          const phys_params *ph) {
+  const double ts = (double)s->binning.bins + 2;
+  const double ny =
+      s->classical.y_rule == STATS_BIN_QUANTILE ? s->classical.y_bins : s->classical.y_bins + 2;
+  static const char *const names[] = {A, MS, SG, EX, RR, TB, TE, CX, CB, CY, CYB, SM, SE};
+  const double len[] = {g->n_methods,
+                        g->n_mass,
+                        g->n_sigma,
+                        g->n_exposure,
+                        g->n_r,
+                        ts,
+                        ts + 1,
+                        s->classical.cs1_bins + 1.0,
+                        s->classical.cs1_bins,
+                        ny + 1,
+                        ny,
+                        g->n_mass,
+                        ph->n_spectra};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(axis, names[i]) == 0) return len[i];
+  return 1.0;
+}
+
+double scan_results_bytes(const scan_params *g, const stats_params *s, const phys_params *ph) {
+  int has_classical = 0;
+  for (int i = 0; i < g->n_methods; i++) has_classical |= g->methods[i] == STATS_METHOD_CLASSICAL;
+  double total = 0.0;
+  for (int k = 0; k < SD_N; k++) {
+    const io_spec *d = &scan_datasets[k];
+    if (!scan_dataset_enabled(d, has_classical, s->nuis.nr_bkg)) continue;
+    double n = (double)io_type_size(d->type);
+    for (int a = 0; a < IO_MAX_RANK && d->axes[a]; a++) n *= axis_length(d->axes[a], g, s, ph);
+    total += n;
+  }
+  return total;
 }

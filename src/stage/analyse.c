@@ -356,7 +356,7 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
         "need the images and are skipped; the classical method runs",
         o->data, info.missing);
   if (run_ts) {
-    st = stage_scorer_init(x, &sc);
+    st = stage_scorer_init(x, -1, &sc);
     if (st != DD_OK) goto done;
     obs_io oi = {data, &info, NULL, &ev, t.beta_er};
     const long long bs = (long long)p->score.batch_size * p->score.block_batches;
@@ -467,7 +467,7 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
   for (int i = 0; i < g->n_methods; i++) labels[i] = stats_method_name(g->methods[i]);
   st = io_file_create(w, out_path, &out);
   if (st == DD_OK)
-    st = io_axis_write_labels(out, "/axes/method", g->n_methods, labels, "statistical method");
+    st = io_axis_write_labels(out, "/axes/analysis", g->n_methods, labels, "statistical method");
   if (st == DD_OK)
     st = io_axis_write(out, "/axes/mass_gev", IO_F64, t.n_mass, t.mass_gev, "GeV/c^2",
                        "WIMP mass of the signal template");
@@ -479,7 +479,7 @@ dd_status stage_analyse(stage_ctx *x, const ev_analyse_opts *o) {
     const size_t n3 = (size_t)g->n_methods * t.n_mass * t.n_r;
     if (st == DD_OK) st = dd_calloc((void **)&buf, n3, sizeof *buf, "output slice");
     const long long dims[3] = {g->n_methods, t.n_mass, t.n_r};
-    const char *const axes[3] = {"/axes/method", "/axes/mass_gev", "/axes/r"};
+    const char *const axes[3] = {"/axes/analysis", "/axes/mass_gev", "/axes/r"};
     for (int q = 0; q < R_N && st == DD_OK; q++) {
       char path[128];
       snprintf(path, sizeof path, "/observed/%s", k_res_names[q]);

@@ -34,6 +34,12 @@ static dd_status run_params_load(cfg_doc *cfg, stage_run_params *r) {
   if (!(r->watchdog_s == 0.0 || (r->watchdog_s >= 1.0 && r->watchdog_s <= 1e6)))
     return cfg_error(cfg, "run.watchdog_s", "must be 0 (off) or in [1, 1e6] seconds, got %g",
                      r->watchdog_s);
+  DD_TRY(cfg_get_double(cfg, "run.memory_per_rank_mb", 0.0, &r->memory_per_rank_mb), "run");
+  if (!(r->memory_per_rank_mb >= 0.0 && r->memory_per_rank_mb <= 1e9))
+    return cfg_error(cfg, "run.memory_per_rank_mb",
+                     "must be 0 (detect: MemAvailable / ranks per node) or a size in MB up to "
+                     "1e9, got %g",
+                     r->memory_per_rank_mb);
   return DD_OK;
 }
 

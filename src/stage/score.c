@@ -48,6 +48,8 @@ struct stage_scorer {
   det_event *ev;           /* owned (block): the records of one block */
   scan_score_record *rows; /* owned (block): their scores */
   long long block_events;  /* score.batch_size x score.block_batches */
+  MPI_Comm busy;           /* the ranks that own a block (rank 0 among them); MPI_COMM_NULL
+                              on a rank that scores nothing and holds no network */
 };
 
 void stage_scorer_free(stage_scorer **sp) {
@@ -61,6 +63,7 @@ void stage_scorer_free(stage_scorer **sp) {
   free(c->key);
   free(c->ev);
   free(c->rows);
+  if (c->busy != MPI_COMM_NULL) MPI_Comm_free(&c->busy);
   free(c);
   *sp = NULL;
 }
@@ -100,18 +103,24 @@ static dd_status load_model(const par_world *w, stage_scorer *c, int k, uint64_t
     }
   }
   DD_TRY(par_agree(w, st), "score: %s", k == 0 ? "CVAE" : "CNN");
-  MPI_Bcast(m->params, (int)m->n_params, MPI_FLOAT, 0, w->comm);
+  if (c->busy != MPI_COMM_NULL) MPI_Bcast(m->params, (int)m->n_params, MPI_FLOAT, 0, c->busy);
   return DD_OK;
 }
 
-dd_status stage_scorer_init(stage_ctx *x, stage_scorer **out) {
+dd_status stage_scorer_init(stage_ctx *x, long long n_blocks, stage_scorer **out) {
   const par_world *w = x->w;
   *out = NULL;
   stage_scorer *c = NULL;
   DD_TRY(dd_calloc((void **)&c, 1, sizeof *c, "scorer"), "score");
   c->ctx = x;
   c->p = x->p;
+  c->busy = MPI_COMM_NULL;
   const stage_params *p = c->p;
+  /* Block b goes to rank b mod np: a rank at or beyond n_blocks scores
+   * nothing and allocates neither the networks nor the detector, renderer
+   * or block buffers (issue 18: 62 of 64 ranks of a 64-rank tiny.cfg run). */
+  const int busy = n_blocks < 0 || w->rank < n_blocks;
+  MPI_Comm_split(w->comm, busy ? 0 : MPI_UNDEFINED, w->rank, &c->busy);
   uint64_t mh[STAGE_N_MODELS] = {0, 0};
   io_file *in = NULL;
   dd_status st = io_file_open(w, x->results, IO_READ, &in);
@@ -122,21 +131,23 @@ dd_status stage_scorer_init(stage_ctx *x, stage_scorer **out) {
   }
   const int B = p->score.batch_size;
   c->block_events = (long long)B * p->score.block_batches;
-  if (st == DD_OK) st = nn_model_init_inference(&c->model[0], &p->nn.cvae, B);
-  if (st == DD_OK) st = nn_model_init_inference(&c->model[1], &p->nn.cnn, B);
+  if (st == DD_OK && busy) st = nn_model_init_inference(&c->model[0], &p->nn.cvae, B);
+  if (st == DD_OK && busy) st = nn_model_init_inference(&c->model[1], &p->nn.cnn, B);
   if (st == DD_OK) st = load_model(w, c, 0, mh[0]);
   if (st == DD_OK) st = load_model(w, c, 1, mh[1]);
-  if (st == DD_OK)
+  if (st == DD_OK && busy)
     st = dd_alloc_aligned((void **)&c->x, (size_t)B * IMG_SIZE * sizeof *c->x, "image batch");
-  if (st == DD_OK) st = dd_calloc((void **)&c->key, (size_t)B, sizeof *c->key, "noise keys");
-  if (st == DD_OK)
+  if (st == DD_OK && busy)
+    st = dd_calloc((void **)&c->key, (size_t)B, sizeof *c->key, "noise keys");
+  if (st == DD_OK && busy)
     st = dd_calloc((void **)&c->ev, (size_t)c->block_events, sizeof *c->ev, "block records");
   if (st == DD_OK)
-    st = dd_calloc((void **)&c->rows, (size_t)c->block_events, sizeof *c->rows, "block scores");
-  if (st == DD_OK) st = dd_calloc((void **)&c->det, 1, sizeof *c->det, "detector model");
-  if (st == DD_OK) st = det_model_init(c->det, &p->detector, p->run.seed);
-  if (st == DD_OK) st = dd_calloc((void **)&c->rend, 1, sizeof *c->rend, "renderer");
-  if (st == DD_OK) st = img_renderer_init(c->rend, &p->image, c->det);
+    st = dd_calloc((void **)&c->rows, (size_t)(busy ? c->block_events : 1), sizeof *c->rows,
+                   "block scores");
+  if (st == DD_OK && busy) st = dd_calloc((void **)&c->det, 1, sizeof *c->det, "detector model");
+  if (st == DD_OK && busy) st = det_model_init(c->det, &p->detector, p->run.seed);
+  if (st == DD_OK && busy) st = dd_calloc((void **)&c->rend, 1, sizeof *c->rend, "renderer");
+  if (st == DD_OK && busy) st = img_renderer_init(c->rend, &p->image, c->det);
   st = par_agree(w, st);
   if (st != DD_OK) {
     stage_scorer_free(&c);
@@ -423,7 +434,10 @@ static dd_status score_run(stage_ctx *x) {
   }
   const int B = p->score.batch_size;
   const long long bs = (long long)B * p->score.block_batches;
-  if (st == DD_OK) st = stage_scorer_init(x, &c);
+  long long nb_er, nb_nr, bsz;
+  class_blocks(p, DET_ER, &bsz, &nb_er);
+  class_blocks(p, DET_NR, &bsz, &nb_nr);
+  if (st == DD_OK) st = stage_scorer_init(x, nb_er > nb_nr ? nb_er : nb_nr, &c);
   if (st != DD_OK) goto done;
   st = phys_sampler_init_er(&q[DET_ER], &p->phys);
   if (st == DD_OK) st = phys_sampler_init_nr_ref(&q[DET_NR], &p->phys);

@@ -83,12 +83,13 @@ import sys, h5py, numpy as np
 d = sys.argv[1]
 def res(name):
     with h5py.File(d + "/" + name, "r") as f:
-        meth = [m.decode() if isinstance(m, bytes) else str(m) for m in f["axes/method"][()]]
+        meth = [m.decode() if isinstance(m, bytes) else str(m) for m in f["axes/analysis"][()]]
         mass = list(f["axes/mass_gev"][()])
         o = {k: f["observed/" + k][()] for k in f["observed"]}
         return meth, mass, o, dict(f["observed"].attrs)
 with h5py.File(d + "/bkg.h5", "r") as f:
-    assert f.attrs["inject_seed"] == 7 and f.attrs["accepted_events_er"] == f["events/cs1"].shape[0]
+    acc = sum(int(v) for k, v in f.attrs.items() if k.startswith("accepted_events_"))
+    assert f.attrs["inject_seed"] == 7 and acc == f["events/cs1"].shape[0], (acc, f["events/cs1"].shape)
     assert f.attrs["drawn_interactions_er"] >= f.attrs["accepted_events_er"]
 for name, strong in (("obs_bkg.h5", False), ("obs_sig.h5", True)):
     meth, mass, o, at = res(name)

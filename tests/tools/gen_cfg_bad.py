@@ -192,6 +192,44 @@ case("zero_ceiling_small", "detector = { ceiling = { events = 10; }; };", "detec
      "must be 0 (no ceiling) or at least 1000, got 10")
 case("zero_score_batch", "score = { batch_size = 0; };", "score.batch_size", "must be in [1, ")
 
+# --- resources: what no node can hold, found before anything runs --------
+CNN_L = ('layers = ( { type = "conv2d"; filters = %d; kernel = 3; stride = 1; padding = "same"; '
+         'act = "leaky_relu"; alpha = 0.05; }, { type = "maxpool"; size = 2; stride = 2; }, '
+         '{ type = "flatten"; }, { type = "dense"; units = 1; act = "none"; } );')
+CVAE_DEC = ('decoder = ( { type = "dense"; units = 3200; act = "leaky_relu"; alpha = 0.05; }, '
+            '{ type = "reshape"; shape = [128, 5, 5]; }, { type = "conv2d_transpose"; '
+            'filters = %d; kernel = 3; stride = 1; padding = "same"; act = "leaky_relu"; '
+            'alpha = 0.05; }, { type = "conv2d_transpose"; filters = %d; kernel = 5; stride = 5; '
+            'padding = "same"; act = "leaky_relu"; alpha = 0.05; }, { type = "conv2d_transpose"; '
+            'filters = 3; kernel = 3; stride = 3; padding = "same"; act = "sigmoid"; } );')
+case("res_cnn_filters_1e6", "nn = { cnn = { %s }; };" % (CNN_L % 1000000), "nn.cnn.layers.[0]",
+     "layer 'conv1': too large: a fan of 9000000 weights per output or input channel and "
+     "5625000000 outputs per sample (at most 2147483647 each)")
+case("res_cnn_filters_3e5", "nn = { cnn = { %s }; };" % (CNN_L % 300000), "nn.cnn",
+     "the train stage needs an estimated")
+# found by fuzzing: the fan of the second layer overflowed an int
+case("res_cnn_fan_overflow",
+     'nn = { cnn = { layers = ( { type = "conv2d"; filters = 50000; kernel = 3; stride = 3; '
+     'padding = "same"; }, { type = "conv2d"; filters = 2; kernel = 300; stride = 1; '
+     'padding = "same"; }, { type = "flatten"; }, { type = "dense"; units = 1; act = "none"; } '
+     '); }; };', "nn.cnn.layers.[1]", "layer 'conv2': too large: a fan of 4500000000 weights")
+case("res_cvae_filters_1e6", "nn = { cvae = { %s }; };" % (CVAE_DEC % (1000000, 1000000)), "nn.cvae",
+     "the train stage needs an estimated")
+case("res_score_batch", "score = { batch_size = 65536; };\nnn = { cnn = { %s }; };"
+     % (CNN_L % 2000), "score.batch_size", "the score stage needs an estimated")
+case("res_eval_batch", "train = { eval_batch_size = 65536; };\nnn = { cnn = { %s }; };"
+     % (CNN_L % 2000), "train.eval_batch_size", "the train stage needs an estimated")
+case("res_memory_negative", "run = { memory_per_rank_mb = -1.0; };", "run.memory_per_rank_mb",
+     "must be 0 (detect: MemAvailable / ranks per node) or a size in MB up to 1e9, got -1")
+case("res_memory_string", 'run = { memory_per_rank_mb = "4G"; };', "run.memory_per_rank_mb",
+     "expected a number")
+case("zero_score_er_events", "score = { er_events = 0; };", "score.er_events",
+     "must be -1 (the bank's analysis split) or in [1, 4000000000], got 0")
+case("zero_score_nr_events", "score = { nr_events = 0; };", "score.nr_events",
+     "must be -1 (the bank's analysis split) or in [1, 4000000000], got 0")
+case("zero_block_batches", "score = { block_batches = 0; };", "score.block_batches",
+     "must be in [1, 1000000], got 0")
+
 # --- types, structure, unknown keys ------------------------------------------
 case("type_seed_float", "run = { seed = 2.0; };", "run.seed",
      "expected an integer, got a float (2)")
