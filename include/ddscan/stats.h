@@ -355,7 +355,8 @@ stats_model stats_model_simple(int k, const double *s, const double *b);
  * n == NULL.  Closed forms where they exist (known background: §2.2 and the
  * monotone 1-D score equation; ER normalisation only: §2.6), otherwise a
  * bounded Newton/Levenberg-Marquardt fit over (mu, theta_ER, theta_NR) with
- * every gamma_i profiled in closed form (§5.3).  DD_ERR_NUMERIC when a bin
+ * the Barlow-Beeston MC means of every bin profiled exactly (a monotone 1-D
+ * root per bin).  DD_ERR_NUMERIC when a bin
  * has n_i > 0 but no background (q0 infinite) or a fit does not converge. */
 dd_status stats_q0(const stats_model *m, const double *n, stats_fit *fit);
 /* The test of a signal strength (upper limits): q~mu of Cowan, Cranmer,
