@@ -160,9 +160,8 @@ asan:
 # tests/fuzz/fuzz_<target>.c for each FUZZ_TARGETS entry, the library built
 # with ASan+UBSan and fuzzer coverage in build-fuzz/, each target run for
 # FUZZ_SECONDS (tools/fuzz.sh: seeds, corpus, crashes, the cov/exec figures).
-# An events-file reader harness is added as tests/fuzz/fuzz_events.c plus
-# "events" here.
-FUZZ_TARGETS ?= config set
+# Targets: config (parse + validate), set (--set), events (events-file reader).
+FUZZ_TARGETS ?= config set events
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang-14
 FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \

@@ -21,12 +21,15 @@ for t in "$@"; do
                    "$root/tests/fuzz/config_seeds") ;;
     *) seeds=("$root/tests/fuzz/${t}_seeds") ;;
   esac
+  # -max_len: a configuration is a few kB; an events file (HDF5) tens of kB
+  maxlen=8192
+  [ "$t" = events ] && maxlen=65536
   log="$build/fuzz/$t.log"
   echo "fuzz: $t for ${secs} s (log $log)"
-  # -max_len: a configuration is a few kB; -timeout: one input never takes
-  # a second; -rss_limit_mb: the estimate, not an allocation, sizes a grid
+  # -timeout: one input never takes a second; -rss_limit_mb: the estimate,
+  # not an allocation, sizes a grid
   LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0" \
-    nice -n 10 "$bin" -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+    nice -n 10 "$bin" -max_total_time="$secs" -max_len=$maxlen -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$build/fuzz/crashes/$t-" "$corpus" "${seeds[@]}" \
     >"$log" 2>&1
   r=$?

@@ -1,7 +1,5 @@
-/* fuzz_events.c - libFuzzer target for the events-file reader (not built by
- * `make`; for the lead's `make fuzz`):
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude tests/fuzz/fuzz_events.c \
- *     build-fuzz/libddscan.a $(HDF5, MPI, libconfig, png, BLAS libs) -o fuzz_events
+/* fuzz_events.c - libFuzzer target for the events-file reader (`make fuzz`,
+ * FUZZ_TARGETS "events"; seeds in tests/fuzz/events_seeds/).
  * Each input is written to a temporary file and run through ev_file_open and
  * ev_file_read (ev_fuzz_one, src/stage/events.c) on a one-rank world; a
  * refused file is fine, a crash or a sanitizer report is a bug.  Seeds: any
