@@ -119,7 +119,11 @@ dd_status io_h5_fail(const char *file, int line, const char *func, const char *f
   memset(&w, 0, sizeof w);
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &w);
   H5Eclear2(H5E_DEFAULT);
-  if (w.write_failed) write_failed(file, line, func, msg, &w);
+  /* A read of a damaged file can fail with a low-level error on the stack
+   * too ("addr overflow" past the end of a truncated file): that is bad
+   * input for this rank's caller to report (exit 2 / "damaged"), not a
+   * failed write that must end the job (found by `make fuzz`, events). */
+  if (w.write_failed && !strstr(w.api, "read")) write_failed(file, line, func, msg, &w);
   if (w.n > 0)
     return dd_error_set(DD_ERR_HDF5, file, line, func, "%s (%s: %s)", msg, w.api, w.desc);
   return dd_error_set(DD_ERR_HDF5, file, line, func, "%s", msg);
