@@ -489,9 +489,12 @@ dd_status app_cmd_info(const par_world *w, const app_opts *o) {
   const char *todo =
       is_tmp ? todo_tmp : "rerun the stage that writes it, or restore the file from a copy";
   io_file *f = NULL;
-  if (io_file_open(w, path, IO_READ, &f) != DD_OK)
-    return DD_CONTEXT(DD_ERR_HDF5, "info: '%s' is not an HDF5 file, or is truncated or damaged: %s",
-                      path, todo);
+  if (io_file_open(w, path, IO_READ, &f) != DD_OK) {
+    /* the open's own message names no remedy: this one is what the user reads */
+    dd_error_clear();
+    return DD_FAIL(DD_ERR_HDF5, "info: '%s' is not an HDF5 file, or is truncated or damaged: %s",
+                   path, todo);
+  }
   /* Every ddscan file carries format_version at its root (io_file_create),
    * and /config; without them it is another program's file, or damaged. */
   if (!io_attr_exists(f, "/", "format_version")) {
@@ -528,8 +531,13 @@ dd_status app_cmd_info(const par_world *w, const app_opts *o) {
   dd_status st = io_exists(f, "/axes/mass_gev") ? print_scan(w, f) : DD_OK;
   if (w->rank == 0) fflush(stdout);
   dd_status st2 = io_file_close(&f);
-  if (st != DD_OK)
-    return DD_CONTEXT(st, "info: '%s' is damaged (a dataset cannot be read): %s", path, todo);
+  if (st != DD_OK) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", dd_error_user_message());
+    dd_error_clear();
+    return DD_FAIL(DD_ERR_HDF5, "info: '%s' is damaged (a dataset cannot be read: %s): %s", path,
+                   why, todo);
+  }
   if (damage[0]) return DD_FAIL(DD_ERR_IO, "info: '%s' is damaged (%s): %s", path, damage, todo);
   return st2;
 }
