@@ -98,8 +98,8 @@ def check_datasets(f):
 def check_limits(f):
     cb, cs, er = (f[f"contours/{n}"][()] for n in ("limit_clsb", "limit_cls", "limit_clsb_err"))
     names = [f["contours/limit_clsb"].dims[i][0].name for i in range(5)]
-    check(names == ["/axes/method", "/axes/mass_gev", "/axes/exposure_ty", "/axes/r",
-                    "/axes/band"], f"limit dimensions {names}")
+    check(names == ["/contours/analysis", "/contours/mass_gev", "/contours/exposure_ty",
+                    "/contours/r", "/contours/band"], f"limit dimensions {names}")
     check(list(f["axes/band"][()]) == [-2, -1, 0, 1, 2], "band axis")
     check(np.isnan(cb[0]).all() and np.isnan(cs[0]).all(), "paper limits must be NaN")
     check(np.isnan(er).all(), "asymptotic limits carry no MC error")
