@@ -307,7 +307,7 @@ static void carried_verdict(const par_world *w, io_file *f, const io_stage *s, c
   if (H5Ovisit2(in->fid, H5_INDEX_NAME, H5_ITER_INC, carry_cb, &c, H5O_INFO_BASIC) < 0)
     H5Eclear2(H5E_DEFAULT);
   if (c.missing[0])
-    snprintf(why, cap, "it is damaged: '%s' (carried over from '%s') is missing", c.missing,
+    snprintf(why, cap, "it is damaged: '%.200s' (carried over from '%.240s') is missing", c.missing,
              s->input_path);
   io_file_close(&in);
   dd_error_clear();
