@@ -81,7 +81,7 @@ DDSCAN_ENV=$PWD/env.sh DDSCAN_SRUN_MPI=pmix DDSCAN_STAGES=scan sbatch --wait -n 
   fail "ddscan.sbatch (srun): $(tail -n 20 single.out)"
 grep -q '^hook: sourced$' single.out && grep -q "^ddscan.sbatch: environment from $PWD/env.sh" single.out ||
   fail "DDSCAN_ENV not sourced: $(head -n 5 single.out)"
-grep -q 'stage scan: srun --mpi=pmix ddscan scan ../scan.cfg --resume' single.out ||
+grep -q 'stage scan: srun --mpi=pmix --kill-on-bad-exit=1 ddscan scan ../scan.cfg --resume' single.out ||
   fail "srun line: $(grep stage single.out)"
 grep -q '^ddscan.sbatch: ddscan ' single.out || fail "no version line: $(head -n 5 single.out)"
 grep -q '^ddscan.sbatch: config ../scan.cfg (hash [0-9a-f]\{16\})' single.out ||
