@@ -1103,6 +1103,12 @@ static void test_lowcount(void **state) {
   assert_int_equal(stats_lowcount(&p, 2, s2, b2), STATS_FLAG_LOW_COUNT);
   const double s3[2] = {0.01, 0.01}, b3[2] = {4, 4}; /* total 8 < 10 */
   assert_int_equal(stats_lowcount(&p, 2, s3, b3), STATS_FLAG_LOW_COUNT);
+  /* the signal-rich region counts as a whole: the bin b = 6 of s = 3 cut into three
+   * bins of b = 2 is not flagged (6 >= 5), and its half (b = 4 < 5) is */
+  const double s4[4] = {1, 1, 1, 0.1}, b4[4] = {2, 2, 2, 100};
+  assert_int_equal(stats_lowcount(&p, 4, s4, b4), 0);
+  const double s5[4] = {1, 1, 0.01, 0.1}, b5[4] = {2, 2, 2, 100};
+  assert_int_equal(stats_lowcount(&p, 4, s5, b5), STATS_FLAG_LOW_COUNT);
 }
 
 /* significance.c: the conversions against independent oracles (erfc, the

@@ -383,8 +383,9 @@ double stats_pearson(int k, const double *b, const double *n);
  * Cowan 2012); sigma_b = 0 gives eq. 97. */
 double stats_z_count_syst(double s, double b, double sigma_b);
 
-/* Low-count check (§7.6): STATS_FLAG_LOW_COUNT when a bin with s_i/b_i >
- * p->low_sb_ratio has b_i < p->low_bkg_min, or sum b < p->low_total_bkg_min. */
+/* Low-count check (§7.6): STATS_FLAG_LOW_COUNT when the bins with s_i/b_i >
+ * p->low_sb_ratio expect fewer than p->low_bkg_min background events in all,
+ * or sum b < p->low_total_bkg_min. */
 unsigned stats_lowcount(const stats_params *p, int k, const double *s, const double *b);
 
 /* ======================================================================== */
