@@ -742,8 +742,8 @@ static dd_status sample_loop(const det_model *m, int cls, uint32_t seed, dd_stre
 dd_status det_event_sample(const det_model *m, int cls, uint32_t seed, uint64_t index,
                            det_energy_fn draw_energy, void *ctx, det_event *out) {
   dd_stream stream = cls == DET_ER ? DD_STREAM_EVENT_ER : DD_STREAM_EVENT_NR;
-  return sample_loop(m, cls, seed, stream, index, 0, det_event_bias(&m->p, cls, index),
-                     draw_energy, ctx, out);
+  return sample_loop(m, cls, seed, stream, index, 0, det_event_bias(&m->p, cls, index), draw_energy,
+                     ctx, out);
 }
 
 dd_status det_event_sample_mc(const det_model *m, int cls, uint32_t seed, uint64_t index,

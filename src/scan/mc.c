@@ -27,8 +27,8 @@ static double sampler_draw(void *ctx, double u) {
 
 /* Simulates this rank's share of class cls, fills its slice of the four
  * arrays (n each, allocated here), then gathers them on every rank. */
-static dd_status simulate_class(scan_state *s, const det_model *m, int cls, phys_sampler *q,
-                                long n, double **cs1, double **cs2, double **e, double **wt,
+static dd_status simulate_class(scan_state *s, const det_model *m, int cls, phys_sampler *q, long n,
+                                double **cs1, double **cs2, double **e, double **wt,
                                 long long *draws) {
   const par_world *w = s->w;
   long lo = (long)((long long)n * w->rank / w->size);
@@ -54,7 +54,8 @@ static dd_status simulate_class(scan_state *s, const det_model *m, int cls, phys
   if (st != DD_OK) return DD_CONTEXT(st, "classical %s MC", cls == DET_ER ? "ER" : "NR");
   int *counts = NULL, *displs = NULL;
   st = dd_calloc((void **)&counts, (size_t)w->size, sizeof *counts, "classical MC");
-  if (st == DD_OK) st = dd_calloc((void **)&displs, (size_t)w->size, sizeof *displs, "classical MC");
+  if (st == DD_OK)
+    st = dd_calloc((void **)&displs, (size_t)w->size, sizeof *displs, "classical MC");
   st = par_agree(w, st);
   if (st == DD_OK) {
     for (int r = 0; r < w->size; r++) {
@@ -111,9 +112,10 @@ dd_status scan_classical_mc(scan_state *s) {
   s->cl_n_er = s->cl_n_nr = n;
   s->cl_mc_on = 1;
   s->cl_mc_seconds = dd_time_now() - t0;
-  dd_info("scan: classical detector MC: %ld ER (%lld draws) + %ld NR (%lld draws) events in "
-          "%.1f s on %d rank(s)",
-          n, s->cl_er_draws, n, s->cl_nr_draws, s->cl_mc_seconds, s->w->size);
+  dd_info(
+      "scan: classical detector MC: %ld ER (%lld draws) + %ld NR (%lld draws) events in "
+      "%.1f s on %d rank(s)",
+      n, s->cl_er_draws, n, s->cl_nr_draws, s->cl_mc_seconds, s->w->size);
   return DD_OK;
 }
 

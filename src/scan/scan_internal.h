@@ -122,11 +122,11 @@ typedef struct scan_state {
    * the templates take the /scores arrays above. */
   int cl_mc_on;
   long cl_n_er, cl_n_nr;
-  double *cl_er_cs1, *cl_er_cs2, *cl_er_w;          /* (cl_n_er) ER weights [events/(t y)] */
-  double *cl_nr_cs1, *cl_nr_cs2, *cl_nr_e;          /* (cl_n_nr) */
-  double *cl_nr_w_sig, *cl_nr_w_bg;                 /* (cl_n_nr) signal of cl_mass; bkg or NULL */
-  long long cl_er_draws, cl_nr_draws;               /* attempts summed over the sample */
-  double cl_mc_seconds;                             /* wall time of the MC */
+  double *cl_er_cs1, *cl_er_cs2, *cl_er_w; /* (cl_n_er) ER weights [events/(t y)] */
+  double *cl_nr_cs1, *cl_nr_cs2, *cl_nr_e; /* (cl_n_nr) */
+  double *cl_nr_w_sig, *cl_nr_w_bg;        /* (cl_n_nr) signal of cl_mass; bkg or NULL */
+  long long cl_er_draws, cl_nr_draws;      /* attempts summed over the sample */
+  double cl_mc_seconds;                    /* wall time of the MC */
 } scan_state;
 
 /* Collective: simulates stats.classical.mc_events ER and NR events at detector

@@ -41,7 +41,7 @@ static dd_status binning_load(cfg_doc *cfg, stats_binning *b) {
 /* Detector-MC events per class for the classical templates (issue 15): enough
  * that no fig*-small contour point is MC-limited, about 1 min on 2 cores
  * (docs/statistics.md §2.5). */
-#define CLASSICAL_MC_DEFAULT 1000000LL
+#define CLASSICAL_MC_DEFAULT 500000LL
 
 static dd_status classical_load(cfg_doc *cfg, stats_binning2d *b) {
   /* the ML analysis scores every accepted event (detector ROI 0 < cS1 <= 100 PE
