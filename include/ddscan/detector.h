@@ -331,6 +331,14 @@ const det_bias *det_event_bias(const det_params *p, int cls, uint64_t index);
 dd_status det_event_sample(const det_model *m, int cls, uint32_t seed, uint64_t index,
                            det_energy_fn draw_energy, void *ctx, det_event *out);
 
+/* The same rejection loop on the classical baseline's own stream
+ * DD_STREAM_CLASSICAL_MC (a = index, b = retry, c = cls), for the
+ * high-statistics (cS1, cS2) templates of the scan: an ER draw carries the
+ * analysis split's ER bias (detector.er_bias) and its weight as in
+ * det_event_sample; independent of the banks' events. */
+dd_status det_event_sample_mc(const det_model *m, int cls, uint32_t seed, uint64_t index,
+                              det_energy_fn draw_energy, void *ctx, det_event *out);
+
 /* One draw without acceptance (tests, efficiency curves, the ceiling
  * sample): simulates the response for a given stream and counter (a, b, c),
  * energy drawn from draw_energy; never biased (weight 1).  Returns 1 if the event passes the

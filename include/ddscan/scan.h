@@ -145,7 +145,9 @@ typedef struct scan_job {
   const phys_params *phys;
   const stats_params *stats;
   const scan_params *grid;
-  uint32_t seed;           /* run.seed: toy streams */
+  const det_params *det;   /* the classical baseline's detector MC; NULL: the classical
+                              templates come from /scores whatever stats.classical.mc_events */
+  uint32_t seed;           /* run.seed: toy streams, classical MC */
   const char *input_path;  /* "<output_dir>/results.h5": holds /scores */
   const char *output_path; /* the same, or the shard file (io_results_path) */
   const char *config_text; /* resolved configuration -> /config */

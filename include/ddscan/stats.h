@@ -53,6 +53,8 @@ typedef struct stats_binning2d {
   int min_mc;             /* quantile rule: minimum background MC events per 2-D bin */
   int kde;                /* 1: y densities by a Gaussian kernel per cS1 slice (density = "kde") */
   double kde_scale;       /* bandwidth factor on Silverman's rule (stats.classical.bandwidth) */
+  long long mc_events;    /* stats.classical.mc_events: detector-MC events per class for the
+                             templates (scan stage); 0 = the scored events of /scores */
 } stats_binning2d;
 
 typedef enum stats_paper_bkg {

@@ -706,14 +706,15 @@ int det_event_simulate(const det_model *m, int cls, uint32_t seed, dd_stream str
   return ok;
 }
 
-dd_status det_event_sample(const det_model *m, int cls, uint32_t seed, uint64_t index,
-                           det_energy_fn draw_energy, void *ctx, det_event *out) {
+/* The rejection loop of event (stream, index, c) under bias b. */
+static dd_status sample_loop(const det_model *m, int cls, uint32_t seed, dd_stream stream,
+                             uint64_t index, uint32_t c, const det_bias *bias,
+                             det_energy_fn draw_energy, void *ctx, det_event *out) {
   if (cls != DET_ER && cls != DET_NR)
     return DD_FAIL(DD_ERR_ARG, "class %d is neither ER nor NR", cls);
   if (index > UINT32_MAX)
     return DD_FAIL(DD_ERR_ARG, "event index %llu beyond 2^32", (unsigned long long)index);
   scratch s;
-  dd_stream stream = cls == DET_ER ? DD_STREAM_EVENT_ER : DD_STREAM_EVENT_NR;
   /* Rejection and the bias.  Every attempt is an independent draw x ~ q (the
    * tilted model) and is kept when A(x) holds (det_event_accepted: observables
    * only).  The kept event's weight is p(x)/q(x) of its own draw; the rejected
@@ -724,9 +725,8 @@ dd_status det_event_sample(const det_model *m, int cls, uint32_t seed, uint64_t 
    * acceptance under q (kept/n_draws) differs from the true one, which is
    * sum_{kept} weight / n_draws.  A per-index retry loop does not change this:
    * the attempts of all indices form one sequence of independent draws. */
-  const det_bias *bias = det_event_bias(&m->p, cls, index);
   for (int b = 0; b < m->p.max_attempts; b++) {
-    dd_rng r = dd_rng_for(seed, stream, (uint32_t)index, (uint32_t)b, 0);
+    dd_rng r = dd_rng_for(seed, stream, (uint32_t)index, (uint32_t)b, c);
     if (simulate_attempt(m, cls, &r, bias, draw_energy, ctx, &s, out)) {
       out->index = index;
       out->attempts = (uint32_t)b + 1;
@@ -737,6 +737,20 @@ dd_status det_event_sample(const det_model *m, int cls, uint32_t seed, uint64_t 
                  "%s event %llu: no accepted draw in %d attempts (acceptance too low: check the "
                  "energy spectrum and detector.roi_*)",
                  cls == DET_ER ? "ER" : "NR", (unsigned long long)index, m->p.max_attempts);
+}
+
+dd_status det_event_sample(const det_model *m, int cls, uint32_t seed, uint64_t index,
+                           det_energy_fn draw_energy, void *ctx, det_event *out) {
+  dd_stream stream = cls == DET_ER ? DD_STREAM_EVENT_ER : DD_STREAM_EVENT_NR;
+  return sample_loop(m, cls, seed, stream, index, 0, det_event_bias(&m->p, cls, index), draw_energy,
+                     ctx, out);
+}
+
+dd_status det_event_sample_mc(const det_model *m, int cls, uint32_t seed, uint64_t index,
+                              det_energy_fn draw_energy, void *ctx, det_event *out) {
+  /* the analysis split's bias: UINT64_MAX lies beyond every split */
+  return sample_loop(m, cls, seed, DD_STREAM_CLASSICAL_MC, index, (uint32_t)cls,
+                     det_event_bias(&m->p, cls, UINT64_MAX), draw_energy, ctx, out);
 }
 
 dd_status det_events_simulate(const det_model *m, int cls, uint32_t seed, uint64_t first,

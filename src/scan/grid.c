@@ -190,8 +190,9 @@ void scan_unit_decode(const scan_params *p, long long unit, int *i_mass, int *i_
 }
 
 uint64_t scan_config_hash(const cfg_doc *cfg) {
-  static const char *const paths[] = {"run.seed", "physics", "stats", "scan"};
-  return cfg_hash(cfg, paths, 4);
+  /* detector: the classical baseline's own detector MC (stats.classical.mc_events) */
+  static const char *const paths[] = {"run.seed", "physics", "stats", "scan", "detector"};
+  return cfg_hash(cfg, paths, 5);
 }
 
 static const char *const k_bank_groups[SCAN_N_BANKS] = {"/scores/er", "/scores/nr"};

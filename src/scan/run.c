@@ -281,6 +281,31 @@ static dd_status write_spectra(scan_state *s) {
   return st;
 }
 
+/* What the classical templates were built from (/templates/classical attributes). */
+static dd_status classical_attrs(scan_state *s) {
+  io_file *f = s->f;
+  const char *g = "/templates/classical";
+  const char *src = s->cl_mc_on ? "detector_mc" : "scores";
+  DD_TRY(io_attr_write_string(f, g, "source", src), "classical template attributes");
+  DD_TRY(
+      io_attr_write_string(
+          f, g, "source_description",
+          s->cl_mc_on ? "own detector-level MC (stats.classical.mc_events ER and NR events, stream "
+                        "DD_STREAM_CLASSICAL_MC; energy -> quanta -> cS1, cS2 with the banks' "
+                        "acceptance and ROI, no images); NR reweighted per mass and to the NR "
+                        "backgrounds as the scored NR events"
+                      : "the scored analysis events of /scores/er and /scores/nr"),
+      "classical template attributes");
+  long long n_er = s->cl_mc_on ? s->cl_n_er : s->n_er, n_nr = s->cl_mc_on ? s->cl_n_nr : s->n_nr;
+  DD_TRY(io_attr_write_int(f, g, "n_er_events", n_er), "classical template attributes");
+  DD_TRY(io_attr_write_int(f, g, "n_nr_events", n_nr), "classical template attributes");
+  DD_TRY(io_attr_write_int(f, g, "n_er_draws", s->cl_mc_on ? s->cl_er_draws : 0),
+         "classical template attributes");
+  DD_TRY(io_attr_write_int(f, g, "n_nr_draws", s->cl_mc_on ? s->cl_nr_draws : 0),
+         "classical template attributes");
+  return DD_OK;
+}
+
 static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_scores *nr,
                               const char *score_hash) {
   const scan_job *j = s->job;
@@ -325,6 +350,7 @@ static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_s
            "scan axes");
   }
   DD_TRY(create_rows(s, 0, SD_SPECTRA_DRDE), "scan layout");
+  if (s->has_classical) DD_TRY(classical_attrs(s), "scan layout");
   long long nm = g->n_mass;
   double bkg_rate = 0.0;
   for (long i = 0; i < s->n_er; i++) bkg_rate += s->er_w[i];
@@ -436,11 +462,13 @@ static dd_status state_init(scan_state *s) {
 }
 
 static void state_free(scan_state *s) {
-  double **arr[] = {&s->er_ltot, &s->er_hb,    &s->er_w,   &s->er_cs1, &s->er_cs2,   &s->nr_ltot,
-                    &s->nr_hb,   &s->nr_e,     &s->nr_cs1, &s->nr_cs2, &s->nr_w_sig, &s->nr_w_bg,
-                    &s->p,       &s->z,        &s->logp,   &s->sig5,   &s->mu5,      &s->ts_buf,
-                    &s->cl_buf,  &s->cl_cache, &s->mcr,    &s->sig3,   &s->lim,      &s->lim_mu,
-                    &s->perr,    &s->sig5err,  &s->err_e};
+  double **arr[] = {&s->er_ltot,   &s->er_hb,     &s->er_w,      &s->er_cs1,      &s->er_cs2,
+                    &s->nr_ltot,   &s->nr_hb,     &s->nr_e,      &s->nr_cs1,      &s->nr_cs2,
+                    &s->nr_w_sig,  &s->nr_w_bg,   &s->p,         &s->z,           &s->logp,
+                    &s->sig5,      &s->mu5,       &s->ts_buf,    &s->cl_buf,      &s->cl_cache,
+                    &s->mcr,       &s->sig3,      &s->lim,       &s->lim_mu,      &s->perr,
+                    &s->sig5err,   &s->err_e,     &s->cl_er_cs1, &s->cl_er_cs2,   &s->cl_er_w,
+                    &s->cl_nr_cs1, &s->cl_nr_cs2, &s->cl_nr_e,   &s->cl_nr_w_sig, &s->cl_nr_w_bg};
   for (size_t k = 0; k < sizeof arr / sizeof arr[0]; k++) {
     free(*arr[k]);
     *arr[k] = NULL;
@@ -494,6 +522,16 @@ dd_status scan_compute(const par_world *w, const scan_job *job, io_file *f, int 
   free(nr->rows);
   er->rows = nr->rows = NULL;
   st = par_agree(w, st);
+  /* the classical baseline's own detector MC; synthetic scores (tests,
+   * benchmarks) are no detector's events, so their templates stay on /scores */
+  if (st == DD_OK && s.has_classical && job->stats->classical.mc_events > 0 && job->det) {
+    if (strcmp(er->info.detector_preset, "synthetic") != 0)
+      st = scan_classical_mc(&s);
+    else
+      dd_info(
+          "scan: synthetic scores: the classical templates are built from /scores "
+          "(stats.classical.mc_events needs scores from the detector)");
+  }
   if (st == DD_OK) st = write_layout(&s, er, nr, score_hash);
 
   long long *todo = NULL, n_todo = 0;

@@ -116,7 +116,26 @@ typedef struct scan_state {
                               log p, sigma5, mcr, sigma3, limits */
   int32_t *cl_cache_flags; /* (3 n_exposure): flags, sigma3 flags, limit flags */
   double t_units;          /* seconds spent in units on this rank */
+
+  /* The classical templates' events (mc.c): with stats.classical.mc_events > 0
+   * and a detector their own detector MC (owned), else these are unset and
+   * the templates take the /scores arrays above. */
+  int cl_mc_on;
+  long cl_n_er, cl_n_nr;
+  double *cl_er_cs1, *cl_er_cs2, *cl_er_w; /* (cl_n_er) ER weights [events/(t y)] */
+  double *cl_nr_cs1, *cl_nr_cs2, *cl_nr_e; /* (cl_n_nr) */
+  double *cl_nr_w_sig, *cl_nr_w_bg;        /* (cl_n_nr) signal of cl_mass; bkg or NULL */
+  long long cl_er_draws, cl_nr_draws;      /* attempts summed over the sample */
+  double cl_mc_seconds;                    /* wall time of the MC */
 } scan_state;
+
+/* Collective: simulates stats.classical.mc_events ER and NR events at detector
+ * level for the classical templates into the cl_ arrays of every rank (mc.c),
+ * bit-identical at any rank count. */
+dd_status scan_classical_mc(scan_state *s);
+
+/* NR weights of mass index im for the classical MC sample (cl_n_nr). */
+void scan_classical_weights(const scan_state *s, int im, double *w);
 
 /* NR weights of mass index im at sigma_ref: w[i] = dR/dE_m(E_i)/q(E_i)/n_draws
  * [events/(t y)] (docs/physics.md §8).  w: (n_nr). */

@@ -218,6 +218,11 @@ dd_status scan_unit_run(void *ctx, long long unit) {
   stats_events2d bkg2 = {s->n_er, s->er_cs1, s->er_cs2, s->er_w};
   stats_events2d sig2 = {s->n_nr, s->nr_cs1, s->nr_cs2, s->nr_w_sig};
   stats_events2d nrb2 = {s->n_nr, s->nr_cs1, s->nr_cs2, s->nr_w_bg};
+  if (s->cl_mc_on) { /* the classical baseline's own detector MC (mc.c) */
+    bkg2 = (stats_events2d){s->cl_n_er, s->cl_er_cs1, s->cl_er_cs2, s->cl_er_w};
+    sig2 = (stats_events2d){s->cl_n_nr, s->cl_nr_cs1, s->cl_nr_cs2, s->cl_nr_w_sig};
+    nrb2 = (stats_events2d){s->cl_n_nr, s->cl_nr_cs1, s->cl_nr_cs2, s->cl_nr_w_bg};
+  }
   stats_template ts, cl;
   memset(&ts, 0, sizeof ts);
   memset(&cl, 0, sizeof cl);
@@ -226,6 +231,7 @@ dd_status scan_unit_run(void *ctx, long long unit) {
   int cl_fresh = s->has_classical && s->cl_mass != im;
   if (st == DD_OK && cl_fresh) {
     s->cl_mass = -1; /* invalid until it is complete */
+    if (s->cl_mc_on) scan_classical_weights(s, im, s->cl_nr_w_sig);
     st = stats_template_build_2d(&cl, &j->stats->classical, &bkg2, &sig2, s->nr_bkg ? &nrb2 : NULL,
                                  sigma_ref);
   }

@@ -125,6 +125,7 @@ static dd_status make_job(stage_ctx *x, scan_job *job, char *out, size_t cap) {
   *job = (scan_job){.phys = &p->phys,
                     .stats = &p->stats,
                     .grid = &p->scan,
+                    .det = &p->detector,
                     .seed = p->run.seed,
                     .input_path = x->results,
                     .output_path = out,

@@ -38,6 +38,11 @@ static dd_status binning_load(cfg_doc *cfg, stats_binning *b) {
   return DD_OK;
 }
 
+/* Detector-MC events per class for the classical templates (issue 15): enough
+ * that no fig*-small contour point is MC-limited, about 1 min on 2 cores
+ * (docs/statistics.md §2.5). */
+#define CLASSICAL_MC_DEFAULT 500000LL
+
 static dd_status classical_load(cfg_doc *cfg, stats_binning2d *b) {
   /* the ML analysis scores every accepted event (detector ROI 0 < cS1 <= 100 PE
    * behind the S1 coincidence), so the classical baseline sees the same range;
@@ -59,6 +64,9 @@ static dd_status classical_load(cfg_doc *cfg, stats_binning2d *b) {
   DD_TRY(cfg_get_choice(cfg, "stats.classical.density", "kde", dens, 2, &kde), "stats");
   b->kde = kde;
   DD_TRY(cfg_get_double(cfg, "stats.classical.bandwidth", 1.0, &b->kde_scale), "stats");
+  DD_TRY(cfg_get_int_range(cfg, "stats.classical.mc_events", CLASSICAL_MC_DEFAULT, 0, 1000000000LL,
+                           &b->mc_events),
+         "stats");
   if (!(b->kde_scale > 0.0 && b->kde_scale <= 10.0))
     return cfg_error(cfg, "stats.classical.bandwidth",
                      "must be a factor in (0, 10] on Silverman's bandwidth, got %g", b->kde_scale);
