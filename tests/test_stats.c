@@ -989,6 +989,39 @@ static void test_contour_toys(void **state) {
   free_template(&t);
 }
 
+/* LOW_MC counts the signal-rich region's effective ER MC as a whole: four
+ * signal bins of 4 unit-weight MC events each (16 >= min_mc = 10) are not
+ * flagged, although every bin alone holds fewer than 10; two of them (8 < 10)
+ * are; a background-only bin with 1 MC event does not count. */
+static void test_low_mc_region(void **state) {
+  (void)state;
+  stats_params p;
+  default_params(&p);
+  stats_work w;
+  assert_int_equal(stats_work_init(&w, 8, 0), DD_OK);
+  /* beta = n events of weight 1e-3 per t.y: beta_w2 = n 1e-6 */
+  const double a4[5] = {1, 1, 1, 1, 0}, b4[5] = {4e-3, 4e-3, 4e-3, 4e-3, 1e-3};
+  const double w4[5] = {4e-6, 4e-6, 4e-6, 4e-6, 1e-6};
+  stats_template t;
+  make_template(&t, 5, a4, b4, w4);
+  stats_model m;
+  unsigned fl = 0;
+  assert_int_equal(stats_model_at(&t, &p, STATS_METHOD_SOUND, 1.0, 1.0, &w, &m, &fl), DD_OK);
+  assert_int_equal(fl & STATS_FLAG_LOW_MC, 0);
+  free_template(&t);
+  const double a2[5] = {1, 1, 0, 0, 0};
+  make_template(&t, 5, a2, b4, w4);
+  fl = 0;
+  assert_int_equal(stats_model_at(&t, &p, STATS_METHOD_SOUND, 1.0, 1.0, &w, &m, &fl), DD_OK);
+  assert_int_equal(fl & STATS_FLAG_LOW_MC, STATS_FLAG_LOW_MC);
+  /* the paper method has no MC-statistics model: never flagged */
+  fl = 0;
+  assert_int_equal(stats_model_at(&t, &p, STATS_METHOD_PAPER, 1.0, 1.0, &w, &m, &fl), DD_OK);
+  assert_int_equal(fl & STATS_FLAG_LOW_MC, 0);
+  free_template(&t);
+  stats_work_free(&w);
+}
+
 static void test_flags_describe(void **state) {
   (void)state;
   char buf[128];
@@ -1190,6 +1223,7 @@ int main(void) {
       cmocka_unit_test(test_contour_nuisances),
       cmocka_unit_test(test_contour_toys),
       cmocka_unit_test(test_flags_describe),
+      cmocka_unit_test(test_low_mc_region),
       cmocka_unit_test(test_p_vs_exposure),
       cmocka_unit_test(test_rband),
       cmocka_unit_test(test_scores),

@@ -406,7 +406,7 @@ enum {
   STATS_FLAG_CHI2_25 = 1u << 7,     /* paper: 5-sigma threshold chi^2 = 25 */
   STATS_FLAG_TOY_IS = 1u << 8,      /* toys: p from importance sampling */
   STATS_FLAG_TOY_LIMITED = 1u << 9, /* toys: p beyond what the toys resolve (upper bound) */
-  STATS_FLAG_LOW_MC = 1u << 10,     /* a bin with signal has fewer than min_mc background MC */
+  STATS_FLAG_LOW_MC = 1u << 10,     /* the signal-rich bins hold < min_mc effective ER MC in all */
   STATS_FLAG_MC_RATIO = 1u << 11,   /* MC-to-data ratio below stats.mc_ratio_min (mcratio.c) */
   STATS_FLAG_TOY_ERR = 1u << 12     /* toys: contour MC error above stats.toys.max_rel_err */
 };

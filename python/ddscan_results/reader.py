@@ -56,7 +56,7 @@ FLAGS = {
     16: ("no-root", "the 5-sigma threshold is not reached in the search range"),
     32: ("at-zero", "the 5-sigma threshold is already exceeded as sigma -> 0"),
     512: ("toy-limited", "p beyond what the toys resolve (an upper bound)"),
-    1024: ("low-mc", "a bin with signal has fewer than stats.min_mc background MC events"),
+    1024: ("low-mc", "the signal-rich bins hold fewer than stats.min_mc effective background MC events in all"),
     2048: ("mc-ratio", "MC-to-data ratio below stats.mc_ratio_min (/contours/mc_ratio)"),
 }
 QUALITY_FLAGS = sum(FLAGS)

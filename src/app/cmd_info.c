@@ -198,7 +198,8 @@ static const char *flag_reason(unsigned bit) {
     case STATS_FLAG_TOY_LIMITED:
       return "p beyond what the toys resolve (an upper bound)";
     case STATS_FLAG_LOW_MC:
-      return "a bin with signal has fewer than stats.min_mc background MC events";
+      return "the signal-rich bins hold fewer than stats.min_mc effective background MC events in "
+             "all";
     case STATS_FLAG_MC_RATIO:
       return "MC-to-data ratio below stats.mc_ratio_min (/contours/mc_ratio)";
     case STATS_FLAG_TOY_ERR:
