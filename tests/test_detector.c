@@ -1003,8 +1003,8 @@ static double tail_ess_per_draw(const tail_hist *h, int lv) {
 static void test_er_bias_matches_brute_force(void **state) {
   (void)state;
   static tail_hist hu, hb, hx;
-  const det_bias off = {0.0, DET_BIAS_WIDTH, DET_BIAS_FRACTION};
-  const det_bias rec = {DET_BIAS_TILT, DET_BIAS_WIDTH, DET_BIAS_FRACTION};
+  const det_bias off = {0.0, DET_BIAS_WIDTH, DET_BIAS_FRACTION, 0.0};
+  const det_bias rec = {DET_BIAS_TILT, DET_BIAS_WIDTH, DET_BIAS_FRACTION, DET_BIAS_S1_TILT};
   const long n_u = 200000, n_b = 50000;
   tail_fill(&off, 41, n_u, &hu, NULL);
   tail_fill(&rec, 43, n_b, &hb, &hx);

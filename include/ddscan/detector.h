@@ -70,6 +70,8 @@ typedef struct det_bias {
   double tilt;     /* shift of the recombination normal (>= 0; 0: no bias at all) */
   double width;    /* its standard deviation in the tilted model (> 0) */
   double fraction; /* share of the attempts drawn from the tilted model, in [0, 1] */
+  double s1_tilt;  /* the tilted model also shifts the detected S1 photons' binomial up by
+                    * this many of its standard deviations (>= 0; 0: S1 untilted) */
 } det_bias;
 /* The recommended proposal when the bias is on (docs/detector.md §11: the
  * tail gain it gives on xent_sr0); width and fraction are the key defaults, the tilt's default is 0
@@ -77,6 +79,7 @@ typedef struct det_bias {
 #define DET_BIAS_TILT 2.0
 #define DET_BIAS_WIDTH 0.7
 #define DET_BIAS_FRACTION 0.8
+#define DET_BIAS_S1_TILT 0.0
 
 /* Every tunable of the response; defaults from the preset, each one
  * overridable as detector.<name>.  Units are in the names. */
