@@ -96,28 +96,31 @@ int main(int argc, char **argv) {
     }
     if (argc > 3) n_p = 0;
     for (int a = 3; a + 3 < argc && n_p < 16; a += 4)
-      props[n_p++] = (det_bias){atof(argv[a]), atof(argv[a + 1]), atof(argv[a + 2]),
-                                atof(argv[a + 3])};
+      props[n_p++] =
+          (det_bias){atof(argv[a]), atof(argv[a + 1]), atof(argv[a + 2]), atof(argv[a + 3])};
   }
   det_params base;
   det_params_preset(&base, DET_PRESET_XENT_SR0);
   static hist hu, hb;
   const det_bias off = {0.0, DET_BIAS_WIDTH, DET_BIAS_FRACTION, 0.0};
   if (fill(&base, &off, 41, n_u, &hu) != 0) return 1;
-  printf("er_bias gain: xent_sr0, ER flat 0-15 keVee, %ld unbiased / %ld biased events per "
-         "proposal; gain = effective tail MC per draw, biased over unbiased\n",
-         n_u, n_b);
-  printf("er_bias gain: unbiased effective events per draw: < -0.15 %.2e, < -0.10 %.2e, "
-         "< -0.05 %.2e, < 0 %.2e (y relative to the NR median)\n",
-         ess(&hu, 0), ess(&hu, 1), ess(&hu, 2), ess(&hu, 3));
+  printf(
+      "er_bias gain: xent_sr0, ER flat 0-15 keVee, %ld unbiased / %ld biased events per "
+      "proposal; gain = effective tail MC per draw, biased over unbiased\n",
+      n_u, n_b);
+  printf(
+      "er_bias gain: unbiased effective events per draw: < -0.15 %.2e, < -0.10 %.2e, "
+      "< -0.05 %.2e, < 0 %.2e (y relative to the NR median)\n",
+      ess(&hu, 0), ess(&hu, 1), ess(&hu, 2), ess(&hu, 3));
   for (int i = 0; i < n_p; i++) {
     if (fill(&base, &props[i], 43, n_b, &hb) != 0) return 1;
-    printf("er_bias gain: tilt %.2f width %.2f fraction %.2f s1_tilt %.2f: gain < -0.15 %5.1f, "
-           "< -0.10 %5.1f, < -0.05 %5.1f, < 0 %5.2f; band ESS/draw %.3f (unbiased %.3f); max "
-           "weight %.2f\n",
-           props[i].tilt, props[i].width, props[i].fraction, props[i].s1_tilt,
-           ess(&hb, 0) / ess(&hu, 0), ess(&hb, 1) / ess(&hu, 1), ess(&hb, 2) / ess(&hu, 2),
-           ess(&hb, 3) / ess(&hu, 3), ess_all(&hb), ess_all(&hu), hb.wmax);
+    printf(
+        "er_bias gain: tilt %.2f width %.2f fraction %.2f s1_tilt %.2f: gain < -0.15 %5.1f, "
+        "< -0.10 %5.1f, < -0.05 %5.1f, < 0 %5.2f; band ESS/draw %.3f (unbiased %.3f); max "
+        "weight %.2f\n",
+        props[i].tilt, props[i].width, props[i].fraction, props[i].s1_tilt,
+        ess(&hb, 0) / ess(&hu, 0), ess(&hb, 1) / ess(&hu, 1), ess(&hb, 2) / ess(&hu, 2),
+        ess(&hb, 3) / ess(&hu, 3), ess_all(&hb), ess_all(&hu), hb.wmax);
     fflush(stdout);
   }
   return 0;
