@@ -81,11 +81,11 @@ static double ess_all(const hist *h) {
 int main(int argc, char **argv) {
   long n_u = 400000, n_b = 100000;
   det_bias props[16] = {
-      {2.0, 0.7, 0.8, 0.0}, /* the PR 1 recommendation: recombination only */
-      {2.5, 0.7, 0.9, 0.0}, {2.0, 0.7, 0.9, 1.0}, {2.0, 0.7, 0.9, 1.5},
-      {2.5, 0.6, 0.9, 1.0}, {2.5, 0.7, 0.9, 1.5},
+      {2.0, 0.7, 0.8, 0.0}, /* the first version: recombination only */
+      {DET_BIAS_TILT, DET_BIAS_WIDTH, DET_BIAS_FRACTION, DET_BIAS_S1_TILT}, /* recommended */
+      {DET_BIAS_TILT, DET_BIAS_WIDTH, DET_BIAS_FRACTION, 0.0}, /* without the S1 tilt */
   };
-  int n_p = 6;
+  int n_p = 3;
   if (argc >= 3) {
     n_u = atol(argv[1]);
     n_b = atol(argv[2]);
