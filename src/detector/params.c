@@ -96,7 +96,7 @@ void det_params_preset(det_params *p, det_preset preset) {
   p->ceiling_events = 200000;
   p->ceiling_cs1_min_pe = 3.0;
   p->ceiling_cs1_max_pe = 100.0;
-  p->er_bias.tilt = 0.0; /* off; width and fraction: the recommended proposal */
+  p->er_bias.tilt = 0.0; /* off; width, fraction and s1_tilt: the recommended proposal */
   p->er_bias.width = DET_BIAS_WIDTH;
   p->er_bias.fraction = DET_BIAS_FRACTION;
   p->er_bias.s1_tilt = DET_BIAS_S1_TILT;

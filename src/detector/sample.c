@@ -388,22 +388,20 @@ static int simulate_s1(const det_model *m, int cls, const det_quanta *q, double 
   double p_det = fmin(1.0, m->g1_phd * det_ly_rel(p, u));
   /* The ER tail bias (docs/detector.md §11) may tilt the detected photons
    * too: the tilted model draws them from Bin(n, p') with p' = p + k sd/n
-   * (k = s1_tilt, sd = sqrt(n p (1 - p))), more light for the same quanta
-   * and so a lower cS2/cS1; the binomial pmf ratio of the drawn count
-   * enters the attempt's log ratio whichever component drew it. */
-  double p_draw = p_det;
-  int tilt_s1 = bs && bs->b->s1_tilt > 0.0 && q->n_ph > 0 && p_det > 0.0 && p_det < 1.0;
-  if (tilt_s1) {
+   * (k = s1_tilt, sd = sqrt(n p (1 - p)); p' capped at (1 + p)/2), more
+   * light for the same quanta and so a lower cS2/cS1; the binomial pmf ratio
+   * of the drawn count enters the attempt's log ratio whichever component
+   * drew it.  With s1_tilt = 0 the draw is the unbiased one. */
+  uint64_t n_phd;
+  if (bs && bs->b->s1_tilt > 0.0 && q->n_ph > 0 && p_det > 0.0 && p_det < 1.0) {
     double n = (double)q->n_ph;
     double pt = fmin(p_det + bs->b->s1_tilt * sqrt(p_det * (1.0 - p_det) / n), 0.5 * (1.0 + p_det));
-    if (bs->biased) p_draw = pt;
-    uint64_t k = dd_sample_binomial(&m->smp, r, (uint64_t)q->n_ph, p_draw);
-    bs->log_ratio +=
-        (double)k * log(pt / p_det) + (n - (double)k) * log((1.0 - pt) / (1.0 - p_det));
-    ev->n_s1_phd = (int32_t)k;
+    n_phd = dd_sample_binomial(&m->smp, r, (uint64_t)q->n_ph, bs->biased ? pt : p_det);
+    double k = (double)n_phd;
+    bs->log_ratio += k * log(pt / p_det) + (n - k) * log((1.0 - pt) / (1.0 - p_det));
+  } else {
+    n_phd = dd_sample_binomial(&m->smp, r, (uint64_t)q->n_ph, p_det);
   }
-  uint64_t n_phd =
-      tilt_s1 ? (uint64_t)ev->n_s1_phd : dd_sample_binomial(&m->smp, r, (uint64_t)q->n_ph, p_det);
   ev->n_s1_phd = (int32_t)n_phd;
   if (n_phd == 0 || n_phd > DET_MAX_S1_PHD) return 0;
   /* collection weights w_i = (1 - beta)(1 + rho_i^2/h^2)^(-3/2) + beta of both
