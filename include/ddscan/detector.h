@@ -64,19 +64,25 @@ typedef struct det_bank {
  * probability 1 - fraction and from a tilted model with probability
  * fraction, whose standard normal z of the recombination fluctuation is
  * N(-tilt, width^2): more recombination, so fewer electrons, more photons and
- * a lower cS2/cS1.  The event carries the exact weight p/q <= 1/(1 -
- * fraction).  tilt = 0 switches it off. */
+ * a lower cS2/cS1; with s1_tilt > 0 its detected S1 photons are drawn from a
+ * binomial shifted up by s1_tilt standard deviations as well (more light for
+ * the same quanta, the other half of the ER band's width).  The event
+ * carries the exact weight p/q <= 1/(1 - fraction).  tilt = 0 switches it
+ * off. */
 typedef struct det_bias {
   double tilt;     /* shift of the recombination normal (>= 0; 0: no bias at all) */
   double width;    /* its standard deviation in the tilted model (> 0) */
   double fraction; /* share of the attempts drawn from the tilted model, in [0, 1] */
+  double s1_tilt;  /* the tilted model also shifts the detected S1 photons' binomial up by
+                    * this many of its standard deviations (>= 0; 0: S1 untilted) */
 } det_bias;
 /* The recommended proposal when the bias is on (docs/detector.md §11: the
- * tail gain it gives on xent_sr0); width and fraction are the key defaults, the tilt's default is 0
- * (off). */
-#define DET_BIAS_TILT 2.0
-#define DET_BIAS_WIDTH 0.7
+ * tail gain it gives on xent_sr0, tools/bench/bench_er_bias.c); width,
+ * fraction and s1_tilt are the key defaults, the tilt's default is 0 (off). */
+#define DET_BIAS_TILT 2.5
+#define DET_BIAS_WIDTH 0.9
 #define DET_BIAS_FRACTION 0.8
+#define DET_BIAS_S1_TILT 0.7
 
 /* Every tunable of the response; defaults from the preset, each one
  * overridable as detector.<name>.  Units are in the names. */

@@ -96,9 +96,10 @@ void det_params_preset(det_params *p, det_preset preset) {
   p->ceiling_events = 200000;
   p->ceiling_cs1_min_pe = 3.0;
   p->ceiling_cs1_max_pe = 100.0;
-  p->er_bias.tilt = 0.0; /* off; width and fraction: the recommended proposal */
+  p->er_bias.tilt = 0.0; /* off; width, fraction and s1_tilt: the recommended proposal */
   p->er_bias.width = DET_BIAS_WIDTH;
   p->er_bias.fraction = DET_BIAS_FRACTION;
+  p->er_bias.s1_tilt = DET_BIAS_S1_TILT;
 
   if (preset == DET_PRESET_XENT_DESIGN) {
     /* Same detector at the design drift field (spec §9.1); the drift speed
@@ -298,6 +299,8 @@ dd_status det_params_load(cfg_doc *cfg, det_params *p) {
   DD_TRY(
       cfg_get_double(cfg, "detector.er_bias.fraction", p->er_bias.fraction, &p->er_bias.fraction),
       "detector er_bias");
+  DD_TRY(cfg_get_double(cfg, "detector.er_bias.s1_tilt", p->er_bias.s1_tilt, &p->er_bias.s1_tilt),
+         "detector er_bias");
   return det_params_validate(p, cfg);
 }
 
@@ -423,6 +426,7 @@ dd_status det_params_validate(const det_params *p, const cfg_doc *cfg) {
   RANGE("er_bias.tilt", p->er_bias.tilt, 0.0, 5.0, 0, 0);
   RANGE("er_bias.width", p->er_bias.width, 0.1, 3.0, 0, 0);
   RANGE("er_bias.fraction", p->er_bias.fraction, 0.0, 1.0, 0, 0);
+  RANGE("er_bias.s1_tilt", p->er_bias.s1_tilt, 0.0, 5.0, 0, 0);
   return DD_OK;
 }
 
@@ -443,10 +447,10 @@ void det_params_print(const det_params *p) {
   if (p->er_bias.tilt != 0.0)
     dd_info(
         "detector: ER tail bias for ER analysis events (index >= %llu): a share %g drawn "
-        "with the recombination normal N(-%g, %g^2), weighted",
+        "with the recombination normal N(-%g, %g^2) and S1 photons +%g sd, weighted",
         (unsigned long long)(p->bank.n[DET_ER][DET_SPLIT_TRAIN] +
                              p->bank.n[DET_ER][DET_SPLIT_TEST]),
-        p->er_bias.fraction, p->er_bias.tilt, p->er_bias.width);
+        p->er_bias.fraction, p->er_bias.tilt, p->er_bias.width, p->er_bias.s1_tilt);
 }
 
 double det_ly_rel(const det_params *p, double u) {

@@ -383,10 +383,25 @@ static void s2_column_sums(const det_model *m, scratch *s, int n_e, double x0, i
 /* S1 stage.  Returns 0 if the attempt is rejected here (no light, too much
  * light, or fewer than s1_coincidence PMTs); fills the S1 observables. */
 static int simulate_s1(const det_model *m, int cls, const det_quanta *q, double u, dd_rng *r,
-                       scratch *s, det_event *ev, double *t_s1_start) {
+                       det_bias_state *bs, scratch *s, det_event *ev, double *t_s1_start) {
   const det_params *p = &m->p;
   double p_det = fmin(1.0, m->g1_phd * det_ly_rel(p, u));
-  uint64_t n_phd = dd_sample_binomial(&m->smp, r, (uint64_t)q->n_ph, p_det);
+  /* The ER tail bias (docs/detector.md §11) may tilt the detected photons
+   * too: the tilted model draws them from Bin(n, p') with p' = p + k sd/n
+   * (k = s1_tilt, sd = sqrt(n p (1 - p)); p' capped at (1 + p)/2), more
+   * light for the same quanta and so a lower cS2/cS1; the binomial pmf ratio
+   * of the drawn count enters the attempt's log ratio whichever component
+   * drew it.  With s1_tilt = 0 the draw is the unbiased one. */
+  uint64_t n_phd;
+  if (bs && bs->b->s1_tilt > 0.0 && q->n_ph > 0 && p_det > 0.0 && p_det < 1.0) {
+    double n = (double)q->n_ph;
+    double pt = fmin(p_det + bs->b->s1_tilt * sqrt(p_det * (1.0 - p_det) / n), 0.5 * (1.0 + p_det));
+    n_phd = dd_sample_binomial(&m->smp, r, (uint64_t)q->n_ph, bs->biased ? pt : p_det);
+    double k = (double)n_phd;
+    bs->log_ratio += k * log(pt / p_det) + (n - k) * log((1.0 - pt) / (1.0 - p_det));
+  } else {
+    n_phd = dd_sample_binomial(&m->smp, r, (uint64_t)q->n_ph, p_det);
+  }
   ev->n_s1_phd = (int32_t)n_phd;
   if (n_phd == 0 || n_phd > DET_MAX_S1_PHD) return 0;
   /* collection weights w_i = (1 - beta)(1 + rho_i^2/h^2)^(-3/2) + beta of both
@@ -667,13 +682,13 @@ static int simulate_attempt(const det_model *m, int cls, dd_rng *r, const det_bi
   double u = ev->depth_cm / p->drift_length_cm;
   /* 3. quanta */
   det_quanta q = det_quanta_draw(m, cls, e, bs, r);
-  /* the biased draw is behind us: p/q of this attempt (det_bias_state) */
-  if (bs) ev->weight = 1.0 / ((1.0 - b->fraction) + b->fraction * exp(bst.log_ratio));
   ev->n_ph = q.n_ph;
   ev->n_e = q.n_e;
   /* 4. S1, 5. S2 */
   double t_s1 = 0.0, xs = ev->x_cm, ys = ev->y_cm;
-  if (!simulate_s1(m, cls, &q, u, r, s, ev, &t_s1)) return 0;
+  if (!simulate_s1(m, cls, &q, u, r, bs, s, ev, &t_s1)) return 0;
+  /* the biased draws are behind us: p/q of this attempt (det_bias_state) */
+  if (bs) ev->weight = 1.0 / ((1.0 - b->fraction) + b->fraction * exp(bst.log_ratio));
   /* An S1 that puts cS1 far outside the window cannot come back once the
    * depth is reconstructed (|u_rec - u| ~ 1e-3 moves LY_rel by < 0.1 %):
    * reject before the costly S2 with a 20 % margin. */
