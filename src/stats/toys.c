@@ -124,8 +124,11 @@ dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_
   out->n_toys = nt;
   out->p_asym = stats_signif_of(toy_convention(stat), out->t_obs).p;
 
-  /* H0: toys 0 .. nt-1 */
-  DD_TRY(stats_toys_run(&m, stat, 0.0, seed, point, 0, nt, w, w->t, NULL), "H0 toys");
+  /* H0: toys 0 .. nt-1; q0 toys draw every measurement from the null fit */
+  if (stat == STATS_TOY_Q0)
+    DD_TRY(stats_toys_run_null(&m, 0.0, seed, point, 0, nt, w, w->t, NULL, NULL), "H0 toys");
+  else
+    DD_TRY(stats_toys_run(&m, stat, 0.0, seed, point, 0, nt, w, w->t, NULL), "H0 toys");
   long c_obs = 0, c5 = 0;
   for (long j = 0; j < nt; j++) {
     c_obs += stats_ge(w->t[j], out->t_obs);
@@ -151,6 +154,21 @@ dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_
   out->p_is = p->toys_importance ? sw / nt : NAN;
   out->median_h1 = lower_median(w->t, nt);
   out->z_med_h1 = stats_signif_of(toy_convention(stat), out->median_h1).z;
+  if (stat == STATS_TOY_Q0 && p->toys_importance && c_obs < 25) {
+    /* q0: toys 2N .. 3N-1 from the proposal that tilts every measurement
+     * (the H1 toys above fix the MC counts and constraints at nominal) */
+    DD_TRY(stats_toys_run_null(&m, out->t_obs, seed, point, 2 * nt, nt, w, w->t, w->w, NULL),
+           "importance-sampled H0 toys");
+    sw = sw2 = 0.0;
+    for (long j = 0; j < nt; j++)
+      if (stats_ge(w->t[j], out->t_obs)) {
+        sw += w->w[j];
+        sw2 += w->w[j] * w->w[j];
+      }
+    out->p_is = sw / nt;
+  } else if (stat == STATS_TOY_Q0) {
+    out->p_is = NAN; /* not needed: the direct estimate holds */
+  }
 
   /* direct estimate while it has >= 25 counts (<= 20 % error), else IS */
   if (c_obs >= 25 || !p->toys_importance || !(sw > 0.0)) {
@@ -173,29 +191,290 @@ dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_
   return DD_OK;
 }
 
-/* The signal strength mu_p whose known-background Asimov q0,A equals x
- * (q0,A increases strictly in mu): doubling, then bisection in ln mu. */
-static double mu_for_q0a(const stats_model *m, double x) {
-  double lo = 0.0, hi = 1.0;
-  for (int it = 0; it < 400; it++) {
-    double q = 0.0;
-    for (int i = 0; i < m->k; i++)
-      q += 2.0 * stats_qa_term(hi * m->s[i], m->b[i] + (m->c ? m->c[i] : 0.0));
+/* ---------------------------------------------------------------------- */
+/* Toys from the null fit; importance sampling that tilts every measurement */
+/* ---------------------------------------------------------------------- */
+
+/* Share of the defensive mixture's toys drawn from the null itself: every
+ * weight is then at most 1/share (Hesterberg, Technometrics 37 (1995) 185),
+ * whatever the tilted component misses. */
+#define TOY_NULL_SHARE 0.1
+
+/* The generating distribution of q0 toys: every measurement of the model is
+ * an independent Poisson or Gaussian variable, so a distribution is the
+ * list of their means.  Null: the model at the conditional (mu = 0) fit of
+ * the Asimov data set, the nuisances profiled (theta_ER,0, theta_NR,0 and
+ * the Barlow-Beeston MC means A0 of every template and bin).  Proposal: a
+ * signal strength mu_p with every measurement tilted to where H0 most
+ * probably looks like that signal (gen_tilt). */
+typedef struct toy_gen {
+  int k;
+  double *nu0, *a0;      /* null: main-bin means (k), MC means (3k; NAN: not drawn) */
+  double *lam, *a1, *u;  /* proposal: main means, MC means, u_i = ln(lam_i / nu0_i) */
+  double th0[2], th1[2]; /* centres of the drawn global observables (ER, NR) */
+  double sig[2];         /* their widths; 0 when not drawn */
+  double mu_p;           /* the proposal's signal strength (0: the null) */
+} toy_gen;
+
+/* Effective MC count of template j in bin i when its auxiliary count is a
+ * drawn measurement, else 0. */
+static double drawn_mc(const stats_model *m, int j, int i) {
+  const double *mm[3] = {m->ms, m->mb, m->c ? m->mc : NULL};
+  double mi = mm[j] ? mm[j][i] : 0.0;
+  return mi > 0.0 && !isinf(mi) ? mi : 0.0;
+}
+
+/* The null distribution of model m (buffers in w->gen). */
+static dd_status gen_null(const stats_model *m, stats_work *w, toy_gen *g) {
+  int k = m->k;
+  g->k = k;
+  g->nu0 = w->gen;
+  g->a0 = w->gen + k;
+  g->lam = w->gen + 4 * k;
+  g->a1 = w->gen + 5 * k;
+  g->u = w->gen + 8 * k;
+  stats_fit fit;
+  DD_TRY(stats_q0(m, NULL, &fit), "toys: the null fit of the Asimov data");
+  g->th0[0] = fit.theta_er_0;
+  g->th0[1] = fit.theta_nr_0;
+  DD_TRY(stats_bb_means(m, NULL, 0.0, g->th0[0], g->th0[1], g->a0, g->nu0),
+         "toys: MC means of the null fit");
+  for (int j = 0; j < 3; j++)
+    for (int i = 0; i < k; i++) {
+      double mi = drawn_mc(m, j, i), *a = &g->a0[j * k + i];
+      if (!(mi > 0.0))
+        *a = NAN;
+      else if (isnan(*a)) /* no expectation in this bin: its count as measured */
+        *a = mi;
+    }
+  g->sig[0] = m->sigma_er > 0.0 && !isinf(m->sigma_er) ? m->sigma_er : 0.0;
+  g->sig[1] = m->c && m->sigma_nr > 0.0 && !isinf(m->sigma_nr) ? m->sigma_nr : 0.0;
+  memcpy(g->lam, g->nu0, (size_t)k * sizeof(double));
+  memcpy(g->a1, g->a0, 3 * (size_t)k * sizeof(double));
+  memset(g->u, 0, (size_t)k * sizeof(double));
+  g->th1[0] = g->th0[0];
+  g->th1[1] = g->th0[1];
+  g->mu_p = 0.0;
+  return DD_OK;
+}
+
+/* Proposal at signal strength mu_p: the model point (mu_p, theta_1, A_1)
+ * closest to the null in Kullback-Leibler divergence, i.e. the most probable
+ * way for H0 to produce data that look like signal mu_p (the dominating point
+ * of large-deviation importance sampling; Bucklew, "Introduction to Rare
+ * Event Simulation", Springer 2004, ch. 5).  With D(x||y) = x ln(x/y) - x + y
+ * per Poisson measurement and (t1 - t0)^2 / (2 sigma^2) per Gaussian one,
+ * minimising over A_1 at fixed theta gives, per bin with u = ln(lam/nu0),
+ *   A1_j = A0_j exp(-P_j u),   lam = F0 + sum_j P_j A1_j = nu0 exp(u)
+ * (P_j = p_j x_j / m_j: the tilt lowers the MC counts where the data rise),
+ * a monotone equation in u; minimising over theta gives
+ *   theta_1 = theta_0 - sigma^2 sum_i (d lam_i / d theta) u_i,
+ * iterated to a fixed point. */
+static void gen_tilt(const stats_model *m, toy_gen *g, double mu_p) {
+  int k = g->k;
+  const double *xs[3] = {m->s, m->b, m->c};
+  double th[2] = {g->th0[0], g->th0[1]};
+  for (int it = 0; it < 100; it++) {
+    double p[3] = {mu_p, th[0], th[1]}, dth[2] = {0.0, 0.0};
+    for (int i = 0; i < k; i++) {
+      double f0 = 0.0, pj[3] = {0.0, 0.0, 0.0}, a0[3] = {0.0, 0.0, 0.0}, sum0 = 0.0;
+      for (int j = 0; j < 3; j++) {
+        double x = xs[j] ? xs[j][i] : 0.0, mi = drawn_mc(m, j, i);
+        if (mi > 0.0 && x > 0.0) {
+          pj[j] = p[j] * x / mi;
+          a0[j] = g->a0[j * k + i];
+          sum0 += pj[j] * a0[j];
+        } else {
+          f0 += p[j] * x;
+        }
+      }
+      double nu0 = g->nu0[i], u = 0.0;
+      if (nu0 > 0.0) {
+        /* h(u) = nu0 e^u - f0 - sum P_j A0_j e^(-P_j u), increasing in u */
+        double lo = -60.0, hi = 60.0, tot = f0 + sum0;
+        u = tot > 0.0 ? fmin(fmax(log(tot / nu0), lo), hi) : lo;
+        for (int r = 0; r < 200; r++) {
+          double h = nu0 * exp(u) - f0, dh = nu0 * exp(u);
+          for (int j = 0; j < 3; j++)
+            if (pj[j] > 0.0) {
+              double e = pj[j] * a0[j] * exp(-pj[j] * u);
+              h -= e;
+              dh += pj[j] * e;
+            }
+          if (h > 0.0)
+            hi = u;
+          else if (h < 0.0)
+            lo = u;
+          else
+            break;
+          double next = u - h / dh;
+          if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+          if (fabs(next - u) <= 1e-13 * (1.0 + fabs(u))) {
+            u = next;
+            break;
+          }
+          u = next;
+        }
+      }
+      double lam = nu0 > 0.0 ? nu0 * exp(u) : f0 + sum0;
+      for (int j = 0; j < 3; j++) {
+        double x = xs[j] ? xs[j][i] : 0.0;
+        if (pj[j] > 0.0 || (drawn_mc(m, j, i) > 0.0 && x > 0.0)) {
+          double a1 = a0[j] * exp(-pj[j] * u);
+          g->a1[j * k + i] = a1;
+          if (j > 0) dth[j - 1] += x / drawn_mc(m, j, i) * a1 * u;
+        } else if (j > 0) {
+          dth[j - 1] += x * u;
+        }
+      }
+      g->u[i] = u;
+      g->lam[i] = lam;
+    }
+    double change = 0.0;
+    for (int e = 0; e < 2; e++) {
+      if (!(g->sig[e] > 0.0)) continue;
+      double want = fmax(g->th0[e] - g->sig[e] * g->sig[e] * dth[e], 1e-3 * g->th0[e]);
+      double next = 0.5 * (th[e] + want); /* damped: the fixed point, not an overshoot */
+      change = fmax(change, fabs(next - th[e]));
+      th[e] = next;
+    }
+    if (change <= 1e-10) break;
+  }
+  g->th1[0] = th[0];
+  g->th1[1] = th[1];
+  g->mu_p = mu_p;
+}
+
+/* q0 of the proposal's own Asimov data set (every measurement at its mean). */
+static dd_status gen_q0(const stats_model *m, const toy_gen *g, double *q) {
+  int k = g->k;
+  stats_model mt = *m;
+  if (m->ms) mt.as = g->a1;
+  if (m->mb) mt.ab = g->a1 + k;
+  if (m->c && m->mc) mt.ac = g->a1 + 2 * k;
+  if (g->sig[0] > 0.0) mt.g_er = g->th1[0];
+  if (g->sig[1] > 0.0) mt.g_nr = g->th1[1];
+  stats_fit fit;
+  DD_TRY(stats_q0(&mt, g->lam, &fit), "q0 of the importance proposal at mu_p = %g", g->mu_p);
+  *q = fit.q0;
+  return DD_OK;
+}
+
+/* The proposal whose Asimov q0 is x: doubling, then bisection in ln mu_p. */
+static dd_status gen_for_q0(const stats_model *m, toy_gen *g, double x) {
+  double lo = 0.0, hi = 1.0, q = 0.0;
+  int it = 0;
+  for (; it < 200; it++) {
+    gen_tilt(m, g, hi);
+    DD_TRY(gen_q0(m, g, &q), "proposal search");
     if (q >= x) break;
     lo = hi;
     hi *= 2.0;
   }
-  if (lo == 0.0) lo = hi * 1e-30;
-  for (int it = 0; it < 400 && hi - lo > 1e-14 * hi; it++) {
-    double mid = sqrt(lo * hi), q = 0.0;
-    for (int i = 0; i < m->k; i++)
-      q += 2.0 * stats_qa_term(mid * m->s[i], m->b[i] + (m->c ? m->c[i] : 0.0));
+  if (!(q >= x))
+    return DD_FAIL(DD_ERR_NUMERIC, "importance proposal: q0 %g at mu_p = %g never reaches %g", q,
+                   hi, x);
+  if (lo == 0.0) {
+    for (it = 0; it < 200; it++) { /* halving towards small mu_p */
+      gen_tilt(m, g, 0.5 * hi);
+      DD_TRY(gen_q0(m, g, &q), "proposal search");
+      if (q < x) break;
+      hi *= 0.5;
+    }
+    lo = 0.5 * hi;
+  }
+  for (it = 0; it < 60 && hi - lo > 1e-6 * hi; it++) {
+    double mid = sqrt(lo * hi);
+    gen_tilt(m, g, mid);
+    DD_TRY(gen_q0(m, g, &q), "proposal search");
     if (q >= x)
       hi = mid;
     else
       lo = mid;
   }
-  return hi;
+  gen_tilt(m, g, hi);
+  return DD_OK;
+}
+
+/* q0 toys toy0 .. toy0+n-1 from g: the null (alpha = 1, weights 1) or the
+ * defensive mixture alpha null + (1 - alpha) proposal with weights
+ * P0 / (alpha P0 + (1 - alpha) P1), the exact ratio of the full likelihoods
+ * (main bins x auxiliary MC counts x global observables). */
+static dd_status gen_run(const stats_model *m, const toy_gen *g, double alpha, uint32_t seed,
+                         uint32_t point, long toy0, long n, stats_work *w, double *t_out,
+                         double *w_out) {
+  int k = g->k;
+  int d_mc = stats_model_has_mc(m);
+  const double *mm[3] = {m->ms, m->mb, m->c ? m->mc : NULL};
+  stats_model mt = *m;
+  if (d_mc) {
+    mt.as = mm[0] ? w->aux : NULL;
+    mt.ab = mm[1] ? w->aux + k : NULL;
+    mt.ac = mm[2] ? w->aux + 2 * k : NULL;
+  }
+  for (long j = 0; j < n; j++) {
+    long toy = toy0 + j;
+    dd_rng rng = dd_rng_for(seed, DD_STREAM_TOYS, point, (uint32_t)toy, 0);
+    int prop = alpha < 1.0 && dd_rng_uniform(&rng) >= alpha;
+    double lr = 0.0; /* ln P1 / P0 */
+    for (int e = 0; e < 2; e++) {
+      if (!(g->sig[e] > 0.0)) continue;
+      double c = prop ? g->th1[e] : g->th0[e], go = c + g->sig[e] * dd_rng_normal(&rng);
+      double d0 = go - g->th0[e], d1 = go - g->th1[e];
+      lr += (d0 * d0 - d1 * d1) / (2.0 * g->sig[e] * g->sig[e]);
+      if (e == 0)
+        mt.g_er = go;
+      else
+        mt.g_nr = go;
+    }
+    if (d_mc)
+      for (int i = 0; i < k; i++)
+        for (int t = 0; t < 3; t++) {
+          if (!mm[t]) continue;
+          double mi = mm[t][i];
+          if (!(mi > 0.0) || isinf(mi)) {
+            w->aux[t * k + i] = mi;
+            continue;
+          }
+          double a0 = g->a0[t * k + i], a1 = g->a1[t * k + i];
+          double a = (double)dd_sample_poisson(w->smp, &rng, prop ? a1 : a0);
+          w->aux[t * k + i] = a;
+          if (a1 != a0) lr += (a > 0.0 ? a * log(a1 / a0) : 0.0) - (a1 - a0);
+        }
+    for (int i = 0; i < k; i++) {
+      double nu0 = g->nu0[i], lam = g->lam[i];
+      double ni = (double)dd_sample_poisson(w->smp, &rng, prop ? lam : nu0);
+      w->n[i] = ni;
+      if (nu0 > 0.0)
+        lr += ni * g->u[i] - (lam - nu0);
+      else
+        lr = ni > 0.0 ? INFINITY : lr - lam;
+    }
+    if (w_out) w_out[j] = alpha >= 1.0 ? 1.0 : 1.0 / (alpha + (1.0 - alpha) * exp(lr));
+    stats_fit fit;
+    DD_TRY(stats_q0(&mt, w->n, &fit), "toy %ld of point %u (seed %u)", toy, point, seed);
+    t_out[j] = fit.q0;
+  }
+  return DD_OK;
+}
+
+dd_status stats_toys_run_null(const stats_model *m, double x, uint32_t seed, uint32_t point,
+                              long toy0, long n, stats_work *w, double *t_out, double *w_out,
+                              double *mu_p) {
+  if (m->k > w->k_max) return DD_FAIL(DD_ERR_ARG, "toys: %d bins, workspace %d", m->k, w->k_max);
+  if (toy0 < 0 || n < 0 || toy0 + n > (long)UINT32_MAX + 1)
+    return DD_FAIL(DD_ERR_ARG, "toys [%ld, %ld) outside the 32-bit toy index", toy0, toy0 + n);
+  if (m->s == w->n || m->b == w->n || m->c == w->n || m->as == w->aux || m->ab == w->aux)
+    return DD_FAIL(DD_ERR_ARG, "toys: the model must not live in w->n or w->aux (scratch)");
+  toy_gen g;
+  DD_TRY(gen_null(m, w, &g), "null toys");
+  double alpha = 1.0;
+  if (x > 0.0) {
+    DD_TRY(gen_for_q0(m, &g, x), "importance proposal for P(q0 >= %g)", x);
+    alpha = TOY_NULL_SHARE;
+  }
+  if (mu_p) *mu_p = g.mu_p;
+  return gen_run(m, &g, alpha, seed, point, toy0, n, w, t_out, w_out);
 }
 
 dd_status stats_toys_is_tail(const stats_model *m, double x, uint32_t seed, uint32_t point,
@@ -203,9 +482,8 @@ dd_status stats_toys_is_tail(const stats_model *m, double x, uint32_t seed, uint
   if (n_toys < 1 || n_toys > w->n_toys)
     return DD_FAIL(DD_ERR_ARG, "IS tail: %ld toys, workspace holds %ld", n_toys, w->n_toys);
   if (!(x > 0.0)) return DD_FAIL(DD_ERR_ARG, "IS tail: threshold %g must be > 0", x);
-  double mu_p = mu_for_q0a(m, x);
-  DD_TRY(stats_toys_run(m, STATS_TOY_Q0, mu_p, seed, point, 0, n_toys, w, w->t, w->w),
-         "importance-sampled toys at mu_p = %g", mu_p);
+  DD_TRY(stats_toys_run_null(m, x, seed, point, 0, n_toys, w, w->t, w->w, NULL),
+         "importance-sampled tail P(q0 >= %g)", x);
   double sw = 0.0, sw2 = 0.0;
   for (long j = 0; j < n_toys; j++)
     if (stats_ge(w->t[j], x)) {
@@ -233,10 +511,9 @@ dd_status stats_toys_is_threshold(const stats_model *m, double z, uint32_t seed,
   if (n_toys < 1 || n_toys > w->n_toys)
     return DD_FAIL(DD_ERR_ARG, "IS threshold: %ld toys, workspace holds %ld", n_toys, w->n_toys);
   if (!(z > 0.0)) return DD_FAIL(DD_ERR_ARG, "IS threshold: Z = %g must be > 0", z);
-  double p_target = stats_p_from_z(z);
-  double mu_p = mu_for_q0a(m, z * z);
-  DD_TRY(stats_toys_run(m, STATS_TOY_Q0, mu_p, seed, point, 0, n_toys, w, w->t, w->w),
-         "importance-sampled toys at mu_p = %g", mu_p);
+  double p_target = stats_p_from_z(z), mu_p;
+  DD_TRY(stats_toys_run_null(m, z * z, seed, point, 0, n_toys, w, w->t, w->w, &mu_p),
+         "importance-sampled toys for the %g-sigma threshold", z);
   q_item *pr = (q_item *)w->pair;
   for (long j = 0; j < n_toys; j++) {
     pr[j].q = w->t[j];
