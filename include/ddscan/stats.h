@@ -427,7 +427,7 @@ typedef struct stats_work {
   double *s, *b, *c, *n; /* owned (k_max) each */
   double *ms, *mb, *mc;  /* owned (k_max) each: effective MC counts */
   double *aux;           /* owned (3 k_max): toys' auxiliary MC counts */
-  double *gen;           /* owned (9 k_max): toys' generating means (null, proposal) */
+  double *gen;           /* owned (10 k_max): toys' generating means (null, proposals) */
   double *bh;            /* owned (k_max): paper-independent background */
   double *t, *w;         /* owned (n_toys): toy statistics and IS weights */
   double *pair;          /* owned (2 n_toys): (statistic, weight) pairs */

@@ -195,10 +195,15 @@ dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_
 /* Toys from the null fit; importance sampling that tilts every measurement */
 /* ---------------------------------------------------------------------- */
 
-/* Share of the defensive mixture's toys drawn from the null itself: every
- * weight is then at most 1/share (Hesterberg, Technometrics 37 (1995) 185),
- * whatever the tilted component misses. */
+/* Shares of the defensive mixture (Hesterberg, Technometrics 37 (1995) 185;
+ * Owen & Zhou, JASA 95 (2000) 135): the null itself (every weight is then at
+ * most 1/share), the main-count tilt (the known-background proposal of
+ * §7.4, nuisance measurements at the null) and the tilt of every
+ * measurement.  The estimator's variance is at most that of each component
+ * alone divided by its share (Owen & Zhou, Theorem 1), so neither tilt has to
+ * cover the whole tail. */
 #define TOY_NULL_SHARE 0.1
+#define TOY_COUNT_SHARE 0.3
 
 /* The generating distribution of q0 toys: every measurement of the model is
  * an independent Poisson or Gaussian variable, so a distribution is the
@@ -211,6 +216,7 @@ typedef struct toy_gen {
   int k;
   double *nu0, *a0;      /* null: main-bin means (k), MC means (3k; NAN: not drawn) */
   double *lam, *a1, *u;  /* proposal: main means, MC means, u_i = ln(lam_i / nu0_i) */
+  double *lam_c;         /* the main-count proposal: nu0_i + mu_c s_i */
   double th0[2], th1[2]; /* centres of the drawn global observables (ER, NR) */
   double sig[2];         /* their widths; 0 when not drawn */
   double mu_p;           /* the proposal's signal strength (0: the null) */
@@ -233,6 +239,7 @@ static dd_status gen_null(const stats_model *m, stats_work *w, toy_gen *g) {
   g->lam = w->gen + 4 * k;
   g->a1 = w->gen + 5 * k;
   g->u = w->gen + 8 * k;
+  g->lam_c = w->gen + 9 * k;
   stats_fit fit;
   DD_TRY(stats_q0(m, NULL, &fit), "toys: the null fit of the Asimov data");
   g->th0[0] = fit.theta_er_0;
@@ -250,6 +257,7 @@ static dd_status gen_null(const stats_model *m, stats_work *w, toy_gen *g) {
   g->sig[0] = m->sigma_er > 0.0 && !isinf(m->sigma_er) ? m->sigma_er : 0.0;
   g->sig[1] = m->c && m->sigma_nr > 0.0 && !isinf(m->sigma_nr) ? m->sigma_nr : 0.0;
   memcpy(g->lam, g->nu0, (size_t)k * sizeof(double));
+  memcpy(g->lam_c, g->nu0, (size_t)k * sizeof(double));
   memcpy(g->a1, g->a0, 3 * (size_t)k * sizeof(double));
   memset(g->u, 0, (size_t)k * sizeof(double));
   g->th1[0] = g->th0[0];
@@ -266,8 +274,10 @@ static dd_status gen_null(const stats_model *m, stats_work *w, toy_gen *g) {
  * per Poisson measurement and (t1 - t0)^2 / (2 sigma^2) per Gaussian one,
  * minimising over A_1 at fixed theta gives, per bin with u = ln(lam/nu0),
  *   A1_j = A0_j exp(-P_j u),   lam = F0 + sum_j P_j A1_j = nu0 exp(u)
- * (P_j = p_j x_j / m_j: the tilt lowers the MC counts where the data rise),
- * a monotone equation in u; minimising over theta gives
+ * (P_j = p_j x_j / m_j: the tilt lowers the background MC counts where the
+ * data rise), a monotone equation in u.  The signal template's MC counts
+ * stay at the null (tilting them down would only shrink the signal the
+ * proposal adds, without approaching the tail).  Minimising over theta gives
  *   theta_1 = theta_0 - sigma^2 sum_i (d lam_i / d theta) u_i,
  * iterated to a fixed point. */
 static void gen_tilt(const stats_model *m, toy_gen *g, double mu_p) {
@@ -280,12 +290,12 @@ static void gen_tilt(const stats_model *m, toy_gen *g, double mu_p) {
       double f0 = 0.0, pj[3] = {0.0, 0.0, 0.0}, a0[3] = {0.0, 0.0, 0.0}, sum0 = 0.0;
       for (int j = 0; j < 3; j++) {
         double x = xs[j] ? xs[j][i] : 0.0, mi = drawn_mc(m, j, i);
-        if (mi > 0.0 && x > 0.0) {
+        if (j > 0 && mi > 0.0 && x > 0.0) {
           pj[j] = p[j] * x / mi;
           a0[j] = g->a0[j * k + i];
           sum0 += pj[j] * a0[j];
         } else {
-          f0 += p[j] * x;
+          f0 += p[j] * (j == 0 && mi > 0.0 && x > 0.0 ? x / mi * g->a0[i] : x);
         }
       }
       double nu0 = g->nu0[i], u = 0.0;
@@ -319,7 +329,7 @@ static void gen_tilt(const stats_model *m, toy_gen *g, double mu_p) {
       double lam = nu0 > 0.0 ? nu0 * exp(u) : f0 + sum0;
       for (int j = 0; j < 3; j++) {
         double x = xs[j] ? xs[j][i] : 0.0;
-        if (pj[j] > 0.0 || (drawn_mc(m, j, i) > 0.0 && x > 0.0)) {
+        if (j > 0 && drawn_mc(m, j, i) > 0.0 && x > 0.0) {
           double a1 = a0[j] * exp(-pj[j] * u);
           g->a1[j * k + i] = a1;
           if (j > 0) dth[j - 1] += x / drawn_mc(m, j, i) * a1 * u;
@@ -393,13 +403,36 @@ static dd_status gen_for_q0(const stats_model *m, toy_gen *g, double x) {
       lo = mid;
   }
   gen_tilt(m, g, hi);
+  /* main-count tilt: the mu_c whose known-background q0,A (background nu0)
+   * is x */
+  int k = g->k;
+  lo = 0.0;
+  double hc = 1.0;
+  for (it = 0; it < 400; it++) {
+    q = 0.0;
+    for (int i = 0; i < k; i++) q += 2.0 * stats_qa_term(hc * m->s[i], g->nu0[i]);
+    if (q >= x) break;
+    lo = hc;
+    hc *= 2.0;
+  }
+  for (it = 0; it < 200 && hc - lo > 1e-12 * hc; it++) {
+    double mid = 0.5 * (lo + hc);
+    q = 0.0;
+    for (int i = 0; i < k; i++) q += 2.0 * stats_qa_term(mid * m->s[i], g->nu0[i]);
+    if (q >= x)
+      hc = mid;
+    else
+      lo = mid;
+  }
+  for (int i = 0; i < k; i++) g->lam_c[i] = g->nu0[i] + hc * m->s[i];
   return DD_OK;
 }
 
 /* q0 toys toy0 .. toy0+n-1 from g: the null (alpha = 1, weights 1) or the
- * defensive mixture alpha null + (1 - alpha) proposal with weights
- * P0 / (alpha P0 + (1 - alpha) P1), the exact ratio of the full likelihoods
- * (main bins x auxiliary MC counts x global observables). */
+ * defensive mixture alpha null + c main-count tilt + (1 - alpha - c) full
+ * tilt with weights P0 / (alpha P0 + c Pc + (1 - alpha - c) P1), the exact
+ * ratio of the full likelihoods (main bins x auxiliary MC counts x global
+ * observables). */
 static dd_status gen_run(const stats_model *m, const toy_gen *g, double alpha, uint32_t seed,
                          uint32_t point, long toy0, long n, stats_work *w, double *t_out,
                          double *w_out) {
@@ -415,8 +448,13 @@ static dd_status gen_run(const stats_model *m, const toy_gen *g, double alpha, u
   for (long j = 0; j < n; j++) {
     long toy = toy0 + j;
     dd_rng rng = dd_rng_for(seed, DD_STREAM_TOYS, point, (uint32_t)toy, 0);
-    int prop = alpha < 1.0 && dd_rng_uniform(&rng) >= alpha;
-    double lr = 0.0; /* ln P1 / P0 */
+    int prop = 0, cnt = 0;
+    if (alpha < 1.0) {
+      double v = dd_rng_uniform(&rng);
+      cnt = v >= alpha && v < alpha + TOY_COUNT_SHARE;
+      prop = v >= alpha + TOY_COUNT_SHARE;
+    }
+    double lr = 0.0, lc = 0.0; /* ln P1 / P0 of the full and the main-count tilt */
     for (int e = 0; e < 2; e++) {
       if (!(g->sig[e] > 0.0)) continue;
       double c = prop ? g->th1[e] : g->th0[e], go = c + g->sig[e] * dd_rng_normal(&rng);
@@ -442,15 +480,21 @@ static dd_status gen_run(const stats_model *m, const toy_gen *g, double alpha, u
           if (a1 != a0) lr += (a > 0.0 ? a * log(a1 / a0) : 0.0) - (a1 - a0);
         }
     for (int i = 0; i < k; i++) {
-      double nu0 = g->nu0[i], lam = g->lam[i];
-      double ni = (double)dd_sample_poisson(w->smp, &rng, prop ? lam : nu0);
+      double nu0 = g->nu0[i], lam = g->lam[i], lc_i = g->lam_c[i];
+      double ni = (double)dd_sample_poisson(w->smp, &rng, prop ? lam : cnt ? lc_i : nu0);
       w->n[i] = ni;
-      if (nu0 > 0.0)
+      if (nu0 > 0.0) {
         lr += ni * g->u[i] - (lam - nu0);
-      else
+        lc += (ni > 0.0 ? ni * log(lc_i / nu0) : 0.0) - (lc_i - nu0);
+      } else {
         lr = ni > 0.0 ? INFINITY : lr - lam;
+        lc = ni > 0.0 ? INFINITY : lc - lc_i;
+      }
     }
-    if (w_out) w_out[j] = alpha >= 1.0 ? 1.0 : 1.0 / (alpha + (1.0 - alpha) * exp(lr));
+    if (w_out)
+      w_out[j] = alpha >= 1.0 ? 1.0
+                              : 1.0 / (alpha + TOY_COUNT_SHARE * exp(lc) +
+                                       (1.0 - alpha - TOY_COUNT_SHARE) * exp(lr));
     stats_fit fit;
     DD_TRY(stats_q0(&mt, w->n, &fit), "toy %ld of point %u (seed %u)", toy, point, seed);
     t_out[j] = fit.q0;
