@@ -510,8 +510,10 @@ static dd_status fit_at_mu(fit_ctx *f, const double sums[4], double mu_fixed, do
   int free_mu = f->free_[0];
   f->free_[0] = 0;
   p[0] = mu_fixed;
-  p[1] = m->g_er;
-  p[2] = m->g_nr;
+  /* start inside the bounds: a toy's drawn constraint centre can be <= 0
+   * (g = 1 + 0.23 z with z < -4.3), where the likelihood may vanish */
+  p[1] = f->free_[1] ? fmax(m->g_er, 1e-3) : m->g_er;
+  p[2] = f->free_[2] ? fmax(m->g_nr, 1e-3) : m->g_nr;
   if (f->free_[1]) /* start at the closed form, exact without gammas and c */
     p[1] = fmax(1e-3, norm_theta(f->a[1], m->g_er, sums[0] - mu_fixed * sums[3] - m->g_nr * sums[2],
                                  sums[1]));

@@ -563,6 +563,20 @@ dd_status stats_toys_is_threshold(const stats_model *m, double z, uint32_t seed,
     pr[j].q = w->t[j];
     pr[j].pr = w->w[j];
   }
+  if (dd_log_get_level() >= DD_LOG_DEBUG) {
+    /* the asymptotic threshold's tail and its MC error, for the log */
+    double x = z * z, sw = 0.0, sw2 = 0.0;
+    long hits = 0;
+    for (long j = 0; j < n_toys; j++)
+      if (stats_ge(pr[j].q, x)) {
+        sw += pr[j].pr;
+        sw2 += pr[j].pr * pr[j].pr;
+        hits++;
+      }
+    double pt = sw / n_toys, et = sqrt(fmax(sw2 / n_toys - pt * pt, 0.0) / n_toys);
+    dd_debug("toys: IS at mu_p %g: P0(q0 >= %g) = %.4g +- %.2g (%ld of %ld toys, asymptotic %.4g)",
+             mu_p, x, pt, et, hits, n_toys, p_target);
+  }
   qsort(pr, (size_t)n_toys, sizeof *pr, cmp_q_item);
   /* weighted survival from the top: P0(q0 >= q_j) = sum_{l >= j} w_l / N */
   double cum = 0.0;
@@ -571,6 +585,7 @@ dd_status stats_toys_is_threshold(const stats_model *m, double z, uint32_t seed,
     cum += pr[j].pr / n_toys;
     if (cum >= p_target) {
       *t_crit = pr[j].q;
+      dd_debug("toys: %g-sigma threshold q0 = %.4g (asymptotic %.4g)", z, *t_crit, z * z);
       return DD_OK;
     }
   }
