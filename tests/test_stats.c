@@ -799,9 +799,10 @@ static void weighted_tail(const double *t, const double *wt, long n, double x, d
  * drawn) against the importance sampling of stats_toys_run_null, whose
  * proposal tilts all of them.  The old counts-only tilt (auxiliary
  * measurements drawn around nominal, weights from the main bins only,
- * proposal at the known-background mu_p) is unbiased too but needs > 4x the
- * toys for the same error here, and far more in the 5-sigma tail of a real
- * template (docs/statistics.md, toys). */
+ * proposal at the known-background mu_p) is unbiased too but its error is
+ * 7x larger with the same toys here (50x the toys for the same error), and
+ * it under-covers the 5-sigma tail of a real template (docs/statistics.md,
+ * toys). */
 static void test_importance_sampling_nuisances(void **state) {
   (void)state;
   const long n_bf = 100000, n_is = 10000;
@@ -858,10 +859,10 @@ static void test_importance_sampling_nuisances(void **state) {
   assert_true(e_bf < 0.1 * p_bf); /* brute force resolves the tail */
   /* the full tilt agrees within combined errors, with a small error */
   assert_near("tilt-all IS vs brute force", p_is, p_bf, 4.0 * sqrt(e_is * e_is + e_bf * e_bf), 0);
-  assert_true(e_is < 0.08 * p_is);
+  assert_true(e_is < 0.05 * p_is);
   /* ... and is more efficient than the counts-only tilt: relative error
-   * at least 2x smaller with the same toys */
-  assert_true(e_old / p_old > 2.0 * e_is / p_is);
+   * at least 3x smaller with the same toys */
+  assert_true(e_old / p_old > 3.0 * e_is / p_is);
   /* a wrong target is detected: the IS tail at x + 2 is not the brute-force
    * tail at x (the comparison above can fail) */
   double p_w, e_w;
