@@ -539,10 +539,12 @@ dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_
  * constraints) from the model at the conditional mu = 0 fit of the Asimov
  * data set (nuisances profiled).  x <= 0: plain null toys, weights 1.
  * x > 0: importance sampling for P(q0 >= x | H0) from a defensive mixture
- * of 10 % null and 90 % a proposal at signal strength mu_p that tilts every
- * measurement (the null's most probable way to look like signal mu_p, mu_p
- * chosen so the proposal's own Asimov q0 is x); w_out gets the exact ratio
- * of the full likelihoods P0 / (0.1 P0 + 0.9 P1) (<= 10).  *mu_p (may be
+ * of 10 % null, 30 % the main counts tilted to mu_c (known-background q0,A of
+ * x, other measurements at the null) and 60 % the dominating point of
+ * {q0 >= x}: main counts nu0 + mu_p s, MC counts and global observables
+ * where the null's profile scores vanish, mu_p chosen so that its own q0 is
+ * x (docs/statistics.md, toys); w_out gets the exact ratio of the full
+ * likelihoods P0 / (0.1 P0 + 0.3 Pc + 0.6 P1) (<= 10).  *mu_p (may be
  * NULL) gets mu_p (0 for x <= 0).  w->n, w->aux and w->gen are scratch. */
 dd_status stats_toys_run_null(const stats_model *m, double x, uint32_t seed, uint32_t point,
                               long toy0, long n, stats_work *w, double *t_out, double *w_out,
