@@ -336,6 +336,12 @@ int stats_model_has_mc(const stats_model *m);
  * when a bin has data but nothing can be expected. */
 dd_status stats_bb_expect(const stats_model *m, const double *n, double mu, double theta_er,
                           double theta_nr, double *nu);
+/* The same profile with its Barlow-Beeston MC means: a_hat (3k, template j
+ * of bin i at a_hat[j k + i]; j = signal, ER, NR) gets the fitted true MC
+ * mean A_j of every template that carries MC statistics and has an
+ * expectation there, NAN elsewhere; nu (k) the expectation. */
+dd_status stats_bb_means(const stats_model *m, const double *n, double mu, double theta_er,
+                         double theta_nr, double *a_hat, double *nu);
 
 /* Fit summary: q0 and the maximum-likelihood estimates. */
 typedef struct stats_fit {
@@ -424,6 +430,7 @@ typedef struct stats_work {
   double *s, *b, *c, *n; /* owned (k_max) each */
   double *ms, *mb, *mc;  /* owned (k_max) each: effective MC counts */
   double *aux;           /* owned (3 k_max): toys' auxiliary MC counts */
+  double *gen;           /* owned (10 k_max): toys' generating means (null, proposals) */
   double *bh;            /* owned (k_max): paper-independent background */
   double *t, *w;         /* owned (n_toys): toy statistics and IS weights */
   double *pair;          /* owned (2 n_toys): (statistic, weight) pairs */
@@ -508,7 +515,7 @@ typedef struct stats_toy_result {
   double p_h0;           /* P(T >= t_obs | H0): direct, or IS when direct counts < 25 */
   double p_h0_err;       /* its binomial / IS standard error */
   double p_direct;       /* direct-toy estimate (may be 0) */
-  double p_is;           /* IS estimate (NAN when IS is off) */
+  double p_is;           /* IS estimate (NAN when IS is off; q0: also when direct counts >= 25) */
   double z_h0;           /* Phibar^-1(p_h0) */
   double log_p_h0;       /* ln p_h0 */
   double p_asym;         /* asymptotic p of t_obs (half chi^2_1 for q0; chi^2_1 for chi^2_P) */
@@ -519,23 +526,41 @@ typedef struct stats_toy_result {
   unsigned flags;
 } stats_toy_result;
 
-/* Runs p->toys toys under H0 (toys 0..N-1) and under H1 (toys N..2N-1) at
- * (mu, E) and summarises them; stat picks q0 (sound/toys) or chi^2_P.
+/* Runs p->toys toys under H0 (toys 0..N-1; q0: stats_toys_run_null) and
+ * under H1 (toys N..2N-1) at (mu, E) and summarises them; stat picks q0
+ * (sound/toys) or chi^2_P.  q0 with importance sampling on and fewer than 25
+ * direct H0 toys above t_obs: N more toys (2N..3N-1) of the tilted proposal.
  * w must have n_toys >= p->toys. */
 dd_status stats_toys_eval(const stats_template *t, const stats_params *p, stats_toy_stat stat,
                           double mu, double exposure_ty, uint32_t seed, uint32_t point,
                           stats_work *w, stats_toy_result *out);
 
-/* Importance-sampled tail P(q0 >= x | H0) (§7.4): toys generated at mu_p,
- * the signal strength whose Asimov q0,A equals x, weighted by
- * exp(sum[mu_p s_i - n_i ln(1 + mu_p s_i/b_i)]).  Known-background models
- * (the weight ignores nuisances).  *err is the standard error. */
+/* q0 toys toy0 .. toy0+n-1 of (seed, point) under the null of the full
+ * nuisance model: every measurement is drawn (main-bin counts, the
+ * auxiliary MC counts of every template that carries MC statistics, in its
+ * effective-count form, and the global observables of the Gaussian
+ * constraints) from the model at the conditional mu = 0 fit of the Asimov
+ * data set (nuisances profiled).  x <= 0: plain null toys, weights 1.
+ * x > 0: importance sampling for P(q0 >= x | H0) from a defensive mixture
+ * of 10 % null, 30 % the main counts tilted to mu_c (known-background q0,A of
+ * x, other measurements at the null) and 60 % the dominating point of
+ * {q0 >= x}: main counts nu0 + mu_p s, MC counts and global observables
+ * where the null's profile scores vanish, mu_p chosen so that its own q0 is
+ * x (docs/statistics.md, toys); w_out gets the exact ratio of the full
+ * likelihoods P0 / (0.1 P0 + 0.3 Pc + 0.6 P1) (<= 10).  *mu_p (may be
+ * NULL) gets mu_p (0 for x <= 0).  w->n, w->aux and w->gen are scratch. */
+dd_status stats_toys_run_null(const stats_model *m, double x, uint32_t seed, uint32_t point,
+                              long toy0, long n, stats_work *w, double *t_out, double *w_out,
+                              double *mu_p);
+
+/* Importance-sampled tail P(q0 >= x | H0) (§7.4) from n_toys toys of
+ * stats_toys_run_null(m, x, ...) (toys 0..n-1).  *err is the standard error. */
 dd_status stats_toys_is_tail(const stats_model *m, double x, uint32_t seed, uint32_t point,
                              long n_toys, stats_work *w, double *p, double *err);
 
 /* Toy-calibrated threshold (§7.4): the q0 value t with P(q0 >= t | H0) =
- * Phibar(z), from n_toys importance-sampled toys generated at the mu_p whose
- * Asimov q0,A is z^2 (toys 0..n-1 of (seed, point)).  DD_ERR_NUMERIC when the
+ * Phibar(z), from n_toys importance-sampled toys of stats_toys_run_null(m,
+ * z^2, ...) (toys 0..n-1 of (seed, point)).  DD_ERR_NUMERIC when the
  * toys do not reach that tail. */
 dd_status stats_toys_is_threshold(const stats_model *m, double z, uint32_t seed, uint32_t point,
                                   long n_toys, stats_work *w, double *t_crit);

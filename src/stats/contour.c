@@ -315,8 +315,8 @@ dd_status stats_contour_z_err(const stats_template *t, const stats_params *p, st
     for (int j = 0; j < n_e; j++) {
       double thr = threshold_at(p, STATS_METHOD_TOYS, z);
       if (p->toys_importance) {
-        /* toy-calibrated threshold at this exposure (shape only:
-         * q0 does not depend on the signal normalisation) */
+        /* toy-calibrated threshold at this exposure, first from the
+         * null fit of the Asimov data at mu = 1 */
         stats_model m;
         DD_TRY(stats_model_at(t, p, STATS_METHOD_TOYS, 1.0, exposure_ty[j], w, &m, NULL),
                "toy contour threshold at E = %g t.y", exposure_ty[j]);
@@ -330,6 +330,19 @@ dd_status stats_contour_z_err(const stats_template *t, const stats_params *p, st
       DD_TRY(contour_solve(toy_median_stat, &c, 0, thr, 1e-6, 0, exposure_ty + j, 1, mu5 + j,
                            flags + j),
              "toy contour");
+      if (p->toys_importance && mu5[j] > 0.0 && isfinite(mu5[j])) {
+        /* the null fit (hence the null toys) depends on the signal in the
+         * Asimov data: recalibrate the threshold at the contour and solve
+         * again (one step of the fixed point) */
+        stats_model m;
+        DD_TRY(stats_model_at(t, p, STATS_METHOD_TOYS, mu5[j], exposure_ty[j], w, &m, NULL),
+               "toy contour threshold at E = %g t.y", exposure_ty[j]);
+        DD_TRY(stats_toys_is_threshold(&m, z, seed, point, p->toys, w, &thr),
+               "toy contour threshold at E = %g t.y, mu = %g", exposure_ty[j], mu5[j]);
+        DD_TRY(contour_solve(toy_median_stat, &c, 0, thr, 1e-6, 0, exposure_ty + j, 1, mu5 + j,
+                             flags + j),
+               "toy contour");
+      }
       if (err && mu5[j] > 0.0 && isfinite(mu5[j])) {
         DD_TRY(toy_contour_err(&c, mu5[j], exposure_ty[j], &err[j]), "toy contour at E = %g t.y",
                exposure_ty[j]);

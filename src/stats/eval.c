@@ -57,6 +57,8 @@ dd_status stats_work_init(stats_work *w, int k_max, long n_toys) {
     }
   }
   dd_status st = dd_calloc((void **)&w->aux, 3 * (size_t)k_max, sizeof(double), "toy MC counts");
+  if (st == DD_OK)
+    st = dd_calloc((void **)&w->gen, 10 * (size_t)k_max, sizeof(double), "toy generating means");
   if (st != DD_OK) {
     stats_work_free(w);
     return st;
@@ -91,6 +93,7 @@ void stats_work_free(stats_work *w) {
   free(w->mb);
   free(w->mc);
   free(w->aux);
+  free(w->gen);
   free(w->bh);
   free(w->t);
   free(w->w);

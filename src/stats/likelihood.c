@@ -218,7 +218,7 @@ static double bb_root(const bb_bin *q, double n, const double p[3], double f0) {
  * not NULL) and the profiled expectation f (*nu).  -INFINITY when n > 0 and
  * nothing can be expected. */
 static double bb_eval(const bb_bin *q, double n, const double p[3], double grad[3],
-                      double hess[3][3], double *nu) {
+                      double hess[3][3], double *nu, double a_hat[3]) {
   double f0 = 0.0, v[3] = {0.0, 0.0, 0.0}, pj[3] = {0.0, 0.0, 0.0};
   int con[3];
   for (int j = 0; j < 3; j++) {
@@ -249,11 +249,13 @@ static double bb_eval(const bb_bin *q, double n, const double p[3], double grad[
   }
   double e[3], ell = 0.0, f = f0;
   for (int j = 0; j < 3; j++) {
+    if (a_hat) a_hat[j] = NAN;
     if (!con[j]) {
       e[j] = q->x[j];
       continue;
     }
     double aj = j == zb ? az : q->a[j] > 0.0 ? q->a[j] / (1.0 + pj[j] * t) : 0.0;
+    if (a_hat) a_hat[j] = aj;
     e[j] = v[j] * aj;
     f += pj[j] * aj;
     if (q->a[j] > 0.0)
@@ -341,7 +343,7 @@ static double fit_eval(const fit_ctx *f, const double p[3], double grad[3], doub
     bb_bin_of(m, i, &q);
     double n = data_n(f, i);
     if (n == 0.0 && q.x[0] == 0.0 && q.x[1] == 0.0 && q.x[2] == 0.0) continue;
-    double fi = bb_eval(&q, n, p, grad, hess, NULL);
+    double fi = bb_eval(&q, n, p, grad, hess, NULL, NULL);
     if (fi == -INFINITY) return -INFINITY;
     ell += fi;
   }
@@ -364,8 +366,23 @@ dd_status stats_bb_expect(const stats_model *m, const double *n, double mu, doub
     bb_bin q;
     bb_bin_of(m, i, &q);
     double ni = n ? n[i] : q.x[0] + q.x[1] + q.x[2];
-    if (bb_eval(&q, ni, p, NULL, NULL, &nu[i]) == -INFINITY)
+    if (bb_eval(&q, ni, p, NULL, NULL, &nu[i], NULL) == -INFINITY)
       return DD_FAIL(DD_ERR_NUMERIC, "bin %d: %g events observed, nothing expected", i, ni);
+  }
+  return DD_OK;
+}
+
+dd_status stats_bb_means(const stats_model *m, const double *n, double mu, double theta_er,
+                         double theta_nr, double *a_hat, double *nu) {
+  const double p[3] = {mu, theta_er, theta_nr};
+  int k = m->k;
+  for (int i = 0; i < k; i++) {
+    bb_bin q;
+    bb_bin_of(m, i, &q);
+    double ni = n ? n[i] : q.x[0] + q.x[1] + q.x[2], ah[3];
+    if (bb_eval(&q, ni, p, NULL, NULL, &nu[i], ah) == -INFINITY)
+      return DD_FAIL(DD_ERR_NUMERIC, "bin %d: %g events observed, nothing expected", i, ni);
+    for (int j = 0; j < 3; j++) a_hat[j * k + i] = ah[j];
   }
   return DD_OK;
 }
@@ -493,8 +510,10 @@ static dd_status fit_at_mu(fit_ctx *f, const double sums[4], double mu_fixed, do
   int free_mu = f->free_[0];
   f->free_[0] = 0;
   p[0] = mu_fixed;
-  p[1] = m->g_er;
-  p[2] = m->g_nr;
+  /* start inside the bounds: a toy's drawn constraint centre can be <= 0
+   * (g = 1 + 0.23 z with z < -4.3), where the likelihood may vanish */
+  p[1] = f->free_[1] ? fmax(m->g_er, 1e-3) : m->g_er;
+  p[2] = f->free_[2] ? fmax(m->g_nr, 1e-3) : m->g_nr;
   if (f->free_[1]) /* start at the closed form, exact without gammas and c */
     p[1] = fmax(1e-3, norm_theta(f->a[1], m->g_er, sums[0] - mu_fixed * sums[3] - m->g_nr * sums[2],
                                  sums[1]));
