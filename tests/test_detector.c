@@ -1089,7 +1089,7 @@ static void test_classical_mc_matches_banks(void **state) {
   det_params p = g_m[0].p;
   p.bank.n[DET_ER][DET_SPLIT_TRAIN] = p.bank.n[DET_ER][DET_SPLIT_TEST] = 0;
   p.bank.n[DET_ER][DET_SPLIT_ANALYSIS] = (uint64_t)n;
-  p.er_bias = (det_bias){2.0, 1.0, 0.5};
+  p.er_bias = (det_bias){2.0, 1.0, 0.5, 0.0};
   assert_int_equal(det_model_init(&mb, &p, 1), DD_OK);
   for (int cls = DET_ER; cls <= DET_NR; cls++) {
     mc_fill(&mb, cls, 0, n, &hb);
