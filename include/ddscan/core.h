@@ -277,9 +277,11 @@ typedef enum dd_stream {
                                 b = toy, c = 0 */
   DD_STREAM_SPLIT = 11,      /* bank split assignment: a = bank, b = event */
   DD_STREAM_NN_DROPOUT = 12, /* dropout masks: a = step, b = layer */
-  DD_STREAM_INJECT = 13      /* `ddscan inject` (seed = --seed): a = source, b = draw,
+  DD_STREAM_INJECT = 13,     /* `ddscan inject` (seed = --seed): a = source, b = draw,
                                 c = 0 detector response, 1 the source's Poisson count
                                 (b = 0), 2 the event's time in the exposure */
+  DD_STREAM_SIGNAL = 14      /* the signal stage's sample (signal.model): a = event index,
+                                b = retry, c = signal model */
 } dd_stream;
 
 /* A small value-type generator: the key is (seed, stream), the counter is

@@ -73,7 +73,11 @@ static dd_status read_1d(io_file *f, const char *path, double **v, long long *n)
 static void find_damage(io_file *f, char *damage, size_t cap) {
   static const struct {
     const char *stage, *done;
-  } k[] = {{"simulate", NULL}, {"train", NULL}, {"score", "/scores/done"}, {"scan", "/scan/done"}};
+  } k[] = {{"simulate", NULL},
+           {"train", NULL},
+           {"score", "/scores/done"},
+           {"signal", "/signal/done"},
+           {"scan", "/scan/done"}};
   char prog[64];
   attr_text(f, "/", "stage_in_progress", prog, sizeof prog);
   if (!io_exists(f, "/config")) {
@@ -95,7 +99,7 @@ static void find_damage(io_file *f, char *damage, size_t cap) {
 }
 
 static void print_stages(const par_world *w, io_file *f) {
-  static const char *const stages[] = {"simulate", "train", "score", "scan", "merge"};
+  static const char *const stages[] = {"simulate", "train", "score", "signal", "scan", "merge"};
   OUT("stages:\n");
   for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
     char grp[64], end[64], host[128], ver[128];
@@ -140,7 +144,7 @@ static void print_stages(const par_world *w, io_file *f) {
 }
 
 static void print_scores(const par_world *w, io_file *f) {
-  for (int b = 0; b < SCAN_N_BANKS; b++) {
+  for (int b = 0; b <= (int)SCAN_BANK_SIGNAL; b++) {
     const char *g = scan_bank_group((scan_bank)b);
     if (!io_exists(f, g)) continue;
     long long n = -1;
