@@ -410,7 +410,12 @@ static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_s
   if (st == DD_OK) {
     dd_info("scan: %ld ER events (%.4g background events per t*y), %ld NR events", s->n_er,
             bkg_rate, s->n_nr);
-    for (long long im = 0; im < nm; im++) {
+    for (long long im = 0; s->n_sg > 0 && im < nm; im++)
+      dd_info(
+          "scan: %s signal: acceptance %.4g (accepted events per t*y at 1 interaction per "
+          "t*y), %ld events",
+          scan_signal_name(g->signal_model), rate[im], s->n_sg);
+    for (long long im = 0; s->n_sg == 0 && im < nm; im++) {
       dd_info(
           "scan: %g GeV: %.4g signal events per t*y at %g cm^2, effective sample size %.0f "
           "of %ld NR events",

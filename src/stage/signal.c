@@ -35,8 +35,12 @@ static const char *const k_owned[] = {"/signal"};
 #define SIG_MAX_RETRY 100000
 
 static const io_spec k_done_spec = {
-    "/signal/done", IO_U8, {"/signal/block"}, "1",
-    "streamed-block completion mask of the signal sample: 1 = the block's rows are written", 1};
+    "/signal/done",
+    IO_U8,
+    {"/signal/block"},
+    "1",
+    "streamed-block completion mask of the signal sample: 1 = the block's rows are written",
+    1};
 
 /* The stage hash: the model hashes plus every key that shapes the signal
  * events and their scores. */
@@ -95,8 +99,8 @@ static dd_status signal_fill(void *ctx, long long first, long long n, det_event 
 static dd_status signal_sink(void *ctx, long long block, long long first, long long n,
                              const scan_score_record *rows) {
   signal_io *c = ctx;
-  dd_status st = io_table_write_at(c->f, SIG_GROUP, stage_score_fields, stage_n_score_fields,
-                                   first, n, rows, sizeof *rows);
+  dd_status st = io_table_write_at(c->f, SIG_GROUP, stage_score_fields, stage_n_score_fields, first,
+                                   n, rows, sizeof *rows);
   if (st == DD_OK) st = io_file_flush(c->f);
   const unsigned char one = 1;
   const long long start = block >= 0 ? block : 0, count = block >= 0 ? 1 : 0;
@@ -150,10 +154,11 @@ static dd_status finish(const par_world *w, const stage_params *p, io_file *f, l
                               "rendered and scored like the analysis samples; acceptance = "
                               "events / n_draws_total"),
          "signal");
-  dd_info("signal: %s sample, %lld events from %lld draws (acceptance %.4g): mean l_rec %.5g, KL "
-          "%.4g, H_B %.4g",
-          scan_signal_name(g->signal_model), n, all, all > 0 ? (double)n / (double)all : 0.0,
-          t[0] / (double)n, t[1] / (double)n, t[2] / (double)n);
+  dd_info(
+      "signal: %s sample, %lld events from %lld draws (acceptance %.4g): mean l_rec %.5g, KL "
+      "%.4g, H_B %.4g",
+      scan_signal_name(g->signal_model), n, all, all > 0 ? (double)n / (double)all : 0.0,
+      t[0] / (double)n, t[1] / (double)n, t[2] / (double)n);
   return DD_OK;
 }
 
@@ -278,8 +283,8 @@ static dd_status signal_run(stage_ctx *x) {
   }
   sio.f = out;
   stage_block_io bio = {signal_fill, signal_sink, &sio};
-  if (st == DD_OK) st = stage_score_blocks(w, c, (uint32_t)SCAN_BANK_SIGNAL, n, done, &bio,
-                                           "score signal");
+  if (st == DD_OK)
+    st = stage_score_blocks(w, c, (uint32_t)SCAN_BANK_SIGNAL, n, done, &bio, "score signal");
   if (st == DD_OK) st = finish(w, p, out, n, bs);
   if (st == DD_OK) {
     st = io_stage_commit(&out);
