@@ -122,7 +122,7 @@ static dd_status check_string_attr(io_file *f, const char *g, const char *name, 
 }
 
 /* Every value of row i is usable; returns the name of the first bad field. */
-static const char *row_problem(const scan_score_record *r) {
+static const char *row_problem(const scan_score_record *r, scan_bank b) {
   if (!isfinite(r->l_rec)) return "l_rec is not finite";
   if (!isfinite(r->kl)) return "kl is not finite";
   if (!(r->h_b >= 0.0) || isinf(r->h_b)) return "h_b is not finite and >= 0";
@@ -131,7 +131,10 @@ static const char *row_problem(const scan_score_record *r) {
   if (!isfinite(r->cs2)) return "cs2 is not finite";
   if (!(r->energy_kev >= 0.0) || isinf(r->energy_kev)) return "energy_kev is not finite and >= 0";
   if (r->attempts < 1) return "attempts is < 1";
-  if (!(r->weight > 0.0) || isinf(r->weight)) return "weight is not finite and > 0";
+  /* the signal sample's importance weights (cevns) vanish past its endpoint */
+  if (b == SCAN_BANK_SIGNAL ? !(r->weight >= 0.0) : !(r->weight > 0.0))
+    return "weight is not finite and > 0";
+  if (isinf(r->weight)) return "weight is not finite and > 0";
   return NULL;
 }
 
@@ -180,7 +183,7 @@ dd_status stage_scores_read(io_file *f, scan_bank b, scan_scores *s) {
       io_table_read(f, g, stage_score_fields, stage_n_score_fields, 0, n, s->rows, sizeof *s->rows);
   long long sum = 0;
   for (long long i = 0; st == DD_OK && i < n; i++) {
-    const char *why = row_problem(&s->rows[i]);
+    const char *why = row_problem(&s->rows[i], b);
     if (why)
       st = DD_FAIL(DD_ERR_IO, "'%s': %s row %lld (event %lld): %s", path, g, i,
                    (long long)s->rows[i].event, why);

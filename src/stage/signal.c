@@ -11,10 +11,12 @@
  * Event j of the sample is drawn from DD_STREAM_SIGNAL (a = j, b = retry,
  * c = model) until it passes the acceptance; its attempts are recorded, so
  * the weight of an event at a rate of 1 interaction per t*y before
- * selection is 1/n_draws_total (the scan's signal axis is that rate).  The
+ * selection is 1/n_draws_total (the scan's signal axis is that rate; cevns:
+ * times its importance weight, see below).  The
  * CVAE's latent noise is keyed by bank 2 (DD_STREAM_SCORE_EPS).  With
  * signal.model = "wimp" the stage does nothing: the NR sample is the
- * signal. */
+ * signal.  CEvNS is drawn from the NR reference spectrum and weighted to its
+ * own (drawn from its own spectrum it would almost never pass the cuts). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -74,6 +76,11 @@ typedef struct signal_io {
   det_energy_fn efn;
   void *ectx;
   io_file *f;
+  /* cevns: energies from the NR reference sampler q, each event weighted by
+   * the CEvNS density over q's, per unit CEvNS rate (wp NULL: weight 1) */
+  const phys_params *wp;
+  const phys_sampler *wq;
+  double wnorm;
 } signal_io;
 
 static dd_status signal_fill(void *ctx, long long first, long long n, det_event *ev) {
@@ -91,7 +98,7 @@ static dd_status signal_fill(void *ctx, long long first, long long n, det_event 
     ev[i].index = j;
     ev[i].attempts = (int32_t)(k + 1);
     ev[i].cls = c->cls;
-    ev[i].weight = 1.0;
+    ev[i].weight = c->wp ? phys_weight_nr_bg(c->wp, c->wq, ev[i].energy_kev) / c->wnorm : 1.0;
   }
   return DD_OK;
 }
@@ -234,7 +241,9 @@ static dd_status signal_run(stage_ctx *x) {
   cevns.nr_bg.neutrons_on = 0;
   if (cevns.nr_bg.cevns_scale <= 0.0) cevns.nr_bg.cevns_scale = 1.0;
   det_energy_flat_ctx line = {g->signal_energy_kev, g->signal_energy_kev};
-  signal_io sio = {p, NULL, DET_ER, model, det_energy_flat, &line, NULL};
+  signal_io sio = {p, NULL, DET_ER, model, det_energy_flat, &line, NULL, NULL, NULL, 1.0};
+  phys_sampler qc; /* cevns: its own spectrum, for its rate over the NR range */
+  memset(&qc, 0, sizeof qc);
   dd_status st = DD_OK;
   if (model == SCAN_SIGNAL_TRITIUM) {
     st = phys_sampler_init_fn(&q, ev_tritium_density, NULL, 0.0, EV_TRITIUM_Q_KEV,
@@ -242,11 +251,19 @@ static dd_status signal_run(stage_ctx *x) {
     sio.efn = sampler_draw;
     sio.ectx = &q;
   } else if (model == SCAN_SIGNAL_CEVNS) {
-    st = phys_sampler_init_fn(&q, dens_cevns, &cevns, ph->nr_ref.e_min_kev, ph->nr_ref.e_max_kev,
+    /* 8B CEvNS falls steeply below the threshold (acceptance ~1e-5 when drawn
+     * from its own spectrum): the events are drawn from the NR reference
+     * spectrum, which the cuts accept, and importance-weighted to CEvNS,
+     * exactly as the NR background is (docs/physics.md §8) */
+    st = phys_sampler_init_fn(&qc, dens_cevns, &cevns, ph->nr_ref.e_min_kev, ph->nr_ref.e_max_kev,
                               (size_t)ph->sampler_points);
+    if (st == DD_OK) st = phys_sampler_init_nr_ref(&q, ph);
     sio.cls = DET_NR;
     sio.efn = sampler_draw;
     sio.ectx = &q;
+    sio.wp = &cevns;
+    sio.wq = &q;
+    sio.wnorm = qc.norm;
   }
   st = par_agree(w, st);
   stage_scorer *c = NULL;
@@ -295,6 +312,7 @@ static dd_status signal_run(stage_ctx *x) {
 end:
   free(done);
   phys_sampler_free(&q);
+  phys_sampler_free(&qc);
   stage_scorer_free(&c);
   return st == DD_OK ? DD_OK : DD_CONTEXT(st, "signal");
 }
