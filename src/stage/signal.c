@@ -53,10 +53,13 @@ static dd_status signal_hash(stage_ctx *x, uint64_t *hash) {
   dd_status st = stage_model_hashes(x, in, mh);
   dd_status st2 = io_file_close(&in);
   DD_TRY(st == DD_OK ? st2 : st, "signal");
-  static const char *const keys[] = {"run.seed", "detector", "physics", "image", "score", "signal"};
+  /* not signal.rate_ty: the signal axis is the scan's, the sample is not */
+  static const char *const keys[] = {
+      "run.seed", "detector",     "physics",       "image",
+      "score",    "signal.model", "signal.events", "signal.energy_kev"};
   uint64_t h = dd_hash_str(DD_HASH_INIT, "ddscan-signal-1");
   h = dd_hash_bytes(h, mh, sizeof(uint64_t) * STAGE_N_MODELS);
-  const uint64_t ch = cfg_hash(x->cfg, keys, 6);
+  const uint64_t ch = cfg_hash(x->cfg, keys, 8);
   *hash = dd_hash_bytes(h, &ch, sizeof ch);
   return DD_OK;
 }
