@@ -441,7 +441,8 @@ static dd_status print_scan(const par_world *w, io_file *f) {
       OUT("  units        %lld of %lld (mass, R) done\n", nd, nm * nr);
     }
     if (!wimp && n_ess == nm && n_rate == nm) {
-      OUT("signal acceptance (%s sample of %.0f events): %.4g\n", model, ess[0], rate[0]);
+      OUT("signal acceptance (%s sample, %lld events, effective sample size %.0f): %.4g\n", model,
+          attr_int(f, "/scan", "n_signal_events", -1), ess[0], rate[0]);
     } else if (n_ess == nm && n_rate == nm) {
       OUT("signal per mass (NR bank reweighted; sigma_ref %g cm^2):\n",
           attr_double(f, "/scan", "sigma_ref_cm2", NAN));
