@@ -4,8 +4,8 @@
 # scan whose signal axis is a rate (one mass point, units events/(t*y)); a
 # strong line gives a finite 5-sigma rate for the likelihood methods; `ddscan
 # info` prints the model-independence line; switching to tritium rescores only
-# the signal sample (the ER/NR scores are current); an unknown model is exit 2
-# naming signal.model.
+# the signal sample (the ER/NR scores are current); an unknown model, and
+# cevns with the NR-background template on, are exit 2 naming signal.model.
 set -u
 . "$(dirname "$0")/../lib.sh"
 CFG="$ROOT/configs/tiny.cfg"
@@ -62,4 +62,9 @@ PY
 rc=$?
 [ "$rc" = 2 ] || fail "unknown signal.model: exit $rc, want 2"
 grep -q "signal.model" "$TMP/bad.log" || fail "unknown signal.model: message lacks the key: $(cat "$TMP/bad.log")"
+# CEvNS as the signal and as the NR-background template at once: refused up front
+"$DDSCAN" check-config "$CFG" --set 'signal.model="cevns"' >"$TMP/cevns.log" 2>&1
+rc=$?
+[ "$rc" = 2 ] && grep -q "stats.sound.nr_bkg = false" "$TMP/cevns.log" ||
+  fail "cevns with the NR-background template: exit $rc: $(cat "$TMP/cevns.log")"
 pass
