@@ -83,8 +83,9 @@ static void test_defaults(void **state) {
   /* the defaults are written back into the resolved configuration */
   int count = 0;
   const char *keys = cfg_defaulted_keys(d, &count);
-  assert_int_equal(count, 6);
+  assert_int_equal(count, 10); /* 6 scan keys and the 4 of group signal */
   assert_non_null(strstr(keys, "scan.sigma_cm2\n"));
+  assert_non_null(strstr(keys, "signal.model\n"));
   assert_int_equal(cfg_check_unused(d), DD_OK);
   free(p);
   cfg_free(d);
@@ -106,6 +107,12 @@ static void test_errors_name_the_key(void **state) {
       {"scan = { methods = [\"toys\", \"chi2\"]; };", "element 1: \"chi2\" is not one of"},
       {"scan = { min_effective_events = -1.0; };", "scan.min_effective_events: must be"},
       {"scan = { r = { from = 0.0; to = 1.0; points = 2000; }; };", "at most 1024"},
+      {"signal = { model = \"axion\"; };", "grid.cfg:1: signal.model"},
+      {"signal = { model = \"er_line\"; energy_kev = 0.0; };",
+       "grid.cfg:1: signal.energy_kev: the er_line energy must be in (0, 200] keVee, got 0"},
+      {"signal = { rate_ty = [10.0, 1.0]; };", "signal.rate_ty: must be in increasing order"},
+      {"signal = { rate_ty = [-1.0]; };", "signal.rate_ty: element 0 must be > 0 events/(t*y)"},
+      {"signal = { events = 10; };", "signal.events"},
   };
   scan_params *p = calloc(1, sizeof *p);
   assert_non_null(p);
@@ -119,11 +126,42 @@ static void test_errors_name_the_key(void **state) {
   free(p);
 }
 
+/* signal.model: the default is the WIMP on the configured grid; another
+ * model runs on one mass point with the rates as its signal axis. */
+static void test_signal_model(void **state) {
+  (void)state;
+  scan_params *p = calloc(2, sizeof *p);
+  assert_non_null(p);
+  cfg_doc *d = parse_ok("scan = { mass_gev = [10.0, 50.0]; };\n");
+  assert_int_equal(scan_params_load(d, p), DD_OK);
+  assert_int_equal(p->signal_model, SCAN_SIGNAL_WIMP);
+  scan_signal_grid(&p[0], &p[1]);
+  assert_int_equal(p[1].n_mass, 2);
+  assert_true(p[1].sigma_cm2[0] == p[0].sigma_cm2[0]);
+  cfg_free(d);
+  d = parse_ok(
+      "scan = { mass_gev = [10.0, 50.0]; };\n"
+      "signal = { model = \"tritium\"; rate_ty = [1.0, 10.0, 100.0]; events = 500; };\n");
+  if (scan_params_load(d, p) != DD_OK) fail_msg("%s", dd_error_chain());
+  assert_int_equal(cfg_check_unused(d), DD_OK);
+  assert_int_equal(p->signal_model, SCAN_SIGNAL_TRITIUM);
+  assert_string_equal(scan_signal_name(p->signal_model), "tritium");
+  assert_int_equal(p->signal_events, 500);
+  scan_signal_grid(&p[0], &p[1]);
+  assert_int_equal(p[1].n_mass, 1);
+  assert_int_equal(p[1].n_sigma, 3);
+  assert_true(p[1].sigma_cm2[2] == 100.0);
+  assert_int_equal(scan_n_units(&p[1]), p[1].n_r);
+  cfg_free(d);
+  free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lists_and_ranges),
       cmocka_unit_test(test_defaults),
       cmocka_unit_test(test_errors_name_the_key),
+      cmocka_unit_test(test_signal_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

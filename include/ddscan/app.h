@@ -67,6 +67,7 @@ dd_status app_cmd_run(const par_world *w, const app_opts *o);
 dd_status app_cmd_simulate(const par_world *w, const app_opts *o);
 dd_status app_cmd_train(const par_world *w, const app_opts *o);
 dd_status app_cmd_score(const par_world *w, const app_opts *o);
+dd_status app_cmd_signal(const par_world *w, const app_opts *o);
 /* `ddscan scan CONFIG [--shard I/N] [--resume]`: the scan stage; the shard
  * defaults to the SLURM array task. */
 dd_status app_cmd_scan(const par_world *w, const app_opts *o);

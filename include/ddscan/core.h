@@ -280,9 +280,11 @@ typedef enum dd_stream {
   DD_STREAM_INJECT = 13,      /* `ddscan inject` (seed = --seed): a = source, b = draw,
                                  c = 0 detector response, 1 the source's Poisson count
                                  (b = 0), 2 the event's time in the exposure */
-  DD_STREAM_CLASSICAL_MC = 14 /* the classical baseline's detector MC (scan stage,
+  DD_STREAM_CLASSICAL_MC = 14, /* the classical baseline's detector MC (scan stage,
                                  stats.classical.mc_events): a = event index,
                                  b = retry, c = class (DET_ER, DET_NR) */
+  DD_STREAM_SIGNAL = 15        /* the signal stage's sample (signal.model): a = event index,
+                                 b = retry, c = signal model */
 } dd_stream;
 
 /* A small value-type generator: the key is (seed, stream), the counter is

@@ -120,6 +120,10 @@ typedef enum ev_signal_model {
 } ev_signal_model;
 /* "wimp", "er_line", "tritium", "cevns". */
 const char *ev_signal_name(int model);
+/* Tritium beta spectrum (unnormalised, keV), Q = EV_TRITIUM_Q_KEV: the
+ * density of `inject --signal tritium` and of signal.model = "tritium". */
+#define EV_TRITIUM_Q_KEV 18.591
+double ev_tritium_density(const void *ctx, double e);
 
 /* What `ddscan inject` draws. */
 typedef struct ev_inject_opts {

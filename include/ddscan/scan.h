@@ -41,7 +41,33 @@ typedef struct scan_params {
   int n_methods;
   stats_method methods[STATS_N_METHODS]; /* scan.methods, in configuration order, no repeats */
   double min_effective_events;           /* warn when a mass's NR effective sample size is below */
+  /* group `signal` (docs/configuration.md): what the scan calls signal */
+  int signal_model;              /* scan_signal_model */
+  double signal_energy_kev;      /* signal.energy_kev: the er_line energy, keVee */
+  int n_rate;                    /* signal.rate_ty: the signal axis of a non-WIMP model */
+  double rate_ty[SCAN_MAX_AXIS]; /* signal interactions per t*y before selection */
+  long long signal_events;       /* signal.events: accepted signal events scored */
 } scan_params;
+
+/* signal.model: the SI WIMP (the NR sample reweighted per mass, the
+ * cross-section axis) or a signal the networks never saw, simulated and
+ * scored as its own sample (/signal/scores; the signal axis is a rate).
+ * The values equal ev_signal_model's (include/ddscan/events.h). */
+typedef enum scan_signal_model {
+  SCAN_SIGNAL_WIMP = 0,
+  SCAN_SIGNAL_ER_LINE = 1,
+  SCAN_SIGNAL_TRITIUM = 2,
+  SCAN_SIGNAL_CEVNS = 3,
+  SCAN_N_SIGNALS = 4
+} scan_signal_model;
+/* "wimp", "er_line", "tritium", "cevns". */
+const char *scan_signal_name(int model);
+/* The units of the signal axis of a non-WIMP model. */
+#define SCAN_RATE_UNITS "events/(t*y)"
+
+/* The grid a non-WIMP scan runs on: one mass point (0: none) and the
+ * signal rates as its signal axis; the WIMP grid unchanged. */
+void scan_signal_grid(const scan_params *g, scan_params *out);
 
 /* Reads and validates group `scan` (defaults in grid.c and configs/example.cfg).
  * Errors name file:line and the key: a value <= 0 (r < 0), an empty list, a
@@ -99,7 +125,10 @@ void scan_schema_describe(FILE *fp);
 /* The two banks: ER (background) and NR (signal, drawn from the broad
  * reference spectrum physics.nr_reference and reweighted per WIMP mass). */
 typedef enum scan_bank { SCAN_BANK_ER = 0, SCAN_BANK_NR = 1, SCAN_N_BANKS = 2 } scan_bank;
-/* "/scores/er", "/scores/nr". */
+/* The signal sample of a non-WIMP signal.model (the signal stage):
+ * read and written like a bank, not one of the SCAN_N_BANKS. */
+#define SCAN_BANK_SIGNAL ((scan_bank)2)
+/* "/scores/er", "/scores/nr" ("/signal/scores" for SCAN_BANK_SIGNAL). */
 const char *scan_bank_group(scan_bank b);
 /* "er", "nr". */
 const char *scan_bank_name(scan_bank b);
@@ -145,17 +174,18 @@ typedef struct scan_job {
   const phys_params *phys;
   const stats_params *stats;
   const scan_params *grid;
-  const det_params *det;   /* the classical baseline's detector MC; NULL: the classical
-                              templates come from /scores whatever stats.classical.mc_events */
-  uint32_t seed;           /* run.seed: toy streams, classical MC */
-  const char *input_path;  /* "<output_dir>/results.h5": holds /scores */
-  const char *output_path; /* the same, or the shard file (io_results_path) */
-  const char *config_text; /* resolved configuration -> /config */
-  uint64_t config_hash;    /* scan_config_hash */
-  int shard_index;         /* -1 unless a shard */
-  int shard_count;         /* -1 unless a shard */
-  int resume;              /* --resume */
-  int argc;                /* command line for provenance */
+  const scan_params *wimp_grid; /* the configured grid (its masses: /spectra) */
+  const det_params *det;        /* the classical baseline's detector MC; NULL: the classical
+                                   templates come from /scores whatever stats.classical.mc_events */
+  uint32_t seed;                /* run.seed: toy streams, classical MC */
+  const char *input_path;       /* "<output_dir>/results.h5": holds /scores */
+  const char *output_path;      /* the same, or the shard file (io_results_path) */
+  const char *config_text;      /* resolved configuration -> /config */
+  uint64_t config_hash;         /* scan_config_hash */
+  int shard_index;              /* -1 unless a shard */
+  int shard_count;              /* -1 unless a shard */
+  int resume;                   /* --resume */
+  int argc;                     /* command line for provenance */
   char *const *argv;
 } scan_job;
 
@@ -172,9 +202,11 @@ typedef struct scan_job {
  * Rank 0 prints progress and a summary.  score_hash: the score stage's
  * config_hash, stored as /scan attribute scores_config_hash.  The rows of
  * er and nr are freed once copied into the scan's per-event arrays (n and
- * info are kept). */
+ * info are kept).  sg: the signal sample of a non-WIMP signal.model (NULL
+ * for the WIMP): its events are the signal, each of weight rate/n_draws_total
+ * at the rate on the signal axis (job->grid: scan_signal_grid). */
 dd_status scan_compute(const par_world *w, const scan_job *job, io_file *f, int resumed,
-                       scan_scores *er, scan_scores *nr, const char *score_hash);
+                       scan_scores *er, scan_scores *nr, scan_scores *sg, const char *score_hash);
 
 /* Collective: fills the R-band datasets of /contours (band_lo, band_hi,
  * best_r, best_r_overall, sigma5_best_r) from /contours/sigma5 of an open

@@ -196,6 +196,7 @@ typedef struct stage_def {
 extern const stage_def stage_simulate; /* src/stage/simulate.c */
 extern const stage_def stage_train;    /* src/stage/train.c */
 extern const stage_def stage_score;    /* src/stage/score.c */
+extern const stage_def stage_signal;   /* src/stage/signal.c */
 extern const stage_def stage_scan;     /* src/stage/scan.c */
 
 /* The stages in pipeline order (n of them). */
@@ -301,9 +302,10 @@ dd_status stage_score_write_synthetic(const par_world *w, const phys_params *phy
 dd_status stage_scan_run_job(const par_world *w, const scan_job *job);
 /* Collective: *current = 1 when input_path holds a complete scan of this
  * configuration (config_hash = scan_config_hash) and of the scores now in
- * the file.  Fails like the scan itself when the file has no scores. */
+ * the file (and, for a non-WIMP signal.model, of /signal).  Fails like the
+ * scan itself when the file has no scores. */
 dd_status stage_scan_is_current_at(const par_world *w, const char *input_path, uint64_t config_hash,
-                                   int *current);
+                                   int model, int *current);
 
 /* ======================================================================== */
 /* The streamed scorer of the score stage (src/stage/score.c), shared with  */

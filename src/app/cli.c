@@ -120,6 +120,13 @@ static const app_command k_commands[] = {
      "/scores of <run.output_dir>/results.h5.\n"
      "\narguments:\n" CONFIG_ARG,
      app_cmd_score, 1, 1, 1, 1, CONFIG_OPTS | BIT(APP_OPT_RESUME)},
+    {"signal", "CONFIG", "score the sample of a non-WIMP signal.model -> /signal",
+     "Simulates, renders and scores signal.events events of signal.model (er_line,\n"
+     "tritium, cevns: signals the networks never saw) into /signal of\n"
+     "<run.output_dir>/results.h5 (streamed in blocks; --resume).  Nothing to do for\n"
+     "signal.model = \"wimp\".\n"
+     "\narguments:\n" CONFIG_ARG,
+     app_cmd_signal, 1, 1, 1, 1, CONFIG_OPTS | BIT(APP_OPT_RESUME)},
     {"scan", "CONFIG", "p-values and 5-sigma contours from the scores in results.h5",
      "Computes the p-values over the (mass, sigma, exposure, R) grid and the 5-sigma\n"
      "contours from the scores in <run.output_dir>/results.h5 (/scan, /contours).\n"

@@ -73,7 +73,11 @@ static dd_status read_1d(io_file *f, const char *path, double **v, long long *n)
 static void find_damage(io_file *f, char *damage, size_t cap) {
   static const struct {
     const char *stage, *done;
-  } k[] = {{"simulate", NULL}, {"train", NULL}, {"score", "/scores/done"}, {"scan", "/scan/done"}};
+  } k[] = {{"simulate", NULL},
+           {"train", NULL},
+           {"score", "/scores/done"},
+           {"signal", "/signal/done"},
+           {"scan", "/scan/done"}};
   char prog[64];
   attr_text(f, "/", "stage_in_progress", prog, sizeof prog);
   if (!io_exists(f, "/config")) {
@@ -95,7 +99,7 @@ static void find_damage(io_file *f, char *damage, size_t cap) {
 }
 
 static void print_stages(const par_world *w, io_file *f) {
-  static const char *const stages[] = {"simulate", "train", "score", "scan", "merge"};
+  static const char *const stages[] = {"simulate", "train", "score", "signal", "scan", "merge"};
   OUT("stages:\n");
   for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
     char grp[64], end[64], host[128], ver[128];
@@ -140,7 +144,7 @@ static void print_stages(const par_world *w, io_file *f) {
 }
 
 static void print_scores(const par_world *w, io_file *f) {
-  for (int b = 0; b < SCAN_N_BANKS; b++) {
+  for (int b = 0; b <= (int)SCAN_BANK_SIGNAL; b++) {
     const char *g = scan_bank_group((scan_bank)b);
     if (!io_exists(f, g)) continue;
     long long n = -1;
@@ -256,6 +260,68 @@ static unsigned print_flag_summary(const par_world *w, char *const *names, int n
 
 /* The 3-sigma line and the expected limits (median [-1, +1 sigma], CLs+b) at
  * R_opt (bro; the first R when it is NaN), at up to 3 exposures. */
+/* The signal axis: "cm^2" for the WIMP, events/(t*y) for another
+ * signal.model (/scan attributes signal_units, signal_model). */
+static void signal_units(io_file *f, char *units, size_t cap, char *model, size_t mcap) {
+  attr_text(f, "/scan", "signal_units", units, cap);
+  if (!units[0]) snprintf(units, cap, "cm^2");
+  attr_text(f, "/scan", "signal_model", model, mcap);
+  if (!model[0]) snprintf(model, mcap, "wimp");
+}
+
+/* Model independence (issue 16 item 5): for the first likelihood method
+ * (sound, else toys, else paper) the 5-sigma value and the median expected
+ * limit at R = 0 (the CVAE alone), at the best R on the grid (smallest
+ * 5-sigma value), at the largest R (CNN-dominated), and the classical
+ * baseline, per mass and exposure. */
+static dd_status print_models(const par_world *w, io_file *f, char **names, int nmeth,
+                              const double *mass, long long nm, const double *expo, long long ne,
+                              const double *r, long long nr) {
+  if (!io_exists(f, "/contours/sigma5") || !io_exists(f, "/contours/limit_clsb") || nr < 1)
+    return DD_OK;
+  int mt = -1, mc = -1;
+  static const char *const prefer[] = {"sound", "toys", "paper"};
+  for (int k = 0; k < 3 && mt < 0; k++)
+    for (int m = 0; m < nmeth; m++)
+      if (strcmp(names[m], prefer[k]) == 0) mt = m;
+  for (int m = 0; m < nmeth; m++)
+    if (strcmp(names[m], "classical") == 0) mc = m;
+  if (mt < 0) return DD_OK;
+  size_t n5 = (size_t)(nmeth * nm * ne * nr), nl = n5 * STATS_N_BAND;
+  double *s5 = calloc(n5, sizeof *s5), *lim = calloc(nl, sizeof *lim);
+  dd_status st = s5 && lim ? DD_OK : DD_FAIL(DD_ERR_NOMEM, "model summary");
+  if (st == DD_OK) st = io_read_all(f, "/contours/sigma5", IO_F64, s5);
+  if (st == DD_OK) st = io_read_all(f, "/contours/limit_clsb", IO_F64, lim);
+  char units[32], model[32];
+  signal_units(f, units, sizeof units, model, sizeof model);
+  if (st == DD_OK) {
+    OUT("model independence (signal.model = %s; %s; 5 sigma / median %g %% CL limit [%s]):\n",
+        model, names[mt], 100.0 * attr_double(f, "/contours", "limit_cl", NAN), units);
+    OUT("  %9s %9s  %-22s %-28s %-22s %-22s\n", "mass_GeV", "E_t*y", "R=0 (CVAE only)", "best R",
+        "R=max (CNN-dominated)", "classical");
+    for (long long im = 0; im < nm; im++)
+      for (long long ie = 0; ie < ne; ie++) {
+        long long o = ((mt * nm + im) * ne + ie) * nr, best = 0;
+        for (long long ir = 1; ir < nr; ir++)
+          if (s5[o + ir] < s5[o + best] || (isnan(s5[o + best]) && !isnan(s5[o + ir]))) best = ir;
+        char c0[48], cb[48], cm[48], cc[48] = "-";
+        snprintf(c0, sizeof c0, "%.3g / %.3g", s5[o], lim[o * STATS_N_BAND + 2]);
+        snprintf(cb, sizeof cb, "%.3g / %.3g (R=%g)", s5[o + best],
+                 lim[(o + best) * STATS_N_BAND + 2], r[best]);
+        snprintf(cm, sizeof cm, "%.3g / %.3g", s5[o + nr - 1],
+                 lim[(o + nr - 1) * STATS_N_BAND + 2]);
+        if (mc >= 0) {
+          long long oc = ((mc * nm + im) * ne + ie) * nr;
+          snprintf(cc, sizeof cc, "%.3g / %.3g", s5[oc], lim[oc * STATS_N_BAND + 2]);
+        }
+        OUT("  %9g %9g  %-22s %-28s %-22s %-22s\n", mass[im], expo[ie], c0, cb, cm, cc);
+      }
+  }
+  free(s5);
+  free(lim);
+  return st;
+}
+
 static dd_status print_limits(const par_world *w, io_file *f, char **names, int nmeth,
                               const double *mass, long long nm, const double *expo, long long ne,
                               const double *r, long long nr, const double *bro) {
@@ -268,8 +334,10 @@ static dd_status print_limits(const par_world *w, io_file *f, char **names, int 
   if (st == DD_OK) {
     long long pick[3];
     int np = pick_exposures(ne, pick);
-    OUT("3-sigma line and expected %g %% CL CLs+b limit, median [-1, +1 sigma] [cm^2] at R_opt:\n",
-        100.0 * attr_double(f, "/contours", "limit_cl", NAN));
+    char units[32], model[32];
+    signal_units(f, units, sizeof units, model, sizeof model);
+    OUT("3-sigma line and expected %g %% CL CLs+b limit, median [-1, +1 sigma] [%s] at R_opt:\n",
+        100.0 * attr_double(f, "/contours", "limit_cl", NAN), units);
     for (int m = 0; m < nmeth; m++)
       for (long long im = 0; im < nm; im++) {
         long long ir = 0;
@@ -350,10 +418,17 @@ static dd_status print_scan(const par_world *w, io_file *f) {
       t += 2;
     }
   }
+  char units[32], model[32];
+  signal_units(f, units, sizeof units, model, sizeof model);
+  const int wimp = strcmp(model, "wimp") == 0;
   if (st == DD_OK && nm > 0) {
     OUT("scan grid:\n");
+    if (!wimp)
+      OUT("  signal       signal.model = %s: the signal axis is a rate before selection, the "
+          "mass axis a single point\n",
+          model);
     print_axis(w, "mass", mass, nm, "GeV/c^2");
-    print_axis(w, "sigma", sigma, ns, "cm^2");
+    print_axis(w, wimp ? "sigma" : "rate", sigma, ns, units);
     print_axis(w, "exposure", expo, ne, "t*y");
     print_axis(w, "R", r, nr, "");
     OUT("  methods      %s (conventions: h5dump -a /scan/conventions)\n", list);
@@ -366,7 +441,10 @@ static dd_status print_scan(const par_world *w, io_file *f) {
       free(done);
       OUT("  units        %lld of %lld (mass, R) done\n", nd, nm * nr);
     }
-    if (n_ess == nm && n_rate == nm) {
+    if (!wimp && n_ess == nm && n_rate == nm) {
+      OUT("signal acceptance (%s sample, %lld events, effective sample size %.0f): %.4g\n", model,
+          attr_int(f, "/scan", "n_signal_events", -1), ess[0], rate[0]);
+    } else if (n_ess == nm && n_rate == nm) {
       OUT("signal per mass (NR bank reweighted; sigma_ref %g cm^2):\n",
           attr_double(f, "/scan", "sigma_ref_cm2", NAN));
       for (long long i = 0; i < nm; i++)
@@ -395,7 +473,8 @@ static dd_status print_scan(const par_world *w, io_file *f) {
     int np = pick_exposures(ne, pick);
     int merged = 0;
     for (long long i = 0; i < n_lo; i++) merged |= !isnan(lo[i]) || !isnan(atb[i]);
-    OUT("5-sigma cross-section [cm^2] at R_opt (band over R in [%g, %g]):\n",
+    OUT("5-sigma %s [%s] at R_opt (band over R in [%g, %g]):\n",
+        wimp ? "cross-section" : "signal rate", units,
         attr_double(f, "/contours", "r_band_lo", NAN),
         attr_double(f, "/contours", "r_band_hi", NAN));
     if (!merged) OUT("  (not computed: a shard file; `ddscan merge` the shards first)\n");
@@ -469,6 +548,7 @@ static dd_status print_scan(const par_world *w, io_file *f) {
         }
     }
     if (merged) st = print_limits(w, f, names, nmeth, mass, nm, expo, ne, r, nr, bro);
+    if (merged && st == DD_OK) st = print_models(w, f, names, nmeth, mass, nm, expo, ne, r, nr);
   }
   if (st == DD_OK && nm > 0) st = print_mc_ratio(w, f, names, nmeth);
   free(fl);

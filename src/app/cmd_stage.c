@@ -126,6 +126,9 @@ dd_status app_cmd_train(const par_world *w, const app_opts *o) {
 dd_status app_cmd_score(const par_world *w, const app_opts *o) {
   return run_stage(w, o, &stage_score);
 }
+dd_status app_cmd_signal(const par_world *w, const app_opts *o) {
+  return run_stage(w, o, &stage_signal);
+}
 
 dd_status app_cmd_scan(const par_world *w, const app_opts *o) {
   if (o->n_args > 0) return DD_FAIL(DD_ERR_ARG, "scan: unexpected argument '%s'", o->args[0]);

@@ -31,7 +31,8 @@ static dd_status alloc_doubles(double **p, long n, const char *what) {
 
 /* From both banks (every rank holds all rows) fills the per-event arrays: TS components, (cS1,
  * cS2), ER weights and, when the NR background is a nuisance, the NR-background weights. */
-static dd_status events_load(scan_state *s, const scan_scores *er, const scan_scores *nr) {
+static dd_status events_load(scan_state *s, const scan_scores *er, const scan_scores *nr,
+                             const scan_scores *sg) {
   const scan_job *j = s->job;
   s->n_er = (long)er->n;
   s->n_nr = (long)nr->n;
@@ -66,6 +67,21 @@ static dd_status events_load(scan_state *s, const scan_scores *er, const scan_sc
     s->nr_cs2[i] = r->cs2;
   }
   s->sig_mass = -1;
+  if (sg) { /* a non-WIMP signal: weight 1/n_draws at 1 interaction per t*y */
+    s->n_sg = (long)sg->n;
+    double **sg_arr[] = {&s->sg_ltot, &s->sg_hb, &s->sg_cs1, &s->sg_cs2, &s->sg_w};
+    for (size_t k = 0; k < sizeof sg_arr / sizeof sg_arr[0]; k++)
+      DD_TRY(alloc_doubles(sg_arr[k], s->n_sg, "signal events"), "scan");
+    const double draws = (double)sg->info.n_draws_total;
+    for (long i = 0; i < s->n_sg; i++) {
+      const scan_score_record *r = &sg->rows[i];
+      s->sg_ltot[i] = stats_lrec(r->l_rec, r->kl, sg->info.beta);
+      s->sg_hb[i] = r->h_b;
+      s->sg_cs1[i] = r->cs1;
+      s->sg_cs2[i] = r->cs2;
+      s->sg_w[i] = r->weight / draws;
+    }
+  }
   if (s->nr_bkg) {
     DD_TRY(alloc_doubles(&s->nr_w_bg, s->n_nr, "NR background weights"), "scan");
     for (long i = 0; i < s->n_nr; i++)
@@ -84,15 +100,22 @@ static dd_status mass_summary(scan_state *s, double *ess, double *rate) {
   DD_TRY(alloc_doubles(&loc, 3L * n, "mass summary"), "scan");
   dd_status st = alloc_doubles(&tot, 3L * n, "mass summary");
   for (int im = s->w->rank; st == DD_OK && im < n; im += s->w->size) {
-    scan_mass_weights(s, im, s->nr_w_sig);
+    const double *w = s->nr_w_sig;
+    long nw = s->n_nr;
+    if (s->n_sg > 0) { /* the signal sample: one point, its acceptance at 1/(t*y) */
+      w = s->sg_w;
+      nw = s->n_sg;
+    } else {
+      scan_mass_weights(s, im, s->nr_w_sig);
+    }
     double sw = 0.0, sw2 = 0.0;
-    for (long i = 0; i < s->n_nr; i++) {
-      sw += s->nr_w_sig[i];
-      sw2 += s->nr_w_sig[i] * s->nr_w_sig[i];
+    for (long i = 0; i < nw; i++) {
+      sw += w[i];
+      sw2 += w[i] * w[i];
     }
     loc[im] = sw;
     loc[n + im] = sw2;
-    loc[2 * n + im] = phys_effective_sample_size(s->nr_w_sig, (size_t)s->n_nr);
+    loc[2 * n + im] = phys_effective_sample_size(w, (size_t)nw);
   }
   s->sig_mass = -1;
   st = par_agree(s->w, st);
@@ -248,7 +271,9 @@ static dd_status write_spectra(scan_state *s) {
   io_file *f = s->f;
   phys_spectra sp;
   memset(&sp, 0, sizeof sp);
-  dd_status st = phys_spectra_init(&sp, j->phys, j->grid->mass_gev, (size_t)j->grid->n_mass);
+  /* the configured masses (a non-WIMP scan has one mass point, 0: none) */
+  const scan_params *mg = j->wimp_grid ? j->wimp_grid : j->grid;
+  dd_status st = phys_spectra_init(&sp, j->phys, mg->mass_gev, (size_t)mg->n_mass);
   st = par_agree(s->w, st);
   if (st != DD_OK) return DD_CONTEXT(st, "/spectra");
   long long nm = (long long)sp.n_mass, ne = (long long)sp.n_energy;
@@ -306,6 +331,38 @@ static dd_status classical_attrs(scan_state *s) {
   return DD_OK;
 }
 
+/* What the signal axis is: /scan attributes signal_model, signal_units,
+ * signal_ref (and signal_energy_kev for the line); for a non-WIMP model the
+ * units attribute of every dataset in signal-axis units says so too. */
+static dd_status write_signal_attrs(scan_state *s) {
+  const scan_params *g = s->job->grid;
+  const int wimp = g->signal_model == SCAN_SIGNAL_WIMP;
+  const char *units = wimp ? "cm^2" : SCAN_RATE_UNITS;
+  io_file *f = s->f;
+  DD_TRY(io_attr_write_string(f, "/scan", "signal_model", scan_signal_name(g->signal_model)),
+         "signal attributes");
+  DD_TRY(io_attr_write_string(f, "/scan", "signal_units", units), "signal attributes");
+  DD_TRY(io_attr_write_double(f, "/scan", "signal_ref", s->sig_ref), "signal attributes");
+  DD_TRY(io_attr_write_double(f, "/scan", "signal_energy_kev",
+                              g->signal_model == SCAN_SIGNAL_ER_LINE ? g->signal_energy_kev : NAN),
+         "signal attributes");
+  DD_TRY(io_attr_write_int(f, "/scan", "n_signal_events", s->n_sg), "signal attributes");
+  if (wimp) return DD_OK;
+  static const char *const in_signal_units[] = {
+      "/contours/sigma5",     "/contours/sigma3",    "/contours/sigma5_err",
+      "/contours/limit_clsb", "/contours/limit_cls", "/contours/limit_clsb_err",
+      "/contours/band_lo",    "/contours/band_hi",   "/contours/sigma5_best_r"};
+  for (size_t i = 0; i < sizeof in_signal_units / sizeof in_signal_units[0]; i++)
+    if (io_exists(f, in_signal_units[i]))
+      DD_TRY(io_attr_write_string(f, in_signal_units[i], "units", units), "%s", in_signal_units[i]);
+  DD_TRY(io_attr_write_string(f, "/scan/signal_rate", "units", "1"), "signal attributes");
+  DD_TRY(io_attr_write_string(f, "/scan/signal_rate", "description",
+                              "the signal's detector acceptance: accepted events per t*y at 1 "
+                              "interaction per t*y (sum of the signal sample's weights)"),
+         "signal attributes");
+  return DD_OK;
+}
+
 static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_scores *nr,
                               const char *score_hash) {
   const scan_job *j = s->job;
@@ -317,10 +374,21 @@ static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_s
              f, "/axes/analysis", g->n_methods, names,
              "statistical method of the analysis (scan.methods; conventions: /scan attributes)"),
          "scan axes");
-  DD_TRY(io_axis_write(f, "/axes/mass_gev", IO_F64, g->n_mass, g->mass_gev, "GeV/c^2", "WIMP mass"),
+  const int wimp = g->signal_model == SCAN_SIGNAL_WIMP;
+  char mdesc[160], sdesc[200];
+  snprintf(mdesc, sizeof mdesc,
+           "WIMP mass; signal.model = \"%s\" has none: one point, 0 (not a mass)",
+           scan_signal_name(g->signal_model));
+  snprintf(sdesc, sizeof sdesc,
+           "signal rate of signal.model = \"%s\": interactions per t*y before the detector "
+           "acceptance (the /contours values of this scan are rates in these units)",
+           scan_signal_name(g->signal_model));
+  DD_TRY(io_axis_write(f, "/axes/mass_gev", IO_F64, g->n_mass, g->mass_gev, "GeV/c^2",
+                       wimp ? "WIMP mass" : mdesc),
          "scan axes");
-  DD_TRY(io_axis_write(f, "/axes/sigma_cm2", IO_F64, g->n_sigma, g->sigma_cm2, "cm^2",
-                       "SI WIMP-nucleon cross-section"),
+  DD_TRY(io_axis_write(f, "/axes/sigma_cm2", IO_F64, g->n_sigma, g->sigma_cm2,
+                       wimp ? "cm^2" : SCAN_RATE_UNITS,
+                       wimp ? "SI WIMP-nucleon cross-section" : sdesc),
          "scan axes");
   DD_TRY(io_axis_write(f, "/axes/exposure_ty", IO_F64, g->n_exposure, g->exposure_ty, "t*y",
                        "exposure (fiducial mass x live time)"),
@@ -355,6 +423,7 @@ static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_s
   double bkg_rate = 0.0;
   for (long i = 0; i < s->n_er; i++) bkg_rate += s->er_w[i];
   DD_TRY(write_conventions(s, er, nr, score_hash, bkg_rate), "scan layout");
+  DD_TRY(write_signal_attrs(s), "scan layout");
   DD_TRY(write_spectra(s), "scan layout");
 
   double *ess = NULL, *rate = NULL;
@@ -367,7 +436,12 @@ static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_s
   if (st == DD_OK) {
     dd_info("scan: %ld ER events (%.4g background events per t*y), %ld NR events", s->n_er,
             bkg_rate, s->n_nr);
-    for (long long im = 0; im < nm; im++) {
+    for (long long im = 0; s->n_sg > 0 && im < nm; im++)
+      dd_info(
+          "scan: %s signal: acceptance %.4g (accepted events per t*y at 1 interaction per "
+          "t*y), %ld events",
+          scan_signal_name(g->signal_model), rate[im], s->n_sg);
+    for (long long im = 0; s->n_sg == 0 && im < nm; im++) {
       dd_info(
           "scan: %g GeV: %.4g signal events per t*y at %g cm^2, effective sample size %.0f "
           "of %ld NR events",
@@ -473,6 +547,11 @@ static void state_free(scan_state *s) {
     free(*arr[k]);
     *arr[k] = NULL;
   }
+  double **sg_arr[] = {&s->sg_ltot, &s->sg_hb, &s->sg_cs1, &s->sg_cs2, &s->sg_w};
+  for (size_t k = 0; k < sizeof sg_arr / sizeof sg_arr[0]; k++) {
+    free(*sg_arr[k]);
+    *sg_arr[k] = NULL;
+  }
   free(s->flags);
   free(s->uflags);
   free(s->flags3);
@@ -505,22 +584,33 @@ static void on_progress(void *ctx, long long n_done, long long n_items) {
 }
 
 dd_status scan_compute(const par_world *w, const scan_job *job, io_file *f, int resumed,
-                       scan_scores *er, scan_scores *nr, const char *score_hash) {
+                       scan_scores *er, scan_scores *nr, scan_scores *sg, const char *score_hash) {
   const scan_params *g = job->grid;
   scan_state s;
   memset(&s, 0, sizeof s);
   s.w = w;
   s.job = job;
   s.f = f;
+  s.sig_ref = g->signal_model == SCAN_SIGNAL_WIMP ? job->phys->sigma_ref_cm2 : 1.0;
   scan_params_print(g);
+  if (g->signal_model != SCAN_SIGNAL_WIMP)
+    dd_info("scan: signal.model = \"%s\": the signal axis is its rate in %s (%ld signal events)",
+            scan_signal_name(g->signal_model), SCAN_RATE_UNITS, sg ? (long)sg->n : 0L);
 
   dd_status st = state_init(&s);
-  if (st == DD_OK) st = events_load(&s, er, nr);
+  if (st == DD_OK && g->signal_model != SCAN_SIGNAL_WIMP && !(sg && sg->n > 0))
+    st = DD_FAIL(DD_ERR_ARG, "scan: signal.model = \"%s\" needs its signal sample's scores",
+                 scan_signal_name(g->signal_model));
+  if (st == DD_OK) st = events_load(&s, er, nr, g->signal_model != SCAN_SIGNAL_WIMP ? sg : NULL);
   /* the per-event arrays hold what the scan needs: the rows (72 bytes an
    * event, on every rank) go now; n and info stay for the attributes */
   free(er->rows);
   free(nr->rows);
   er->rows = nr->rows = NULL;
+  if (sg) {
+    free(sg->rows);
+    sg->rows = NULL;
+  }
   st = par_agree(w, st);
   /* the classical baseline's own detector MC; synthetic scores (tests,
    * benchmarks) are no detector's events, so their templates stay on /scores */

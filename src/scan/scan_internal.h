@@ -84,6 +84,10 @@ typedef struct scan_state {
   double nr_draws;                                  /* NR bank n_draws_total */
   int sig_mass;                                     /* mass index in nr_w_sig, -1 none */
   phys_sampler q_nr;                                /* the NR bank's reference sampler */
+  /* a non-WIMP signal.model: its own scored sample (n_sg = 0 for the WIMP) */
+  long n_sg;
+  double *sg_ltot, *sg_hb, *sg_cs1, *sg_cs2, *sg_w; /* (n_sg) w = 1/n_draws_total */
+  double sig_ref; /* the signal axis' reference: sigma_ref_cm2, or 1 event/(t*y) */
   stats_work work;
 
   /* one unit's slices (owned) */

@@ -51,7 +51,7 @@ static dd_status eval_method(scan_state *s, int mi, const stats_template *t, int
   const scan_job *j = s->job;
   const scan_params *g = j->grid;
   stats_method m = g->methods[mi];
-  double sigma_ref = j->phys->sigma_ref_cm2;
+  double sigma_ref = s->sig_ref;
   int ne = g->n_exposure;
   for (int is = 0; is < g->n_sigma; is++) {
     double mu = g->sigma_cm2[is] / sigma_ref;
@@ -204,23 +204,28 @@ dd_status scan_unit_run(void *ctx, long long unit) {
   scan_state *s = ctx;
   const scan_job *j = s->job;
   const scan_params *g = j->grid;
-  double t0 = dd_time_now(), sigma_ref = j->phys->sigma_ref_cm2;
+  double t0 = dd_time_now(), sigma_ref = s->sig_ref;
   int im, ir;
   scan_unit_decode(g, unit, &im, &ir);
   /* consecutive units share a mass (u = im n_r + ir): reweight once */
-  if (s->sig_mass != im) {
+  if (s->n_sg == 0 && s->sig_mass != im) {
     scan_mass_weights(s, im, s->nr_w_sig);
     s->sig_mass = im;
   }
   stats_events bkg = {s->n_er, s->er_ltot, s->er_hb, s->er_w};
   stats_events sig = {s->n_nr, s->nr_ltot, s->nr_hb, s->nr_w_sig};
+  stats_events2d sig2 = {s->n_nr, s->nr_cs1, s->nr_cs2, s->nr_w_sig};
+  if (s->n_sg > 0) { /* a non-WIMP signal.model: its own sample, one weight per event */
+    sig = (stats_events){s->n_sg, s->sg_ltot, s->sg_hb, s->sg_w};
+    sig2 = (stats_events2d){s->n_sg, s->sg_cs1, s->sg_cs2, s->sg_w};
+  }
   stats_events nrb = {s->n_nr, s->nr_ltot, s->nr_hb, s->nr_w_bg};
   stats_events2d bkg2 = {s->n_er, s->er_cs1, s->er_cs2, s->er_w};
-  stats_events2d sig2 = {s->n_nr, s->nr_cs1, s->nr_cs2, s->nr_w_sig};
   stats_events2d nrb2 = {s->n_nr, s->nr_cs1, s->nr_cs2, s->nr_w_bg};
   if (s->cl_mc_on) { /* the classical baseline's own detector MC (mc.c) */
     bkg2 = (stats_events2d){s->cl_n_er, s->cl_er_cs1, s->cl_er_cs2, s->cl_er_w};
-    sig2 = (stats_events2d){s->cl_n_nr, s->cl_nr_cs1, s->cl_nr_cs2, s->cl_nr_w_sig};
+    if (s->n_sg == 0) /* a non-WIMP signal keeps its own sample's (cS1, cS2) */
+      sig2 = (stats_events2d){s->cl_n_nr, s->cl_nr_cs1, s->cl_nr_cs2, s->cl_nr_w_sig};
     nrb2 = (stats_events2d){s->cl_n_nr, s->cl_nr_cs1, s->cl_nr_cs2, s->cl_nr_w_bg};
   }
   stats_template ts, cl;

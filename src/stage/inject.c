@@ -100,10 +100,9 @@ static double dens_wimp(const void *ctx, double e) {
  * function F = 2 pi eta / (1 - exp(-2 pi eta)), eta = alpha Z W / p, Z = 2
  * (3He); Q = 18.591 keV (Krane, Introductory Nuclear Physics (1988) §9.3).
  * Unnormalised; the rate comes from --rate. */
-#define TRITIUM_Q_KEV 18.591
-static double dens_tritium(const void *ctx, double e) {
+double ev_tritium_density(const void *ctx, double e) {
   (void)ctx;
-  const double me = 510.99895, q = TRITIUM_Q_KEV, alpha = 1.0 / 137.035999;
+  const double me = 510.99895, q = EV_TRITIUM_Q_KEV, alpha = 1.0 / 137.035999;
   if (!(e > 0.0) || e >= q) return 0.0;
   const double W = e + me, pe = sqrt(W * W - me * me);
   const double x = 2.0 * 3.14159265358979323846 * alpha * 2.0 * W / pe;
@@ -169,7 +168,7 @@ dd_status stage_inject(stage_ctx *x, const ev_inject_opts *o) {
         break;
       case EV_SIGNAL_TRITIUM:
         cls_of[sg] = DET_ER;
-        st = phys_sampler_init_fn(&q[sg], dens_tritium, NULL, 0.0, TRITIUM_Q_KEV, np);
+        st = phys_sampler_init_fn(&q[sg], ev_tritium_density, NULL, 0.0, EV_TRITIUM_Q_KEV, np);
         break;
       default: /* the line: a fixed energy, no sampler */
         cls_of[sg] = DET_ER;

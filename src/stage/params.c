@@ -94,6 +94,14 @@ dd_status stage_params_load(cfg_doc *cfg, stage_params *p) {
   DD_TRY(train_params_load(cfg, &p->train), "loading train parameters");
   DD_TRY(score_params_load(cfg, &p->detector, &p->score), "loading score parameters");
   DD_TRY(scan_params_check(cfg, &p->scan, &p->phys, &p->detector, &p->nn), "checking the run");
+  /* CEvNS as the signal cannot also be the NR-background template: the
+   * profile fit has two identical components and does not converge */
+  if (p->scan.signal_model == SCAN_SIGNAL_CEVNS && p->stats.nuis.nr_bkg && p->phys.nr_bg.cevns_on)
+    return cfg_error(cfg, "signal.model",
+                     "\"cevns\" is the signal, but physics.nr_background.cevns_b8 also puts "
+                     "it in the NR-background template of stats.sound.nr_bkg: set "
+                     "stats.sound.nr_bkg = false (the ER background alone) or turn the CEvNS "
+                     "background off");
   DD_TRY(cfg_check_unused(cfg), "checking for unknown keys");
   return DD_OK;
 }

@@ -26,6 +26,10 @@ dd_status stage_pipeline_run(stage_ctx *c) {
   DD_TRY(st, "pipeline stage train");
   dd_info("== score");
   DD_TRY(stage_score.run(c), "pipeline stage score");
+  if (c->p->scan.signal_model != SCAN_SIGNAL_WIMP) {
+    dd_info("== signal");
+    DD_TRY(stage_signal.run(c), "pipeline stage signal");
+  }
   /* asked after score: the scores may have changed; with --resume an
    * unfinished scan is continued rather than judged */
   if (!c->o.resume) DD_TRY(stage_scan.is_current(c, &scan), "pipeline");

@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const stage_def *const k_stages[] = {&stage_simulate, &stage_train, &stage_score,
-                                            &stage_scan};
+                                            &stage_signal, &stage_scan};
 enum { N_STAGES = sizeof k_stages / sizeof k_stages[0] };
 
 const stage_def *const *stage_list(int *n) {

@@ -19,7 +19,8 @@ static const char *const k_owned[] = {"/axes", "/scan", "/contours", "/templates
 
 /* The input must exist and hold both banks, before any .tmp is made; also
  * reads the score stage's config_hash ("none" when absent) into hash. */
-static dd_status input_check(const par_world *w, const char *path, char *hash, size_t cap) {
+static dd_status input_check(const par_world *w, const char *path, int model, char *hash,
+                             size_t cap) {
   int exists = w->rank == 0 ? dd_path_exists(path) : 0;
   MPI_Bcast(&exists, 1, MPI_INT, 0, w->comm);
   if (!exists)
@@ -39,27 +40,42 @@ static dd_status input_check(const par_world *w, const char *path, char *hash, s
                    "'%s' has no %s (the per-event scores of the analysis split): run the "
                    "score stage first (`ddscan score CONFIG`, or `ddscan CONFIG`)",
                    path, scan_bank_group((scan_bank)b));
+  if (st == DD_OK && model != SCAN_SIGNAL_WIMP && !io_exists(in, scan_bank_group(SCAN_BANK_SIGNAL)))
+    st = DD_FAIL(DD_ERR_IO,
+                 "'%s' has no %s (the scores of the signal.model = \"%s\" sample): run the "
+                 "signal stage first (`ddscan signal CONFIG`, or `ddscan CONFIG`)",
+                 path, scan_bank_group(SCAN_BANK_SIGNAL), scan_signal_name(model));
   snprintf(hash, cap, "none");
   char *v = NULL;
   if (st == DD_OK && io_attr_exists(in, "/provenance/score", "config_hash") &&
       io_attr_read_string(in, "/provenance/score", "config_hash", &v) == DD_OK)
     snprintf(hash, cap, "%s", v);
   free(v);
+  v = NULL;
+  /* a non-WIMP scan also depends on the signal sample's scores */
+  if (st == DD_OK && model != SCAN_SIGNAL_WIMP &&
+      io_attr_exists(in, "/provenance/signal", "config_hash") &&
+      io_attr_read_string(in, "/provenance/signal", "config_hash", &v) == DD_OK) {
+    size_t len = strlen(hash);
+    snprintf(hash + len, cap - len, "+%s", v);
+  }
+  free(v);
   dd_status st2 = io_file_close(&in);
   return st != DD_OK ? st : st2;
 }
 
 dd_status stage_scan_is_current_at(const par_world *w, const char *input_path, uint64_t config_hash,
-                                   int *current) {
+                                   int model, int *current) {
   *current = 0;
   char score_hash[64];
-  DD_TRY(input_check(w, input_path, score_hash, sizeof score_hash), "scan");
+  DD_TRY(input_check(w, input_path, model, score_hash, sizeof score_hash), "scan");
   return io_stage_is_current(w, input_path, "scan", dd_hash_str(config_hash, score_hash), current);
 }
 
 dd_status stage_scan_run_job(const par_world *w, const scan_job *job) {
   char score_hash[64];
-  DD_TRY(input_check(w, job->input_path, score_hash, sizeof score_hash), "scan");
+  const int model = job->grid->signal_model;
+  DD_TRY(input_check(w, job->input_path, model, score_hash, sizeof score_hash), "scan");
   uint64_t hash = dd_hash_str(job->config_hash, score_hash);
   io_stage st_def = {.name = "scan",
                      .owned = k_owned,
@@ -92,15 +108,20 @@ dd_status stage_scan_run_job(const par_world *w, const scan_job *job) {
     st_def.resume = 0;
     DD_TRY(io_stage_begin(w, &st_def, &f, &resumed), "scan");
   }
-  scan_scores er, nr;
+  scan_scores er, nr, sg;
   memset(&er, 0, sizeof er);
   memset(&nr, 0, sizeof nr);
+  memset(&sg, 0, sizeof sg);
   dd_status st = stage_scores_read(f, SCAN_BANK_ER, &er);
   if (st == DD_OK) st = stage_scores_read(f, SCAN_BANK_NR, &nr);
+  if (st == DD_OK && model != SCAN_SIGNAL_WIMP) st = stage_scores_read(f, SCAN_BANK_SIGNAL, &sg);
   st = par_agree(w, st);
-  if (st == DD_OK) st = scan_compute(w, job, f, resumed, &er, &nr, score_hash);
+  if (st == DD_OK)
+    st = scan_compute(w, job, f, resumed, &er, &nr, model != SCAN_SIGNAL_WIMP ? &sg : NULL,
+                      score_hash);
   scan_scores_free(&er);
   scan_scores_free(&nr);
+  scan_scores_free(&sg);
   if (st != DD_OK) {
     io_file_close(&f);
     return DD_CONTEXT(st, "scan into '%s'", job->output_path);
@@ -113,7 +134,7 @@ dd_status stage_scan_run_job(const par_world *w, const scan_job *job) {
 
 /* The job of this context: the whole grid into results.h5, or one shard
  * into its own file. */
-static dd_status make_job(stage_ctx *x, scan_job *job, char *out, size_t cap) {
+static dd_status make_job(stage_ctx *x, scan_job *job, scan_params *grid, char *out, size_t cap) {
   const stage_params *p = x->p;
   if (p->stats.nuis.nr_bkg && !p->phys.nr_bg.cevns_on && !p->phys.nr_bg.neutrons_on)
     return cfg_error(x->cfg, "stats.sound.nr_bkg",
@@ -122,9 +143,11 @@ static dd_status make_job(stage_ctx *x, scan_job *job, char *out, size_t cap) {
   const int si = x->o.shard_count > 0 ? x->o.shard_index : -1;
   const int sn = x->o.shard_count > 0 ? x->o.shard_count : -1;
   DD_TRY(io_results_path(p->run.output_dir, si, sn, out, cap), "scan");
+  scan_signal_grid(&p->scan, grid);
   *job = (scan_job){.phys = &p->phys,
                     .stats = &p->stats,
-                    .grid = &p->scan,
+                    .grid = grid,
+                    .wimp_grid = &p->scan,
                     .det = &p->detector,
                     .seed = p->run.seed,
                     .input_path = x->results,
@@ -141,8 +164,9 @@ static dd_status make_job(stage_ctx *x, scan_job *job, char *out, size_t cap) {
 
 static dd_status scan_stage_run(stage_ctx *x) {
   scan_job job;
+  scan_params grid;
   char out[STAGE_PATH_MAX + 64];
-  DD_TRY(make_job(x, &job, out, sizeof out), "scan");
+  DD_TRY(make_job(x, &job, &grid, out, sizeof out), "scan");
   return stage_scan_run_job(x->w, &job);
 }
 
@@ -155,10 +179,12 @@ static dd_status scan_stage_current(stage_ctx *x, int *current) {
   if (!exists) return DD_OK;
   io_file *f = NULL;
   DD_TRY(io_file_open(x->w, x->results, IO_READ, &f), "scan");
-  const int has_scores = io_exists(f, "/scores/er") && io_exists(f, "/scores/nr");
+  const int model = x->p->scan.signal_model;
+  const int has_scores = io_exists(f, "/scores/er") && io_exists(f, "/scores/nr") &&
+                         (model == SCAN_SIGNAL_WIMP || io_exists(f, "/signal/scores"));
   DD_TRY(io_file_close(&f), "scan");
   if (!has_scores) return DD_OK;
-  return stage_scan_is_current_at(x->w, x->results, scan_config_hash(x->cfg), current);
+  return stage_scan_is_current_at(x->w, x->results, scan_config_hash(x->cfg), model, current);
 }
 
 static void scan_stage_schema(stage_schema *out) {

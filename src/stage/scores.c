@@ -48,15 +48,18 @@ const io_field stage_score_fields[] = {
 };
 const int stage_n_score_fields = (int)(sizeof stage_score_fields / sizeof stage_score_fields[0]);
 
-static const char *const k_units[SCAN_N_BANKS] = {"keVee", "keVnr"};
-static const char *const k_sampler[SCAN_N_BANKS] = {"physics.er_background",
-                                                    "physics.nr_reference"};
-static const char *const k_rows[SCAN_N_BANKS] = {
+/* [SCAN_BANK_SIGNAL]: the signal sample of a non-WIMP signal.model */
+static const char *const k_units[SCAN_N_BANKS + 1] = {"keVee", "keVnr",
+                                                      "keVee (ER signals), keVnr (cevns)"};
+static const char *const k_sampler[SCAN_N_BANKS + 1] = {"physics.er_background",
+                                                        "physics.nr_reference", "signal.model"};
+static const char *const k_rows[SCAN_N_BANKS + 1] = {
     "event row in the scored ER (background) analysis split",
-    "event row in the scored NR (signal reference) analysis split"};
+    "event row in the scored NR (signal reference) analysis split",
+    "event row in the scored signal sample (signal.model)"};
 
 const char *stage_scores_row_description(scan_bank b) {
-  return b >= 0 && b < SCAN_N_BANKS ? k_rows[b] : "?";
+  return b >= 0 && b <= SCAN_BANK_SIGNAL ? k_rows[b] : "?";
 }
 
 dd_status stage_scores_write(io_file *f, scan_bank b, const scan_score_record *rows,
@@ -70,7 +73,7 @@ dd_status stage_scores_write(io_file *f, scan_bank b, const scan_score_record *r
 }
 
 dd_status stage_scores_write_info(io_file *f, scan_bank b, const scan_bank_info *info) {
-  if (b < 0 || b >= SCAN_N_BANKS) return DD_FAIL(DD_ERR_ARG, "scores: bank %d", (int)b);
+  if (b < 0 || b > SCAN_BANK_SIGNAL) return DD_FAIL(DD_ERR_ARG, "scores: bank %d", (int)b);
   const char *g = scan_bank_group(b);
   DD_TRY(io_attr_write_double(f, g, "beta", info->beta), "scores '%s'", g);
   DD_TRY(io_attr_write_int(f, g, "n_draws_total", info->n_draws_total), "scores '%s'", g);
@@ -81,7 +84,11 @@ dd_status stage_scores_write_info(io_file *f, scan_bank b, const scan_bank_info 
   DD_TRY(
       io_attr_write_string(
           f, g, "description",
-          b == SCAN_BANK_ER
+          b == SCAN_BANK_SIGNAL
+              ? "per-event scores of the signal sample of signal.model (its own spectrum and "
+                "recoil type, DD_STREAM_SIGNAL); weight per event at a rate of 1 interaction "
+                "per t*y before selection: 1/n_draws_total"
+          : b == SCAN_BANK_ER
               ? "per-event scores of the ER (background) analysis events; weights "
                 "w = ER rate(E)/q_er(E)/n_draws_total x weight (the importance weight of the "
                 "biased ER tail, detector.er_bias; 1 when unbiased)"
@@ -115,7 +122,7 @@ static dd_status check_string_attr(io_file *f, const char *g, const char *name, 
 }
 
 /* Every value of row i is usable; returns the name of the first bad field. */
-static const char *row_problem(const scan_score_record *r) {
+static const char *row_problem(const scan_score_record *r, scan_bank b) {
   if (!isfinite(r->l_rec)) return "l_rec is not finite";
   if (!isfinite(r->kl)) return "kl is not finite";
   if (!(r->h_b >= 0.0) || isinf(r->h_b)) return "h_b is not finite and >= 0";
@@ -124,15 +131,18 @@ static const char *row_problem(const scan_score_record *r) {
   if (!isfinite(r->cs2)) return "cs2 is not finite";
   if (!(r->energy_kev >= 0.0) || isinf(r->energy_kev)) return "energy_kev is not finite and >= 0";
   if (r->attempts < 1) return "attempts is < 1";
-  if (!(r->weight > 0.0) || isinf(r->weight)) return "weight is not finite and > 0";
+  /* the signal sample's importance weights (cevns) vanish past its endpoint */
+  if (b == SCAN_BANK_SIGNAL ? !(r->weight >= 0.0) : !(r->weight > 0.0))
+    return "weight is not finite and > 0";
+  if (isinf(r->weight)) return "weight is not finite and > 0";
   return NULL;
 }
 
 dd_status stage_scores_read(io_file *f, scan_bank b, scan_scores *s) {
   memset(s, 0, sizeof *s);
-  if (b < 0 || b >= SCAN_N_BANKS) return DD_FAIL(DD_ERR_ARG, "scores: bank %d", (int)b);
+  if (b < 0 || b > SCAN_BANK_SIGNAL) return DD_FAIL(DD_ERR_ARG, "scores: bank %d", (int)b);
   const char *g = scan_bank_group(b), *path = io_file_disk_path(f);
-  if (!io_exists(f, "/scores"))
+  if (b != SCAN_BANK_SIGNAL && !io_exists(f, "/scores"))
     return DD_FAIL(DD_ERR_IO,
                    "'%s' has no /scores (the per-event scores of the analysis split); %s", path,
                    SCORE_HINT);
@@ -173,7 +183,7 @@ dd_status stage_scores_read(io_file *f, scan_bank b, scan_scores *s) {
       io_table_read(f, g, stage_score_fields, stage_n_score_fields, 0, n, s->rows, sizeof *s->rows);
   long long sum = 0;
   for (long long i = 0; st == DD_OK && i < n; i++) {
-    const char *why = row_problem(&s->rows[i]);
+    const char *why = row_problem(&s->rows[i], b);
     if (why)
       st = DD_FAIL(DD_ERR_IO, "'%s': %s row %lld (event %lld): %s", path, g, i,
                    (long long)s->rows[i].event, why);
