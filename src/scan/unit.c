@@ -236,7 +236,7 @@ dd_status scan_unit_run(void *ctx, long long unit) {
   int cl_fresh = s->has_classical && s->cl_mass != im;
   if (st == DD_OK && cl_fresh) {
     s->cl_mass = -1; /* invalid until it is complete */
-    if (s->cl_mc_on) scan_classical_weights(s, im, s->cl_nr_w_sig);
+    if (s->cl_mc_on && s->n_sg == 0) scan_classical_weights(s, im, s->cl_nr_w_sig);
     st = stats_template_build_2d(&cl, &j->stats->classical, &bkg2, &sig2, s->nr_bkg ? &nrb2 : NULL,
                                  sigma_ref);
   }
