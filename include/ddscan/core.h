@@ -261,25 +261,25 @@ void dd_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out
 /* Streams: one enum whose values are never reused or renumbered.  Each says
  * what the counter words a, b, c mean.  Add new streams at the end. */
 typedef enum dd_stream {
-  DD_STREAM_TEST = 1,         /* tests only: a, b, c free */
-  DD_STREAM_EVENT_ER = 2,     /* ER event: a = event index, b = retry, c = 0 */
-  DD_STREAM_EVENT_NR = 3,     /* NR event: a = event index, b = retry, c = 0 */
-  DD_STREAM_DETECTOR = 4,     /* fixed detector randomness (PMT QE, dead
-                                 PMTs): a = PMT index, b = purpose, c = 0 */
-  DD_STREAM_CEILING = 5,      /* information-ceiling sample: a = event,
-                                 b = class, c = retry */
-  DD_STREAM_NN_INIT = 6,      /* weight init: a = tensor index, b = element
-                                 block, c = model id */
-  DD_STREAM_SHUFFLE = 7,      /* epoch shuffle: a = epoch, b = model id */
-  DD_STREAM_VAE_EPS = 8,      /* training VAE noise: a = epoch, b = sample */
-  DD_STREAM_SCORE_EPS = 9,    /* scoring VAE noise: a = bank, b = event */
-  DD_STREAM_TOYS = 10,        /* pseudo-experiments: a = grid point,
-                                 b = toy, c = 0 */
-  DD_STREAM_SPLIT = 11,       /* bank split assignment: a = bank, b = event */
-  DD_STREAM_NN_DROPOUT = 12,  /* dropout masks: a = step, b = layer */
-  DD_STREAM_INJECT = 13,      /* `ddscan inject` (seed = --seed): a = source, b = draw,
-                                 c = 0 detector response, 1 the source's Poisson count
-                                 (b = 0), 2 the event's time in the exposure */
+  DD_STREAM_TEST = 1,          /* tests only: a, b, c free */
+  DD_STREAM_EVENT_ER = 2,      /* ER event: a = event index, b = retry, c = 0 */
+  DD_STREAM_EVENT_NR = 3,      /* NR event: a = event index, b = retry, c = 0 */
+  DD_STREAM_DETECTOR = 4,      /* fixed detector randomness (PMT QE, dead
+                                  PMTs): a = PMT index, b = purpose, c = 0 */
+  DD_STREAM_CEILING = 5,       /* information-ceiling sample: a = event,
+                                  b = class, c = retry */
+  DD_STREAM_NN_INIT = 6,       /* weight init: a = tensor index, b = element
+                                  block, c = model id */
+  DD_STREAM_SHUFFLE = 7,       /* epoch shuffle: a = epoch, b = model id */
+  DD_STREAM_VAE_EPS = 8,       /* training VAE noise: a = epoch, b = sample */
+  DD_STREAM_SCORE_EPS = 9,     /* scoring VAE noise: a = bank, b = event */
+  DD_STREAM_TOYS = 10,         /* pseudo-experiments: a = grid point,
+                                  b = toy, c = 0 */
+  DD_STREAM_SPLIT = 11,        /* bank split assignment: a = bank, b = event */
+  DD_STREAM_NN_DROPOUT = 12,   /* dropout masks: a = step, b = layer */
+  DD_STREAM_INJECT = 13,       /* `ddscan inject` (seed = --seed): a = source, b = draw,
+                                  c = 0 detector response, 1 the source's Poisson count
+                                  (b = 0), 2 the event's time in the exposure */
   DD_STREAM_CLASSICAL_MC = 14, /* the classical baseline's detector MC (scan stage,
                                  stats.classical.mc_events): a = event index,
                                  b = retry, c = class (DET_ER, DET_NR) */

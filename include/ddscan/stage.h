@@ -216,6 +216,11 @@ void stage_schema_describe(FILE *fp);
  * another type, rank or axes: 1 when all match (rows with need bits are
  * checked only when present), else 0 with the first reason in why. */
 int stage_schema_check(io_file *f, const stage_def *s, char *why, size_t cap);
+/* Collective: io_stage_begin(w, s, out, resumed), and when it resumed a .tmp
+ * that no longer holds every dataset of def's schema, a warning naming the
+ * file and the reason and a fresh start (s->resume is cleared). */
+dd_status stage_begin_checked(const par_world *w, io_stage *s, const stage_def *def, io_file **out,
+                              int *resumed);
 
 /* ======================================================================== */
 /* Banks and model identity (src/stage/banks.c): what later stages read of   */

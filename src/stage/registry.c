@@ -57,3 +57,18 @@ int stage_schema_check(io_file *f, const stage_def *s, char *why, size_t cap) {
   }
   return 1;
 }
+
+dd_status stage_begin_checked(const par_world *w, io_stage *s, const stage_def *def, io_file **out,
+                              int *resumed) {
+  DD_TRY(io_stage_begin(w, s, out, resumed), "%s", def->name);
+  char why[512] = "";
+  if (*resumed && !stage_schema_check(*out, def, why, sizeof why)) {
+    io_file_close(out);
+    if (w->rank == 0)
+      dd_warn("%s: cannot resume '%s.tmp': %s; starting the stage again", def->name, s->output_path,
+              why);
+    s->resume = 0;
+    DD_TRY(io_stage_begin(w, s, out, resumed), "%s", def->name);
+  }
+  return DD_OK;
+}

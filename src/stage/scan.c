@@ -92,22 +92,14 @@ dd_status stage_scan_run_job(const par_world *w, const scan_job *job) {
                      .units_done = "/scan/done"};
   io_file *f = NULL;
   int resumed = 0;
-  DD_TRY(io_stage_begin(w, &st_def, &f, &resumed), "scan");
+  /* a resumed .tmp must still hold every dataset the units write into */
+  DD_TRY(stage_begin_checked(w, &st_def, &stage_scan, &f, &resumed), "scan");
   char hex[17];
   io_hash_hex(hash, hex);
   dd_info("scan: stage hash %s (configuration + scores %s)", hex, score_hash);
   if (job->shard_count > 0)
     dd_info("scan: shard %d of %d: units u with u %% %d == %d -> '%s'", job->shard_index,
             job->shard_count, job->shard_count, job->shard_index, job->output_path);
-  /* a resumed .tmp must still hold every dataset the units write into */
-  char why[512] = "";
-  if (resumed && !stage_schema_check(f, &stage_scan, why, sizeof why)) {
-    io_file_close(&f);
-    if (w->rank == 0)
-      dd_warn("scan: cannot resume '%s.tmp': %s; starting the stage again", job->output_path, why);
-    st_def.resume = 0;
-    DD_TRY(io_stage_begin(w, &st_def, &f, &resumed), "scan");
-  }
   scan_scores er, nr, sg;
   memset(&er, 0, sizeof er);
   memset(&nr, 0, sizeof nr);

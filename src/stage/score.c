@@ -454,15 +454,7 @@ static dd_status score_run(stage_ctx *x) {
   io_stage s = {"score",   k_owned,   1,  x->results, x->results,  x->config_text, hash,
                 x->o.argc, x->o.argv, -1, -1,         x->o.resume, "/scores/done"};
   int resumed = 0;
-  st = io_stage_begin(w, &s, &out, &resumed);
-  char why[512] = "";
-  if (st == DD_OK && resumed && !stage_schema_check(out, &stage_score, why, sizeof why)) {
-    io_file_close(&out);
-    if (w->rank == 0)
-      dd_warn("score: cannot resume '%s.tmp': %s; starting the stage again", x->results, why);
-    s.resume = 0;
-    st = io_stage_begin(w, &s, &out, &resumed);
-  }
+  st = stage_begin_checked(w, &s, &stage_score, &out, &resumed);
   if (st == DD_OK && !resumed)
     for (int cls = 0; cls < 2 && st == DD_OK; cls++)
       st =

@@ -280,15 +280,7 @@ static dd_status signal_run(stage_ctx *x) {
   io_stage s = {"signal",  k_owned,   1,  x->results, x->results,  x->config_text, hash,
                 x->o.argc, x->o.argv, -1, -1,         x->o.resume, "/signal/done"};
   int resumed = 0;
-  st = io_stage_begin(w, &s, &out, &resumed);
-  char why[512] = "";
-  if (st == DD_OK && resumed && !stage_schema_check(out, &stage_signal, why, sizeof why)) {
-    io_file_close(&out);
-    if (w->rank == 0)
-      dd_warn("signal: cannot resume '%s.tmp': %s; starting the stage again", x->results, why);
-    s.resume = 0;
-    st = io_stage_begin(w, &s, &out, &resumed);
-  }
+  st = stage_begin_checked(w, &s, &stage_signal, &out, &resumed);
   if (st == DD_OK && !resumed)
     st = io_table_create(out, SIG_GROUP, stage_score_fields, stage_n_score_fields,
                          stage_scores_row_description(SCAN_BANK_SIGNAL), n);
