@@ -271,9 +271,10 @@ static void signal_units(io_file *f, char *units, size_t cap, char *model, size_
 
 /* Model independence (issue 16 item 5): for the first likelihood method
  * (sound, else toys, else paper) the 5-sigma value and the median expected
- * limit at R = 0 (the CVAE alone), at the best R on the grid (smallest
- * 5-sigma value), at the largest R (CNN-dominated), and the classical
- * baseline, per mass and exposure. */
+ * limit at the first R of the grid (the CVAE alone when it is R = 0), at the
+ * best R on the grid (smallest 5-sigma value), at the largest R (the most
+ * CNN-weighted), and the classical baseline, per mass at up to 3 exposures
+ * (the same as the tables above). */
 static dd_status print_models(const par_world *w, io_file *f, char **names, int nmeth,
                               const double *mass, long long nm, const double *expo, long long ne,
                               const double *r, long long nr) {
@@ -297,10 +298,19 @@ static dd_status print_models(const par_world *w, io_file *f, char **names, int 
   if (st == DD_OK) {
     OUT("model independence (signal.model = %s; %s; 5 sigma / median %g %% CL limit [%s]):\n",
         model, names[mt], 100.0 * attr_double(f, "/contours", "limit_cl", NAN), units);
-    OUT("  %9s %9s  %-22s %-28s %-22s %-22s\n", "mass_GeV", "E_t*y", "R=0 (CVAE only)", "best R",
-        "R=max (CNN-dominated)", "classical");
+    /* the first R of the grid is the CVAE alone only when it is 0 */
+    char r0[40], rm[40];
+    if (r[0] == 0.0)
+      snprintf(r0, sizeof r0, "R=0 (CVAE only)");
+    else
+      snprintf(r0, sizeof r0, "R=%g (smallest; no R=0)", r[0]);
+    snprintf(rm, sizeof rm, "R=%g (largest)", r[nr - 1]);
+    OUT("  %9s %9s  %-22s %-28s %-22s %-22s\n", "mass_GeV", "E_t*y", r0, "best R", rm, "classical");
+    long long pick[3];
+    int np = pick_exposures(ne, pick);
     for (long long im = 0; im < nm; im++)
-      for (long long ie = 0; ie < ne; ie++) {
+      for (int ip = 0; ip < np; ip++) {
+        long long ie = pick[ip];
         long long o = ((mt * nm + im) * ne + ie) * nr, best = 0;
         for (long long ir = 1; ir < nr; ir++)
           if (s5[o + ir] < s5[o + best] || (isnan(s5[o + best]) && !isnan(s5[o + ir]))) best = ir;
