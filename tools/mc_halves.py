@@ -111,6 +111,8 @@ def main():
     with h5py.File(runs[0], "r", locking=False) as f:
         n_er = int(f["scores/er/event"].shape[0])
         n_nr = int(f["scores/nr/event"].shape[0])
+        cl = f["templates/classical"].attrs.get("source", b"") if "templates/classical" in f else b""
+        cl = cl.decode() if isinstance(cl, bytes) else str(cl)
     print("analysis MC split in two halves of %d ER + %d NR events (even / odd event index)" % (n_er, n_nr))
     worst_best = 0.0
     for m, name in enumerate(methods):
@@ -131,6 +133,9 @@ def main():
                 line += "; at R_opt: max %6.1f %% (worst at E = %g t*y)" % (100 * np.nanmax(relb), e[j])
                 line += "\n             per exposure at R_opt [%%]: %s" % " ".join(
                     "%.1f" % (100 * v) for v in per_e)
+        if name == "classical" and cl == "detector_mc":
+            line += ("\n             (classical: templates from its own detector MC, "
+                     "stats.classical.mc_events, not from the halved scores: equal by construction)")
         print(line)
     verdict = "within" if worst_best <= a.tol else "NOT within"
     print("halves %s %.0f %% of each other at the optimal R (worst %.1f %%)" % (verdict, 100 * a.tol, 100 * worst_best))

@@ -51,7 +51,7 @@ ANALYSIS_DIMS = ("analysis", "method")
 # contour point as doubtful, with the reason a figure or a table gives.
 FLAGS = {
     1: ("floored-background", "a bin with signal had no background MC (background floored)"),
-    2: ("low-count", "few expected counts in a signal bin: asymptotic formulae doubtful"),
+    2: ("low-count", "few expected background counts in the signal-rich bins: asymptotic formulae doubtful"),
     8: ("non-monotone", "significance not monotone in sigma (dense-scan fallback)"),
     16: ("no-root", "the 5-sigma threshold is not reached in the search range"),
     32: ("at-zero", "the 5-sigma threshold is already exceeded as sigma -> 0"),
