@@ -121,6 +121,8 @@ dd_status io_attr_read_int(io_file *f, const char *obj, const char *name, long l
  * (resume); any difference is an error. */
 dd_status io_axis_write(io_file *f, const char *path, io_type type, long long n, const void *values,
                         const char *units, const char *description);
+/* An index axis: the int32 values 0 .. n-1, units "1" (bins, blocks). */
+dd_status io_axis_write_index(io_file *f, const char *path, long long n, const char *description);
 /* A label axis: n variable-length UTF-8 strings (method names, ...), the
  * netCDF string type that h5py, h5netcdf and netCDF4 read as str.  Rank 0's
  * labels are written; existing with the same labels: a no-op (resume). */

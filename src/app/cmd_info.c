@@ -192,7 +192,8 @@ static const char *flag_reason(unsigned bit) {
     case STATS_FLAG_FLOORED:
       return "a bin with signal had no background MC; its background was floored";
     case STATS_FLAG_LOW_COUNT:
-      return "the signal-rich bins expect few background events: the asymptotic p-value is doubtful";
+      return "the signal-rich bins expect few background events: the asymptotic p-value is "
+             "doubtful";
     case STATS_FLAG_NONMONOTONE:
       return "significance not monotone in sigma; the root comes from a dense scan";
     case STATS_FLAG_NO_ROOT:

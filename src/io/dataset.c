@@ -322,6 +322,15 @@ dd_status io_axis_write(io_file *f, const char *path, io_type type, long long n,
   return st;
 }
 
+dd_status io_axis_write_index(io_file *f, const char *path, long long n, const char *description) {
+  int32_t *v = NULL;
+  DD_TRY(dd_calloc((void **)&v, n > 0 ? (size_t)n : 1, sizeof *v, "index axis"), "axis '%s'", path);
+  for (long long i = 0; i < n; i++) v[i] = (int32_t)i;
+  dd_status st = io_axis_write(f, path, IO_I32, n, v, "1", description);
+  free(v);
+  return st;
+}
+
 dd_status io_axis_write_rows(io_file *f, const char *path, io_type type, long long n_local,
                              const void *values, const char *units, const char *description) {
   long long total = 0;

@@ -133,15 +133,6 @@ static dd_status mass_summary(scan_state *s, double *ess, double *rate) {
 
 /* ------------------------------------------------------------------ layout */
 
-static dd_status index_axis(io_file *f, const char *path, int n, const char *desc) {
-  int32_t *v = NULL;
-  DD_TRY(dd_calloc((void **)&v, (size_t)n, sizeof *v, "index axis"), "axis '%s'", path);
-  for (int i = 0; i < n; i++) v[i] = i;
-  dd_status st = io_axis_write(f, path, IO_I32, n, v, "1", desc);
-  free(v);
-  return st;
-}
-
 /* Creates the rows [first, last) of the schema that this scan has (the
  * per-unit rows the state enabled, every other row). */
 static dd_status create_rows(scan_state *s, int first, int last) {
@@ -401,20 +392,23 @@ static dd_status write_layout(scan_state *s, const scan_scores *er, const scan_s
                        "band of an expected limit in standard deviations of its background-only "
                        "distribution (0: the median)"),
          "scan axes");
-  DD_TRY(index_axis(f, "/templates/ts/bin", s->ts_kmax, "TS bin index (0-based)"), "scan axes");
-  DD_TRY(index_axis(f, "/templates/ts/edge", s->ts_kmax + 1, "TS bin edge index (0-based)"),
+  DD_TRY(io_axis_write_index(f, "/templates/ts/bin", s->ts_kmax, "TS bin index (0-based)"),
          "scan axes");
+  DD_TRY(
+      io_axis_write_index(f, "/templates/ts/edge", s->ts_kmax + 1, "TS bin edge index (0-based)"),
+      "scan axes");
   if (s->has_classical) {
-    DD_TRY(index_axis(f, "/templates/classical/cs1_bin", s->cl_nx, "cS1 bin index (0-based)"),
+    DD_TRY(
+        io_axis_write_index(f, "/templates/classical/cs1_bin", s->cl_nx, "cS1 bin index (0-based)"),
+        "scan axes");
+    DD_TRY(io_axis_write_index(f, "/templates/classical/cs1_edge", s->cl_nx + 1,
+                               "cS1 bin edge index (0-based)"),
            "scan axes");
-    DD_TRY(index_axis(f, "/templates/classical/cs1_edge", s->cl_nx + 1,
-                      "cS1 bin edge index (0-based)"),
+    DD_TRY(io_axis_write_index(f, "/templates/classical/y_bin", s->cl_ny,
+                               "log10(cS2/cS1) bin index within a cS1 slice (0-based)"),
            "scan axes");
-    DD_TRY(index_axis(f, "/templates/classical/y_bin", s->cl_ny,
-                      "log10(cS2/cS1) bin index within a cS1 slice (0-based)"),
-           "scan axes");
-    DD_TRY(index_axis(f, "/templates/classical/y_edge", s->cl_ny + 1,
-                      "log10(cS2/cS1) bin edge index (0-based)"),
+    DD_TRY(io_axis_write_index(f, "/templates/classical/y_edge", s->cl_ny + 1,
+                               "log10(cS2/cS1) bin edge index (0-based)"),
            "scan axes");
   }
   DD_TRY(create_rows(s, 0, SD_SPECTRA_DRDE), "scan layout");

@@ -380,13 +380,9 @@ static dd_status done_mask(const par_world *w, const stage_params *p, io_file *f
   *n_er_blocks = nb[0];
   DD_TRY(dd_calloc((void **)done, (size_t)n, 1, "block mask"), "score");
   if (!resumed) {
-    int32_t *ax = NULL;
-    DD_TRY(dd_calloc((void **)&ax, (size_t)n, sizeof *ax, "block axis"), "score");
-    for (long long i = 0; i < n; i++) ax[i] = (int32_t)i;
-    dd_status st = io_axis_write(f, "/scores/block", IO_I32, n, ax, "1",
-                                 "streamed block: ER blocks 0..n_er_blocks-1, then NR blocks");
-    free(ax);
-    DD_TRY(st, "score");
+    DD_TRY(io_axis_write_index(f, "/scores/block", n,
+                               "streamed block: ER blocks 0..n_er_blocks-1, then NR blocks"),
+           "score");
     DD_TRY(io_spec_create(f, &k_done_spec), "score");
     DD_TRY(io_attr_write_int(f, "/scores", "n_er_blocks", nb[0]), "score");
     DD_TRY(io_attr_write_int(f, "/scores", "block_events", bs), "score");

@@ -191,13 +191,8 @@ static dd_status signal_is_current(stage_ctx *x, int *current) {
 static dd_status done_mask(io_file *f, int resumed, long long nb, long long bs,
                            unsigned char *done) {
   if (!resumed) {
-    int32_t *ax = NULL;
-    DD_TRY(dd_calloc((void **)&ax, (size_t)nb, sizeof *ax, "block axis"), "signal");
-    for (long long i = 0; i < nb; i++) ax[i] = (int32_t)i;
-    dd_status st = io_axis_write(f, "/signal/block", IO_I32, nb, ax, "1",
-                                 "streamed block of the signal sample");
-    free(ax);
-    DD_TRY(st, "signal");
+    DD_TRY(io_axis_write_index(f, "/signal/block", nb, "streamed block of the signal sample"),
+           "signal");
     DD_TRY(io_spec_create(f, &k_done_spec), "signal");
     DD_TRY(io_attr_write_int(f, "/signal", "block_events", bs), "signal");
     return DD_OK;
